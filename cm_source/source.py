@@ -52,7 +52,7 @@ def read_clients(api: CampaignMonitorAPI, client_id: Optional[str]) -> Iterator[
         details = api.get(f"clients/{client_id}.json")
         basic = details.get("BasicDetails", {}) if isinstance(details, dict) else {}
         # Only the ID and name: client details also carry the client's own API key.
-        yield [{"ClientID": basic.get("ClientID") or client_id, "Name": basic.get("CompanyName")}]
+        yield [{"ClientID": client_id, "Name": basic.get("CompanyName")}]
         return
     try:
         clients = api.get_array("clients.json")
@@ -110,9 +110,9 @@ def table_hints(endpoint: Endpoint) -> Dict[str, Any]:
     Timestamps are declared without a time zone because the API sends local times.
     """
     parent_ids = PARENT_KEYS.get(endpoint.parent, ())  # type: ignore[arg-type]
-    id_columns = {*endpoint.primary_key, *(_naming.normalize_identifier(key) for key in parent_ids)}
+    id_columns = (*endpoint.primary_key, *(_naming.normalize_identifier(key) for key in parent_ids))
     columns: Dict[str, Dict[str, Any]] = {
-        name: {"data_type": "text", "nullable": False} for name in sorted(id_columns)
+        name: {"data_type": "text", "nullable": False} for name in dict.fromkeys(id_columns)
     }
     for name in endpoint.timestamps:
         columns[_naming.normalize_identifier(name)] = {"data_type": "timestamp", "timezone": False}

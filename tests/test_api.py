@@ -1,0 +1,79 @@
+"""The HTTP module: retries, waits and error lines, with no real sleeping."""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+import pytest
+import requests
+
+from cm_source.api import CampaignMonitorAPI, CampaignMonitorError, RetryingSession
+from conftest import API_KEY, BASE_URL, envelope, rows_of
+
+
+def api_with_recorded_sleeps(**kwargs: Any) -> "tuple[CampaignMonitorAPI, List[float]]":
+    waits: List[float] = []
+    session = RetryingSession(sleep=waits.append, **kwargs)
+    return CampaignMonitorAPI(API_KEY, BASE_URL, session=session), waits
+
+
+def test_429_waits_the_seconds_in_x_ratelimit_reset(requests_mock: Any) -> None:
+    requests_mock.get(f"{BASE_URL}/clients.json", [
+        {"status_code": 429, "headers": {"X-RateLimit-Reset": "7"}, "json": {"Code": 429, "Message": "Rate limit"}},
+        {"status_code": 200, "json": rows_of("clients.json")},
+    ])
+    api, waits = api_with_recorded_sleeps()
+    assert api.get_array("clients.json") == rows_of("clients.json")
+    assert waits == [7.0]
+
+
+def test_429_without_headers_backs_off_exponentially(requests_mock: Any) -> None:
+    requests_mock.get(f"{BASE_URL}/clients.json", [{"status_code": 429, "json": {}}] * 3 + [{"json": []}])
+    api, waits = api_with_recorded_sleeps(backoff_seconds=1.0)
+    assert api.get_array("clients.json") == []
+    assert len(waits) == 3
+    assert 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 2.0 and 2.0 <= waits[2] <= 4.0
+
+
+def test_server_errors_give_up_after_max_attempts_with_one_line(requests_mock: Any) -> None:
+    requests_mock.get(f"{BASE_URL}/clients.json", status_code=500, json={"Code": 500, "Message": "Internal Server Error"})
+    api, waits = api_with_recorded_sleeps(max_attempts=3)
+    with pytest.raises(CampaignMonitorError, match="clients.json still failed after retries") as failure:
+        api.get_array("clients.json")
+    assert requests_mock.call_count == 3 and len(waits) == 2
+    assert failure.value.status == 500 and "\n" not in str(failure.value)
+
+
+def test_connection_errors_are_retried_then_named(requests_mock: Any) -> None:
+    requests_mock.get(f"{BASE_URL}/clients.json", exc=requests.ConnectionError("refused"))
+    api, waits = api_with_recorded_sleeps(max_attempts=2)
+    with pytest.raises(CampaignMonitorError, match="could not reach https://api.test/api/v3.3"):
+        api.get_array("clients.json")
+    assert requests_mock.call_count == 2
+
+
+def test_html_instead_of_json_points_at_the_base_url(requests_mock: Any) -> None:
+    requests_mock.get(f"{BASE_URL}/clients.json", text="<html>login</html>")
+    api, _ = api_with_recorded_sleeps()
+    with pytest.raises(CampaignMonitorError, match="not JSON: check that SOURCES__CAMPAIGN_MONITOR__BASE_URL"):
+        api.get_array("clients.json")
+
+
+def test_get_pages_reads_exactly_number_of_pages(requests_mock: Any) -> None:
+    rows = rows_of("suppressionlist.json") * 3  # 15 rows
+
+    def respond(request: Any, context: Any) -> Any:
+        # answer as if the page size were 10, whatever was asked, to force two pages
+        return envelope(rows, int(request.qs["page"][0]), 10)
+
+    requests_mock.get(f"{BASE_URL}/clients/c1/suppressionlist.json", json=respond)
+    api, _ = api_with_recorded_sleeps()
+    pages = list(api.get_pages("clients/c1/suppressionlist.json", {"orderfield": "email"}))
+    assert [len(p) for p in pages] == [10, 5]
+    assert [r.qs["page"] for r in requests_mock.request_history] == [["1"], ["2"]]
+    assert requests_mock.request_history[0].qs["orderfield"] == ["email"]
+
+
+def test_missing_key_is_refused_before_any_request() -> None:
+    with pytest.raises(CampaignMonitorError, match="no Campaign Monitor API key"):
+        CampaignMonitorAPI("", BASE_URL)
