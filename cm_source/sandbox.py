@@ -1,0 +1,908 @@
+"""A local HTTP server that speaks the Campaign Monitor API v3.3 over a deterministic generated account.
+
+It serves the read endpoints a connector syncs, with the real API's paging envelope, validation errors,
+HTTP Basic auth and client-key scoping, so that the connector, its end-to-end tests and benchmarks can
+run without a live account. The account is plain API-shaped data (`Account`); routing is a table of
+(method, path regex) -> handler (`ROUTES`), so write endpoints and fault switches slot in later.
+
+    python -m cm_source.sandbox [--port N] [--subscribers N] [--seed N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import math
+import random
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+API_PREFIX = "/api/v3.3"
+STATES = ("Active", "Unconfirmed", "Unsubscribed", "Bounced", "Deleted")
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+# The account's "now": fixed, so that the generated data never depends on the wall clock.
+SYSTEM_DATE = datetime(2024, 6, 28, 9, 30)
+
+# --------------------------------------------------------------------------------------------------
+# The account
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Account:
+    """Everything the sandbox serves, as PascalCase dicts shaped exactly like API responses."""
+
+    api_key: str
+    clients: list[dict]
+    client_details: dict[str, dict]
+    campaigns: dict[str, list[dict]]
+    scheduled: dict[str, list[dict]]
+    drafts: dict[str, list[dict]]
+    lists: dict[str, list[dict]]
+    segments: dict[str, list[dict]]
+    templates: dict[str, list[dict]]
+    suppression_list: dict[str, list[dict]]
+    list_details: dict[str, dict]
+    custom_fields: dict[str, list[dict]]
+    subscribers: dict[str, dict[str, list[dict]]]
+    system_date: str
+
+    def client_for_key(self, api_key: str) -> str | None:
+        """The client whose own API key this is, if any."""
+        for client_id, details in self.client_details.items():
+            if details["ApiKey"] == api_key:
+                return client_id
+        return None
+
+    def list_owner(self, list_id: str) -> str | None:
+        """The client a list belongs to; list rows do not carry it."""
+        for client_id, rows in self.lists.items():
+            if any(row["ListID"] == list_id for row in rows):
+                return client_id
+        return None
+
+
+# Share of all subscriber rows that go to the first ("big") list; the rest is spread over the others.
+BIG_LIST_SHARE = 0.8
+# Percent of a list's rows in each non-Active state; Active takes the remainder.
+BIG_LIST_MIX = {"Unconfirmed": 3, "Unsubscribed": 3, "Bounced": 2, "Deleted": 2}
+OTHER_LIST_MIX = {"Unconfirmed": 10, "Unsubscribed": 10, "Bounced": 10, "Deleted": 10}
+# The first client is the "big" one: enough sent campaigns and suppressions to need two pages.
+BIG_CLIENT_CAMPAIGNS = 1050
+BIG_CLIENT_SUPPRESSIONS = 1200
+
+CLIENT_PROFILES = (
+    ("Harbour Coffee Roasters", "Australia", "(GMT+10:00) Canberra, Melbourne, Sydney"),
+    ("Ångström Cycles Ltd", "United Kingdom", "(GMT) Dublin, Edinburgh, Lisbon, London"),
+    ("Northwind Outfitters", "United States of America", "(GMT-05:00) Eastern Time (US & Canada)"),
+    ("Sakura Stationery", "Japan", "(GMT+09:00) Osaka, Sapporo, Tokyo"),
+)
+LIST_TITLES = ("Newsletter", "Customers", "Event invitations", "Product updates", "Partners", "VIP")
+SEGMENT_TITLES = ("Engaged readers", "Recent joiners", "Lapsed", "High value")
+TEMPLATE_NAMES = ("Monthly digest", "Announcement", "Plain text", "Event invite")
+CAMPAIGN_TOPICS = ("Spring sale", "Weekly digest", "New arrivals", "Event recap", "Tips & tricks", "Café news")
+TAGS = ("promo", "digest", "events", "product", "seasonal")
+FIRST_NAMES = (
+    "Olivia", "Liam", "Zoë", "Łukasz", "José", "Mia", "Noah", "Søren", "Amélie", "Chloé", "Jürgen",
+    "Ava", "Ethan", "Ingrid", "Björn", "Grace", "Hiroshi", "Priya", "Mateo", "Aoife", "Nikolai", "Sofía",
+)
+LAST_NAMES = (
+    "Smith", "Ångström", "Żółć", "García", "Müller", "Nguyen", "O'Brien", "Kowalski", "Brown",
+    "Østergaard", "Dubois", "Jensen", "Papadopoulos", "Wilson", "Çelik", "Novák", "Taylor", "Lefèvre",
+)
+CJK_NAMES = ("山田 太郎", "佐藤 花子", "王 伟", "김 민준")
+DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com", "bücher.example", "例え.jp")
+# Always in the person pool, so non-ASCII names and addresses are guaranteed to be served.
+NOTABLE_PEOPLE = (
+    ("Zoë Ångström", "zoë.ångström@bücher.example"),
+    ("Łukasz Żółć", "łukasz.żółć@example.pl"),
+    ("山田 太郎", "yamada.taro@例え.jp"),
+)
+READS_EMAIL_WITH = ("Gmail", "Outlook", "Apple Mail", "Yahoo! Mail", "")
+INTEREST_OPTIONS = ["news", "offers", "events", "product updates"]
+SALARY_OPTIONS = ["£0-20k", "£20-30k", "£30k+"]
+
+
+def generate_account(seed: int = 7, clients: int = 2, lists_per_client: int = 3, subscribers: int = 3000) -> Account:
+    """Build a deterministic account: the same arguments always give identical data.
+
+    The first list of the first client takes most subscriber rows (mostly Active), the last list of
+    the last client is empty in every state, and the other lists share the rest with every state
+    present. `subscribers` is the total number of subscriber rows across all lists and states.
+    """
+    if clients < 1 or lists_per_client < 2 or subscribers < 0:
+        raise ValueError("need clients >= 1, lists_per_client >= 2 and subscribers >= 0")
+    rng = random.Random(seed)
+    client_ids = [_hex(rng, 32) for _ in range(clients)]
+    list_ids = {cid: [_hex(rng, 32) for _ in range(lists_per_client)] for cid in client_ids}
+    layout = _state_counts(clients * lists_per_client, subscribers)
+    people = _people(rng, max(sum(counts.values()) for counts in layout))
+
+    account = Account(
+        api_key=_hex(rng, 48), clients=[], client_details={}, campaigns={}, scheduled={}, drafts={},
+        lists={}, segments={}, templates={}, suppression_list={}, list_details={}, custom_fields={},
+        subscribers={}, system_date=SYSTEM_DATE.strftime(DATE_FORMAT),
+    )
+    for index, cid in enumerate(client_ids):
+        name, country, time_zone = CLIENT_PROFILES[index % len(CLIENT_PROFILES)]
+        if index >= len(CLIENT_PROFILES):
+            name = f"{name} {index // len(CLIENT_PROFILES) + 1}"
+        big = index == 0
+        account.clients.append({"ClientID": cid, "Name": name})
+        account.client_details[cid] = _client_details(rng, cid, name, country, time_zone)
+        account.campaigns[cid] = _sent_campaigns(rng, BIG_CLIENT_CAMPAIGNS if big else 5 + index)
+        account.scheduled[cid] = _scheduled_campaigns(rng, time_zone, 2 if big else 0)
+        account.drafts[cid] = _draft_campaigns(rng, 3 if big else 1)
+        account.templates[cid] = _templates(rng, 3)
+        account.suppression_list[cid] = _suppressions(rng, BIG_CLIENT_SUPPRESSIONS if big else 10 + index)
+        account.lists[cid] = []
+        account.segments[cid] = []
+        for position, lid in enumerate(list_ids[cid]):
+            number = index * lists_per_client + position
+            title = LIST_TITLES[position % len(LIST_TITLES)]
+            if position >= len(LIST_TITLES):
+                title = f"{title} {position // len(LIST_TITLES) + 1}"
+            account.lists[cid].append({"ListID": lid, "Name": title})
+            account.segments[cid] += _segments(rng, lid, 2 if number == 0 else 1)
+            account.list_details[lid] = _list_details(rng, lid, title)
+            fields = _custom_field_definitions(number)
+            account.custom_fields[lid] = fields
+            start = number * 7919 % len(people) if people else 0
+            account.subscribers[lid] = _list_members(rng, people, start, layout[number], fields)
+    return account
+
+
+def _hex(rng: random.Random, length: int) -> str:
+    """A random lower-case hex string, the form of every Campaign Monitor ID and API key."""
+    return f"{rng.getrandbits(4 * length):0{length}x}"
+
+
+def _stamp(moment: datetime) -> str:
+    """The API's date form: local time, no offset."""
+    return moment.strftime(DATE_FORMAT)
+
+
+def _minutes_before(rng: random.Random, moment: datetime, low: int, high: int) -> datetime:
+    """A random whole minute between `low` and `high` minutes before `moment`."""
+    return moment - timedelta(minutes=rng.randint(low, high))
+
+
+def _state_counts(list_count: int, total: int) -> list[dict[str, int]]:
+    """Rows per state for each list in order: a big first list, an empty last one, the rest shared."""
+    others = list_count - 2
+    big = total if others == 0 else round(total * BIG_LIST_SHARE)
+    rest = total - big
+    sizes = [big] + [rest // others + (1 if k < rest % others else 0) for k in range(others)] + [0]
+    return [_mix(size, BIG_LIST_MIX if k == 0 else OTHER_LIST_MIX) for k, size in enumerate(sizes)]
+
+
+def _mix(size: int, percents: dict[str, int]) -> dict[str, int]:
+    """Split `size` rows over the states by percent, the rounding remainder going to Active."""
+    counts = {state: size * percent // 100 for state, percent in percents.items()}
+    return {"Active": size - sum(counts.values()), **counts}
+
+
+def _client_details(rng: random.Random, cid: str, name: str, country: str, time_zone: str) -> dict:
+    """Client details as GET /clients/{cid}.json returns them, with the client's own API key."""
+    slug = _ascii_slug(name)
+    return {
+        "ApiKey": _hex(rng, 48),
+        "AccessDetails": {"Username": slug.replace(".", ""), "AccessLevel": 23},
+        "BasicDetails": {
+            "ClientID": cid,
+            "CompanyName": name,
+            "ContactName": f"{name} (contact)",
+            "EmailAddress": f"contact@{slug.replace('.', '-')}.example.com",
+            "Country": country,
+            "TimeZone": time_zone,
+        },
+        "BillingDetails": {
+            "CanPurchaseCredits": True,
+            "Credits": rng.randint(0, 5000),
+            "ClientPays": True,
+            "BaseRatePerRecipient": 1.0,
+            "MarkupPerRecipient": 0.0,
+            "MarkupOnDelivery": 0.0,
+            "BaseDeliveryRate": 5.0,
+            "Currency": "USD",
+            "BaseDesignSpamTestRate": 5.0,
+        },
+    }
+
+
+def _campaign_basics(rng: random.Random, number: int) -> dict:
+    """The fields every kind of campaign row shares."""
+    title = f"{rng.choice(CAMPAIGN_TOPICS)} #{number}"
+    return {
+        "CampaignID": _hex(rng, 32),
+        "Name": title,
+        "Subject": title,
+        "FromName": "The Team",
+        "FromEmail": "news@example.com",
+        "ReplyTo": "hello@example.com",
+    }
+
+
+def _sent_campaigns(rng: random.Random, count: int) -> list[dict]:
+    """Sent campaigns, newest first, with distinct SentDates; every sixth one has no Tags key at all."""
+    rows = []
+    sent = SYSTEM_DATE - timedelta(days=1)
+    for number in range(count, 0, -1):
+        sent = _minutes_before(rng, sent, 6 * 60, 30 * 60)
+        web = f"https://createsend.com/t/r-{_hex(rng, 16).upper()}"
+        row = {"WebVersionURL": web, "WebVersionTextURL": f"{web}/t", **_campaign_basics(rng, number)}
+        row["SentDate"] = _stamp(sent)
+        row["TotalRecipients"] = rng.randint(50, 25000)
+        if number % 6:
+            row["Tags"] = rng.sample(TAGS, rng.randint(0, 2))
+        rows.append(row)
+    return rows
+
+
+def _preview_urls(rng: random.Random) -> dict:
+    """PreviewURL and PreviewTextURL of a campaign that has not been sent."""
+    url = f"https://createsend.com/t/r-{_hex(rng, 16).upper()}"
+    return {"PreviewURL": url, "PreviewTextURL": f"{url}/t"}
+
+
+def _scheduled_campaigns(rng: random.Random, time_zone: str, count: int) -> list[dict]:
+    """Campaigns scheduled after the account's system date."""
+    rows = []
+    for number in range(1, count + 1):
+        created = _minutes_before(rng, SYSTEM_DATE, 60, 7 * 24 * 60)
+        scheduled = SYSTEM_DATE + timedelta(days=number, minutes=rng.randint(0, 600))
+        rows.append({
+            "DateScheduled": _stamp(scheduled),
+            "ScheduledTimeZone": time_zone,
+            **_campaign_basics(rng, number),
+            "DateCreated": _stamp(created),
+            **_preview_urls(rng),
+            "Tags": rng.sample(TAGS, rng.randint(0, 2)),
+        })
+    return rows
+
+
+def _draft_campaigns(rng: random.Random, count: int) -> list[dict]:
+    """Draft campaigns."""
+    return [
+        {
+            **_campaign_basics(rng, number),
+            "DateCreated": _stamp(_minutes_before(rng, SYSTEM_DATE, 60, 90 * 24 * 60)),
+            **_preview_urls(rng),
+            "Tags": rng.sample(TAGS, rng.randint(0, 2)),
+        }
+        for number in range(1, count + 1)
+    ]
+
+
+def _templates(rng: random.Random, count: int) -> list[dict]:
+    """Templates with preview and screenshot URLs."""
+    rows = []
+    for name in TEMPLATE_NAMES[:count]:
+        code = _hex(rng, 16).upper()
+        rows.append({
+            "TemplateID": _hex(rng, 32),
+            "Name": name,
+            "PreviewURL": f"https://preview.createsend.com/createsend/templates/previewTemplate.aspx?ID={code}",
+            "ScreenshotURL": f"https://preview.createsend.com/ts/r/{code[:2]}/{code[2:5]}/{code[5:8]}/{code}.jpg",
+        })
+    return rows
+
+
+def _suppressions(rng: random.Random, count: int) -> list[dict]:
+    """A client's suppression list: unique addresses, second-precision dates as in the samples."""
+    return [
+        {
+            "SuppressionReason": rng.choice(("Unsubscribed", "Bounced")),
+            "EmailAddress": _email(rng, _random_name(rng), f"s{number}"),
+            "Date": _stamp(SYSTEM_DATE - timedelta(seconds=rng.randint(60, 3 * 365 * 86400))),
+            "State": "Suppressed",
+        }
+        for number in range(count)
+    ]
+
+
+def _segments(rng: random.Random, list_id: str, count: int) -> list[dict]:
+    """Segments defined on one list."""
+    return [
+        {"ListID": list_id, "SegmentID": _hex(rng, 32), "Title": SEGMENT_TITLES[k % len(SEGMENT_TITLES)]}
+        for k in range(count)
+    ]
+
+
+def _list_details(rng: random.Random, list_id: str, title: str) -> dict:
+    """List details as GET /lists/{lid}.json returns them."""
+    return {
+        "ConfirmedOptIn": rng.random() < 0.5,
+        "Title": title,
+        "UnsubscribePage": "",
+        "ListID": list_id,
+        "ConfirmationSuccessPage": "",
+        "UnsubscribeSetting": rng.choice(("AllClientLists", "OnlyThisList")),
+    }
+
+
+def _custom_field(name: str, data_type: str, options: list[str] | None = None, visible: bool = True) -> dict:
+    """A custom field definition; its Key is the name in brackets without spaces, as the API forms it."""
+    return {
+        "FieldName": name,
+        "Key": f"[{name.replace(' ', '')}]",
+        "DataType": data_type,
+        "FieldOptions": list(options or []),
+        "VisibleInPreferenceCenter": visible,
+    }
+
+
+def _custom_field_definitions(list_number: int) -> list[dict]:
+    """Every list has text, number and multi-select-many fields; every other list also a date and a
+    multi-select-one field whose options are non-ASCII."""
+    fields = [
+        _custom_field("website", "Text"),
+        _custom_field("age", "Number"),
+        _custom_field("interests", "MultiSelectMany", INTEREST_OPTIONS),
+    ]
+    if list_number % 2 == 0:
+        fields.append(_custom_field("subscription date", "Date", visible=False))
+        fields.append(_custom_field("salary range", "MultiSelectOne", SALARY_OPTIONS))
+    return fields
+
+
+def _ascii_slug(text: str) -> str:
+    """Lower-case ASCII letters of `text` joined by dots, accents dropped."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return ".".join(re.findall(r"[a-z]+", plain.lower()))
+
+
+def _random_name(rng: random.Random) -> str:
+    """A person's name; about one in twenty is written in CJK script."""
+    if rng.random() < 0.05:
+        return rng.choice(CJK_NAMES)
+    return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+
+
+def _email(rng: random.Random, name: str, suffix: str) -> str:
+    """An address made from the name, unique by `suffix`; often keeps the name's non-ASCII letters."""
+    unicode_local = ".".join(part for part in re.split(r"[\s']+", name.lower()) if part)
+    local = unicode_local if rng.random() < 0.5 else (_ascii_slug(name) or "subscriber")
+    domain = DOMAINS[0] if rng.random() < 0.6 else rng.choice(DOMAINS)
+    return f"{local}.{suffix}@{domain}"
+
+
+def _people(rng: random.Random, count: int) -> list[tuple[str, str]]:
+    """A pool of (name, email) pairs with unique emails; lists draw overlapping runs from it."""
+    people = list(NOTABLE_PEOPLE[:count])
+    for number in range(len(people), count):
+        name = _random_name(rng)
+        people.append((name, _email(rng, name, str(number))))
+    return people
+
+
+def _list_members(
+    rng: random.Random, people: list[tuple[str, str]], start: int, counts: dict[str, int], fields: list[dict]
+) -> dict[str, list[dict]]:
+    """One list's subscribers by state: a run of the pool from `start`, states shuffled over it."""
+    states = [state for state in STATES for _ in range(counts.get(state, 0))]
+    rng.shuffle(states)
+    members: dict[str, list[dict]] = {state: [] for state in STATES}
+    for offset, state in enumerate(states):
+        name, email = people[(start + offset) % len(people)]
+        members[state].append(_subscriber(rng, name, email, state, fields))
+    return members
+
+
+def _subscriber(rng: random.Random, name: str, email: str, state: str, fields: list[dict]) -> dict:
+    """A subscriber row holding every field; the server leaves out what a request did not ask for."""
+    joined = _minutes_before(rng, SYSTEM_DATE, 0, 3 * 365 * 24 * 60)
+    changed = joined
+    if state != "Active" or rng.random() < 0.2:
+        changed = joined + timedelta(minutes=rng.randint(0, int((SYSTEM_DATE - joined).total_seconds() // 60)))
+    row = {
+        "EmailAddress": email,
+        "Name": name,
+        "Date": _stamp(changed),
+        "ListJoinedDate": _stamp(joined),
+        "State": state,
+        "CustomFields": _custom_values(rng, fields),
+        "ReadsEmailWith": rng.choice(READS_EMAIL_WITH),
+        "ConsentToTrack": rng.choice(("Yes", "No")),
+    }
+    if rng.random() < 0.35:
+        row["MobileNumber"] = _mobile_number(rng)
+    row["ConsentToSendSms"] = "Yes" if "MobileNumber" in row and rng.random() < 0.5 else "No"
+    return row
+
+
+def _custom_values(rng: random.Random, fields: list[dict]) -> list[dict]:
+    """Values for some of a list's fields, keyed by field name; a multi-select-many field repeats its
+    Key once per chosen option. Every value is a string."""
+    values = []
+    for definition in fields:
+        if rng.random() < 0.3:
+            continue
+        key, data_type = definition["FieldName"], definition["DataType"]
+        if data_type == "MultiSelectMany":
+            chosen = rng.sample(definition["FieldOptions"], rng.randint(1, 3))
+        elif data_type == "MultiSelectOne":
+            chosen = [rng.choice(definition["FieldOptions"])]
+        elif data_type == "Number":
+            chosen = [str(rng.randint(18, 80))]
+        elif data_type == "Date":
+            chosen = [(date(2015, 1, 1) + timedelta(days=rng.randint(0, 3000))).isoformat()]
+        else:
+            chosen = [f"https://{_hex(rng, 6)}.example.com"]
+        values += [{"Key": key, "Value": value} for value in chosen]
+    return values
+
+
+def _mobile_number(rng: random.Random) -> str:
+    """An E.164 mobile number from Australia, the UK or the US."""
+    country = rng.choice(("+614", "+447", "+1"))
+    digits = {"+614": 8, "+447": 9, "+1": 10}[country]
+    first = "2" if country == "+1" else str(rng.randint(0, 9))
+    return country + first + "".join(str(rng.randint(0, 9)) for _ in range(digits - 1))
+
+
+# --------------------------------------------------------------------------------------------------
+# Requests, errors and paging
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as it arrived; path is relative to the API base, e.g. "/lists/abc/active.json"."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status plus the API's {"Code", "Message"} body."""
+
+    def __init__(self, status: int, code: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """What a handler needs: the data, who is asking, the path parameters and the query."""
+
+    account: Account
+    scope: str | None  # the client ID a client key is limited to; None for the administrator key
+    params: dict[str, str]
+    query: dict[str, str]  # names lower-cased: the API does not care about their case
+
+
+Handler = Callable[[ApiRequest], Any]
+SortKey = Callable[[dict], Any]
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """The orders a paged endpoint accepts: orderfield -> (its ResultsOrderedBy label, sort key)."""
+
+    fields: dict[str, tuple[str, SortKey]]
+    default_field: str
+    default_direction: str
+
+
+def _by_email(row: dict) -> tuple[str, str]:
+    """Case-insensitive email order; also the tie-break that keeps every other order stable."""
+    email = row["EmailAddress"]
+    return email.casefold(), email
+
+
+SUBSCRIBER_ORDER = Ordering(
+    {
+        "email": ("email", _by_email),
+        "name": ("name", lambda row: (row["Name"].casefold(), _by_email(row))),
+        "date": ("date", lambda row: (row["Date"], _by_email(row))),
+    },
+    "email",
+    "asc",
+)
+SUPPRESSION_ORDER = Ordering(
+    {"email": ("email", _by_email), "date": ("date", lambda row: (row["Date"], _by_email(row)))}, "email", "asc"
+)
+CAMPAIGN_ORDER = Ordering(
+    {"sentdate": ("SentDate", lambda row: (row["SentDate"], row["CampaignID"]))}, "sentdate", "desc"
+)
+
+
+def _int_param(query: dict[str, str], name: str, default: int, low: int, high: int, code: int, message: str) -> int:
+    """An integer query parameter within [low, high], else a 400 with the given Code."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"[0-9]+", raw) or not low <= int(raw) <= high:
+        raise ApiError(400, code, message)
+    return int(raw)
+
+
+def _paged(
+    rows: list[dict], query: dict[str, str], ordering: Ordering, view: Callable[[dict], dict] | None = None
+) -> dict:
+    """Sort, slice and wrap rows in the paged envelope; `view` shapes only the rows on the page."""
+    page = _int_param(query, "page", 1, 1, 2**31 - 1, 800, "Invalid page number")
+    size = _int_param(
+        query, "pagesize", 1000, 10, 1000, 801, "Invalid page size. Page size must be between 10 and 1000"
+    )
+    field_name = query.get("orderfield", ordering.default_field).lower()
+    if field_name not in ordering.fields:
+        raise ApiError(400, 802, f"Invalid order field. Use one of: {', '.join(ordering.fields)}")
+    direction = query.get("orderdirection", ordering.default_direction).lower()
+    if direction not in ("asc", "desc"):
+        raise ApiError(400, 803, "Invalid order direction. Use asc or desc")
+    label, key = ordering.fields[field_name]
+    on_page = sorted(rows, key=key, reverse=direction == "desc")[(page - 1) * size : page * size]
+    return {
+        "Results": [view(row) for row in on_page] if view else on_page,
+        "ResultsOrderedBy": label,
+        "OrderDirection": direction,
+        "PageNumber": page,
+        "PageSize": size,
+        "RecordsOnThisPage": len(on_page),
+        "TotalNumberOfRecords": len(rows),
+        "NumberOfPages": math.ceil(len(rows) / size),
+    }
+
+
+def _date_param(query: dict[str, str], name: str, formats: tuple[str, ...]) -> str | None:
+    """A date query parameter normalised to "YYYY-MM-DD HH:MM:SS", so it compares as a string."""
+    raw = query.get(name)
+    if raw is None:
+        return None
+    for form in formats:
+        try:
+            return datetime.strptime(raw, form).strftime(DATE_FORMAT)
+        except ValueError:
+            continue
+    raise ApiError(400, 5, f"Invalid date: {name} must be {' or '.join(formats)}")
+
+
+def _flag(query: dict[str, str], name: str) -> bool:
+    """A boolean query parameter: only "true" (any case) turns it on."""
+    return query.get(name, "").lower() == "true"
+
+
+# --------------------------------------------------------------------------------------------------
+# Handlers
+# --------------------------------------------------------------------------------------------------
+
+
+def _client_id(request: ApiRequest) -> str:
+    """The path's client ID if it exists and the key may see it; the API answers 401 102 for both."""
+    client_id = request.params["cid"]
+    if client_id not in request.account.client_details or request.scope not in (None, client_id):
+        raise ApiError(401, 102, "Invalid ClientID")
+    return client_id
+
+
+def _list_id(request: ApiRequest) -> str:
+    """The path's list ID if it exists and belongs to a client the key may see, else 400 101."""
+    list_id = request.params["lid"]
+    owner = request.account.list_owner(list_id)
+    if owner is None or request.scope not in (None, owner):
+        raise ApiError(400, 101, "Invalid ListID")
+    return list_id
+
+
+def get_clients(request: ApiRequest) -> list[dict]:
+    """GET /clients.json: only the administrator key may list clients."""
+    if request.scope is not None:
+        raise ApiError(401, 100, "Invalid API key: a client API key cannot list clients")
+    return request.account.clients
+
+
+def get_client_details(request: ApiRequest) -> dict:
+    """GET /clients/{cid}.json."""
+    return request.account.client_details[_client_id(request)]
+
+
+def get_client_collection(request: ApiRequest) -> list[dict]:
+    """GET /clients/{cid}/{scheduled,drafts,lists,segments,templates}.json: bare, unpaged arrays."""
+    return getattr(request.account, request.params["collection"])[_client_id(request)]
+
+
+def get_sent_campaigns(request: ApiRequest) -> dict:
+    """GET /clients/{cid}/campaigns.json: paged, newest first; sentfromdate/senttodate bound SentDate's day."""
+    rows = request.account.campaigns[_client_id(request)]
+    since = _date_param(request.query, "sentfromdate", ("%Y-%m-%d",))
+    until = _date_param(request.query, "senttodate", ("%Y-%m-%d",))
+    if since or until:
+        rows = [
+            row for row in rows
+            if (not since or row["SentDate"][:10] >= since[:10]) and (not until or row["SentDate"][:10] <= until[:10])
+        ]
+    return _paged(rows, request.query, CAMPAIGN_ORDER)
+
+
+def get_suppression_list(request: ApiRequest) -> dict:
+    """GET /clients/{cid}/suppressionlist.json: paged, by email or date."""
+    return _paged(request.account.suppression_list[_client_id(request)], request.query, SUPPRESSION_ORDER)
+
+
+def get_list_details(request: ApiRequest) -> dict:
+    """GET /lists/{lid}.json."""
+    return request.account.list_details[_list_id(request)]
+
+
+def get_custom_fields(request: ApiRequest) -> list[dict]:
+    """GET /lists/{lid}/customfields.json."""
+    return request.account.custom_fields[_list_id(request)]
+
+
+STATS_COUNTERS = (
+    ("TotalActiveSubscribers", "NewActiveSubscribers", "Active"),
+    ("TotalUnsubscribes", "Unsubscribes", "Unsubscribed"),
+    ("TotalDeleted", "Deleted", "Deleted"),
+    ("TotalBounces", "Bounces", "Bounced"),
+)
+
+
+def get_list_stats(request: ApiRequest) -> dict:
+    """GET /lists/{lid}/stats.json: totals per state and how many rows entered it in each recent window
+    of the account's system date (week from Monday)."""
+    members = request.account.subscribers[_list_id(request)]
+    today = datetime.strptime(request.account.system_date, DATE_FORMAT).date()
+    yesterday = today - timedelta(days=1)
+    windows = {
+        "Today": (today, today),
+        "Yesterday": (yesterday, yesterday),
+        "ThisWeek": (today - timedelta(days=today.weekday()), today),
+        "ThisMonth": (today.replace(day=1), today),
+        "ThisYear": (today.replace(month=1, day=1), today),
+    }
+    stats: dict[str, int] = {}
+    for total_name, prefix, state in STATS_COUNTERS:
+        days = [row["Date"][:10] for row in members[state]]
+        stats[total_name] = len(days)
+        for window, (first, last) in windows.items():
+            stats[prefix + window] = sum(first.isoformat() <= day <= last.isoformat() for day in days)
+    return stats
+
+
+SUBSCRIBER_FIELDS = ("EmailAddress", "Name", "Date", "ListJoinedDate", "State", "CustomFields", "ReadsEmailWith")
+
+
+def _subscriber_view(tracking: bool, sms: bool) -> Callable[[dict], dict]:
+    """Shape a stored subscriber for the response: the consent and SMS fields only when asked for."""
+
+    def view(row: dict) -> dict:
+        shaped = {name: row[name] for name in SUBSCRIBER_FIELDS}
+        if tracking:
+            shaped["ConsentToTrack"] = row["ConsentToTrack"]
+        if sms:
+            if "MobileNumber" in row:
+                shaped["MobileNumber"] = row["MobileNumber"]
+            shaped["ConsentToSendSms"] = row["ConsentToSendSms"]
+        return shaped
+
+    return view
+
+
+def get_subscribers(request: ApiRequest) -> dict:
+    """GET /lists/{lid}/{state}.json for all five states: paged, filtered to Date >= `date`."""
+    rows = request.account.subscribers[_list_id(request)][request.params["state"].capitalize()]
+    since = _date_param(request.query, "date", ("%Y-%m-%d", "%Y-%m-%d %H:%M"))
+    if since:
+        rows = [row for row in rows if row["Date"] >= since]
+    view = _subscriber_view(
+        _flag(request.query, "includetrackingpreference"), _flag(request.query, "includesmspreference")
+    )
+    return _paged(rows, request.query, SUBSCRIBER_ORDER, view)
+
+
+def get_system_date(request: ApiRequest) -> dict:
+    """GET /systemdate.json: the account's fixed local "now"."""
+    return {"SystemDate": request.account.system_date}
+
+
+def _route(method: str, pattern: str, handler: Handler) -> tuple[str, re.Pattern[str], Handler]:
+    """A routing table row; patterns match the whole path after the API base."""
+    return method, re.compile(pattern), handler
+
+
+ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    _route("GET", r"/clients\.json", get_clients),
+    _route("GET", r"/clients/(?P<cid>[^/]+)\.json", get_client_details),
+    _route("GET", r"/clients/(?P<cid>[^/]+)/campaigns\.json", get_sent_campaigns),
+    _route("GET", r"/clients/(?P<cid>[^/]+)/(?P<collection>scheduled|drafts|lists|segments|templates)\.json",
+           get_client_collection),
+    _route("GET", r"/clients/(?P<cid>[^/]+)/suppressionlist\.json", get_suppression_list),
+    _route("GET", r"/lists/(?P<lid>[^/]+)\.json", get_list_details),
+    _route("GET", r"/lists/(?P<lid>[^/]+)/customfields\.json", get_custom_fields),
+    _route("GET", r"/lists/(?P<lid>[^/]+)/stats\.json", get_list_stats),
+    _route("GET", r"/lists/(?P<lid>[^/]+)/(?P<state>active|unconfirmed|unsubscribed|bounced|deleted)\.json",
+           get_subscribers),
+    _route("GET", r"/systemdate\.json", get_system_date),
+]
+
+
+def _find_route(method: str, path: str) -> tuple[Handler, dict[str, str]]:
+    """The handler and path parameters for a request; 404 for an unknown path, 405 for a wrong method."""
+    allowed = []
+    for route_method, pattern, handler in ROUTES:
+        match = pattern.fullmatch(path)
+        if match and route_method == method:
+            return handler, match.groupdict()
+        if match:
+            allowed.append(route_method)
+    if allowed:
+        raise ApiError(405, 405, f"Method {method} not allowed", {"Allow": ", ".join(sorted(set(allowed)))})
+    raise ApiError(404, 404, f"Unknown endpoint: {path}")
+
+
+def _basic_username(header: str | None) -> str | None:
+    """The username of a well-formed HTTP Basic header, else None."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, colon, _ = decoded.partition(":")
+    return username if colon else None
+
+
+def _authenticate(account: Account, header: str | None) -> str | None:
+    """Check HTTP Basic auth (API key as username, any password); return the key's client scope
+    (None for the administrator key)."""
+    api_key = _basic_username(header)
+    if api_key is None:
+        raise ApiError(401, 50, "Must supply a valid HTTP Basic Authorization header")
+    if api_key == account.api_key:
+        return None
+    client_id = account.client_for_key(api_key)
+    if client_id is None:
+        raise ApiError(401, 100, "Invalid API key")
+    return client_id
+
+
+# --------------------------------------------------------------------------------------------------
+# The server
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer before it is encoded."""
+
+    status: int
+    payload: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    """Turns HTTP requests into Sandbox.handle calls and encodes the replies as UTF-8 JSON."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real API
+    disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait between them
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the per-request stderr line: benchmarks send thousands."""
+
+    def _dispatch(self) -> None:
+        """Answer any method; the body is read so the connection stays usable."""
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        reply = self.server.sandbox.handle(self.command, self.path, self.headers.get("Authorization"))
+        body = json.dumps(reply.payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading server that knows its sandbox; its threads never block shutdown."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox):
+        super().__init__(address, _RequestHandler)
+        self.sandbox = sandbox
+
+
+class Sandbox:
+    """Serves an Account on 127.0.0.1 in a background thread; use as a context manager or start()/stop()."""
+
+    def __init__(self, account: Account, port: int = 0):
+        self.account = account
+        self.port = port
+        self.requests: list[RecordedRequest] = []
+        self._requests_lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def api_key(self) -> str:
+        """The administrator key, which sees every client."""
+        return self.account.api_key
+
+    @property
+    def base_url(self) -> str:
+        """The API base of the running server, e.g. http://127.0.0.1:54321/api/v3.3."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{API_PREFIX}"
+
+    def start(self) -> Sandbox:
+        """Bind (port 0 picks a free one) and serve in a daemon thread."""
+        self._server = _Server(("127.0.0.1", self.port), self)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="cm-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port; safe to call twice."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def handle(self, method: str, target: str, authorization: str | None) -> Reply:
+        """Record the request, then route, authenticate and run its handler."""
+        parts = urlsplit(target)
+        path = unquote(parts.path)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        in_api = path.startswith(API_PREFIX + "/")
+        api_path = path[len(API_PREFIX):] if in_api else path
+        with self._requests_lock:
+            self.requests.append(RecordedRequest(method, api_path, query))
+        try:
+            if not in_api:
+                raise ApiError(404, 404, f"Unknown endpoint: {path}")
+            handler, params = _find_route(method, api_path)
+            scope = _authenticate(self.account, authorization)
+            lowered = {name.lower(): value for name, value in query.items()}
+            return Reply(200, handler(ApiRequest(self.account, scope, params, lowered)))
+        except ApiError as error:
+            return Reply(error.status, {"Code": error.code, "Message": error.message}, error.headers)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a sandbox in the foreground until interrupted."""
+    parser = argparse.ArgumentParser(description="Serve a generated Campaign Monitor v3.3 account locally.")
+    parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--subscribers", type=int, default=3000, help="total subscriber rows (default 3000)")
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the generated account (default 7)")
+    args = parser.parse_args(argv)
+    sandbox = Sandbox(generate_account(seed=args.seed, subscribers=args.subscribers), port=args.port)
+    with sandbox:
+        print(f"base URL: {sandbox.base_url}", flush=True)
+        print(f"API key:  {sandbox.api_key}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

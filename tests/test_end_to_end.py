@@ -1,0 +1,172 @@
+"""Load the sandbox over real HTTP into DuckDB and compare every table with what the sandbox holds."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Set, Tuple
+
+import dlt
+import pytest
+
+from cm_source import TABLES, campaign_monitor_source
+from cm_source.sandbox import Account, Sandbox, generate_account
+from conftest import query, table_names
+
+SCRIPT = Path(__file__).resolve().parents[1] / "pipelines" / "campaign_monitor_pipeline.py"
+STATES = {"active_subscribers": "Active", "unsubscribed_subscribers": "Unsubscribed", "bounced_subscribers": "Bounced"}
+
+
+@pytest.fixture(scope="module")
+def account() -> Account:
+    return generate_account()
+
+
+@pytest.fixture(scope="module")
+def sandbox(account: Account) -> Iterator[Sandbox]:
+    with Sandbox(account) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def loaded(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dlt.Pipeline:
+    """One full load of the sandbox, shared by the assertions below."""
+    folder = tmp_path_factory.mktemp("e2e")
+    pipeline = dlt.pipeline(
+        pipeline_name="cm_e2e",
+        destination=dlt.destinations.duckdb(str(folder / "warehouse.duckdb")),
+        dataset_name="cm_data",
+        pipelines_dir=str(folder / "pipelines"),
+    )
+    sandbox.requests.clear()
+    pipeline.run(campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url), loader_file_format="parquet")
+    return pipeline
+
+
+def expected_keys(account: Account) -> Dict[str, Set[Tuple[str, ...]]]:
+    """Every table's primary keys, computed from the sandbox's own data."""
+    by_client = lambda attr, key: {(row[key],) for cid in account.lists for row in getattr(account, attr)[cid]}  # noqa: E731
+    keys: Dict[str, Set[Tuple[str, ...]]] = {
+        "clients": {(c["ClientID"],) for c in account.clients},
+        "campaigns": by_client("campaigns", "CampaignID"),
+        "scheduled_campaigns": by_client("scheduled", "CampaignID"),
+        "draft_campaigns": by_client("drafts", "CampaignID"),
+        "lists": by_client("lists", "ListID"),
+        "segments": by_client("segments", "SegmentID"),
+        "templates": by_client("templates", "TemplateID"),
+        "suppression_list": {(cid, r["EmailAddress"]) for cid, rows in account.suppression_list.items() for r in rows},
+    }
+    for table, state in STATES.items():
+        keys[table] = {(lid, s["EmailAddress"]) for lid, states in account.subscribers.items() for s in states[state]}
+    return keys
+
+
+KEY_SQL = {
+    "clients": "client_id", "campaigns": "campaign_id", "scheduled_campaigns": "campaign_id",
+    "draft_campaigns": "campaign_id", "lists": "list_id", "segments": "segment_id", "templates": "template_id",
+    "suppression_list": "client_id, email_address", **{t: "list_id, email_address" for t in STATES},
+}
+
+
+def test_sandbox_account_is_big_enough_to_prove_something(account: Account) -> None:
+    assert len(account.clients) >= 2
+    assert max(len(states["Active"]) for states in account.subscribers.values()) > 2000
+    assert any(all(not rows for rows in states.values()) for states in account.subscribers.values())
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_table_holds_exactly_the_sandbox_rows(loaded: dlt.Pipeline, account: Account, table: str) -> None:
+    rows = query(loaded, f"SELECT {KEY_SQL[table]} FROM {table}")
+    assert len(rows) == len(set(rows)), "duplicate keys"
+    assert set(rows) == expected_keys(account)[table]
+
+
+def test_parent_ids_match_the_sandbox(loaded: dlt.Pipeline, account: Account) -> None:
+    list_owner = {lst["ListID"]: cid for cid, lists in account.lists.items() for lst in lists}
+    for table in STATES:
+        for list_id, client_id in query(loaded, f"SELECT DISTINCT list_id, client_id FROM {table}"):
+            assert list_owner[list_id] == client_id
+    campaign_owner = {c["CampaignID"]: cid for cid, rows in account.campaigns.items() for c in rows}
+    assert dict(query(loaded, "SELECT campaign_id, client_id FROM campaigns")) == campaign_owner
+
+
+def test_custom_field_values_are_complete(loaded: dlt.Pipeline, account: Account) -> None:
+    tables = set(table_names(loaded))
+    for table, state in STATES.items():
+        loaded_values = Counter(query(loaded, f"""
+            SELECT s.list_id, s.email_address, f.key, f.value FROM {table} s
+            JOIN {table}__custom_fields f ON f._dlt_parent_id = s._dlt_id""")) if f"{table}__custom_fields" in tables else Counter()
+        expected = Counter(
+            (lid, s["EmailAddress"], f["Key"], f["Value"])
+            for lid, states in account.subscribers.items() for s in states[state] for f in s["CustomFields"]
+        )
+        assert loaded_values == expected, table
+    multi = query(loaded, """SELECT count(*) FROM (SELECT _dlt_parent_id, key FROM active_subscribers__custom_fields
+                             GROUP BY 1, 2 HAVING count(*) > 1)""")
+    assert multi[0][0] > 0, "a multi-select field must land as repeated keys"
+
+
+def test_consent_and_non_ascii_names_survive(loaded: dlt.Pipeline, account: Account) -> None:
+    loaded_rows = {(l, e): (n, c) for l, e, n, c in query(loaded, "SELECT list_id, email_address, name, consent_to_track FROM active_subscribers")}
+    expected = {(lid, s["EmailAddress"]): (s["Name"], s["ConsentToTrack"]) for lid, st in account.subscribers.items() for s in st["Active"]}
+    assert loaded_rows == expected
+    assert any(not name.isascii() for name, _ in loaded_rows.values())
+
+
+def test_the_load_sends_the_minimum_number_of_requests(loaded: dlt.Pipeline, sandbox: Sandbox, account: Account) -> None:
+    pages = lambda n: max(1, math.ceil(n / 1000))  # noqa: E731
+    expected = 1 + sum(
+        5 + pages(len(account.campaigns[cid])) + pages(len(account.suppression_list[cid])) for cid in account.lists
+    ) + sum(pages(len(states[state])) for states in account.subscribers.values() for state in STATES.values())
+    paths = [(r.path, r.query.get("page")) for r in sandbox.requests]
+    assert len(paths) == len(set(paths)), "a page was read twice"
+    assert len(sandbox.requests) == expected
+    assert {r.query.get("pagesize") for r in sandbox.requests if "page" in r.query} == {"1000"}
+
+
+def run_script(*args: str, cwd: Path, env: Dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__")}
+    environment.update({"DLT_DATA_DIR": str(cwd / "dlt"), "RUNTIME__DLTHUB_TELEMETRY": "false", **(env or {})})
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_demo_script_fills_every_table(tmp_path: Path, account: Account) -> None:
+    result = run_script("--demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    printed = dict(line.split()[:2] for line in result.stdout.splitlines() if line.split()[:1] and line.split()[0] in TABLES)
+    keys = expected_keys(account)
+    assert {t: int(n.replace(",", "")) for t, n in printed.items()} == {t: len(keys[t]) for t in TABLES}
+    assert (tmp_path / "campaign_monitor_demo.duckdb").exists()
+
+
+def one_line_failure(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_script_refuses_an_unknown_table_listing_the_valid_ones(tmp_path: Path) -> None:
+    line = one_line_failure(run_script("--demo", "--tables", "lists,campains", cwd=tmp_path))
+    assert "unknown table campains" in line and "active_subscribers" in line
+
+
+def test_script_without_a_key_says_where_to_put_one(tmp_path: Path) -> None:
+    assert "SOURCES__CAMPAIGN_MONITOR__API_KEY" in one_line_failure(run_script(cwd=tmp_path))
+
+
+def test_script_with_a_rejected_key_fails_in_one_line(tmp_path: Path, sandbox: Sandbox, account: Account) -> None:
+    env = {"SOURCES__CAMPAIGN_MONITOR__API_KEY": "wrong", "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url}
+    line = one_line_failure(run_script("--client-id", account.clients[0]["ClientID"], cwd=tmp_path, env=env))
+    assert "rejected the API key" in line and "wrong" not in line.split("(")[0]
+
+
+def test_script_names_an_unknown_client(tmp_path: Path, sandbox: Sandbox) -> None:
+    env = {"SOURCES__CAMPAIGN_MONITOR__API_KEY": sandbox.api_key, "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url}
+    line = one_line_failure(run_script("--client-id", "c0ffee", cwd=tmp_path, env=env))
+    assert "client c0ffee does not exist" in line
