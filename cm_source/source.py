@@ -97,11 +97,18 @@ def shape_row(row: Row, endpoint: Endpoint, parent_ids: Row) -> Row:
     return shaped
 
 
-def parse_local_time(value: Any) -> Optional[datetime]:
-    """``"YYYY-MM-DD HH:MM:SS"`` (no offset: the client's local time) as a naive datetime."""
+def parse_local_time(value: Any) -> Any:
+    """``"YYYY-MM-DD HH:MM:SS"`` (no offset: the client's local time) as a naive datetime.
+
+    A value in any other shape is kept as sent: dlt stores it in a variant column rather than
+    the load failing or the value being dropped.
+    """
     if not value:
         return None
-    return datetime.fromisoformat(value)
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return value
 
 
 def table_hints(endpoint: Endpoint) -> Dict[str, Any]:

@@ -191,3 +191,14 @@ def test_configuration_comes_from_the_campaign_monitor_section(mock_account: Moc
     mock_account.mocker.get(f"{BASE_URL}/clients/{CLIENT_IDS[1]}.json", json=sample("client_details.json"))
     pipeline.run(campaign_monitor_source().with_resources("clients", "lists"))
     assert {r[0] for r in query(pipeline, "SELECT DISTINCT client_id FROM lists")} == {CLIENT_IDS[1]}
+
+
+def test_an_unparseable_date_is_kept_not_dropped(requests_mock: Any, pipeline: dlt.Pipeline) -> None:
+    cid = CLIENT_IDS[0]
+    drafts = rows_of("drafts.json")
+    drafts[1]["DateCreated"] = "19/08/2010 4:08pm"
+    requests_mock.get(f"{BASE_URL}/clients.json", json=[{"ClientID": cid, "Name": "One"}])
+    requests_mock.get(f"{BASE_URL}/clients/{cid}/drafts.json", json=drafts)
+    pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("draft_campaigns"))
+    rows = query(pipeline, "SELECT date_created, date_created__v_text FROM draft_campaigns ORDER BY campaign_id")
+    assert sorted(rows, key=str) == sorted([(dt.datetime(2010, 8, 19, 16, 8), None), (None, "19/08/2010 4:08pm")], key=str)
