@@ -35,11 +35,13 @@ class CampaignMonitorError(Exception):
         status: Optional[int] = None,
         code: Optional[int] = None,
         path: str = "",
+        body: Any = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.path = path
+        self.body = body
 
 
 class RetryingSession(requests.Session):
@@ -120,11 +122,18 @@ class CampaignMonitorAPI:
 
     def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:
         """GET one resource and return its decoded JSON, or raise a ``CampaignMonitorError``."""
+        return self._send("GET", path, params=dict(params or {}))
+
+    def post(self, path: str, body: Any) -> Any:
+        """POST a JSON body; retried like reads, which is safe only because writes are upserts."""
+        return self._send("POST", path, json=body)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = self._rest.get(path, params=dict(params or {}))
+            response = self._rest.request(path, method=method, **kwargs)
         except requests.RequestException as exc:
             raise CampaignMonitorError(
-                f"GET {path}: could not reach {self.base_url} ({type(exc).__name__}) after retries:"
+                f"{method} {path}: could not reach {self.base_url} ({type(exc).__name__}) after retries:"
                 f" check {BASE_URL_SETTING} and the network",
                 path=path,
             ) from None
@@ -180,13 +189,14 @@ def read_envelope(body: Any, path: str) -> "tuple[List[Dict[str, Any]], int]":
 
 def decode_response(response: requests.Response, path: str) -> Any:
     """Return the JSON body of a successful response; raise one actionable line otherwise."""
+    method = response.request.method if response.request is not None else "GET"
     try:
         body = response.json()
     except ValueError:
         body = None
         if response.ok:
             raise CampaignMonitorError(
-                f"GET {path}: answered {response.status_code} with a body that is not JSON:"
+                f"{method} {path}: answered {response.status_code} with a body that is not JSON:"
                 f" check that {BASE_URL_SETTING} is the API's base URL (…/api/v3.3)",
                 status=response.status_code,
                 path=path,
@@ -196,30 +206,31 @@ def decode_response(response: requests.Response, path: str) -> Any:
     code = body.get("Code") if isinstance(body, dict) else None
     message = body.get("Message") if isinstance(body, dict) else None
     raise CampaignMonitorError(
-        describe_error(path, response.status_code, code, message),
+        describe_error(f"{method} {path}", response.status_code, code, message),
         status=response.status_code,
         code=code,
         path=path,
+        body=body,
     )
 
 
-def describe_error(path: str, status: int, code: Optional[int], message: Optional[str]) -> str:
+def describe_error(request: str, status: int, code: Optional[int], message: Optional[str]) -> str:
     """Say what went wrong in the user's terms and which setting fixes it."""
     answer = f"{status}" + (f" Code {code}" if code is not None else "") + (f": {message.strip()}" if message else "")
-    subject = path.split("/")
+    subject = request.split(" ", 1)[-1].split("/")
     if status == 401 and code == 102 and len(subject) > 1 and subject[0] == "clients":
         client_id = subject[1].removesuffix(".json")
         return (
             f"client {client_id} does not exist or this API key cannot see it ({answer}):"
             f" check {CLIENT_ID_SETTING} and that the key belongs to that client's account"
         )
-    if status == 400 and code == 101 and len(subject) > 1 and subject[0] == "lists":
+    if status == 400 and code == 101 and len(subject) > 1 and subject[0] in ("lists", "subscribers"):
         list_id = subject[1].removesuffix(".json")
         return f"list {list_id} does not exist or this API key cannot see it ({answer}): check the list ID"
     if status == 401:
-        return f"Campaign Monitor rejected the API key ({answer}) on GET {path}: check {API_KEY_SETTING}"
+        return f"Campaign Monitor rejected the API key ({answer}) on {request}: check {API_KEY_SETTING}"
     if status == 404:
-        return f"GET {path} is not a Campaign Monitor endpoint ({answer}): check {BASE_URL_SETTING} (…/api/v3.3)"
+        return f"{request} is not a Campaign Monitor endpoint ({answer}): check {BASE_URL_SETTING} (…/api/v3.3)"
     if status == 429 or status >= 500:
-        return f"GET {path} still failed after retries ({answer}): Campaign Monitor is unavailable or rate limiting; run again later"
-    return f"GET {path} failed ({answer})"
+        return f"{request} still failed after retries ({answer}): Campaign Monitor is unavailable or rate limiting; run again later"
+    return f"{request} failed ({answer})"

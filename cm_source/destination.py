@@ -1,0 +1,65 @@
+"""``campaign_monitor_subscribers``: a dlt destination that upserts whatever it is given into a list."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import dlt
+from dlt.common.typing import TDataItems
+from dlt.common.schema import TTableSchema
+
+from .api import CampaignMonitorAPI
+from .subscribers import IMPORT_LIMIT, CustomFields, UpsertSettings, credentials, upsert_subscribers, write_rejects
+
+logger = logging.getLogger(__name__)
+FIELDS_TTL_SECONDS = 600
+# dlt calls the destination once per batch; the list's fields are fetched once per list and run,
+# not once per batch (a process that loads again later than the TTL sees fields added since).
+_fields_cache: Dict[Tuple[str, str], Tuple[float, CustomFields]] = {}
+
+
+def _list_fields(api: CampaignMonitorAPI, list_id: str) -> CustomFields:
+    cached = _fields_cache.get((api.base_url, list_id))
+    if cached is None or time.monotonic() - cached[0] > FIELDS_TTL_SECONDS:
+        cached = (time.monotonic(), CustomFields.fetch(api, list_id))
+        _fields_cache[(api.base_url, list_id)] = cached
+    return cached[1]
+
+
+@dlt.destination(
+    name="campaign_monitor_subscribers",
+    batch_size=IMPORT_LIMIT,  # one dlt batch is one import call
+    loader_file_format="typed-jsonl",
+    naming_convention="direct",  # keep column names as given: they name custom fields
+    max_table_nesting=0,  # a list value is a multi-select field, not a child table
+    skip_dlt_columns_and_tables=True,
+)
+def campaign_monitor_subscribers(
+    items: TDataItems,
+    table: TTableSchema,
+    list_id: str = dlt.config.value,
+    api_key: Optional[str] = None,
+    base_url: Optional[str] = None,
+    resubscribe: bool = False,
+    consent_to_track_default: str = "Unchanged",
+    default_region: Optional[str] = None,
+    rejects_path: str = "campaign_monitor_rejects.jsonl",
+) -> None:
+    """Upsert each batch of rows into ``list_id``; rejected rows are appended to ``rejects_path``.
+
+    The key and base URL default to ``[sources.campaign_monitor]``, the read side's settings.
+    dlt remembers which batches finished, so a failed load resumes where it stopped.
+    """
+    api = CampaignMonitorAPI(*credentials(api_key, base_url))
+    settings = UpsertSettings(
+        resubscribe=resubscribe, consent_to_track_default=consent_to_track_default, default_region=default_region
+    )
+    report = upsert_subscribers(items, list_id, api=api, fields=_list_fields(api, list_id), settings=settings)
+    write_rejects(Path(rejects_path), report.rejected, append=True)
+    if report.rejected:
+        logger.warning("%s; rejected rows appended to %s", report.summary(), rejects_path)
+    else:
+        logger.info(report.summary())

@@ -1,0 +1,155 @@
+"""Upsert subscribers into a Campaign Monitor list from a CSV, JSON Lines or Parquet file, or a DuckDB query.
+
+    python pipelines/upsert_subscribers_pipeline.py --list-id LIST --input people.csv
+    python pipelines/upsert_subscribers_pipeline.py --list-id LIST --duckdb campaign_monitor.duckdb \\
+        --query "SELECT email_address, name FROM campaign_monitor_data.active_subscribers"
+
+Exit 0: every row accepted. Exit 1: the good rows were written, some were rejected (see the rejects
+file). Exit 2: nothing could be done (bad key, unknown list or column, unreadable input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional, Sequence
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+from cm_source.cli import explain_failure  # noqa: E402
+from cm_source.subscribers import UpsertSettings, upsert_subscribers  # noqa: E402
+
+Row = Dict[str, Any]
+READ_CHUNK = 10_000
+
+
+class InputError(Exception):
+    """The input cannot be read; nothing was sent."""
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--list-id", required=True, help="the list to upsert into")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="a .csv, .jsonl/.ndjson, .json (array) or .parquet file")
+    source.add_argument("--query", help="SQL whose rows to push (needs --duckdb)")
+    parser.add_argument("--duckdb", help="the DuckDB database file --query runs against")
+    parser.add_argument("--rejects", help="where rejected rows go (default: <input>.rejects.csv)")
+    parser.add_argument("--dry-run", action="store_true", help="validate and report; send nothing")
+    parser.add_argument("--resubscribe", action="store_true", help="re-add people who unsubscribed, bounced or were deleted")
+    parser.add_argument("--consent-to-track-default", default="Unchanged", choices=["Yes", "No", "Unchanged"],
+                        help="ConsentToTrack where the input has no consent_to_track column (default: Unchanged)")
+    parser.add_argument("--default-region", help="country for national mobile numbers, e.g. GB or AU")
+    parser.add_argument("--queue-autoresponders", action="store_true", help="queue subscription-based autoresponders")
+    parser.add_argument("--restart-autoresponders", action="store_true", help="restart subscription-based autoresponders")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on failure")
+    args = parser.parse_args(argv)
+    if args.query and not args.duckdb:
+        parser.error("--query needs --duckdb FILE")
+    return args
+
+
+def read_rows(args: argparse.Namespace) -> Iterator[Row]:
+    """Stream the input's rows as dicts; lists from JSON, Parquet or DuckDB stay lists (multi-select)."""
+    try:
+        if args.query:
+            yield from read_duckdb(args.duckdb, args.query)
+            return
+        path = Path(args.input)
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                yield from csv.DictReader(handle)
+        elif suffix == ".json":
+            with path.open(encoding="utf-8") as handle:
+                rows = json.load(handle)
+            if not isinstance(rows, list):
+                raise InputError(f"{path} is not a JSON array of rows: use an array or JSON Lines (.jsonl)")
+            yield from rows
+        elif suffix in (".jsonl", ".ndjson"):
+            with path.open(encoding="utf-8") as handle:
+                for number, line in enumerate(handle, 1):
+                    if line.strip():
+                        try:
+                            yield json.loads(line)
+                        except json.JSONDecodeError as exc:
+                            raise InputError(f"{path} line {number} is not JSON ({exc.msg}): fix or remove it") from None
+        elif suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_CHUNK):
+                yield from batch.to_pylist()
+        else:
+            raise InputError(f"{path}: unknown input type {suffix or '(none)'}: use .csv, .jsonl or .parquet")
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
+        raise InputError(f"cannot read {args.input or args.duckdb}: {exc}") from None
+
+
+def read_duckdb(database: str, query: str) -> Iterator[Row]:
+    import duckdb
+
+    if not Path(database).exists():
+        raise InputError(f"DuckDB file {database} does not exist")
+    try:
+        with duckdb.connect(database, read_only=True) as connection:
+            cursor = connection.execute(query)
+            columns = [d[0] for d in cursor.description]
+            while chunk := cursor.fetchmany(READ_CHUNK):
+                for values in chunk:
+                    yield dict(zip(columns, values))
+    except duckdb.Error as exc:
+        raise InputError(f"the query failed in {database}: {str(exc).splitlines()[0]}") from None
+
+
+def rejects_path(args: argparse.Namespace) -> Path:
+    if args.rejects:
+        return Path(args.rejects)
+    return Path(f"{Path(args.input).stem}.rejects.csv" if args.input else "query.rejects.csv")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = UpsertSettings(
+        resubscribe=args.resubscribe,
+        consent_to_track_default=args.consent_to_track_default,
+        default_region=args.default_region,
+        queue_autoresponders=args.queue_autoresponders,
+        restart_autoresponders=args.restart_autoresponders,
+    )
+    rejects = rejects_path(args)
+    report = upsert_subscribers(
+        read_rows(args),
+        args.list_id,
+        settings=settings,
+        rejects_path=str(rejects),
+        # finished imports are remembered here until the run completes, so a re-run resumes
+        checkpoint_path=str(Path(".campaign_monitor") / f"upsert-{args.list_id}.json"),
+        dry_run=args.dry_run,
+    )
+    print(report.summary())
+    if report.rejected:
+        print(f"{len(report.rejected):,} rejected rows, each with its code and message, are in {rejects}")
+        return 1
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # one line for what we understand; a traceback only for bugs or --debug
+        message = explain_failure(exc)
+        if args.debug or message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
