@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Optional
+import sys
+from typing import Callable, Optional
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
 from .api import API_KEY_SETTING, CampaignMonitorError
+
+
+class UserError(Exception):
+    """A failure whose message is already the one line the user needs (e.g. unreadable input)."""
+
+
+def run_script(body: Callable[[], int], debug: bool, failure_exit: int) -> int:
+    """Run a script's body; a failure we understand is one line on stderr and ``failure_exit``."""
+    try:
+        return body()
+    except Exception as exc:  # a traceback only for a real bug, or when --debug asks for one
+        message = explain_failure(exc)
+        if debug or message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return failure_exit
 
 
 def explain_failure(exc: BaseException) -> Optional[str]:
@@ -19,7 +36,7 @@ def explain_failure(exc: BaseException) -> Optional[str]:
     current: Optional[BaseException] = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, CampaignMonitorError):
+        if isinstance(current, (CampaignMonitorError, UserError)):
             return str(current)
         if isinstance(current, ConfigFieldMissingException) and "api_key" in current.fields:
             return (

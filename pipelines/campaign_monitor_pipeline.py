@@ -18,7 +18,7 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 import dlt  # noqa: E402
 
 from cm_source import TABLES, campaign_monitor_source  # noqa: E402
-from cm_source.cli import explain_failure  # noqa: E402
+from cm_source.cli import run_script  # noqa: E402
 
 PIPELINE_NAME = "campaign_monitor"
 DEFAULT_DATASET = "campaign_monitor_data"
@@ -99,14 +99,7 @@ def print_summary(pipeline: dlt.Pipeline, tables: List[str]) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        return run(args)
-    except Exception as exc:  # one line for what we understand; a traceback only for bugs or --debug
-        message = explain_failure(exc)
-        if args.debug or message is None:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return 1
+    return run_script(lambda: run(args), debug=args.debug, failure_exit=1)
 
 
 if __name__ == "__main__":

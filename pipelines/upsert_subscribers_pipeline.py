@@ -20,14 +20,14 @@ from typing import Any, Dict, Iterator, Optional, Sequence
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
-from cm_source.cli import explain_failure  # noqa: E402
+from cm_source.cli import UserError, run_script  # noqa: E402
 from cm_source.subscribers import UpsertSettings, upsert_subscribers  # noqa: E402
 
 Row = Dict[str, Any]
 READ_CHUNK = 10_000
 
 
-class InputError(Exception):
+class InputError(UserError):
     """The input cannot be read; nothing was sent."""
 
 
@@ -138,17 +138,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        return run(args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # one line for what we understand; a traceback only for bugs or --debug
-        message = explain_failure(exc)
-        if args.debug or message is None:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+    return run_script(lambda: run(args), debug=args.debug, failure_exit=2)
 
 
 if __name__ == "__main__":

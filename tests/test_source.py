@@ -8,7 +8,7 @@ from typing import Any
 import dlt
 import pytest
 
-from cm_source import TABLES, CampaignMonitorError, campaign_monitor_source
+from cm_source import TABLES, campaign_monitor_source
 from conftest import API_KEY, BASE_URL, CLIENT_IDS, MockAccount, query, rows_of, sample, table_names
 
 
