@@ -1,9 +1,10 @@
 """A local HTTP server that speaks the Campaign Monitor API v3.3 over a deterministic generated account.
 
 It serves the read endpoints a connector syncs, with the real API's paging envelope, validation errors,
-HTTP Basic auth and client-key scoping, so that the connector, its end-to-end tests and benchmarks can
-run without a live account. The account is plain API-shaped data (`Account`); routing is a table of
-(method, path regex) -> handler (`ROUTES`), so write endpoints and fault switches slot in later.
+HTTP Basic auth and client-key scoping, and the subscriber writes (add one, import up to 1000, read one
+back), so that the connector, its end-to-end tests and benchmarks can run without a live account. The
+account is plain API-shaped data (`Account`); routing is a table of (method, path regex) -> handler and
+success status (`ROUTES`), so further endpoints and fault switches slot in later.
 
     python -m cm_source.sandbox [--port N] [--subscribers N] [--seed N]
 """
@@ -54,6 +55,9 @@ class Account:
     custom_fields: dict[str, list[dict]]
     subscribers: dict[str, dict[str, list[dict]]]
     system_date: str
+    # Every handler runs holding it, so a read never sees a write half done. Writes replace rows and
+    # lists rather than changing them in place, because replies are encoded after the lock is released.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def client_for_key(self, api_key: str) -> str | None:
         """The client whose own API key this is, if any."""
@@ -462,15 +466,27 @@ class RecordedRequest:
     method: str
     path: str
     query: dict[str, str]
+    body: Any = None  # the decoded JSON body; None when there was none or it was not UTF-8 JSON
 
 
 class ApiError(Exception):
-    """An error answer: HTTP status plus the API's {"Code", "Message"} body."""
+    """An error answer: HTTP status plus the API's {"Code", "Message"} body, and "ResultData" when the
+    error still carries a result (an import that partly failed)."""
 
-    def __init__(self, status: int, code: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, code: int, message: str, headers: dict[str, str] | None = None, result_data: Any = None
+    ):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = headers or {}
+        self.result_data = result_data
+
+    def payload(self) -> dict:
+        """The JSON body of the answer."""
+        body = {"Code": self.code, "Message": self.message}
+        if self.result_data is not None:
+            body["ResultData"] = self.result_data
+        return body
 
 
 @dataclass(frozen=True)
@@ -481,6 +497,7 @@ class ApiRequest:
     scope: str | None  # the client ID a client key is limited to; None for the administrator key
     params: dict[str, str]
     query: dict[str, str]  # names lower-cased: the API does not care about their case
+    body: Any = None  # the decoded JSON body, as in RecordedRequest
 
 
 Handler = Callable[[ApiRequest], Any]
@@ -708,12 +725,311 @@ def get_system_date(request: ApiRequest) -> dict:
     return {"SystemDate": request.account.system_date}
 
 
-def _route(method: str, pattern: str, handler: Handler) -> tuple[str, re.Pattern[str], Handler]:
+# --------------------------------------------------------------------------------------------------
+# Subscriber writes
+# --------------------------------------------------------------------------------------------------
+
+MAX_IMPORT = 1000
+CONSENT_VALUES = ("Yes", "No", "Unchanged")
+INACTIVE_STATES = ("Unsubscribed", "Bounced", "Deleted")
+MAX_FIELD_VALUE = 250
+FIELD_DATE_RANGE = (date(1900, 1, 1), date(2076, 6, 6))
+MOBILE_NUMBER_RE = re.compile(r"\+[1-9][0-9]{6,14}")  # E.164
+# dot-separated atoms @ labels . TLD; Unicode letters and digits are fine anywhere, so IDN domains and
+# non-ASCII local parts pass, as they do in the API.
+_EMAIL_ATOM = r"[^\s\x00-\x1f\x7f@\"(),:;<>\[\]\\.]+"
+_DOMAIN_LABEL = r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?"
+EMAIL_RE = re.compile(
+    rf"{_EMAIL_ATOM}(?:\.{_EMAIL_ATOM})*@(?:{_DOMAIN_LABEL}\.)+(?:[^\W\d_]{{2,63}}|xn--[a-z0-9-]{{1,59}})",
+    re.IGNORECASE,
+)
+INVALID_EMAIL = "Invalid Email Address"
+SUBSCRIBER_DETAIL_FIELDS = (
+    "EmailAddress", "Name", "MobileNumber", "Date", "ListJoinedDate", "State", "CustomFields", "ReadsEmailWith",
+    "ConsentToTrack", "ConsentToSendSms",
+)
+
+
+@dataclass(frozen=True)
+class _SubscriberWrite:
+    """One validated subscriber of a write. None, "Unchanged" and a field left out of custom_fields all
+    mean "keep what is stored"."""
+
+    email: str
+    name: str | None
+    consent_to_track: str
+    consent_to_send_sms: str
+    mobile_number: str | None
+    custom_fields: dict[str, list[str]]  # field name -> its new values; [] clears the field
+
+
+def _address(entry: Any) -> str:
+    """The EmailAddress a subscriber entry was sent with, "" when it has none (failures still name it)."""
+    email = entry.get("EmailAddress") if isinstance(entry, dict) else None
+    return email if isinstance(email, str) else ""
+
+
+def _is_valid_email(text: str) -> bool:
+    """A sane local@domain.tld shape, within the lengths mail servers accept."""
+    local = text.rpartition("@")[0]
+    return len(text) <= 254 and len(local) <= 64 and EMAIL_RE.fullmatch(text) is not None
+
+
+def _consent(entry: dict, name: str, required: bool) -> str:
+    """A consent exactly Yes, No or Unchanged (case matters: "true" is refused as the API does); an
+    optional one left out is Unchanged."""
+    value = entry.get(name)
+    if value is None and required:
+        raise ApiError(400, 214, f"{name} is required: Yes, No or Unchanged")
+    if value is None:
+        return "Unchanged"
+    if value not in CONSENT_VALUES:
+        raise ApiError(400, 215, f"Invalid {name} value: use Yes, No or Unchanged")
+    return value
+
+
+def _given_mobile_number(entry: dict) -> str | None:
+    """The E.164 MobileNumber sent; None when left out, null or empty, which keeps the stored one."""
+    value = entry.get("MobileNumber")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not MOBILE_NUMBER_RE.fullmatch(value):
+        raise ApiError(400, 220, "Invalid mobile number")
+    return value
+
+
+def _is_field_date(value: str) -> bool:
+    """YYYY-MM-DD within the range a Date field can hold."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        return False
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return False
+    return FIELD_DATE_RANGE[0] <= day <= FIELD_DATE_RANGE[1]
+
+
+def _field_value(item: Any, by_key: dict[str, dict]) -> tuple[dict | None, str]:
+    """One CustomFields entry checked: its field's definition (None for a Key the list lacks, which is
+    ignored rather than refused) and its Value as text."""
+    key = item.get("Key") if isinstance(item, dict) else None
+    if not isinstance(key, str) or not re.fullmatch(r"\[[^\[\]]+\]", key):
+        raise ApiError(400, 253, "Custom field keys must be in square brackets, e.g. [website]")
+    definition = by_key.get(key.casefold())
+    value = "" if item.get("Value") is None else str(item["Value"])
+    if definition is None:
+        return None, value
+    if len(value) > MAX_FIELD_VALUE:
+        raise ApiError(400, 250, f"The value of {key} is longer than {MAX_FIELD_VALUE} characters")
+    if value and definition["DataType"] == "Date" and not _is_field_date(value):
+        first, last = FIELD_DATE_RANGE
+        raise ApiError(400, 5, f"Invalid date in {key}: use YYYY-MM-DD between {first} and {last}")
+    return definition, value
+
+
+def _custom_field_changes(raw: Any, fields: list[dict]) -> dict[str, list[str]]:
+    """New values by field name. A field's values replace the stored ones (a multi-select-many field
+    takes one entry per option, the others keep the last); an empty Value clears the field only with
+    "Clear": true; options a select field does not offer are dropped."""
+    if raw is None:
+        return {}
+    by_key = {definition["Key"].casefold(): definition for definition in fields}
+    changes: dict[str, list[str]] = {}
+    for item in raw if isinstance(raw, list) else [raw]:
+        definition, value = _field_value(item, by_key)
+        if definition is None:
+            continue
+        name = definition["FieldName"]
+        if not value:
+            if item.get("Clear") is True:
+                changes.setdefault(name, [])
+        elif definition["FieldOptions"] and value not in definition["FieldOptions"]:
+            continue
+        elif definition["DataType"] != "MultiSelectMany":
+            changes[name] = [value]
+        elif value not in changes.setdefault(name, []):
+            changes[name].append(value)
+    return changes
+
+
+def _subscriber_write(entry: Any, fields: list[dict]) -> _SubscriberWrite:
+    """Validate one subscriber for either POST endpoint against the list's `fields`; the first problem
+    wins, in this order: email (1), ConsentToTrack (214/215), ConsentToSendSms (215), MobileNumber
+    (220), custom fields (253, 250, 5)."""
+    entry = entry if isinstance(entry, dict) else {}
+    email = _address(entry)
+    if not _is_valid_email(email):
+        raise ApiError(400, 1, INVALID_EMAIL)
+    name = entry.get("Name")
+    return _SubscriberWrite(
+        email=email,
+        name=name if isinstance(name, str) else None,
+        consent_to_track=_consent(entry, "ConsentToTrack", required=True),
+        consent_to_send_sms=_consent(entry, "ConsentToSendSms", required=False),
+        mobile_number=_given_mobile_number(entry),
+        custom_fields=_custom_field_changes(entry.get("CustomFields"), fields),
+    )
+
+
+def _merged_custom_fields(stored: list[dict], changes: dict[str, list[str]], fields: list[dict]) -> list[dict]:
+    """The stored values with the changed fields replaced, in the list's field order, a multi-select
+    repeating its Key once per option as the API serves it."""
+    values: dict[str, list[str]] = {definition["FieldName"]: [] for definition in fields}
+    for item in stored:
+        values.setdefault(item["Key"], []).append(item["Value"])
+    values.update(changes)
+    return [{"Key": name, "Value": value} for name, chosen in values.items() for value in chosen]
+
+
+def _new_row(email: str, now: str) -> dict:
+    """A subscriber about to join a list: Active as of `now`, consents "No" until given."""
+    return {
+        "EmailAddress": email, "Name": "", "Date": now, "ListJoinedDate": now, "State": "Active",
+        "CustomFields": [], "ReadsEmailWith": "", "ConsentToTrack": "No", "ConsentToSendSms": "No",
+    }
+
+
+class _ListWrite:
+    """Upserts into one list, run under the account lock. The list's rows (every state) and its client's
+    suppression list are indexed by case-folded address, since the API matches addresses ignoring
+    case; save() stores the outcome as new lists, never editing what a reply may still be encoding."""
+
+    def __init__(self, account: Account, list_id: str, resubscribe: bool):
+        self.account, self.list_id, self.resubscribe = account, list_id, resubscribe
+        self.fields = account.custom_fields[list_id]
+        self.owner = account.list_owner(list_id) or ""  # never "": handlers check the list first
+        self.rows = {
+            row["EmailAddress"].casefold(): row for rows in account.subscribers[list_id].values() for row in rows
+        }
+        self.suppressed = {row["EmailAddress"].casefold() for row in account.suppression_list[self.owner]}
+
+    def upsert(self, wanted: _SubscriberWrite) -> bool:
+        """Add or update one subscriber; True when it is new to the list. An existing row keeps its
+        address spelling and its state unless resubscribing. A suppressed address new to the list is
+        refused (204) unless resubscribing, which also lifts the suppression."""
+        key = wanted.email.casefold()
+        current = self.rows.get(key)
+        if current is None and key in self.suppressed and not self.resubscribe:
+            raise ApiError(400, 204, "The email address is in the client's suppression list; use Resubscribe")
+        if self.resubscribe:
+            self.suppressed.discard(key)
+        self.rows[key] = self._merged(current or _new_row(wanted.email, self.account.system_date), wanted)
+        return current is None
+
+    def _merged(self, current: dict, wanted: _SubscriberWrite) -> dict:
+        """A new row: what was given replaces what is stored; resubscribing moves an inactive row back
+        to Active as of the account's date (keeping ListJoinedDate)."""
+        fields = _merged_custom_fields(current["CustomFields"], wanted.custom_fields, self.fields)
+        row = {**current, "CustomFields": fields}
+        if wanted.name is not None:
+            row["Name"] = wanted.name
+        if wanted.mobile_number is not None:
+            row["MobileNumber"] = wanted.mobile_number
+        consents = {"ConsentToTrack": wanted.consent_to_track, "ConsentToSendSms": wanted.consent_to_send_sms}
+        row.update((name, value) for name, value in consents.items() if value != "Unchanged")
+        if self.resubscribe and row["State"] in INACTIVE_STATES:
+            row.update(State="Active", Date=self.account.system_date)
+        return row
+
+    def save(self) -> None:
+        """Store the rows by state and drop lifted suppressions; the GET endpoints sort on every read,
+        so new rows take their place in any order."""
+        members = self.account.subscribers[self.list_id]
+        for state in STATES:
+            members[state] = [row for row in self.rows.values() if row["State"] == state]
+        suppressions = self.account.suppression_list[self.owner]
+        self.account.suppression_list[self.owner] = [
+            row for row in suppressions if row["EmailAddress"].casefold() in self.suppressed
+        ]
+
+
+def _resubscribe(body: dict) -> bool:
+    """Only a JSON true resubscribes: moving people back onto a list must be asked for explicitly."""
+    return body.get("Resubscribe") is True
+
+
+def _last_occurrences(entries: list[Any]) -> tuple[list[Any], list[str]]:
+    """Entries unique by case-folded address, the last occurrence winning (in the first one's place),
+    and each repeated address once, as last spelled. Entries without an address never repeat."""
+    latest: dict[Any, Any] = {}
+    repeated: dict[Any, None] = {}
+    for position, entry in enumerate(entries):
+        address = _address(entry)
+        key = address.casefold() if address else position
+        if key in latest:
+            repeated[key] = None
+        latest[key] = entry
+    return list(latest.values()), [_address(latest[key]) for key in repeated]
+
+
+def get_subscriber(request: ApiRequest) -> dict:
+    """GET /subscribers/{lid}.json?email=: one subscriber from whichever state it is in, with its consents."""
+    members = request.account.subscribers[_list_id(request)]
+    email = request.query.get("email", "")
+    if not _is_valid_email(email):
+        raise ApiError(400, 1, INVALID_EMAIL)
+    key = email.casefold()
+    row = next((row for rows in members.values() for row in rows if row["EmailAddress"].casefold() == key), None)
+    if row is None:
+        raise ApiError(400, 203, "Subscriber not in list or has already been removed.")
+    return {name: row[name] for name in SUBSCRIBER_DETAIL_FIELDS if name in row}
+
+
+def add_subscriber(request: ApiRequest) -> str:
+    """POST /subscribers/{lid}.json: add or update one subscriber; answers with its address as sent."""
+    list_id = _list_id(request)
+    body = request.body
+    if not isinstance(body, dict):
+        raise ApiError(400, 400, "The request body must be a JSON object describing one subscriber")
+    write = _ListWrite(request.account, list_id, _resubscribe(body))
+    wanted = _subscriber_write(body, write.fields)
+    write.upsert(wanted)
+    write.save()
+    return wanted.email
+
+
+def import_subscribers(request: ApiRequest) -> dict:
+    """POST /subscribers/{lid}/import.json: upsert up to 1000 subscribers. A subscriber that fails is
+    skipped and the others still land; then the answer is 400 Code 210 with the result as ResultData."""
+    list_id = _list_id(request)
+    body = request.body
+    entries = body.get("Subscribers") if isinstance(body, dict) else None
+    if not isinstance(entries, list):
+        raise ApiError(400, 400, "The request body must be a JSON object with a Subscribers array")
+    if len(entries) > MAX_IMPORT:
+        raise ApiError(400, 209, f"At most {MAX_IMPORT} subscribers can be imported in one request")
+    if not entries:
+        raise ApiError(400, 212, "No subscribers to import: the Subscribers array is empty")
+    unique, duplicates = _last_occurrences(entries)
+    write = _ListWrite(request.account, list_id, _resubscribe(body))
+    new, failures = 0, []
+    for entry in unique:
+        try:
+            new += write.upsert(_subscriber_write(entry, write.fields))
+        except ApiError as error:
+            failures.append({"EmailAddress": _address(entry), "Code": error.code, "Message": error.message})
+    write.save()
+    result = {
+        "TotalUniqueEmailsSubmitted": len(unique),
+        "TotalExistingSubscribers": len(unique) - len(failures) - new,
+        "TotalNewSubscribers": new,
+        "DuplicateEmailsInSubmission": duplicates,
+        "FailureDetails": failures,
+    }
+    if failures:
+        raise ApiError(400, 210, "Subscriber Import had some failures", result_data=result)
+    return result
+
+
+Route = tuple[str, re.Pattern[str], Handler, int]  # method, path pattern, handler, success status
+
+
+def _route(method: str, pattern: str, handler: Handler, status: int = 200) -> Route:
     """A routing table row; patterns match the whole path after the API base."""
-    return method, re.compile(pattern), handler
+    return method, re.compile(pattern), handler, status
 
 
-ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+ROUTES: list[Route] = [
     _route("GET", r"/clients\.json", get_clients),
     _route("GET", r"/clients/(?P<cid>[^/]+)\.json", get_client_details),
     _route("GET", r"/clients/(?P<cid>[^/]+)/campaigns\.json", get_sent_campaigns),
@@ -726,16 +1042,20 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     _route("GET", r"/lists/(?P<lid>[^/]+)/(?P<state>active|unconfirmed|unsubscribed|bounced|deleted)\.json",
            get_subscribers),
     _route("GET", r"/systemdate\.json", get_system_date),
+    _route("GET", r"/subscribers/(?P<lid>[^/]+)\.json", get_subscriber),
+    _route("POST", r"/subscribers/(?P<lid>[^/]+)\.json", add_subscriber, 201),
+    _route("POST", r"/subscribers/(?P<lid>[^/]+)/import\.json", import_subscribers, 201),
 ]
 
 
-def _find_route(method: str, path: str) -> tuple[Handler, dict[str, str]]:
-    """The handler and path parameters for a request; 404 for an unknown path, 405 for a wrong method."""
+def _find_route(method: str, path: str) -> tuple[Handler, dict[str, str], int]:
+    """The handler, path parameters and success status for a request; 404 for an unknown path, 405 for a
+    wrong method."""
     allowed = []
-    for route_method, pattern, handler in ROUTES:
+    for route_method, pattern, handler, status in ROUTES:
         match = pattern.fullmatch(path)
         if match and route_method == method:
-            return handler, match.groupdict()
+            return handler, match.groupdict(), status
         if match:
             allowed.append(route_method)
     if allowed:
@@ -795,9 +1115,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """Silence the per-request stderr line: benchmarks send thousands."""
 
     def _dispatch(self) -> None:
-        """Answer any method; the body is read so the connection stays usable."""
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        reply = self.server.sandbox.handle(self.command, self.path, self.headers.get("Authorization"))
+        """Answer any method; the body is always read in full so the connection stays usable."""
+        sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        reply = self.server.sandbox.handle(self.command, self.path, self.headers.get("Authorization"), sent)
         body = json.dumps(reply.payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -819,6 +1139,10 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], sandbox: Sandbox):
         super().__init__(address, _RequestHandler)
         self.sandbox = sandbox
+
+
+# How often the serving thread looks for stop(); the default 0.5 s made every stop() take that long.
+SHUTDOWN_POLL_SECONDS = 0.05
 
 
 class Sandbox:
@@ -848,7 +1172,9 @@ class Sandbox:
     def start(self) -> Sandbox:
         """Bind (port 0 picks a free one) and serve in a daemon thread."""
         self._server = _Server(("127.0.0.1", self.port), self)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="cm-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="cm-sandbox", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -867,24 +1193,36 @@ class Sandbox:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def handle(self, method: str, target: str, authorization: str | None) -> Reply:
-        """Record the request, then route, authenticate and run its handler."""
+    def handle(self, method: str, target: str, authorization: str | None, body: bytes = b"") -> Reply:
+        """Record the request, then route, authenticate and run its handler under the account's lock."""
         parts = urlsplit(target)
         path = unquote(parts.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         in_api = path.startswith(API_PREFIX + "/")
         api_path = path[len(API_PREFIX):] if in_api else path
+        document = _decode_body(body)
         with self._requests_lock:
-            self.requests.append(RecordedRequest(method, api_path, query))
+            self.requests.append(RecordedRequest(method, api_path, query, document))
         try:
             if not in_api:
                 raise ApiError(404, 404, f"Unknown endpoint: {path}")
-            handler, params = _find_route(method, api_path)
+            handler, params, status = _find_route(method, api_path)
             scope = _authenticate(self.account, authorization)
             lowered = {name.lower(): value for name, value in query.items()}
-            return Reply(200, handler(ApiRequest(self.account, scope, params, lowered)))
+            with self.account.lock:
+                return Reply(status, handler(ApiRequest(self.account, scope, params, lowered, document)))
         except ApiError as error:
-            return Reply(error.status, {"Code": error.code, "Message": error.message}, error.headers)
+            return Reply(error.status, error.payload(), error.headers)
+
+
+def _decode_body(raw: bytes) -> Any:
+    """A request body as UTF-8 JSON; None when empty or undecodable, and handlers that need one say so."""
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except ValueError:  # also UnicodeDecodeError
+        return None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import http.client
+import json
 import math
 import re
 import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from cm_source.sandbox import STATES, Account, RecordedRequest, Sandbox, generate_account
+from conftest import sample
 
 SUBSCRIBER_KEYS = {"EmailAddress", "Name", "Date", "ListJoinedDate", "State", "CustomFields", "ReadsEmailWith"}
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
@@ -447,3 +454,540 @@ def test_command_line_prints_url_and_key() -> None:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+# ---- one subscriber (read) ---------------------------------------------------------------------------
+
+# The order of ruby/subscriber_details_with_track_and_sms_pref.json; MobileNumber only when there is one.
+DETAIL_KEYS = [
+    "EmailAddress", "Name", "MobileNumber", "Date", "ListJoinedDate", "State", "CustomFields", "ReadsEmailWith",
+    "ConsentToTrack", "ConsentToSendSms",
+]
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_one_subscriber_from_any_state(session, sandbox, account, ids, state: str) -> None:
+    list_id = ids["small_list"]
+    for row in account.subscribers[list_id][state][:3]:
+        url = f"{sandbox.base_url}/subscribers/{list_id}.json"
+        response = session.get(url, params={"email": row["EmailAddress"].upper()})
+        expected = {key: row[key] for key in DETAIL_KEYS if key in row}
+        assert response.status_code == 200
+        assert list(response.json()) == list(expected) and response.json() == expected
+        assert set(DETAIL_KEYS) - {"MobileNumber"} <= set(expected)
+
+
+def test_one_subscriber_unknown_or_malformed_address(session, sandbox, ids) -> None:
+    url = f"{sandbox.base_url}/subscribers/{ids['small_list']}.json"
+    unknown = session.get(url, params={"email": "nobody@example.com"})
+    assert (unknown.status_code, unknown.json()) == (
+        400, {"Code": 203, "Message": "Subscriber not in list or has already been removed."}
+    )
+    for params in ({}, {"email": "not-an-address"}):
+        malformed = session.get(url, params=params)
+        assert (malformed.status_code, malformed.json()) == (400, {"Code": 1, "Message": "Invalid Email Address"})
+
+
+# ---- writes -------------------------------------------------------------------------------------------
+# Every test that writes gets its own small sandbox, so the module's sandbox above stays as generated.
+
+
+class Writer:
+    """A fresh sandbox and shortcuts for its first list, which has every field type and every state."""
+
+    def __init__(self, sandbox: Sandbox, http: requests.Session):
+        self.sandbox, self.http, self.account = sandbox, http, sandbox.account
+        self.client_id = self.account.clients[0]["ClientID"]
+        self.list_id = self.account.lists[self.client_id][0]["ListID"]
+        self.url = f"{sandbox.base_url}/subscribers/{self.list_id}"
+        self.now = self.account.system_date
+
+    def import_(self, subscribers: list, **options: Any) -> requests.Response:
+        return self.http.post(self.url + "/import.json", json={"Subscribers": subscribers, **options})
+
+    def add(self, subscriber: dict, **options: Any) -> requests.Response:
+        return self.http.post(self.url + ".json", json={**subscriber, **options})
+
+    def details(self, email: str) -> dict:
+        return self.http.get(self.url + ".json", params={"email": email}).json()
+
+    def served(self, state: str = "active") -> list[dict]:
+        """What GET /lists/{lid}/{state}.json serves, in its order, with consents and mobile numbers."""
+        path = f"/lists/{self.list_id}/{state}.json"
+        flags = {"includetrackingpreference": "true", "includesmspreference": "true"}
+        return read_all_pages(self.http, self.sandbox, path, **flags)
+
+    def emails(self, state: str = "active") -> list[str]:
+        return [row["EmailAddress"] for row in self.served(state)]
+
+    def generated(self, state: str) -> dict:
+        """A generated row in `state` with an ASCII address (so upper() is the same address)."""
+        return next(row for row in self.account.subscribers[self.list_id][state] if row["EmailAddress"].isascii())
+
+
+@pytest.fixture
+def writer() -> Iterator[Writer]:
+    with Sandbox(generate_account(subscribers=200)) as running, requests.Session() as http:
+        http.auth = (running.api_key, "x")
+        yield Writer(running, http)
+
+
+def person(email: Any, **details: Any) -> dict:
+    """A subscriber entry that passes validation unless `details` break it."""
+    return {"EmailAddress": email, "ConsentToTrack": "Yes", **details}
+
+
+def field(key: str, value: str, **extra: Any) -> dict:
+    return {"Key": key, "Value": value, **extra}
+
+
+def counts(result: dict) -> tuple[int, int, int]:
+    return result["TotalUniqueEmailsSubmitted"], result["TotalExistingSubscribers"], result["TotalNewSubscribers"]
+
+
+def test_import_all_good_is_201_and_new_rows_are_served_in_order(writer: Writer) -> None:
+    new = [
+        person("zz.new@example.org", Name="Zed"),
+        person("Aa.New@example.com", Name="Ay", MobileNumber="+61412345678", ConsentToSendSms="Yes"),
+        person("mm.new@example.net"),
+    ]
+    response = writer.import_(
+        new, Resubscribe=False, QueueSubscriptionBasedAutoResponders=False, RestartSubscriptionBasedAutoresponders=True
+    )
+    assert response.status_code == 201
+    assert response.json() == {
+        "TotalUniqueEmailsSubmitted": 3, "TotalExistingSubscribers": 0, "TotalNewSubscribers": 3,
+        "DuplicateEmailsInSubmission": [], "FailureDetails": [],
+    }
+    assert set(response.json()) == set(sample("import_subscribers.json"))
+    emails = writer.emails()
+    assert emails == sorted(emails, key=str.casefold)
+    assert {"zz.new@example.org", "Aa.New@example.com", "mm.new@example.net"} <= set(emails)
+    details = writer.details("aa.new@example.com")
+    assert list(details) == DETAIL_KEYS
+    assert details == {
+        "EmailAddress": "Aa.New@example.com", "Name": "Ay", "MobileNumber": "+61412345678", "Date": writer.now,
+        "ListJoinedDate": writer.now, "State": "Active", "CustomFields": [], "ReadsEmailWith": "",
+        "ConsentToTrack": "Yes", "ConsentToSendSms": "Yes",
+    }
+
+
+def test_import_with_some_failures_is_400_210_and_keeps_the_good_rows(writer: Writer) -> None:
+    existing = writer.generated("Active")
+    before = len(writer.emails())
+    response = writer.import_([
+        person("fresh@example.com", Name="Fresh"),
+        person("example+1@example"),
+        person(existing["EmailAddress"].upper(), Name="Renamed"),
+    ])
+    assert response.status_code == 400
+    assert response.json() == {
+        "Code": 210,
+        "Message": "Subscriber Import had some failures",
+        "ResultData": {
+            "TotalUniqueEmailsSubmitted": 3, "TotalExistingSubscribers": 1, "TotalNewSubscribers": 1,
+            "DuplicateEmailsInSubmission": [],
+            "FailureDetails": [{"EmailAddress": "example+1@example", "Code": 1, "Message": "Invalid Email Address"}],
+        },
+    }
+    partial = sample("import_subscribers_partial_success.json")
+    assert set(response.json()) == set(partial) and set(response.json()["ResultData"]) == set(partial["ResultData"])
+    emails = writer.emails()
+    assert len(emails) == before + 1 and "fresh@example.com" in emails
+    assert writer.details("fresh@example.com")["Name"] == "Fresh"
+    renamed = writer.details(existing["EmailAddress"])
+    assert (renamed["EmailAddress"], renamed["Name"]) == (existing["EmailAddress"], "Renamed")
+
+
+def test_import_of_more_than_1000_is_209_and_imports_nothing(writer: Writer) -> None:
+    before = writer.emails()
+    response = writer.import_([person(f"bulk{n}@example.com") for n in range(1001)])
+    assert response.status_code == 400
+    assert set(response.json()) == {"Code", "Message"} and response.json()["Code"] == 209
+    assert writer.emails() == before
+    exactly = writer.import_([person(f"bulk{n}@example.com") for n in range(1000)])
+    assert exactly.status_code == 201 and counts(exactly.json()) == (1000, 0, 1000)
+    assert len(writer.emails()) == len(before) + 1000
+
+
+def test_an_empty_import_is_212(writer: Writer) -> None:
+    response = writer.import_([])
+    assert response.status_code == 400
+    assert set(response.json()) == {"Code", "Message"} and response.json()["Code"] == 212
+
+
+@pytest.mark.parametrize(
+    ("suffix", "body"),
+    [
+        ("/import.json", {"data": b"not json"}),
+        ("/import.json", {"data": b"\xff\xfe{}"}),
+        ("/import.json", {}),
+        ("/import.json", {"json": {}}),
+        ("/import.json", {"json": {"Subscribers": "a@example.com"}}),
+        ("/import.json", {"json": [person("a@example.com")]}),
+        (".json", {"data": b"{not json"}),
+        (".json", {}),
+        (".json", {"json": [person("a@example.com")]}),
+        (".json", {"json": "a@example.com"}),
+    ],
+)
+def test_a_body_that_is_not_the_expected_json_is_400(writer: Writer, suffix: str, body: dict) -> None:
+    response = writer.http.post(writer.url + suffix, **body)
+    assert response.status_code == 400
+    assert response.json()["Code"] == 400 and response.json()["Message"]
+    assert writer.details("a@example.com")["Code"] == 203
+
+
+DROP = object()  # an override that removes the key
+INVALID_SUBSCRIBERS = [
+    pytest.param({"ConsentToTrack": DROP}, 214, id="consent-missing"),
+    pytest.param({"ConsentToTrack": None}, 214, id="consent-null"),
+    pytest.param({"ConsentToTrack": "true"}, 215, id="consent-true"),
+    pytest.param({"ConsentToTrack": "yes"}, 215, id="consent-lower-case"),
+    pytest.param({"ConsentToTrack": True}, 215, id="consent-boolean"),
+    pytest.param({"ConsentToSendSms": "maybe"}, 215, id="sms-consent"),
+    pytest.param({"MobileNumber": "0412345678"}, 220, id="mobile-no-plus"),
+    pytest.param({"MobileNumber": "+0412345678"}, 220, id="mobile-leading-zero"),
+    pytest.param({"MobileNumber": "+123456"}, 220, id="mobile-too-short"),
+    pytest.param({"MobileNumber": "+1234567890123456"}, 220, id="mobile-too-long"),
+    pytest.param({"MobileNumber": "+61 412 345 678"}, 220, id="mobile-spaces"),
+    pytest.param({"CustomFields": [field("website", "x")]}, 253, id="key-without-brackets"),
+    pytest.param({"CustomFields": [{"Value": "x"}]}, 253, id="key-missing"),
+    pytest.param({"CustomFields": [field("[website]", "x" * 251)]}, 250, id="value-too-long"),
+    pytest.param({"CustomFields": [field("[subscriptiondate]", "2024-02-30")]}, 5, id="date-impossible"),
+    pytest.param({"CustomFields": [field("[subscriptiondate]", "1899-12-31")]}, 5, id="date-too-early"),
+    pytest.param({"CustomFields": [field("[subscriptiondate]", "2076-06-07")]}, 5, id="date-too-late"),
+    pytest.param({"CustomFields": [field("[subscriptiondate]", "28/06/2024")]}, 5, id="date-format"),
+    pytest.param({"CustomFields": [field("[subscriptiondate]", "2024-6-1")]}, 5, id="date-unpadded"),
+]
+
+
+def broken(email: str, override: dict) -> dict:
+    return {key: value for key, value in {**person(email), **override}.items() if value is not DROP}
+
+
+@pytest.mark.parametrize(("override", "code"), INVALID_SUBSCRIBERS)
+def test_import_skips_an_invalid_subscriber_with_its_code(writer: Writer, override: dict, code: int) -> None:
+    response = writer.import_([person("good@example.com"), broken("bad@example.com", override)])
+    assert response.status_code == 400 and response.json()["Code"] == 210
+    result = response.json()["ResultData"]
+    [failure] = result["FailureDetails"]
+    assert (failure["EmailAddress"], failure["Code"]) == ("bad@example.com", code) and failure["Message"]
+    assert counts(result) == (2, 0, 1)
+    assert writer.details("good@example.com")["State"] == "Active"
+    assert writer.details("bad@example.com")["Code"] == 203
+
+
+@pytest.mark.parametrize(("override", "code"), INVALID_SUBSCRIBERS)
+def test_add_refuses_an_invalid_subscriber_with_its_code(writer: Writer, override: dict, code: int) -> None:
+    response = writer.add(broken("bad@example.com", override))
+    assert response.status_code == 400
+    assert set(response.json()) == {"Code", "Message"} and response.json()["Code"] == code
+    assert writer.details("bad@example.com")["Code"] == 203
+
+
+def test_the_first_problem_wins_and_messages_match_the_api(writer: Writer) -> None:
+    both = writer.add({"EmailAddress": "nope", "MobileNumber": "123"})
+    assert both.json() == {"Code": 1, "Message": "Invalid Email Address"}
+    mobile = writer.add(person("m@example.com", MobileNumber="123", CustomFields=[field("age", "1")]))
+    assert mobile.json() == {"Code": 220, "Message": "Invalid mobile number"}
+
+
+INVALID_EMAILS = [
+    "example+1@example", "plainaddress", "", "a@b.c", "two@@example.com", "a b@example.com", "a..b@example.com",
+    ".a@example.com", "a.@example.com", "a@-example.com", "a@example-.com", "a@example..com", "a@example.com.",
+    "a@exa_mple.com", "<a@example.com>", "a@example.c0m", "@example.com", "a@",
+]
+VALID_EMAILS = [
+    "zoë.neu@bücher.example", "新しい.購読者@例え.jp", "пользователь@пример.рф", "ÉLODIE+news@example.fr",
+    "o'brien@example.ie", "josé@xn--bcher-kva.example", "first.last@sub.mail.example.com",
+]
+
+
+@pytest.mark.parametrize("email", INVALID_EMAILS)
+def test_an_invalid_address_is_code_1(writer: Writer, email: str) -> None:
+    response = writer.add(person(email))
+    assert (response.status_code, response.json()) == (400, {"Code": 1, "Message": "Invalid Email Address"})
+
+
+def test_import_names_every_invalid_address(writer: Writer) -> None:
+    entries = [person(email) for email in INVALID_EMAILS] + [person(42), {"ConsentToTrack": "Yes"}, "not an object"]
+    response = writer.import_(entries)
+    result = response.json()["ResultData"]
+    named = INVALID_EMAILS + ["", "", ""]
+    failures = [{"EmailAddress": email, "Code": 1, "Message": "Invalid Email Address"} for email in named]
+    assert result["FailureDetails"] == failures
+    assert counts(result) == (len(entries), 0, 0) and result["DuplicateEmailsInSubmission"] == []
+
+
+def test_non_ascii_and_idn_addresses_are_accepted(writer: Writer) -> None:
+    response = writer.import_([person(email) for email in VALID_EMAILS])
+    assert response.status_code == 201 and counts(response.json()) == (len(VALID_EMAILS), 0, len(VALID_EMAILS))
+    served = writer.emails()
+    for email in VALID_EMAILS:
+        assert email in served and writer.details(email)["EmailAddress"] == email
+    assert writer.add(person("ǆemal.neu@bücher.example")).json() == "ǆemal.neu@bücher.example"
+
+
+def test_boundary_values_are_accepted(writer: Writer) -> None:
+    longest = "x" * 250
+    response = writer.import_([
+        person("early@example.com", MobileNumber="+1234567",
+               CustomFields=[field("[subscriptiondate]", "1900-01-01"), field("[Website]", longest)]),
+        person("late@example.com", MobileNumber="+123456789012345", ConsentToSendSms="Unchanged",
+               CustomFields=[field("[subscriptiondate]", "2076-06-06")]),
+    ])
+    assert response.status_code == 201 and counts(response.json()) == (2, 0, 2)
+    early = writer.details("early@example.com")
+    assert early["MobileNumber"] == "+1234567"
+    assert early["CustomFields"] == [field("website", longest), field("subscription date", "1900-01-01")]
+    assert writer.details("late@example.com")["ConsentToSendSms"] == "No"
+
+
+def test_a_new_subscriber_gets_no_for_unchanged_consent_and_empty_defaults(writer: Writer) -> None:
+    assert writer.add({"EmailAddress": "quiet@example.com", "ConsentToTrack": "Unchanged"}).status_code == 201
+    assert writer.details("quiet@example.com") == {
+        "EmailAddress": "quiet@example.com", "Name": "", "Date": writer.now, "ListJoinedDate": writer.now,
+        "State": "Active", "CustomFields": [], "ReadsEmailWith": "", "ConsentToTrack": "No", "ConsentToSendSms": "No",
+    }
+
+
+def test_an_update_replaces_given_fields_and_keeps_the_rest(writer: Writer) -> None:
+    row = next(
+        row for row in writer.account.subscribers[writer.list_id]["Active"]
+        if {"website", "age"} < {value["Key"] for value in row["CustomFields"]}
+    )
+    changes = [field("[age]", "41"), field("[website]", "", Clear=True), field("[interests]", "")]
+    update = person(row["EmailAddress"], Name="New Name", ConsentToTrack="Unchanged", CustomFields=changes)
+    response = writer.import_([update])
+    assert response.status_code == 201 and counts(response.json()) == (1, 1, 0)
+    kept = [value for value in row["CustomFields"] if value["Key"] not in ("website", "age")]
+    assert writer.details(row["EmailAddress"]) == {
+        **{key: row[key] for key in DETAIL_KEYS if key in row},
+        "Name": "New Name",
+        "CustomFields": [field("age", "41")] + kept,
+    }
+
+
+def test_multi_select_values_are_stored_as_repeated_keys(writer: Writer) -> None:
+    values = [
+        field("[interests]", "news"), field("[interests]", "not an option"), field("[interests]", "events"),
+        field("[interests]", "news"), field("[salaryrange]", "bogus"), field("[salaryrange]", "£30k+"),
+        field("[shoesize]", "44"),  # not a field of the list: ignored
+    ]
+    assert writer.add(person("multi@example.com", CustomFields=values)).status_code == 201
+    expected = [field("interests", "news"), field("interests", "events"), field("salary range", "£30k+")]
+    assert writer.details("multi@example.com")["CustomFields"] == expected
+    served = next(row for row in writer.served() if row["EmailAddress"] == "multi@example.com")
+    assert served["CustomFields"] == expected
+    assert writer.add(person("multi@example.com", CustomFields=[field("[interests]", "offers")])).status_code == 201
+    assert writer.details("multi@example.com")["CustomFields"] == [field("interests", "offers"), expected[2]]
+
+
+@pytest.mark.parametrize("state", ["Unsubscribed", "Bounced", "Deleted"])
+def test_resubscribe_false_updates_in_place_and_true_moves_back_to_active(writer: Writer, state: str) -> None:
+    row = writer.account.subscribers[writer.list_id][state][0]
+    email = row["EmailAddress"]
+    kept = writer.import_([person(email, Name="Still away")], Resubscribe=False)
+    assert kept.status_code == 201 and counts(kept.json()) == (1, 1, 0)
+    details = writer.details(email)
+    assert (details["State"], details["Name"], details["Date"]) == (state, "Still away", row["Date"])
+    assert email not in writer.emails() and email in writer.emails(state.lower())
+    back = writer.import_([person(email)], Resubscribe=True)
+    assert back.status_code == 201 and counts(back.json()) == (1, 1, 0)
+    details = writer.details(email)
+    assert (details["State"], details["Date"]) == ("Active", writer.now)
+    assert details["ListJoinedDate"] == row["ListJoinedDate"]
+    assert email in writer.emails() and email not in writer.emails(state.lower())
+
+
+def test_add_resubscribes_only_with_a_json_true(writer: Writer) -> None:
+    email = writer.account.subscribers[writer.list_id]["Unsubscribed"][0]["EmailAddress"]
+    for flag in (False, "true", None):
+        assert writer.add(person(email), Resubscribe=flag).status_code == 201
+        assert writer.details(email)["State"] == "Unsubscribed"
+    assert writer.add(person(email), Resubscribe=True, RestartSubscriptionBasedAutoresponders=True).json() == email
+    assert writer.details(email)["State"] == "Active"
+
+
+def test_unconfirmed_is_updated_and_stays_unconfirmed(writer: Writer) -> None:
+    row = writer.account.subscribers[writer.list_id]["Unconfirmed"][0]
+    response = writer.import_([person(row["EmailAddress"], Name="Pending")], Resubscribe=True)
+    assert response.status_code == 201 and counts(response.json()) == (1, 1, 0)
+    details = writer.details(row["EmailAddress"])
+    assert (details["State"], details["Name"], details["Date"]) == ("Unconfirmed", "Pending", row["Date"])
+
+
+def test_a_suppressed_address_is_added_only_with_resubscribe(writer: Writer) -> None:
+    path = f"/clients/{writer.client_id}/suppressionlist.json"
+    suppressed = read_all_pages(writer.http, writer.sandbox, path)
+    email = suppressed[0]["EmailAddress"]
+    refused = writer.import_([person(email), person("ok@example.com")])
+    assert refused.status_code == 400
+    result = refused.json()["ResultData"]
+    assert [(failure["EmailAddress"], failure["Code"]) for failure in result["FailureDetails"]] == [(email, 204)]
+    assert counts(result) == (2, 0, 1)
+    single = writer.add(person(email))
+    assert single.status_code == 400 and single.json()["Code"] == 204
+    assert writer.details(email)["Code"] == 203
+    added = writer.import_([person(email)], Resubscribe=True)
+    assert added.status_code == 201 and counts(added.json()) == (1, 0, 1)
+    assert writer.details(email)["State"] == "Active"
+    after = read_all_pages(writer.http, writer.sandbox, path)
+    assert [row["EmailAddress"] for row in after] == [row["EmailAddress"] for row in suppressed[1:]]
+
+
+def test_duplicates_in_one_import_last_wins_and_are_listed_once(writer: Writer) -> None:
+    response = writer.import_([
+        person("twice@example.com", Name="First"),
+        person("other@example.com"),
+        person("TWICE@example.com", Name="Second"),
+        person("Twice@Example.com", Name="Last", ConsentToTrack="No"),
+    ])
+    assert response.status_code == 201
+    assert response.json() == {
+        "TotalUniqueEmailsSubmitted": 2, "TotalExistingSubscribers": 0, "TotalNewSubscribers": 2,
+        "DuplicateEmailsInSubmission": ["Twice@Example.com"], "FailureDetails": [],
+    }
+    details = writer.details("twice@example.com")
+    assert (details["EmailAddress"], details["Name"], details["ConsentToTrack"]) == ("Twice@Example.com", "Last", "No")
+    assert [email.casefold() for email in writer.emails()].count("twice@example.com") == 1
+
+
+def test_a_duplicate_whose_last_occurrence_is_invalid_fails(writer: Writer) -> None:
+    response = writer.import_([person("dup@example.com"), person("dup@example.com", ConsentToTrack="true")])
+    assert response.status_code == 400
+    result = response.json()["ResultData"]
+    assert result["DuplicateEmailsInSubmission"] == ["dup@example.com"]
+    assert [(failure["EmailAddress"], failure["Code"]) for failure in result["FailureDetails"]] == [
+        ("dup@example.com", 215)
+    ]
+    assert counts(result) == (1, 0, 0)
+    assert writer.details("dup@example.com")["Code"] == 203
+
+
+def test_an_existing_address_matches_ignoring_case_and_keeps_its_spelling(writer: Writer) -> None:
+    row = writer.generated("Active")
+    before = len(writer.emails())
+    response = writer.add(person(row["EmailAddress"].upper(), Name="Shouty"))
+    assert (response.status_code, response.json()) == (201, row["EmailAddress"].upper())
+    assert len(writer.emails()) == before
+    assert writer.details(row["EmailAddress"])["EmailAddress"] == row["EmailAddress"]
+
+
+def test_add_subscriber_answers_201_with_the_address(writer: Writer) -> None:
+    before = len(writer.emails())
+    subscriber = person("single@example.com", Name="Single", CustomFields=[field("[website]", "https://s.example.com")])
+    response = writer.add(subscriber, Resubscribe=True, RestartSubscriptionBasedAutoresponders=False)
+    assert response.status_code == 201
+    assert response.json() == "single@example.com" and isinstance(sample("add_subscriber.json"), str)
+    assert writer.details("single@example.com")["CustomFields"] == [field("website", "https://s.example.com")]
+    assert writer.add(person("single@example.com")).status_code == 201
+    assert len(writer.emails()) == before + 1
+
+
+def test_writes_check_the_list_and_the_key_scope(writer: Writer) -> None:
+    other_client = writer.account.clients[1]["ClientID"]
+    key = writer.account.client_details[other_client]["ApiKey"]
+    calls = [
+        ("POST", "/import.json", {"Subscribers": [person("x@example.com")]}),
+        ("POST", ".json", person("x@example.com")),
+        ("GET", ".json?email=x@example.com", None),
+    ]
+    for method, suffix, body in calls:
+        scoped = requests.request(method, writer.url + suffix, json=body, auth=(key, "x"))
+        unknown = writer.http.request(method, f"{writer.sandbox.base_url}/subscribers/0000{suffix}", json=body)
+        for response in (scoped, unknown):
+            assert (response.status_code, response.json()) == (400, {"Code": 101, "Message": "Invalid ListID"})
+    assert writer.details("x@example.com")["Code"] == 203
+    own_list = writer.account.lists[other_client][0]["ListID"]
+    own_url = f"{writer.sandbox.base_url}/subscribers/{own_list}.json"
+    own = requests.post(own_url, json=person("x@example.com"), auth=(key, "x"))
+    assert own.status_code == 201
+
+
+def test_other_methods_on_subscriber_paths_are_405(writer: Writer) -> None:
+    put = writer.http.put(writer.url + ".json", json=person("x@example.com"))
+    assert put.status_code == 405 and put.headers["Allow"] == "GET, POST"
+    assert writer.http.get(writer.url + "/import.json").headers["Allow"] == "POST"
+
+
+def test_write_bodies_are_recorded_as_decoded_json(writer: Writer) -> None:
+    assert [f.name for f in dataclasses.fields(RecordedRequest)] == ["method", "path", "query", "body"]
+    assert RecordedRequest("GET", "/x.json", {}).body is None
+    subscribers = [person("zoë.neu@bücher.example", Name="Zoë Neu", CustomFields=[field("[interests]", "news")])]
+    writer.import_(subscribers, Resubscribe=True)
+    raw = json.dumps(subscribers[0], ensure_ascii=False).encode("utf-8")  # UTF-8 on the wire, not \u escapes
+    writer.http.post(writer.url + ".json", data=raw, headers={"Content-Type": "application/json"})
+    writer.details("zoë.neu@bücher.example")
+    writer.http.post(writer.url + ".json", data=b"{not json")
+    path = f"/subscribers/{writer.list_id}"
+    assert writer.sandbox.requests[-4:] == [
+        RecordedRequest("POST", path + "/import.json", {}, {"Subscribers": subscribers, "Resubscribe": True}),
+        RecordedRequest("POST", path + ".json", {}, subscribers[0]),
+        RecordedRequest("GET", path + ".json", {"email": "zoë.neu@bücher.example"}),
+        RecordedRequest("POST", path + ".json", {}, None),
+    ]
+    assert writer.details("zoë.neu@bücher.example")["Name"] == "Zoë Neu"
+
+
+def test_the_connection_stays_usable_after_a_write(writer: Writer) -> None:
+    base = urlsplit(writer.sandbox.base_url)
+    token = base64.b64encode(f"{writer.sandbox.api_key}:x".encode()).decode()
+    headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
+    body = json.dumps({"Subscribers": [person(f"keep{n}@example.com") for n in range(300)]})
+    connection = http.client.HTTPConnection(base.hostname, base.port, timeout=10)
+    try:
+        connection.request("POST", f"{base.path}/subscribers/{writer.list_id}/import.json", body=body, headers=headers)
+        first = connection.getresponse()
+        first.read()
+        socket = connection.sock
+        path = f"{base.path}/subscribers/{writer.list_id}.json?email=keep299@example.com"
+        connection.request("GET", path, headers=headers)
+        second = connection.getresponse()
+        assert (first.status, second.status) == (201, 200)
+        assert json.loads(second.read())["EmailAddress"] == "keep299@example.com"
+        assert socket is not None and connection.sock is socket
+    finally:
+        connection.close()
+
+
+def test_concurrent_writes_all_land_and_reads_stay_consistent(writer: Writer) -> None:
+    before = len(writer.emails())
+    stats_path = f"/lists/{writer.list_id}/stats.json"
+    stats_before = get(writer.http, writer.sandbox, stats_path).json()
+
+    def worker(number: int) -> None:
+        with requests.Session() as http:
+            http.auth = writer.http.auth
+            for item in range(20):
+                assert http.post(writer.url + ".json", json=person(f"p{number}.{item}@example.com")).status_code == 201
+                page = get(http, writer.sandbox, f"/lists/{writer.list_id}/active.json").json()
+                assert page["RecordsOnThisPage"] == len(page["Results"]) == page["TotalNumberOfRecords"]
+                assert before < page["TotalNumberOfRecords"] <= before + 160
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(worker, range(8)))
+    assert len(writer.emails()) == before + 160
+    stats = get(writer.http, writer.sandbox, stats_path).json()
+    assert stats["TotalActiveSubscribers"] == stats_before["TotalActiveSubscribers"] + 160
+    assert stats["NewActiveSubscribersToday"] == stats_before["NewActiveSubscribersToday"] + 160
+
+
+def test_reimporting_what_is_served_changes_nothing(writer: Writer) -> None:
+    keys = {
+        definition["FieldName"]: definition["Key"]
+        for definition in get(writer.http, writer.sandbox, f"/lists/{writer.list_id}/customfields.json").json()
+    }
+    served = writer.served()
+    sent = ("EmailAddress", "Name", "MobileNumber", "ConsentToTrack", "ConsentToSendSms")
+    subscribers = [
+        {
+            **{name: row[name] for name in sent if name in row},
+            "CustomFields": [field(keys[value["Key"]], value["Value"]) for value in row["CustomFields"]],
+        }
+        for row in served
+    ]
+    response = writer.import_(subscribers)
+    assert response.status_code == 201 and counts(response.json()) == (len(served), len(served), 0)
+    assert writer.served() == served

@@ -1,0 +1,128 @@
+"""The upsert script against the sandbox over real HTTP: what lands in the list, the rejects, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import duckdb
+import pytest
+import requests
+
+from cm_source.sandbox import Account, Sandbox, generate_account
+
+SCRIPT = Path(__file__).resolve().parents[1] / "pipelines" / "upsert_subscribers_pipeline.py"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(generate_account(subscribers=300)) as running:
+        yield running
+
+
+def list_id(account: Account) -> str:
+    return account.lists[account.clients[0]["ClientID"]][0]["ListID"]
+
+
+def run_upsert(sandbox: Sandbox, cwd: Path, *args: str, api_key: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__")}
+    env.update({
+        "SOURCES__CAMPAIGN_MONITOR__API_KEY": api_key or sandbox.api_key,
+        "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url,
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+    })
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def subscriber(sandbox: Sandbox, lid: str, email: str) -> Dict[str, Any]:
+    response = requests.get(f"{sandbox.base_url}/subscribers/{lid}.json", params={"email": email}, auth=(sandbox.api_key, "x"))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def write_csv(path: Path, rows: List[Dict[str, Any]]) -> Path:
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_2600_rows_with_bad_ones_go_in_three_imports_and_exit_1(sandbox: Sandbox, tmp_path: Path) -> None:
+    lid = list_id(sandbox.account)
+    good = [{"email_address": f"new.person{i}@example.com", "name": f"Néw Person {i}",
+             "consent_to_track": ["yes", "no", "1", "0", "true"][i % 5],
+             "mobile_number": "+44 7700 900123" if i % 3 == 0 else "", "website": f"https://{i}.example"}
+            for i in range(2569)]
+    bad_emails = [{"email_address": f"broken{i}@example", "name": "Broken"} for i in range(20)]
+    bad_phones = [{"email_address": f"phone{i}@example.com", "mobile_number": "12"} for i in range(10)]
+    duplicate = [{"email_address": "new.person4@example.com", "name": "Person Four, last row", "consent_to_track": "yes"}]
+    source = write_csv(tmp_path / "people.csv", good + bad_emails + bad_phones + duplicate)
+    sandbox.requests.clear()
+
+    result = run_upsert(sandbox, tmp_path, "--list-id", lid, "--input", str(source))
+
+    assert result.returncode == 1, result.stderr
+    imports = [r for r in sandbox.requests if r.method == "POST"]
+    assert len(imports) == 3 and all(len(r.body["Subscribers"]) <= 1000 for r in imports)
+    assert "2,600 rows read" in result.stdout and "30 rejected" in result.stdout
+    first = subscriber(sandbox, lid, "new.person0@example.com")
+    assert (first["State"], first["ConsentToTrack"], first["MobileNumber"]) == ("Active", "Yes", "+447700900123")
+    assert subscriber(sandbox, lid, "new.person1@example.com")["ConsentToTrack"] == "No"
+    assert subscriber(sandbox, lid, "new.person4@example.com")["Name"] == "Person Four, last row"
+    assert {"Key": "website", "Value": "https://2.example"} in subscriber(sandbox, lid, "new.person2@example.com")["CustomFields"]
+    with (tmp_path / "people.rejects.csv").open(encoding="utf-8") as handle:
+        rejects = list(csv.DictReader(handle))
+    assert sorted(r["email_address"] for r in rejects) == sorted(r["email_address"] for r in bad_emails + bad_phones)
+    assert {r["code"] for r in rejects if r["email_address"].startswith("broken")} == {"1"}
+    assert {r["code"] for r in rejects if r["email_address"].startswith("phone")} == {"220"}
+    assert all(r["message"] for r in rejects)
+
+
+def test_all_good_rows_exit_0_and_multi_select_from_duckdb_lands_as_options(sandbox: Sandbox, tmp_path: Path) -> None:
+    lid = list_id(sandbox.account)
+    database = tmp_path / "people.duckdb"
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("""CREATE TABLE people AS SELECT * FROM (VALUES
+            ('zoë@bücher.example', 'Zoë', ['cycling', 'coffee']), ('jo@example.com', 'Jo', ['coffee'])
+            ) AS t(email_address, name, interests)""")
+    interests = next(f for f in sandbox.account.custom_fields[lid] if f["DataType"] == "MultiSelectMany")
+    options = interests["FieldOptions"][:2]
+    query = f"SELECT email_address, name, ['{options[0]}', '{options[1]}'] AS {interests['FieldName']} FROM people"
+
+    result = run_upsert(sandbox, tmp_path, "--list-id", lid, "--duckdb", str(database), "--query", query)
+
+    assert result.returncode == 0, result.stderr + result.stdout
+    fields = subscriber(sandbox, lid, "zoë@bücher.example")["CustomFields"]
+    assert [f["Value"] for f in fields if f["Key"] == interests["FieldName"]] == options
+
+
+def test_dry_run_sends_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "people.csv", [{"email_address": "a@example.com"}, {"email_address": "b@example.com", "mobile_number": "12"}])
+    sandbox.requests.clear()
+    result = run_upsert(sandbox, tmp_path, "--list-id", list_id(sandbox.account), "--input", str(source), "--dry-run")
+    assert result.returncode == 1 and "would send 1" in result.stdout
+    assert [r.method for r in sandbox.requests] == ["GET"]  # only the list's custom fields
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("unknown list", "list nosuchlist does not exist"),
+    ("bad key", "rejected the API key"),
+    ("missing input", "cannot read"),
+    ("unknown column", "'shoe_size' is not a custom field of list"),
+])
+def test_nothing_can_be_done_exits_2_with_one_line(sandbox: Sandbox, tmp_path: Path, case: str, expected: str) -> None:
+    lid = "nosuchlist" if case == "unknown list" else list_id(sandbox.account)
+    row = {"email_address": "a@example.com", **({"shoe_size": "42"} if case == "unknown column" else {})}
+    source = tmp_path / "missing.csv" if case == "missing input" else write_csv(tmp_path / "people.csv", [row])
+    sandbox.requests.clear()
+    result = run_upsert(sandbox, tmp_path, "--list-id", lid, "--input", str(source), api_key="wrong" if case == "bad key" else None)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert not [r for r in sandbox.requests if r.method == "POST"]
