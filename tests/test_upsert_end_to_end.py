@@ -126,3 +126,25 @@ def test_nothing_can_be_done_exits_2_with_one_line(sandbox: Sandbox, tmp_path: P
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], result.stderr
     assert not [r for r in sandbox.requests if r.method == "POST"]
+
+
+def test_the_destination_pipes_a_dlt_resource_into_the_list(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dlt
+
+    from cm_source.destination import _fields_cache, campaign_monitor_subscribers
+
+    monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__API_KEY", sandbox.api_key)
+    monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__BASE_URL", sandbox.base_url)
+    _fields_cache.clear()
+    lid = list_id(sandbox.account)
+    rows = [{"email_address": f"piped{i}@example.com", "consent_to_track": i % 2 == 0, "mobile_number": "0412 345 678"}
+            for i in range(1200)] + [{"email_address": "nope@example"}]
+    sandbox.requests.clear()
+    pipeline = dlt.pipeline("cm_push_e2e", pipelines_dir=str(tmp_path / "pipelines"), destination=campaign_monitor_subscribers(
+        list_id=lid, default_region="AU", rejects_path=str(tmp_path / "rejects.jsonl")))
+    pipeline.run(rows, table_name="subscribers")
+    assert len([r for r in sandbox.requests if r.method == "POST"]) == 2
+    piped = subscriber(sandbox, lid, "piped0@example.com")
+    assert (piped["ConsentToTrack"], piped["MobileNumber"]) == ("Yes", "+61412345678")
+    assert subscriber(sandbox, lid, "piped1@example.com")["ConsentToTrack"] == "No"
+    assert '"code": 1' in (tmp_path / "rejects.jsonl").read_text()
