@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from urllib.parse import urlparse
 
 import requests
 from dlt.sources.helpers.rest_client import RESTClient
@@ -44,62 +46,70 @@ class CampaignMonitorError(Exception):
         self.body = body
 
 
-class RetryingSession(requests.Session):
-    """A session that retries what a flaky or rate-limited API answers.
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before giving up; every wait is configurable so tests need not wait for real.
 
     dlt's retrying session honours only ``Retry-After``; Campaign Monitor sends
-    ``X-RateLimit-Reset`` (seconds to wait) or nothing at all, so the wait is decided here.
+    ``X-RateLimit-Reset`` (seconds to wait) or nothing at all, so retries are decided here.
     """
 
-    RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0
+    max_wait_seconds: float = 60.0
+    timeout_seconds: float = 60.0
+    slow_down_below: int = 2  # X-RateLimit-Remaining at or below which requests are spaced out
+    sleep: Callable[[float], None] = time.sleep
 
-    def __init__(
-        self,
-        max_attempts: int = 5,
-        backoff_seconds: float = 1.0,
-        max_wait_seconds: float = 60.0,
-        timeout_seconds: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__()
-        self.max_attempts = max_attempts
-        self.backoff_seconds = backoff_seconds
-        self.max_wait_seconds = max_wait_seconds
-        self.timeout_seconds = timeout_seconds
-        self.sleep = sleep
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        """Both ``Session.request`` and dlt's ``RESTClient`` end here, so one loop serves both."""
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout_seconds
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                response = super().send(request, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt == self.max_attempts:
-                    raise
-                logger.warning("%s %s failed (%s); retrying", request.method, request.path_url, type(exc).__name__)
-                self.sleep(self._backoff(attempt))
-                continue
-            if response.status_code not in self.RETRY_STATUSES or attempt == self.max_attempts:
-                return response
-            logger.warning("%s %s answered %s; retrying", request.method, request.path_url, response.status_code)
-            response.close()
-            self.sleep(self._wait_for(response, attempt))
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _wait_for(self, response: requests.Response, attempt: int) -> float:
-        reset = response.headers.get("X-RateLimit-Reset")
-        if response.status_code == 429 and reset is not None:
-            try:
-                return min(max(float(reset), 0.0), self.max_wait_seconds)
-            except ValueError:
-                pass
-        return self._backoff(attempt)
-
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter, so parallel readers do not retry in step."""
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, so parallel readers do not retry in step."""
         return min(self.backoff_seconds * 2 ** (attempt - 1), self.max_wait_seconds) * random.uniform(0.5, 1.0)
+
+    def wait_after(self, response: Optional[requests.Response], attempt: int) -> float:
+        reset = seconds_header(response, "X-RateLimit-Reset") if response is not None else None
+        if response is not None and response.status_code == 429 and reset is not None:
+            return min(reset, self.max_wait_seconds)
+        return self.backoff(attempt)
+
+    def pace(self, response: requests.Response) -> None:
+        """Slow down while the rate-limit budget runs out, instead of being refused for it."""
+        remaining = seconds_header(response, "X-RateLimit-Remaining")
+        reset = seconds_header(response, "X-RateLimit-Reset")
+        if remaining is not None and reset is not None and remaining <= self.slow_down_below:
+            self.sleep(min(reset / (remaining + 1), self.max_wait_seconds))
+
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A reset connection, a timeout and a body cut short all end up as one of these.
+RETRY_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+NOT_JSON = object()
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def seconds_header(response: requests.Response, name: str) -> Optional[float]:
+    try:
+        return max(float(response.headers[name]), 0.0)
+    except (KeyError, ValueError):
+        return None
+
+
+def check_base_url(base_url: str) -> str:
+    """Refuse to send the key in clear text: plain http only for loopback (the sandbox)."""
+    parsed = urlparse(base_url)
+    host = (parsed.hostname or "").lower()
+    if parsed.scheme == "https" and host:
+        return base_url.rstrip("/")
+    if parsed.scheme == "http" and (host in LOOPBACK_HOSTS or host.startswith("127.")):
+        return base_url.rstrip("/")
+    raise CampaignMonitorError(
+        f"base URL {base_url!r} is not an https URL: the API key would travel in clear text;"
+        f" set {BASE_URL_SETTING} to https://… (plain http is allowed only on loopback, for the sandbox)"
+    )
 
 
 class CampaignMonitorAPI:
@@ -109,15 +119,17 @@ class CampaignMonitorAPI:
         self,
         api_key: str,
         base_url: str = DEFAULT_BASE_URL,
+        retry: RetryPolicy = RetryPolicy(),
         session: Optional[requests.Session] = None,
     ) -> None:
         if not api_key:
             raise CampaignMonitorError(f"no Campaign Monitor API key: set {API_KEY_SETTING}")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url)
+        self.retry = retry
         self._rest = RESTClient(
             base_url=self.base_url,
             auth=HttpBasicAuth(username=api_key, password="x"),
-            session=session or RetryingSession(),
+            session=session or requests.Session(),
         )
 
     def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:
@@ -129,15 +141,24 @@ class CampaignMonitorAPI:
         return self._send("POST", path, json=body)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self._rest.request(path, method=method, **kwargs)
-        except requests.RequestException as exc:
-            raise CampaignMonitorError(
-                f"{method} {path}: could not reach {self.base_url} ({type(exc).__name__}) after retries:"
-                f" check {BASE_URL_SETTING} and the network",
-                path=path,
-            ) from None
-        return decode_response(response, path)
+        """One request, retried on 429, 5xx, dropped connections, timeouts and cut-short bodies."""
+        for attempt in range(1, self.retry.max_attempts + 1):
+            response: Optional[requests.Response] = None
+            try:
+                response = self._rest.request(path, method=method, timeout=self.retry.timeout_seconds, **kwargs)
+                body = json_body(response)
+            except RETRY_EXCEPTIONS as exc:
+                problem = f"could not reach {self.base_url} ({type(exc).__name__})"
+            else:
+                if response.status_code not in RETRY_STATUSES and not (response.ok and body is NOT_JSON):
+                    self.retry.pace(response)
+                    return check_response(response, body, f"{method} {path}")
+                problem = describe_answer(response, body)
+            if attempt == self.retry.max_attempts:
+                raise give_up(f"{method} {path}", problem, attempt, response)
+            logger.warning("%s %s: %s; retrying (%d of %d)", method, path, problem, attempt, self.retry.max_attempts)
+            self.retry.sleep(self.retry.wait_after(response, attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def get_array(self, path: str, params: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
         """GET a collection that the API answers as a bare JSON array (it cannot be paged)."""
@@ -149,25 +170,57 @@ class CampaignMonitorAPI:
             )
         return body
 
-    def get_pages(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Iterator[List[Dict[str, Any]]]:
-        """Yield the ``Results`` of every page of a paged envelope, one page at a time.
+    def get_pages(
+        self, path: str, params: Optional[Mapping[str, Any]] = None, row_key: str = "", max_passes: int = 3
+    ) -> Iterator[List[Dict[str, Any]]]:
+        """Yield every row of a paged envelope once, page by page, even while the data moves.
 
-        Written out rather than using ``RESTClient.paginate``: that decodes every page's JSON twice
-        (once for the data, once for the page count), which doubles the cost of a million-row list.
-        Page 1 tells ``NumberOfPages``; exactly that many requests are sent.
+        Paging is by offset over live data: a row inserted or removed mid-read shifts later pages,
+        so a row is read twice or never. A pass is trusted only if ``TotalNumberOfRecords`` held
+        still and it saw exactly that many distinct ``row_key`` values; otherwise the collection
+        is read again and only rows not yet yielded are passed on, so none is yielded twice.
+        Written out rather than using ``RESTClient.paginate``, which decodes every page twice and
+        cannot see the totals between pages.
         """
+        yielded: set = set()
+        for _ in range(max_passes):
+            seen_this_pass: set = set()
+            totals: set = set()
+            for rows, total in self._one_pass(path, params):
+                totals.add(total)
+                if not row_key:
+                    yield rows
+                    continue
+                fresh = []
+                for row in rows:
+                    key = row.get(row_key)
+                    seen_this_pass.add(key)
+                    if key not in yielded:
+                        yielded.add(key)
+                        fresh.append(row)
+                yield fresh
+            if not row_key or (len(totals) == 1 and len(seen_this_pass) == totals.pop()):
+                return
+            logger.warning("GET %s: the data changed while it was paged; reading it again", path)
+        raise CampaignMonitorError(
+            f"GET {path}: the data kept changing while it was read ({max_passes} passes): run again later",
+            path=path,
+        )
+
+    def _one_pass(self, path: str, params: Optional[Mapping[str, Any]]) -> Iterator[Tuple[List[Dict[str, Any]], int]]:
+        """Pages 1..NumberOfPages at the API's largest page size, each with its total."""
         page = 1
         while True:
             body = self.get(path, {**(params or {}), "page": page, "pagesize": PAGE_SIZE})
-            results, number_of_pages = read_envelope(body, path)
-            yield results
+            results, number_of_pages, total = read_envelope(body, path)
+            yield results, total
             if page >= number_of_pages:
                 return
             page += 1
 
 
-def read_envelope(body: Any, path: str) -> "tuple[List[Dict[str, Any]], int]":
-    """Check a paged envelope and return its rows and page count.
+def read_envelope(body: Any, path: str) -> Tuple[List[Dict[str, Any]], int, int]:
+    """Check a paged envelope and return its rows, page count and total.
 
     A bare array here means the server speaks v3.2 (or is not Campaign Monitor): loading it as
     zero rows is how another connector shipped an empty campaigns table for weeks.
@@ -179,37 +232,52 @@ def read_envelope(body: Any, path: str) -> "tuple[List[Dict[str, Any]], int]":
             path=path,
         )
     try:
-        number_of_pages = int(body["NumberOfPages"])
+        return body["Results"], int(body["NumberOfPages"]), int(body.get("TotalNumberOfRecords", len(body["Results"])))
     except (KeyError, TypeError, ValueError):
-        raise CampaignMonitorError(
-            f"GET {path}: the paged envelope has no usable NumberOfPages", path=path
-        ) from None
-    return body["Results"], number_of_pages
+        raise CampaignMonitorError(f"GET {path}: the paged envelope has no usable NumberOfPages", path=path) from None
 
 
-def decode_response(response: requests.Response, path: str) -> Any:
-    """Return the JSON body of a successful response; raise one actionable line otherwise."""
-    method = response.request.method if response.request is not None else "GET"
+def json_body(response: requests.Response) -> Any:
+    """The decoded body, or ``NOT_JSON`` (an HTML error page, or a body cut short)."""
     try:
-        body = response.json()
+        return response.json()
     except ValueError:
-        body = None
-        if response.ok:
-            raise CampaignMonitorError(
-                f"{method} {path}: answered {response.status_code} with a body that is not JSON:"
-                f" check that {BASE_URL_SETTING} is the API's base URL (…/api/v3.3)",
-                status=response.status_code,
-                path=path,
-            ) from None
+        return NOT_JSON
+
+
+def describe_answer(response: requests.Response, body: Any) -> str:
+    if body is NOT_JSON:
+        return f"answered {response.status_code} with a body that is not JSON ({response.text[:60]!r})"
+    code = body.get("Code") if isinstance(body, dict) else None
+    message = body.get("Message") if isinstance(body, dict) else None
+    return f"answered {response.status_code}" + (f" Code {code}" if code is not None else "") + (
+        f": {str(message).strip()}" if message else "")
+
+
+def give_up(request: str, problem: str, attempts: int, response: Optional[requests.Response]) -> CampaignMonitorError:
+    """The error after the last attempt: what came back, and what the user can do about it."""
+    if response is not None and response.ok:
+        advice = f"check that {BASE_URL_SETTING} is the API's base URL (…/api/v3.3)"
+    else:
+        advice = f"Campaign Monitor is unavailable or rate limiting, or {BASE_URL_SETTING} is wrong; run again later"
+    return CampaignMonitorError(
+        f"{request}: {problem} in all {attempts} attempts: {advice}",
+        status=response.status_code if response is not None else None,
+        path=request.split(" ", 1)[-1],
+    )
+
+
+def check_response(response: requests.Response, body: Any, request: str) -> Any:
+    """Return the body of a successful response; raise one actionable line otherwise."""
     if response.ok:
         return body
     code = body.get("Code") if isinstance(body, dict) else None
     message = body.get("Message") if isinstance(body, dict) else None
     raise CampaignMonitorError(
-        describe_error(f"{method} {path}", response.status_code, code, message),
+        describe_error(request, response.status_code, code, message),
         status=response.status_code,
         code=code,
-        path=path,
+        path=request.split(" ", 1)[-1],
         body=body,
     )
 
@@ -231,6 +299,6 @@ def describe_error(request: str, status: int, code: Optional[int], message: Opti
         return f"Campaign Monitor rejected the API key ({answer}) on {request}: check {API_KEY_SETTING}"
     if status == 404:
         return f"{request} is not a Campaign Monitor endpoint ({answer}): check {BASE_URL_SETTING} (…/api/v3.3)"
-    if status == 429 or status >= 500:
-        return f"{request} still failed after retries ({answer}): Campaign Monitor is unavailable or rate limiting; run again later"
+    if status >= 500:
+        return f"{request} failed on Campaign Monitor's side ({answer}): run again later"
     return f"{request} failed ({answer})"

@@ -30,13 +30,14 @@ class Endpoint:
     parent: Optional[Parent] = None
     params: Mapping[str, str] = field(default_factory=dict)
     timestamps: Tuple[str, ...] = ()  # API fields holding "YYYY-MM-DD HH:MM:SS" local times
+    row_key: str = ""  # the API field that tells rows of a paged read apart (to re-read safely)
 
 
 ENDPOINTS: Tuple[Endpoint, ...] = (
     Endpoint("clients", "clients.json", paged=False, primary_key=("client_id",)),
     Endpoint(
         "campaigns", "clients/{client_id}/campaigns.json", paged=True,
-        primary_key=("campaign_id",), parent="client", timestamps=("SentDate",),
+        primary_key=("campaign_id",), parent="client", timestamps=("SentDate",), row_key="CampaignID",
     ),
     Endpoint(
         "scheduled_campaigns", "clients/{client_id}/scheduled.json", paged=False,
@@ -52,13 +53,13 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     Endpoint(
         "suppression_list", "clients/{client_id}/suppressionlist.json", paged=True,
         primary_key=("client_id", "email_address"), parent="client", timestamps=("Date",),
-        params={"orderfield": "email", "orderdirection": "asc"},
+        params={"orderfield": "email", "orderdirection": "asc"}, row_key="EmailAddress",
     ),
     *(
         Endpoint(
             f"{state}_subscribers", f"lists/{{list_id}}/{state}.json", paged=True,
             primary_key=("list_id", "email_address"), parent="list",
-            params=SUBSCRIBER_PARAMS, timestamps=("Date", "ListJoinedDate"),
+            params=SUBSCRIBER_PARAMS, timestamps=("Date", "ListJoinedDate"), row_key="EmailAddress",
         )
         for state in ("active", "unsubscribed", "bounced")
     ),

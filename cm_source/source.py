@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import dlt
 from dlt.common.normalizers.naming.snake_case import NamingConvention
@@ -15,6 +15,7 @@ from .api import (
     DEFAULT_BASE_URL,
     CampaignMonitorAPI,
     CampaignMonitorError,
+    RetryPolicy,
 )
 from .endpoints import ENDPOINTS, ENDPOINTS_BY_TABLE, Endpoint
 
@@ -28,13 +29,18 @@ def campaign_monitor_source(
     api_key: str = dlt.secrets.value,
     client_id: Optional[str] = None,
     base_url: str = DEFAULT_BASE_URL,
+    max_attempts: int = 5,
+    request_timeout: float = 60.0,
+    backoff_seconds: float = 1.0,
 ) -> Sequence[DltResource]:
     """Every table of a Campaign Monitor account, each a full-refresh read of every page.
 
     Without ``client_id`` every client the key can see is loaded, so an agency's
-    administrator key fills the warehouse in one run.
+    administrator key fills the warehouse in one run. ``max_attempts``, ``request_timeout`` and
+    ``backoff_seconds`` bound how long a flaky or rate-limited API is retried.
     """
-    api = CampaignMonitorAPI(api_key, base_url)
+    retry = RetryPolicy(max_attempts=max_attempts, timeout_seconds=request_timeout, backoff_seconds=backoff_seconds)
+    api = CampaignMonitorAPI(api_key, base_url, retry=retry)
     clients = dlt.resource(
         read_clients(api, client_id), name="clients", **table_hints(ENDPOINTS_BY_TABLE["clients"])
     )
@@ -84,7 +90,10 @@ def child_resource(api: CampaignMonitorAPI, endpoint: Endpoint, parent: DltResou
 def read_endpoint(api: CampaignMonitorAPI, endpoint: Endpoint, parent_ids: Row) -> Iterator[List[Row]]:
     """Stream one endpoint page by page, each row stamped with the IDs it was read under."""
     path = endpoint.path.format(client_id=parent_ids.get("ClientID"), list_id=parent_ids.get("ListID"))
-    pages = api.get_pages(path, endpoint.params) if endpoint.paged else [api.get_array(path, endpoint.params)]
+    if endpoint.paged:
+        pages: Iterable[List[Row]] = api.get_pages(path, endpoint.params, row_key=endpoint.row_key)
+    else:
+        pages = [api.get_array(path, endpoint.params)]
     for rows in pages:
         yield [shape_row(row, endpoint, parent_ids) for row in rows]
 

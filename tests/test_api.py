@@ -7,14 +7,13 @@ from typing import Any, List
 import pytest
 import requests
 
-from cm_source.api import CampaignMonitorAPI, CampaignMonitorError, RetryingSession
+from cm_source.api import CampaignMonitorAPI, CampaignMonitorError, RetryPolicy
 from conftest import API_KEY, BASE_URL, envelope, rows_of
 
 
 def api_with_recorded_sleeps(**kwargs: Any) -> "tuple[CampaignMonitorAPI, List[float]]":
     waits: List[float] = []
-    session = RetryingSession(sleep=waits.append, **kwargs)
-    return CampaignMonitorAPI(API_KEY, BASE_URL, session=session), waits
+    return CampaignMonitorAPI(API_KEY, BASE_URL, retry=RetryPolicy(sleep=waits.append, **kwargs)), waits
 
 
 def test_429_waits_the_seconds_in_x_ratelimit_reset(requests_mock: Any) -> None:
@@ -38,7 +37,7 @@ def test_429_without_headers_backs_off_exponentially(requests_mock: Any) -> None
 def test_server_errors_give_up_after_max_attempts_with_one_line(requests_mock: Any) -> None:
     requests_mock.get(f"{BASE_URL}/clients.json", status_code=500, json={"Code": 500, "Message": "Internal Server Error"})
     api, waits = api_with_recorded_sleeps(max_attempts=3)
-    with pytest.raises(CampaignMonitorError, match="clients.json still failed after retries") as failure:
+    with pytest.raises(CampaignMonitorError, match="clients.json: answered 500 Code 500: Internal Server Error in all 3 attempts") as failure:
         api.get_array("clients.json")
     assert requests_mock.call_count == 3 and len(waits) == 2
     assert failure.value.status == 500 and "\n" not in str(failure.value)
@@ -52,11 +51,37 @@ def test_connection_errors_are_retried_then_named(requests_mock: Any) -> None:
     assert requests_mock.call_count == 2
 
 
-def test_html_instead_of_json_points_at_the_base_url(requests_mock: Any) -> None:
+def test_html_instead_of_json_is_retried_then_points_at_the_base_url(requests_mock: Any) -> None:
     requests_mock.get(f"{BASE_URL}/clients.json", text="<html>login</html>")
-    api, _ = api_with_recorded_sleeps()
-    with pytest.raises(CampaignMonitorError, match="not JSON: check that SOURCES__CAMPAIGN_MONITOR__BASE_URL"):
+    api, waits = api_with_recorded_sleeps(max_attempts=3)
+    with pytest.raises(CampaignMonitorError, match="not JSON .* in all 3 attempts: check that SOURCES__CAMPAIGN_MONITOR__BASE_URL"):
         api.get_array("clients.json")
+    assert requests_mock.call_count == 3 and len(waits) == 2
+
+
+def test_a_truncated_body_is_retried(requests_mock: Any) -> None:
+    requests_mock.get(f"{BASE_URL}/clients.json", [{"text": '[{"ClientID": "4a39'}, {"json": rows_of("clients.json")}])
+    api, waits = api_with_recorded_sleeps()
+    assert api.get_array("clients.json") == rows_of("clients.json") and len(waits) == 1
+
+
+def test_slows_down_when_the_rate_limit_budget_runs_low(requests_mock: Any) -> None:
+    headers = {"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "4"}
+    requests_mock.get(f"{BASE_URL}/clients.json", json=[], headers=headers)
+    api, waits = api_with_recorded_sleeps()
+    api.get_array("clients.json")
+    assert waits == [2.0]  # the reset window shared by the requests still allowed
+
+
+@pytest.mark.parametrize("url", ["http://api.createsend.com/api/v3.3", "ftp://x/api/v3.3", "api.createsend.com"])
+def test_a_key_is_never_sent_in_clear_text(url: str) -> None:
+    with pytest.raises(CampaignMonitorError, match="not an https URL") as failure:
+        CampaignMonitorAPI(API_KEY, url)
+    assert API_KEY not in str(failure.value)
+
+
+def test_plain_http_is_allowed_on_loopback_for_the_sandbox() -> None:
+    assert CampaignMonitorAPI(API_KEY, "http://127.0.0.1:8080/api/v3.3/").base_url == "http://127.0.0.1:8080/api/v3.3"
 
 
 def test_get_pages_reads_exactly_number_of_pages(requests_mock: Any) -> None:
@@ -77,3 +102,33 @@ def test_get_pages_reads_exactly_number_of_pages(requests_mock: Any) -> None:
 def test_missing_key_is_refused_before_any_request() -> None:
     with pytest.raises(CampaignMonitorError, match="no Campaign Monitor API key"):
         CampaignMonitorAPI("", BASE_URL)
+
+
+def test_rows_moving_while_paging_are_read_again_without_duplicates(requests_mock: Any) -> None:
+    """A subscriber joins (sorting first) after page 1 was read: page 2 shifts by one row."""
+    people = [{"EmailAddress": f"p{i:02d}@example.com"} for i in range(15)]
+    live = list(people)
+
+    def respond(request: Any, context: Any) -> Any:
+        page = int(request.qs["page"][0])
+        answer = envelope(live, page, 10)
+        if page == 1 and len(live) == 15:
+            live.insert(0, {"EmailAddress": "a-new-joiner@example.com"})
+        return answer
+
+    requests_mock.get(f"{BASE_URL}/lists/l1/active.json", json=respond)
+    api, _ = api_with_recorded_sleeps()
+    rows = [r["EmailAddress"] for page in api.get_pages("lists/l1/active.json", row_key="EmailAddress") for r in page]
+    assert len(rows) == len(set(rows)) == 16
+    assert set(rows) == {p["EmailAddress"] for p in live}
+    assert [r.qs["page"][0] for r in requests_mock.request_history] == ["1", "2", "1", "2"]
+
+
+def test_data_that_never_holds_still_fails_with_one_line(requests_mock: Any) -> None:
+    """Every pass sees fewer distinct rows than the total it announces: rows go missing, loudly."""
+    body = envelope([{"EmailAddress": "only@example.com"}], 1, 1000) | {"TotalNumberOfRecords": 2}
+    requests_mock.get(f"{BASE_URL}/lists/l1/active.json", json=body)
+    api, _ = api_with_recorded_sleeps()
+    with pytest.raises(CampaignMonitorError, match="kept changing while it was read \\(3 passes\\)"):
+        list(api.get_pages("lists/l1/active.json", row_key="EmailAddress"))
+    assert requests_mock.call_count == 3
