@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 import dlt  # noqa: E402
+from dlt.common.destination import Destination  # noqa: E402
 
 from cm_source import TABLES, campaign_monitor_source  # noqa: E402
 from cm_source.cli import run_script  # noqa: E402
@@ -68,11 +69,14 @@ def source_settings(demo: bool) -> Iterator[Dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     tables = selected_tables(args.tables)
     pipeline_name = f"{PIPELINE_NAME}_demo" if args.demo else PIPELINE_NAME
+    # Tables are loaded into a staging dataset and swapped in one transaction: a run that fails or
+    # is killed half-way leaves the previous load as it was, never a half-replaced table.
+    atomic = {"replace_strategy": "insert-from-staging"}
     if args.destination == "duckdb":
-        destination: Any = dlt.destinations.duckdb(duckdb_file(pipeline_name, args.dataset))
+        destination: Any = dlt.destinations.duckdb(duckdb_file(pipeline_name, args.dataset), **atomic)
         file_format: Optional[str] = "parquet"  # ~30x faster than insert_values into DuckDB
     else:
-        destination, file_format = args.destination, None
+        destination, file_format = Destination.from_reference(args.destination, **atomic), None
     pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=args.dataset)
     with source_settings(args.demo) as settings:
         if args.client_id:
