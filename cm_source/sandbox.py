@@ -4,9 +4,12 @@ It serves the read endpoints a connector syncs, with the real API's paging envel
 HTTP Basic auth and client-key scoping, and the subscriber writes (add one, import up to 1000, read one
 back), so that the connector, its end-to-end tests and benchmarks can run without a live account. The
 account is plain API-shaped data (`Account`); routing is a table of (method, path regex) -> handler and
-success status (`ROUTES`), so further endpoints and fault switches slot in later.
+success status (`ROUTES`). `Sandbox.faults` (`Faults`) switches on, at run time, what a live API and the
+network in front of it do to a sync: 429s (one-shot or a real per-window limiter), 5xx, answers cut
+short, HTML instead of JSON, dropped connections, latency, and rows inserted or removed while a list is
+being paged.
 
-    python -m cm_source.sandbox [--port N] [--subscribers N] [--seed N]
+    python -m cm_source.sandbox [--port N] [--subscribers N] [--seed N] [--latency SECONDS] [--rate-limit N]
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import math
 import random
 import re
 import threading
+import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from http.client import responses as HTTP_REASONS
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -467,6 +472,7 @@ class RecordedRequest:
     path: str
     query: dict[str, str]
     body: Any = None  # the decoded JSON body; None when there was none or it was not UTF-8 JSON
+    fault: str | None = None  # the Faults switch that answered instead of the API (e.g. "rate_limit"), if any
 
 
 class ApiError(Exception):
@@ -546,10 +552,23 @@ def _int_param(query: dict[str, str], name: str, default: int, low: int, high: i
     return int(raw)
 
 
-def _paged(
-    rows: list[dict], query: dict[str, str], ordering: Ordering, view: Callable[[dict], dict] | None = None
-) -> dict:
-    """Sort, slice and wrap rows in the paged envelope; `view` shapes only the rows on the page."""
+@dataclass(frozen=True)
+class PageSpec:
+    """The paging parameters of one request, checked."""
+
+    page: int
+    size: int
+    label: str  # ResultsOrderedBy
+    direction: str
+    key: SortKey
+
+    def ordered(self, rows: list[dict]) -> list[dict]:
+        """Every row in the requested order."""
+        return sorted(rows, key=self.key, reverse=self.direction == "desc")
+
+
+def _page_spec(query: dict[str, str], ordering: Ordering) -> PageSpec:
+    """page, pagesize, orderfield and orderdirection, or a 400 with the API's Code for the first bad one."""
     page = _int_param(query, "page", 1, 1, 2**31 - 1, 800, "Invalid page number")
     size = _int_param(
         query, "pagesize", 1000, 10, 1000, 801, "Invalid page size. Page size must be between 10 and 1000"
@@ -561,7 +580,16 @@ def _paged(
     if direction not in ("asc", "desc"):
         raise ApiError(400, 803, "Invalid order direction. Use asc or desc")
     label, key = ordering.fields[field_name]
-    on_page = sorted(rows, key=key, reverse=direction == "desc")[(page - 1) * size : page * size]
+    return PageSpec(page, size, label, direction, key)
+
+
+def _paged(
+    rows: list[dict], query: dict[str, str], ordering: Ordering, view: Callable[[dict], dict] | None = None
+) -> dict:
+    """Sort, slice and wrap rows in the paged envelope; `view` shapes only the rows on the page."""
+    spec = _page_spec(query, ordering)
+    page, size, label, direction = spec.page, spec.size, spec.label, spec.direction
+    on_page = spec.ordered(rows)[(page - 1) * size : page * size]
     return {
         "Results": [view(row) for row in on_page] if view else on_page,
         "ResultsOrderedBy": label,
@@ -708,12 +736,16 @@ def _subscriber_view(tracking: bool, sms: bool) -> Callable[[dict], dict]:
     return view
 
 
+def _changed_since(rows: list[dict], query: dict[str, str]) -> list[dict]:
+    """The subscriber rows a `date` filter keeps: Date on or after it."""
+    since = _date_param(query, "date", ("%Y-%m-%d", "%Y-%m-%d %H:%M"))
+    return [row for row in rows if row["Date"] >= since] if since else rows
+
+
 def get_subscribers(request: ApiRequest) -> dict:
     """GET /lists/{lid}/{state}.json for all five states: paged, filtered to Date >= `date`."""
     rows = request.account.subscribers[_list_id(request)][request.params["state"].capitalize()]
-    since = _date_param(request.query, "date", ("%Y-%m-%d", "%Y-%m-%d %H:%M"))
-    if since:
-        rows = [row for row in rows if row["Date"] >= since]
+    rows = _changed_since(rows, request.query)
     view = _subscriber_view(
         _flag(request.query, "includetrackingpreference"), _flag(request.query, "includesmspreference")
     )
@@ -1091,17 +1123,332 @@ def _authenticate(account: Account, header: str | None) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------------
+# Fault switches
+# --------------------------------------------------------------------------------------------------
+
+RATE_LIMITED = {"Code": 429, "Message": "Rate limit exceeded"}
+# X-RateLimit-Limit on a rate_limit() answer while no window limiter is on: the API publishes no limit.
+DEFAULT_RATE_LIMIT = 100
+# What a proxy or load balancer in front of the API answers when it is not the API answering.
+PROXY_ERROR_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
+    "<body><h1>Bad Gateway</h1>\n<p>The proxy server received an invalid response from an upstream server.</p>\n"
+    "<hr><address>proxy at api.createsend.com Port 443</address></body></html>\n"
+)
+# Addresses inserted while paging start with this, which sorts before every generated address.
+INSERTED_PREFIX = "0000-inserted-"
+
+
+Only = str | re.Pattern[str] | None  # a regex searched in the path after the API base; None: every path
+
+
+def _pattern(only: Only) -> re.Pattern[str] | None:
+    """The regex a fault's `only` gives, searched in the path after the API base; None matches every path."""
+    return re.compile(only) if isinstance(only, str) else only
+
+
+def _counted(count: int, name: str = "count") -> int:
+    """A non-negative whole number of requests or rows."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"{name} must be a whole number >= 0, not {count!r}")
+    return count
+
+
+def _seconds_text(seconds: float) -> str:
+    """Seconds as a header value: "2" when whole, else a decimal such as "0.5"."""
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+
+
+@dataclass(eq=False)
+class _OneShot:
+    """A fault armed for the next `left` requests whose path matches `only`."""
+
+    name: str
+    left: int
+    only: re.Pattern[str] | None
+    reply: Reply | None  # sent instead of serving; None for truncate, which serves and then cuts the answer
+
+
+@dataclass(eq=False)
+class _Window:
+    """A fixed-window limiter: `limit` requests per `seconds`, a window opening at the first request after
+    the last one closed."""
+
+    limit: int
+    seconds: float
+    start: float = -math.inf
+    used: int = 0
+
+    def take(self, now: float) -> tuple[bool, dict[str, str]]:
+        """Count a request at `now`: whether it is allowed, and the headers its answer carries."""
+        if now >= self.start + self.seconds:
+            self.start, self.used = now, 0
+        allowed = self.used < self.limit
+        self.used += allowed
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.limit - self.used),
+            "X-RateLimit-Reset": str(max(1, math.ceil(self.start + self.seconds - now))),
+        }
+        return allowed, headers
+
+
+@dataclass(frozen=True)
+class _PagingChange:
+    """insert_while_paging's plan: what to change once page `after_page` of `path` has been served."""
+
+    path: str
+    list_id: str
+    state: str
+    after_page: int
+    count: int
+    remove: int
+
+
+@dataclass(frozen=True)
+class _Admission:
+    """What the faults decided for one request as it arrived."""
+
+    fault: str | None = None  # the switch answering it, as recorded
+    reply: Reply | None = None  # answer this instead of serving
+    delay: float = 0.0  # wait this long first
+    headers: dict[str, str] = field(default_factory=dict)  # add these to the served answer
+
+
+NO_FAULT = _Admission()
+
+
+@dataclass(eq=False)
+class Faults:
+    """Fault switches of one sandbox, flipped by tests at run time, between or during requests.
+
+    The one-shot switches (rate_limit, server_error, truncate, garbage, reset_connection) each take the
+    next `count` requests whose path after the API base (e.g. "/lists/abc/active.json") the regex `only`
+    is found in (`re.search`; None: every path). Requests take them in arrival order, and one armed
+    earlier comes first: rate_limit(1) then server_error(1) answers 429, then 500, then serves. Every
+    request is still recorded in `Sandbox.requests`, with `fault` naming the switch that answered it.
+    rate_limit, server_error, garbage and reset_connection answer in place of the API (nothing is read or
+    written); truncate serves the request (a write lands) and cuts the answer short.
+
+    `latency` delays every matching request, faulted or not; `rate_limit_window` is a real limiter in
+    front of everything, checked before the one-shot switches (a request it refuses takes none of them);
+    `insert_while_paging` changes a list behind a sync's back. `inserted`, `removed` and
+    `rate_limited_count` record what happened and survive `clear()`, which only turns the switches off.
+
+    `armed` is the one attribute the request path looks at when nothing is switched on.
+    """
+
+    clock: Callable[[], float] = time.monotonic  # the limiter's clock; tests replace it rather than sleep
+    rate_limited_count: int = 0  # 429s answered, by rate_limit() and by the window limiter
+    inserted: list[str] = field(default_factory=list)  # addresses insert_while_paging added, in order
+    removed: list[str] = field(default_factory=list)  # addresses it moved off the pages already served
+    armed: bool = field(default=False, init=False)
+    _one_shots: list[_OneShot] = field(default_factory=list, init=False, repr=False)
+    _latency: tuple[float, re.Pattern[str] | None] | None = field(default=None, init=False, repr=False)
+    _paging: _PagingChange | None = field(default=None, init=False, repr=False)
+    _window: _Window | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    # ---- switches -------------------------------------------------------------------------------
+
+    def rate_limit(self, count: int, reset_seconds: float | None = 1, only: Only = None) -> None:
+        """The next `count` matching requests answer 429 Code 429, with X-RateLimit-Limit, -Remaining: 0
+        and -Reset: `reset_seconds`, or with no rate-limit headers at all when it is None."""
+        headers = {}
+        if reset_seconds is not None:
+            if reset_seconds < 0:
+                raise ValueError(f"reset_seconds must be >= 0, not {reset_seconds!r}")
+            headers = {
+                "X-RateLimit-Limit": str(DEFAULT_RATE_LIMIT),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": _seconds_text(reset_seconds),
+            }
+        self._arm("rate_limit", count, only, Reply(429, RATE_LIMITED, headers, fault="rate_limit"))
+
+    def server_error(self, count: int, status: int = 500, only: Only = None) -> None:
+        """The next `count` matching requests answer `status` (5xx) with {"Code": status, "Message": its
+        reason}, e.g. {"Code": 500, "Message": "Internal Server Error"}."""
+        if isinstance(status, bool) or not isinstance(status, int) or not 500 <= status <= 599:
+            raise ValueError(f"status must be a 5xx HTTP status, not {status!r}")
+        payload = {"Code": status, "Message": HTTP_REASONS.get(status, "Server Error")}
+        self._arm("server_error", count, only, Reply(status, payload, fault="server_error"))
+
+    def truncate(self, count: int, only: Only = None) -> None:
+        """The next `count` matching requests are served, but the answer stops after half its body (the
+        Content-Length header still gives the full size) and the connection is closed."""
+        self._arm("truncate", count, only, None)
+
+    def garbage(self, count: int, only: Only = None) -> None:
+        """The next `count` matching requests answer 200 with a text/html proxy error page."""
+        self._arm("garbage", count, only, Reply(200, PROXY_ERROR_PAGE, fault="garbage"))
+
+    def reset_connection(self, count: int, only: Only = None) -> None:
+        """The next `count` matching requests get no answer: the connection is closed."""
+        self._arm("reset_connection", count, only, Reply(0, None, fault="reset_connection"))
+
+    def latency(self, seconds: float, only: Only = None) -> None:
+        """Every matching request waits `seconds` before it is answered, holding no lock, so concurrent
+        requests wait side by side; latency(0) turns it off. It replaces any latency set before."""
+        if seconds < 0:
+            raise ValueError(f"seconds must be >= 0, not {seconds!r}")
+        with self._lock:
+            self._latency = (float(seconds), _pattern(only)) if seconds else None
+            self._update()
+
+    def insert_while_paging(
+        self, list_id: str, state: str = "Active", after_page: int = 1, count: int = 1, remove: int = 0
+    ) -> None:
+        """Once page `after_page` of GET /lists/{list_id}/{state}.json has been served (200, not faulted),
+        add `count` new subscribers to that list and state whose addresses ("0000-inserted-1@example.com",
+        …) sort before every existing one, so every later page in email order shifts forward; and move
+        `remove` rows that were on the pages served so far (the first ones in that request's order) to
+        Unsubscribed (Deleted when paging Unsubscribed) with the account's date, which shifts later pages
+        back. Fires once; `inserted` and `removed` then list the addresses."""
+        name = state.capitalize()
+        if name not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)}, not {state!r}")
+        if _counted(after_page, "after_page") < 1:
+            raise ValueError("after_page must be >= 1")
+        path = f"/lists/{list_id}/{name.lower()}.json"
+        change = _PagingChange(path, list_id, name, after_page, _counted(count), _counted(remove, "remove"))
+        with self._lock:
+            self._paging = change
+            self._update()
+
+    def rate_limit_window(self, limit: int | None, per_seconds: float = 1.0) -> None:
+        """A limiter of `limit` requests per `per_seconds` window, by `clock`: every answer carries
+        X-RateLimit-Limit, -Remaining and -Reset (whole seconds until the window closes, at least 1), and a
+        request beyond the limit answers 429 with them. None turns it off; a new call starts afresh."""
+        if limit is not None and _counted(limit, "limit") < 1:
+            raise ValueError("limit must be >= 1 (or None to turn the limiter off)")
+        if not per_seconds > 0:
+            raise ValueError(f"per_seconds must be > 0, not {per_seconds!r}")
+        with self._lock:
+            self._window = None if limit is None else _Window(limit, float(per_seconds))
+            self._update()
+
+    def clear(self) -> None:
+        """Turn every switch off; what they recorded (inserted, removed, rate_limited_count) stays."""
+        with self._lock:
+            self._one_shots = []
+            self._latency = self._paging = self._window = None
+            self._update()
+
+    def _arm(self, name: str, count: int, only: Only, reply: Reply | None) -> None:
+        """Queue a one-shot fault behind those armed before it."""
+        shot = _OneShot(name, _counted(count), _pattern(only), reply)
+        with self._lock:
+            if shot.left:
+                self._one_shots.append(shot)
+            self._update()
+
+    def _update(self) -> None:
+        """Recompute `armed`; called holding the lock after any change."""
+        self.armed = bool(self._one_shots or self._latency or self._paging or self._window)
+
+    # ---- the request path -----------------------------------------------------------------------
+
+    def admit(self, path: str) -> _Admission:
+        """Decide, as a request for `path` arrives, which fault answers it, how long it waits and which
+        headers its answer gets; a one-shot fault it takes is used up."""
+        with self._lock:
+            delay = 0.0
+            if self._latency is not None and (self._latency[1] is None or self._latency[1].search(path)):
+                delay = self._latency[0]
+            headers: dict[str, str] = {}
+            if self._window is not None:
+                allowed, headers = self._window.take(self.clock())
+                if not allowed:
+                    self.rate_limited_count += 1
+                    reply = Reply(429, RATE_LIMITED, headers, fault="rate_limit_window")
+                    return _Admission("rate_limit_window", reply, delay)
+            for shot in self._one_shots:
+                if shot.only is None or shot.only.search(path):
+                    shot.left -= 1
+                    if not shot.left:
+                        self._one_shots.remove(shot)
+                        self._update()
+                    self.rate_limited_count += shot.name == "rate_limit"
+                    return _Admission(shot.name, shot.reply, delay, {} if shot.reply else headers)
+            return _Admission(None, None, delay, headers) if delay or headers else NO_FAULT
+
+    def served(self, account: Account, method: str, path: str, query: dict[str, str], status: int) -> None:
+        """After a request was answered without a fault, and before the answer goes out (so before the
+        client can ask for the next page): fire insert_while_paging if this was its page."""
+        change = self._paging
+        if change is None or path != change.path or method != "GET" or status != 200:
+            return
+        lowered = {name.lower(): value for name, value in query.items()}
+        if int(lowered.get("page", 1)) != change.after_page:  # a 200 means page was a valid number
+            return
+        with self._lock:
+            if self._paging is not change:  # another request fired it, or it was switched off
+                return
+            self._paging = None
+            self._update()
+            first_number = len(self.inserted) + 1
+        with account.lock:
+            inserted, removed = _change_while_paging(account, change, lowered, first_number)
+        with self._lock:
+            self.inserted += inserted
+            self.removed += removed
+
+
+def _change_while_paging(
+    account: Account, change: _PagingChange, query: dict[str, str], first_number: int
+) -> tuple[list[str], list[str]]:
+    """Carry out insert_while_paging on the account (holding its lock): the addresses inserted and removed.
+    Rows and lists are replaced, never edited, as every write does."""
+    members = account.subscribers[change.list_id]
+    rows = members[change.state]
+    spec = _page_spec(query, SUBSCRIBER_ORDER)
+    served = spec.ordered(_changed_since(rows, query))[: change.after_page * spec.size]
+    gone = served[: change.remove]
+    gone_ids = {id(row) for row in gone}
+    now = account.system_date
+    taken = {row["EmailAddress"].casefold() for state_rows in members.values() for row in state_rows}
+    lowest = min((row["EmailAddress"].casefold() for row in rows), default=None)
+    new_rows: list[dict] = []
+    number = first_number
+    while len(new_rows) < change.count:
+        email = _first_address(number, lowest)
+        if email.casefold() not in taken:
+            new_rows.append({**_new_row(email, now), "Name": f"Inserted {number}", "State": change.state})
+        number += 1
+    target = "Deleted" if change.state == "Unsubscribed" else "Unsubscribed"
+    members[change.state] = new_rows + [row for row in rows if id(row) not in gone_ids]
+    members[target] = members[target] + [{**row, "State": target, "Date": now} for row in gone]
+    return [row["EmailAddress"] for row in new_rows], [row["EmailAddress"] for row in gone]
+
+
+def _first_address(number: int, lowest: str | None) -> str:
+    """An address that sorts (case-folded) before `lowest`: "0000-inserted-N@example.com", or when some
+    address already sorts before that, one made of "!" (the lowest character an address can hold) up to
+    where `lowest` has its "@"."""
+    email = f"{INSERTED_PREFIX}{number}@example.com"
+    if lowest is None or email.casefold() < lowest:
+        return email
+    return "!" * (lowest.index("@") + 1) + f"inserted-{number}@example.com"
+
+
+# --------------------------------------------------------------------------------------------------
 # The server
 # --------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Reply:
-    """An answer before it is encoded."""
+    """An answer before it is encoded: JSON, unless a fault says how to mangle or replace it."""
 
     status: int
     payload: Any
     headers: dict[str, str] = field(default_factory=dict)
+    # None for an ordinary answer; "truncate" sends half the body, "garbage" sends payload (text) as HTML,
+    # "reset_connection" sends nothing; any other fault name is an ordinary JSON answer.
+    fault: str | None = None
+
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -1118,16 +1465,47 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """Answer any method; the body is always read in full so the connection stays usable."""
         sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         reply = self.server.sandbox.handle(self.command, self.path, self.headers.get("Authorization"), sent)
-        body = json.dumps(reply.payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if reply.fault is not None:
+            self._send_fault(reply)
+            return
+        body = _json_bytes(reply.payload)
+        self._send_head(reply, JSON_CONTENT_TYPE, len(body))
+        self.wfile.write(body)
+
+    def _send_head(self, reply: Reply, content_type: str, length: int) -> None:
+        """Status line and headers."""
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
+
+    def _send_fault(self, reply: Reply) -> None:
+        """Send what a fault makes of the answer. Only truncate and reset_connection end the connection;
+        every other answer is whole, so keep-alive goes on."""
+        if reply.fault == "reset_connection":
+            self.close_connection = True  # the server closes the socket; not a byte was sent
+            return
+        if reply.fault == "garbage":
+            page = str(reply.payload).encode("utf-8")
+            self._send_head(reply, "text/html; charset=utf-8", len(page))
+            self.wfile.write(page)
+            return
+        body = _json_bytes(reply.payload)
+        self._send_head(reply, JSON_CONTENT_TYPE, len(body))
+        if reply.fault == "truncate":
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
         self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+
+
+def _json_bytes(payload: Any) -> bytes:
+    """A payload as compact UTF-8 JSON (non-ASCII as is, not \\u escapes)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class _Server(ThreadingHTTPServer):
@@ -1152,6 +1530,7 @@ class Sandbox:
         self.account = account
         self.port = port
         self.requests: list[RecordedRequest] = []
+        self.faults = Faults()
         self._requests_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -1194,15 +1573,47 @@ class Sandbox:
         self.stop()
 
     def handle(self, method: str, target: str, authorization: str | None, body: bytes = b"") -> Reply:
-        """Record the request, then route, authenticate and run its handler under the account's lock."""
+        """Record the request, then route, authenticate and run its handler under the account's lock;
+        when a fault switch is on, let the faults have their say first."""
         parts = urlsplit(target)
         path = unquote(parts.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         in_api = path.startswith(API_PREFIX + "/")
         api_path = path[len(API_PREFIX):] if in_api else path
         document = _decode_body(body)
+        if self.faults.armed:
+            return self._handle_with_faults(method, path, in_api, api_path, query, authorization, document)
         with self._requests_lock:
             self.requests.append(RecordedRequest(method, api_path, query, document))
+        return self._serve(method, path, in_api, api_path, query, authorization, document)
+
+    def _handle_with_faults(
+        self, method: str, path: str, in_api: bool, api_path: str, query: dict[str, str],
+        authorization: str | None, document: Any,
+    ) -> Reply:
+        """handle() while a fault switch is on: decide and record in one step, so requests take faults
+        in the order they are recorded; wait (holding no lock); then answer as the fault says."""
+        with self._requests_lock:
+            admission = self.faults.admit(api_path)
+            self.requests.append(RecordedRequest(method, api_path, query, document, admission.fault))
+        if admission.delay:
+            time.sleep(admission.delay)
+        if admission.reply is not None:
+            return admission.reply
+        reply = self._serve(method, path, in_api, api_path, query, authorization, document)
+        if admission.fault is None:
+            self.faults.served(self.account, method, api_path, query, reply.status)
+        else:  # truncate
+            reply = replace(reply, fault=admission.fault)
+        if admission.headers:
+            reply = replace(reply, headers={**reply.headers, **admission.headers})
+        return reply
+
+    def _serve(
+        self, method: str, path: str, in_api: bool, api_path: str, query: dict[str, str],
+        authorization: str | None, document: Any,
+    ) -> Reply:
+        """Route, authenticate and run the handler under the account's lock."""
         try:
             if not in_api:
                 raise ApiError(404, 404, f"Unknown endpoint: {path}")
@@ -1231,8 +1642,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (default: a free one)")
     parser.add_argument("--subscribers", type=int, default=3000, help="total subscriber rows (default 3000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generated account (default 7)")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, metavar="SECONDS", help="wait this long before every answer (default 0)"
+    )
+    parser.add_argument(
+        "--rate-limit", type=int, default=None, metavar="N",
+        help="allow N requests per second and answer 429 beyond (default: no limit)",
+    )
     args = parser.parse_args(argv)
     sandbox = Sandbox(generate_account(seed=args.seed, subscribers=args.subscribers), port=args.port)
+    try:
+        sandbox.faults.latency(args.latency)
+        if args.rate_limit is not None:
+            sandbox.faults.rate_limit_window(args.rate_limit, per_seconds=1.0)
+    except ValueError as error:
+        parser.error(str(error))
     with sandbox:
         print(f"base URL: {sandbox.base_url}", flush=True)
         print(f"API key:  {sandbox.api_key}", flush=True)
