@@ -10,6 +10,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import urlparse
 
@@ -126,6 +127,7 @@ class CampaignMonitorAPI:
             raise CampaignMonitorError(f"no Campaign Monitor API key: set {API_KEY_SETTING}")
         self.base_url = check_base_url(base_url)
         self.retry = retry
+        self._system_date: Optional[str] = None
         self._rest = RESTClient(
             base_url=self.base_url,
             auth=HttpBasicAuth(username=api_key, password="x"),
@@ -171,7 +173,12 @@ class CampaignMonitorAPI:
         return body
 
     def get_pages(
-        self, path: str, params: Optional[Mapping[str, Any]] = None, row_key: str = "", max_passes: int = 3
+        self,
+        path: str,
+        params: Optional[Mapping[str, Any]] = None,
+        row_key: str = "",
+        changed_since_param: str = "",
+        max_passes: int = 3,
     ) -> Iterator[List[Dict[str, Any]]]:
         """Yield every row of a paged envelope once, page by page, even while the data moves.
 
@@ -179,27 +186,25 @@ class CampaignMonitorAPI:
         so a row is read twice or never. A pass is trusted only if ``TotalNumberOfRecords`` held
         still and it saw exactly that many distinct ``row_key`` values; otherwise the collection
         is read again and only rows not yet yielded are passed on, so none is yielded twice.
+        An insert and a removal can cancel out in the totals, so a read of several pages ends
+        with one more request for rows changed since it began (``changed_since_param``).
         Written out rather than using ``RESTClient.paginate``, which decodes every page twice and
         cannot see the totals between pages.
         """
+        since = ""
         yielded: set = set()
         for _ in range(max_passes):
             seen_this_pass: set = set()
             totals: set = set()
-            for rows, total in self._one_pass(path, params):
+            for rows, total, number_of_pages in self._one_pass(path, params):
+                if changed_since_param and number_of_pages > 1 and not since:
+                    since = self.system_date()  # right after page 1: a change before it was read anyway
                 totals.add(total)
-                if not row_key:
-                    yield rows
-                    continue
-                fresh = []
-                for row in rows:
-                    key = row.get(row_key)
-                    seen_this_pass.add(key)
-                    if key not in yielded:
-                        yielded.add(key)
-                        fresh.append(row)
-                yield fresh
+                yield self._unseen(rows, row_key, yielded, seen_this_pass)
             if not row_key or (len(totals) == 1 and len(seen_this_pass) == totals.pop()):
+                if since:
+                    for rows, _, _ in self._one_pass(path, {**(params or {}), changed_since_param: since}):
+                        yield self._unseen(rows, row_key, yielded, set())
                 return
             logger.warning("GET %s: the data changed while it was paged; reading it again", path)
         raise CampaignMonitorError(
@@ -207,13 +212,40 @@ class CampaignMonitorAPI:
             path=path,
         )
 
-    def _one_pass(self, path: str, params: Optional[Mapping[str, Any]]) -> Iterator[Tuple[List[Dict[str, Any]], int]]:
-        """Pages 1..NumberOfPages at the API's largest page size, each with its total."""
+    @staticmethod
+    def _unseen(rows: List[Dict[str, Any]], row_key: str, yielded: set, seen: set) -> List[Dict[str, Any]]:
+        """The rows not yet yielded, remembering every key met in this pass."""
+        if not row_key:
+            return rows
+        fresh = []
+        for row in rows:
+            key = row.get(row_key)
+            seen.add(key)
+            if key not in yielded:
+                yielded.add(key)
+                fresh.append(row)
+        return fresh
+
+    def system_date(self) -> str:
+        """The account's local "now" as the ``date`` filter takes it, a minute early to be safe.
+
+        Fetched once per run: the filter speaks the account's local time, not this machine's.
+        """
+        if self._system_date is None:
+            body = self.get("systemdate.json")
+            now = datetime.fromisoformat(str(body.get("SystemDate"))) if isinstance(body, dict) else None
+            self._system_date = (now - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M") if now else ""
+        return self._system_date
+
+    def _one_pass(
+        self, path: str, params: Optional[Mapping[str, Any]]
+    ) -> Iterator[Tuple[List[Dict[str, Any]], int, int]]:
+        """Pages 1..NumberOfPages at the API's largest page size, each with its total and page count."""
         page = 1
         while True:
             body = self.get(path, {**(params or {}), "page": page, "pagesize": PAGE_SIZE})
             results, number_of_pages, total = read_envelope(body, path)
-            yield results, total
+            yield results, total, number_of_pages
             if page >= number_of_pages:
                 return
             page += 1

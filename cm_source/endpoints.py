@@ -31,6 +31,7 @@ class Endpoint:
     params: Mapping[str, str] = field(default_factory=dict)
     timestamps: Tuple[str, ...] = ()  # API fields holding "YYYY-MM-DD HH:MM:SS" local times
     row_key: str = ""  # the API field that tells rows of a paged read apart (to re-read safely)
+    changed_since_param: str = ""  # the filter for rows changed since a time, to catch up after paging
 
 
 ENDPOINTS: Tuple[Endpoint, ...] = (
@@ -60,6 +61,7 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
             f"{state}_subscribers", f"lists/{{list_id}}/{state}.json", paged=True,
             primary_key=("list_id", "email_address"), parent="list",
             params=SUBSCRIBER_PARAMS, timestamps=("Date", "ListJoinedDate"), row_key="EmailAddress",
+            changed_since_param="date",
         )
         for state in ("active", "unsubscribed", "bounced")
     ),

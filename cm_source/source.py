@@ -91,7 +91,9 @@ def read_endpoint(api: CampaignMonitorAPI, endpoint: Endpoint, parent_ids: Row) 
     """Stream one endpoint page by page, each row stamped with the IDs it was read under."""
     path = endpoint.path.format(client_id=parent_ids.get("ClientID"), list_id=parent_ids.get("ListID"))
     if endpoint.paged:
-        pages: Iterable[List[Row]] = api.get_pages(path, endpoint.params, row_key=endpoint.row_key)
+        pages: Iterable[List[Row]] = api.get_pages(
+            path, endpoint.params, row_key=endpoint.row_key, changed_since_param=endpoint.changed_since_param
+        )
     else:
         pages = [api.get_array(path, endpoint.params)]
     for rows in pages:

@@ -7,11 +7,13 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import dlt
 import duckdb
 import pytest
+
+from cm_source.sandbox import Account
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
@@ -90,7 +92,8 @@ class MockAccount:
         def respond(request: Any, context: Any) -> Dict[str, Any]:
             page = int(request.qs.get("page", ["1"])[0])
             page_size = int(request.qs.get("pagesize", ["1000"])[0])
-            return envelope(rows, page, page_size)
+            since = request.qs.get("date", [""])[0]  # "on or after", as the API filters
+            return envelope([r for r in rows if str(r.get("Date", "")) >= since], page, page_size)
 
         return respond
 
@@ -105,6 +108,7 @@ def standard_account(mocker: Any) -> MockAccount:
     """Two clients with distinct lists, 2,500 active subscribers on one list, one empty list."""
     account = MockAccount(mocker)
     account.arrays["clients.json"] = sample("clients.json")
+    account.objects["systemdate.json"] = {**sample("systemdate.json"), "SystemDate": "2030-01-01 00:00:00"}
     for n, cid in enumerate(CLIENT_IDS):
         suffix = f"-{n}"
         campaigns = renamed(rows_of("campaigns.json"), "CampaignID", suffix)
@@ -160,3 +164,32 @@ def query(pipeline: dlt.Pipeline, sql: str) -> List[tuple]:
 
 def table_names(pipeline: dlt.Pipeline) -> List[str]:
     return [r[0] for r in query(pipeline, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'cm_data' ORDER BY 1")]
+
+
+# What the sandbox holds, to compare a load against: table -> its primary keys as loaded.
+STATES = {"active_subscribers": "Active", "unsubscribed_subscribers": "Unsubscribed", "bounced_subscribers": "Bounced"}
+
+
+def expected_keys(account: Account) -> Dict[str, Set[Tuple[str, ...]]]:
+    """Every table's primary keys, computed from the sandbox's own data."""
+    by_client = lambda attr, key: {(row[key],) for cid in account.lists for row in getattr(account, attr)[cid]}  # noqa: E731
+    keys: Dict[str, Set[Tuple[str, ...]]] = {
+        "clients": {(c["ClientID"],) for c in account.clients},
+        "campaigns": by_client("campaigns", "CampaignID"),
+        "scheduled_campaigns": by_client("scheduled", "CampaignID"),
+        "draft_campaigns": by_client("drafts", "CampaignID"),
+        "lists": by_client("lists", "ListID"),
+        "segments": by_client("segments", "SegmentID"),
+        "templates": by_client("templates", "TemplateID"),
+        "suppression_list": {(cid, r["EmailAddress"]) for cid, rows in account.suppression_list.items() for r in rows},
+    }
+    for table, state in STATES.items():
+        keys[table] = {(lid, s["EmailAddress"]) for lid, states in account.subscribers.items() for s in states[state]}
+    return keys
+
+
+KEY_SQL = {
+    "clients": "client_id", "campaigns": "campaign_id", "scheduled_campaigns": "campaign_id",
+    "draft_campaigns": "campaign_id", "lists": "list_id", "segments": "segment_id", "templates": "template_id",
+    "suppression_list": "client_id, email_address", **{t: "list_id, email_address" for t in STATES},
+}

@@ -50,15 +50,17 @@ def test_paged_reads_send_the_minimum_requests(mock_account: MockAccount, pipeli
     load(pipeline)
     big_list = mock_account.arrays[f"clients/{CLIENT_IDS[0]}/lists.json"][0]["ListID"]
     pages = mock_account.requests_to(f"lists/{big_list}/active.json")
-    assert [r.qs["page"] for r in pages] == [["1"], ["2"], ["3"]]  # 2,505 rows
+    assert [r.qs["page"] for r in pages] == [["1"], ["2"], ["3"], ["1"]]  # 2,505 rows, then the catch-up
     assert {r.qs["pagesize"][0] for r in pages} == {"1000"}
     assert pages[0].qs["includetrackingpreference"] == ["true"]
     empty_list = mock_account.arrays[f"clients/{CLIENT_IDS[1]}/lists.json"][1]["ListID"]
     assert len(mock_account.requests_to(f"lists/{empty_list}/active.json")) == 1
     # clients.json, then 7 client-scoped reads per client, then 3 states per list: one request
-    # each, plus two more pages for the big list, and nothing else
+    # each, plus two more pages for the big list, the account's date once, and one catch-up
+    # request for rows that changed while the big list was paged; nothing else
     clients, lists, states = 2, 4, 3
-    expected = 1 + clients * 7 + lists * states + 2
+    expected = 1 + clients * 7 + lists * states + 2 + 1 + 1
+    assert pages[-1].qs["date"] == ["2029-12-31 23:59"] and "date" not in pages[0].qs
     assert len(mock_account.mocker.request_history) == expected
 
 

@@ -1,0 +1,118 @@
+"""Under each fault the sandbox can throw, every table still loads exactly what the sandbox holds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator
+
+import dlt
+import duckdb
+import pytest
+
+from cm_source import TABLES, campaign_monitor_source
+from cm_source.sandbox import Sandbox, generate_account
+from conftest import KEY_SQL, expected_keys, query
+
+SCRIPT = Path(__file__).resolve().parents[1] / "pipelines" / "campaign_monitor_pipeline.py"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(generate_account(subscribers=3000)) as running:
+        yield running
+
+
+def big_list(sandbox: Sandbox) -> str:
+    return max(sandbox.account.subscribers, key=lambda lid: len(sandbox.account.subscribers[lid]["Active"]))
+
+
+def load(sandbox: Sandbox, tmp_path: Path) -> dlt.Pipeline:
+    """A full load that retries without waiting for real (backoff 0, X-RateLimit-Reset 0)."""
+    pipeline = dlt.pipeline("cm_faults", destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
+                            dataset_name="cm_data", pipelines_dir=str(tmp_path / "pipelines"))
+    source = campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url, backoff_seconds=0, max_attempts=6)
+    pipeline.run(source, loader_file_format="parquet")
+    return pipeline
+
+
+def assert_loaded_exactly(pipeline: dlt.Pipeline, sandbox: Sandbox) -> None:
+    truth = expected_keys(sandbox.account)
+    for table in TABLES:
+        rows = query(pipeline, f"SELECT {KEY_SQL[table]} FROM {table}")
+        assert len(rows) == len(set(rows)), f"duplicate keys in {table}"
+        assert set(rows) == truth[table], table
+
+
+FAULTS: Dict[str, Callable[[Sandbox], Any]] = {
+    "429 with X-RateLimit-Reset": lambda s: s.faults.rate_limit(4, reset_seconds=0),
+    "429 without headers": lambda s: s.faults.rate_limit(4, reset_seconds=None),
+    "500s": lambda s: s.faults.server_error(3),
+    "503 on subscriber pages": lambda s: s.faults.server_error(3, status=503, only="/active.json"),
+    "truncated bodies": lambda s: s.faults.truncate(3, only="/(active|campaigns).json"),
+    "HTML instead of JSON": lambda s: s.faults.garbage(2),
+    "connection resets": lambda s: s.faults.reset_connection(3),
+    "subscribers join while a list is paged": lambda s: s.faults.insert_while_paging(big_list(s), after_page=1, count=3),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_every_table_loads_exactly_under(fault: str, sandbox: Sandbox, tmp_path: Path) -> None:
+    FAULTS[fault](sandbox)
+    pipeline = load(sandbox, tmp_path)
+    assert_loaded_exactly(pipeline, sandbox)
+    faulted = [r for r in sandbox.requests if r.fault]
+    assert faulted or sandbox.faults.inserted, "the fault never fired"
+
+
+def test_a_subscriber_who_leaves_mid_read_is_not_duplicated_and_nobody_is_lost(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.faults.insert_while_paging(big_list(sandbox), after_page=1, count=2, remove=2)
+    pipeline = load(sandbox, tmp_path)
+    rows = query(pipeline, "SELECT list_id, email_address FROM active_subscribers")
+    assert len(rows) == len(set(rows))
+    truth = expected_keys(sandbox.account)["active_subscribers"]
+    left = {(big_list(sandbox), email) for email in sandbox.faults.removed}
+    assert truth <= set(rows), "a subscriber who joined mid-read is missing"
+    assert set(rows) - truth <= left  # only those who left mid-read may linger
+
+
+def run_script(sandbox: Sandbox, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "SOURCES__CAMPAIGN_MONITOR__API_KEY": sandbox.api_key,
+           "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url, "DLT_DATA_DIR": str(cwd / "dlt"),
+           "RUNTIME__DLTHUB_TELEMETRY": "false"}
+    return subprocess.Popen([sys.executable, str(SCRIPT)], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def counts(database: Path) -> Dict[str, int]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return {t: connection.execute(f"SELECT count(*) FROM campaign_monitor_data.{t}").fetchone()[0] for t in TABLES}
+
+
+def test_a_killed_run_leaves_the_earlier_load_intact_and_the_next_run_completes(sandbox: Sandbox, tmp_path: Path) -> None:
+    first = run_script(sandbox, tmp_path)
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    database = tmp_path / "campaign_monitor.duckdb"
+    before = counts(database)
+    truth = expected_keys(sandbox.account)
+    assert before == {t: len(truth[t]) for t in TABLES}
+
+    sandbox.faults.insert_while_paging(big_list(sandbox), after_page=1, count=5)  # the data changes meanwhile
+    sandbox.faults.latency(60, only="/bounced.json")  # hold the second run in the middle of its reads
+    sandbox.requests.clear()
+    second = run_script(sandbox, tmp_path)
+    deadline = time.monotonic() + 60
+    while not any(r.path.endswith("/bounced.json") for r in sandbox.requests):
+        assert time.monotonic() < deadline and second.poll() is None, "the run never reached the bounced lists"
+        time.sleep(0.02)
+    second.send_signal(signal.SIGKILL)
+    second.wait(timeout=30)
+    assert counts(database) == before  # nothing half-replaced
+
+    sandbox.faults.clear()
+    third = run_script(sandbox, tmp_path)
+    assert third.wait(timeout=120) == 0, third.stderr.read()
+    assert counts(database) == {t: len(expected_keys(sandbox.account)[t]) for t in TABLES}
