@@ -24,6 +24,10 @@ PAGE_SIZE = 1000  # the API's maximum; fewer pages means fewer requests
 API_KEY_SETTING = "SOURCES__CAMPAIGN_MONITOR__API_KEY"
 CLIENT_ID_SETTING = "SOURCES__CAMPAIGN_MONITOR__CLIENT_ID"
 BASE_URL_SETTING = "SOURCES__CAMPAIGN_MONITOR__BASE_URL"
+MISSING_KEY = (
+    f"no Campaign Monitor API key: set {API_KEY_SETTING} or api_key under"
+    " [sources.campaign_monitor] in .dlt/secrets.toml"
+)
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +128,7 @@ class CampaignMonitorAPI:
         session: Optional[requests.Session] = None,
     ) -> None:
         if not api_key:
-            raise CampaignMonitorError(f"no Campaign Monitor API key: set {API_KEY_SETTING}")
+            raise CampaignMonitorError(MISSING_KEY)
         self.base_url = check_base_url(base_url)
         self.retry = retry
         self._system_date: Optional[str] = None

@@ -7,7 +7,7 @@ from typing import Callable, Optional
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
-from .api import API_KEY_SETTING, CampaignMonitorError
+from .api import MISSING_KEY, CampaignMonitorError
 
 
 class UserError(Exception):
@@ -39,9 +39,6 @@ def explain_failure(exc: BaseException) -> Optional[str]:
         if isinstance(current, (CampaignMonitorError, UserError)):
             return str(current)
         if isinstance(current, ConfigFieldMissingException) and "api_key" in current.fields:
-            return (
-                f"no Campaign Monitor API key: set {API_KEY_SETTING} or api_key under"
-                " [sources.campaign_monitor] in .dlt/secrets.toml (or run with --demo)"
-            )
+            return f"{MISSING_KEY} (or run with --demo)"
         current = current.__cause__ or current.__context__
     return None
