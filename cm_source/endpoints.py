@@ -6,9 +6,11 @@ Adding a table is adding a row here; ``source.py`` builds every resource from th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Optional, Tuple
+from typing import Dict, Literal, Mapping, Optional, Tuple
 
-Parent = Literal["client", "list"]
+# How the API answers: a bare JSON array, a v3.3 paged envelope, or one object (one row, or the
+# array found under ``rows_at``).
+Shape = Literal["array", "paged", "object"]
 
 # Subscriber reads ask for every optional column the API can add, so nothing a row holds is lost.
 SUBSCRIBER_PARAMS: Mapping[str, str] = {
@@ -17,55 +19,139 @@ SUBSCRIBER_PARAMS: Mapping[str, str] = {
     "orderfield": "email",
     "orderdirection": "asc",
 }
+# Report events oldest first: events arriving during the read land on the last page, not mid-read.
+EVENT_PARAMS: Mapping[str, str] = {"orderfield": "date", "orderdirection": "asc"}
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """How one table is read: where from, whether paged, its key and what it is read under."""
+    """How one table is read: where from, in what shape, its key and what it is read under."""
 
     table: str
-    path: str  # relative to the base URL; {client_id} / {list_id} are filled from the parent row
-    paged: bool
-    primary_key: Tuple[str, ...]
-    parent: Optional[Parent] = None
+    path: str  # relative to the base URL; {ClientID}, {ListID}, … are the IDs the row is read under
+    shape: Shape
+    primary_key: Tuple[str, ...]  # empty for event rows, which have no natural key
+    parent: Optional[str] = None  # the table whose rows this one is read under, one request per row
+    passes: Tuple[str, ...] = ()  # the fields of this table's rows that its children are read under
+    rows_at: str = ""  # for an "object" answer: the array in it that holds the rows
     params: Mapping[str, str] = field(default_factory=dict)
     timestamps: Tuple[str, ...] = ()  # API fields holding "YYYY-MM-DD HH:MM:SS" local times
-    row_key: str = ""  # the API field that tells rows of a paged read apart (to re-read safely)
+    zone_field: Mapping[str, str] = field(default_factory=dict)  # timestamp → the row field naming its zone
+    integers: Tuple[str, ...] = ()  # fields the API sends as a number or as a numeric string
+    always_text: Tuple[str, ...] = ()  # text fields the API may leave out; their columns exist regardless
+    row_key: Tuple[str, ...] = ()  # the API fields that tell rows of a paged read apart (to re-read safely)
     changed_since_param: str = ""  # the filter for rows changed since a time, to catch up after paging
 
 
+def _subscribers(table: str, path: str, key: str, parent: str) -> Endpoint:
+    return Endpoint(
+        table, path, "paged", primary_key=(key, "email_address"), parent=parent, params=SUBSCRIBER_PARAMS,
+        timestamps=("Date", "ListJoinedDate"), row_key=("EmailAddress",), changed_since_param="date",
+        always_text=("ConsentToTrack", "MobileNumber", "ConsentToSendSms"),
+    )
+
+
+def _events(
+    table: str, path: str, parent: str, timestamp: str = "Date", params: Mapping[str, str] = EVENT_PARAMS
+) -> Endpoint:
+    return Endpoint(table, path, "paged", primary_key=(), parent=parent, params=params, timestamps=(timestamp,))
+
+
 ENDPOINTS: Tuple[Endpoint, ...] = (
-    Endpoint("clients", "clients.json", paged=False, primary_key=("client_id",)),
+    # A client
+    Endpoint("clients", "clients.json", "array", primary_key=("client_id",), passes=("ClientID",)),
     Endpoint(
-        "campaigns", "clients/{client_id}/campaigns.json", paged=True,
-        primary_key=("campaign_id",), parent="client", timestamps=("SentDate",), row_key="CampaignID",
+        "campaigns", "clients/{ClientID}/campaigns.json", "paged", primary_key=("campaign_id",),
+        parent="clients", passes=("CampaignID",), timestamps=("SentDate",), row_key=("CampaignID",),
     ),
     Endpoint(
-        "scheduled_campaigns", "clients/{client_id}/scheduled.json", paged=False,
-        primary_key=("campaign_id",), parent="client", timestamps=("DateScheduled", "DateCreated"),
+        "scheduled_campaigns", "clients/{ClientID}/scheduled.json", "array", primary_key=("campaign_id",),
+        parent="clients", timestamps=("DateScheduled", "DateCreated"),
+        zone_field={"DateScheduled": "ScheduledTimeZone"},
     ),
     Endpoint(
-        "draft_campaigns", "clients/{client_id}/drafts.json", paged=False,
-        primary_key=("campaign_id",), parent="client", timestamps=("DateCreated",),
+        "draft_campaigns", "clients/{ClientID}/drafts.json", "array", primary_key=("campaign_id",),
+        parent="clients", timestamps=("DateCreated",),
     ),
-    Endpoint("lists", "clients/{client_id}/lists.json", paged=False, primary_key=("list_id",), parent="client"),
-    Endpoint("segments", "clients/{client_id}/segments.json", paged=False, primary_key=("segment_id",), parent="client"),
-    Endpoint("templates", "clients/{client_id}/templates.json", paged=False, primary_key=("template_id",), parent="client"),
+    Endpoint("lists", "clients/{ClientID}/lists.json", "array", ("list_id",), parent="clients", passes=("ListID",)),
     Endpoint(
-        "suppression_list", "clients/{client_id}/suppressionlist.json", paged=True,
-        primary_key=("client_id", "email_address"), parent="client", timestamps=("Date",),
-        params={"orderfield": "email", "orderdirection": "asc"}, row_key="EmailAddress",
+        "segments", "clients/{ClientID}/segments.json", "array", ("segment_id",), parent="clients",
+        passes=("ListID", "SegmentID"),
     ),
+    Endpoint("templates", "clients/{ClientID}/templates.json", "array", ("template_id",), parent="clients"),
+    Endpoint(
+        "suppression_list", "clients/{ClientID}/suppressionlist.json", "paged",
+        primary_key=("client_id", "email_address"), parent="clients", timestamps=("Date",),
+        params={"orderfield": "email", "orderdirection": "asc"}, row_key=("EmailAddress",),
+    ),
+    Endpoint(
+        "tags", "clients/{ClientID}/tags.json", "array", ("client_id", "name"), parent="clients",
+        integers=("NumberOfCampaigns",),
+    ),
+    Endpoint(
+        "journeys", "clients/{ClientID}/journeys.json", "array", ("journey_id",), parent="clients",
+        passes=("JourneyID",),
+    ),
+    # A list
     *(
-        Endpoint(
-            f"{state}_subscribers", f"lists/{{list_id}}/{state}.json", paged=True,
-            primary_key=("list_id", "email_address"), parent="list",
-            params=SUBSCRIBER_PARAMS, timestamps=("Date", "ListJoinedDate"), row_key="EmailAddress",
-            changed_since_param="date",
+        _subscribers(f"{state}_subscribers", f"lists/{{ListID}}/{state}.json", "list_id", "lists")
+        for state in ("active", "unconfirmed", "unsubscribed", "bounced", "deleted")
+    ),
+    Endpoint("list_details", "lists/{ListID}.json", "object", ("list_id",), parent="lists"),
+    Endpoint("list_stats", "lists/{ListID}/stats.json", "object", ("list_id",), parent="lists"),
+    Endpoint("list_custom_fields", "lists/{ListID}/customfields.json", "array", ("list_id", "key"), parent="lists"),
+    Endpoint("list_webhooks", "lists/{ListID}/webhooks.json", "array", ("list_id", "webhook_id"), parent="lists"),
+    # A segment
+    Endpoint("segment_details", "segments/{SegmentID}.json", "object", ("segment_id",), parent="segments"),
+    _subscribers("segment_subscribers", "segments/{SegmentID}/active.json", "segment_id", "segments"),
+    # A sent campaign (only those sent on or after ``reports_sent_after``)
+    Endpoint("campaign_summaries", "campaigns/{CampaignID}/summary.json", "object", ("campaign_id",), parent="campaigns"),
+    Endpoint(
+        "campaign_recipients", "campaigns/{CampaignID}/recipients.json", "paged",
+        primary_key=("campaign_id", "list_id", "email_address"), parent="campaigns",
+        params={"orderfield": "email", "orderdirection": "asc"}, row_key=("ListID", "EmailAddress"),
+    ),
+    _events("campaign_opens", "campaigns/{CampaignID}/opens.json", "campaigns"),
+    _events("campaign_clicks", "campaigns/{CampaignID}/clicks.json", "campaigns"),
+    _events("campaign_bounces", "campaigns/{CampaignID}/bounces.json", "campaigns"),
+    _events("campaign_unsubscribes", "campaigns/{CampaignID}/unsubscribes.json", "campaigns"),
+    _events("campaign_spam_complaints", "campaigns/{CampaignID}/spam.json", "campaigns"),
+    Endpoint(
+        "campaign_email_client_usage", "campaigns/{CampaignID}/emailclientusage.json", "array",
+        ("campaign_id", "client", "version"), parent="campaigns",
+    ),
+    Endpoint(
+        "campaign_lists", "campaigns/{CampaignID}/listsandsegments.json", "object", ("campaign_id", "list_id"),
+        parent="campaigns", rows_at="Lists",
+    ),
+    Endpoint(
+        "campaign_segments", "campaigns/{CampaignID}/listsandsegments.json", "object",
+        ("campaign_id", "segment_id"), parent="campaigns", rows_at="Segments",
+    ),
+    # A journey and its emails
+    Endpoint(
+        "journey_emails", "journeys/{JourneyID}.json", "object", ("journey_id", "email_id"), parent="journeys",
+        rows_at="Emails", passes=("EmailID",),
+    ),
+    # Journey reports take only a sort direction; they are sorted by date already.
+    *(
+        _events(
+            f"journey_email_{report}", f"journeys/email/{{EmailID}}/{report}.json", "journey_emails",
+            timestamp="SentDate" if report == "recipients" else "Date", params={"orderdirection": "asc"},
         )
-        for state in ("active", "unsubscribed", "bounced")
+        for report in ("recipients", "opens", "clicks", "bounces", "unsubscribes")
     ),
 )
 
 ENDPOINTS_BY_TABLE: Mapping[str, Endpoint] = {endpoint.table: endpoint for endpoint in ENDPOINTS}
 TABLES: Tuple[str, ...] = tuple(ENDPOINTS_BY_TABLE)
+
+
+def read_under(endpoint: Endpoint) -> Tuple[str, ...]:
+    """The API names of the IDs a table's rows are read under, outermost first (``ClientID``, …)."""
+    ids: Dict[str, None] = {}
+    parent = ENDPOINTS_BY_TABLE[endpoint.parent] if endpoint.parent else None
+    if parent is not None:
+        ids.update(dict.fromkeys(read_under(parent)))
+        ids.update(dict.fromkeys(parent.passes))
+    return tuple(ids)

@@ -102,15 +102,32 @@ class MockAccount:
 
 
 CLIENT_IDS = [c["ClientID"] for c in sample("clients.json")]
+# The first client sits in Sydney (as client_details.json), the second in London.
+TIME_ZONES = ["(GMT+10:00) Canberra, Melbourne, Sydney", "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London"]
+CAMPAIGN_REPORTS = {
+    "recipients": "campaign_recipients.json", "opens": "campaign_opens.json", "clicks": "campaign_clicks.json",
+    "bounces": "campaign_bounces.json", "unsubscribes": "campaign_unsubscribes.json", "spam": "campaign_spam.json",
+}
+JOURNEY_REPORTS = ("recipients", "opens", "clicks", "bounces", "unsubscribes")
+
+
+def client_details(cid: str, n: int) -> Dict[str, Any]:
+    details = sample("client_details.json")
+    details["BasicDetails"].update(ClientID=cid, TimeZone=TIME_ZONES[n % 2], CompanyName=f"Client {n}")
+    return details
 
 
 def standard_account(mocker: Any) -> MockAccount:
-    """Two clients with distinct lists, 2,500 active subscribers on one list, one empty list."""
+    """Two clients with distinct lists, 2,500 active subscribers on one list, one empty list.
+
+    Every other endpoint serves its sample, with IDs made unique per parent.
+    """
     account = MockAccount(mocker)
     account.arrays["clients.json"] = sample("clients.json")
     account.objects["systemdate.json"] = {**sample("systemdate.json"), "SystemDate": "2030-01-01 00:00:00"}
     for n, cid in enumerate(CLIENT_IDS):
         suffix = f"-{n}"
+        account.objects[f"clients/{cid}.json"] = client_details(cid, n)
         campaigns = renamed(rows_of("campaigns.json"), "CampaignID", suffix)
         account.paged[f"clients/{cid}/campaigns.json"] = campaigns
         account.arrays[f"clients/{cid}/scheduled.json"] = renamed(rows_of("scheduled_campaigns.json"), "CampaignID", suffix)
@@ -121,6 +138,30 @@ def standard_account(mocker: Any) -> MockAccount:
         account.arrays[f"clients/{cid}/segments.json"] = segments
         account.arrays[f"clients/{cid}/templates.json"] = renamed(rows_of("templates.json"), "TemplateID", suffix)
         account.paged[f"clients/{cid}/suppressionlist.json"] = rows_of("suppressionlist.json")
+        account.arrays[f"clients/{cid}/tags.json"] = sample("tags.json" if n == 0 else "ruby/tags.json")
+        journeys = rows_of("journeys/client_journeys.json")
+        for j, journey in enumerate(journeys):  # the sample repeats one JourneyID
+            journey["JourneyID"] = f"journey-{n}-{j}"
+        account.arrays[f"clients/{cid}/journeys.json"] = journeys
+        for journey in journeys:
+            summary = {**sample("journeys/journey_summary.json"), "JourneyID": journey["JourneyID"]}
+            summary["Emails"] = renamed(summary["Emails"], "EmailID", f"-{journey['JourneyID']}")
+            account.objects[f"journeys/{journey['JourneyID']}.json"] = summary
+            for email in summary["Emails"]:
+                for report in JOURNEY_REPORTS:
+                    account.paged[f"journeys/email/{email['EmailID']}/{report}.json"] = rows_of(
+                        f"journeys/journey_email_{report}_with_params.json")
+        for campaign in campaigns:
+            cpath = f"campaigns/{campaign['CampaignID']}"
+            account.objects[f"{cpath}/summary.json"] = sample("campaign_summary.json")
+            account.objects[f"{cpath}/listsandsegments.json"] = sample("campaign_listsandsegments.json")
+            account.arrays[f"{cpath}/emailclientusage.json"] = sample("email_client_usage.json")
+            for report, name in CAMPAIGN_REPORTS.items():
+                account.paged[f"{cpath}/{report}.json"] = rows_of(name)
+        for segment in segments:
+            spath = f"segments/{segment['SegmentID']}"
+            account.objects[f"{spath}.json"] = {**sample("segment_details.json"), **segment}
+            account.paged[f"{spath}/active.json"] = rows_of("segment_subscribers_with_tracking_preference.json")
         for m, lst in enumerate(lists):
             lid = lst["ListID"]
             if n == 0 and m == 0:
@@ -130,9 +171,15 @@ def standard_account(mocker: Any) -> MockAccount:
             else:
                 active = rows_of("active_subscribers_with_tracking_preference.json")
             empty = n == 1 and m == 1
+            account.objects[f"lists/{lid}.json"] = {**sample("list_details.json"), "ListID": lid}
+            account.objects[f"lists/{lid}/stats.json"] = sample("list_stats.json")
+            account.arrays[f"lists/{lid}/customfields.json"] = sample("custom_fields.json")
+            account.arrays[f"lists/{lid}/webhooks.json"] = [] if empty else sample("list_webhooks.json")
             account.paged[f"lists/{lid}/active.json"] = active
+            account.paged[f"lists/{lid}/unconfirmed.json"] = [] if empty else rows_of("ruby/unconfirmed_subscribers.json")
             account.paged[f"lists/{lid}/unsubscribed.json"] = [] if empty else rows_of("unsubscribed_subscribers.json")
             account.paged[f"lists/{lid}/bounced.json"] = [] if empty else rows_of("bounced_subscribers.json")
+            account.paged[f"lists/{lid}/deleted.json"] = [] if empty else rows_of("deleted_subscribers.json")
     return account
 
 

@@ -118,7 +118,7 @@ def test_rows_moving_while_paging_are_read_again_without_duplicates(requests_moc
 
     requests_mock.get(f"{BASE_URL}/lists/l1/active.json", json=respond)
     api, _ = api_with_recorded_sleeps()
-    rows = [r["EmailAddress"] for page in api.get_pages("lists/l1/active.json", row_key="EmailAddress") for r in page]
+    rows = [r["EmailAddress"] for page in api.get_pages("lists/l1/active.json", row_key=("EmailAddress",)) for r in page]
     assert len(rows) == len(set(rows)) == 16
     assert set(rows) == {p["EmailAddress"] for p in live}
     assert [r.qs["page"][0] for r in requests_mock.request_history] == ["1", "2", "1", "2"]
@@ -130,5 +130,5 @@ def test_data_that_never_holds_still_fails_with_one_line(requests_mock: Any) -> 
     requests_mock.get(f"{BASE_URL}/lists/l1/active.json", json=body)
     api, _ = api_with_recorded_sleeps()
     with pytest.raises(CampaignMonitorError, match="kept changing while it was read \\(3 passes\\)"):
-        list(api.get_pages("lists/l1/active.json", row_key="EmailAddress"))
+        list(api.get_pages("lists/l1/active.json", row_key=("EmailAddress",)))
     assert requests_mock.call_count == 3

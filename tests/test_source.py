@@ -9,7 +9,7 @@ import dlt
 import pytest
 
 from cm_source import TABLES, campaign_monitor_source
-from conftest import API_KEY, BASE_URL, CLIENT_IDS, MockAccount, query, rows_of, sample, table_names
+from conftest import API_KEY, BASE_URL, CLIENT_IDS, MockAccount, client_details, query, rows_of, sample, table_names
 
 
 def load(pipeline: dlt.Pipeline, **kwargs: Any) -> None:
@@ -55,13 +55,17 @@ def test_paged_reads_send_the_minimum_requests(mock_account: MockAccount, pipeli
     assert pages[0].qs["includetrackingpreference"] == ["true"]
     empty_list = mock_account.arrays[f"clients/{CLIENT_IDS[1]}/lists.json"][1]["ListID"]
     assert len(mock_account.requests_to(f"lists/{empty_list}/active.json")) == 1
-    # clients.json, then 7 client-scoped reads per client, then 3 states per list: one request
-    # each, plus two more pages for the big list, the account's date once, and one catch-up
-    # request for rows that changed while the big list was paged; nothing else
-    clients, lists, states = 2, 4, 3
-    expected = 1 + clients * 7 + lists * states + 2 + 1 + 1
+    # clients.json and each client's details; 9 client-scoped reads per client; 9 per list (5 states,
+    # details, stats, custom fields, webhooks) plus two more pages for the big list, the account's
+    # date once and one catch-up request for rows that changed while it was paged; 2 per segment;
+    # 10 per campaign (summary, 6 reports, client usage, and lists-and-segments once for each of
+    # its two tables); per journey its details, and 5 reports per journey email. Nothing else.
+    clients, lists, segments, campaigns, journeys, journey_emails = 2, 4, 4, 4, 4, 4
+    expected = (1 + clients + clients * 9 + lists * 9 + 2 + 1 + 1 + segments * 2 + campaigns * 10
+                + journeys + journey_emails * 5)
     assert pages[-1].qs["date"] == ["2029-12-31 23:59"] and "date" not in pages[0].qs
     assert len(mock_account.mocker.request_history) == expected
+    assert all(r.qs.get("pagesize") == ["1000"] for r in mock_account.mocker.request_history if "page" in r.qs)
 
 
 def test_every_row_carries_its_parent_ids(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
@@ -103,12 +107,13 @@ def test_custom_fields_keep_every_value_including_multi_select(mock_account: Moc
 
 def test_typed_columns(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
     load(pipeline)
-    sent, recipients = query(pipeline, "SELECT sent_date, total_recipients FROM campaigns ORDER BY sent_date DESC LIMIT 1")[0]
-    assert sent == dt.datetime(2010, 10, 12, 12, 58) and recipients == 2245
+    sent, recipients = query(pipeline, f"SELECT sent_date, total_recipients FROM campaigns WHERE client_id = '{CLIENT_IDS[0]}' ORDER BY sent_date DESC LIMIT 1")[0]
+    # 2010-10-12 12:58 in Sydney, where daylight saving (+11:00) began on 3 October 2010
+    assert sent == dt.datetime(2010, 10, 12, 1, 58, tzinfo=dt.timezone.utc) and recipients == 2245
     consent = dict(query(pipeline, "SELECT email_address, consent_to_track FROM active_subscribers WHERE email_address LIKE 'subs%'"))
     assert consent["subs+7t8787Y@example.com"] == "Yes" and consent["subs+7878787y8ggg@example.com"] == "No"
     types = dict(query(pipeline, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'active_subscribers'"))
-    assert types["date"] == "TIMESTAMP" and types["list_joined_date"] == "TIMESTAMP"
+    assert types["date"] == "TIMESTAMP WITH TIME ZONE" and types["list_joined_date"] == "TIMESTAMP WITH TIME ZONE"
 
 
 def test_one_client_by_id_never_loads_its_api_key(requests_mock: Any, pipeline: dlt.Pipeline) -> None:
@@ -126,7 +131,8 @@ def test_one_client_by_id_never_loads_its_api_key(requests_mock: Any, pipeline: 
 
 def test_clients_selected_alone_reads_only_clients(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
     pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("clients"))
-    assert [r.path for r in mock_account.mocker.request_history] == ["/api/v3.3/clients.json"]
+    assert [r.path for r in mock_account.mocker.request_history] == [
+        "/api/v3.3/clients.json", *(f"/api/v3.3/clients/{cid}.json" for cid in CLIENT_IDS)]
 
 
 def test_sends_the_key_as_basic_username(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
@@ -164,6 +170,7 @@ def test_errors_name_the_fault_and_the_fix(
 def test_unknown_list_is_named(requests_mock: Any, pipeline: dlt.Pipeline) -> None:
     cid = CLIENT_IDS[0]
     requests_mock.get(f"{BASE_URL}/clients.json", json=[{"ClientID": cid, "Name": "One"}])
+    requests_mock.get(f"{BASE_URL}/clients/{cid}.json", json=client_details(cid, 0))
     requests_mock.get(f"{BASE_URL}/clients/{cid}/lists.json", json=[{"ListID": "gone42", "Name": "Gone"}])
     requests_mock.get(f"{BASE_URL}/lists/gone42/active.json", status_code=400, json={"Code": 101, "Message": "Invalid ListID"})
     with pytest.raises(Exception) as failure:
@@ -177,6 +184,7 @@ def test_a_bare_array_where_an_envelope_belongs_is_an_error_not_an_empty_table(r
     """The v3.2 shape of sent campaigns: loading it as zero rows is the bug to never ship."""
     cid = CLIENT_IDS[0]
     requests_mock.get(f"{BASE_URL}/clients.json", json=[{"ClientID": cid, "Name": "One"}])
+    requests_mock.get(f"{BASE_URL}/clients/{cid}.json", json=client_details(cid, 0))
     requests_mock.get(f"{BASE_URL}/clients/{cid}/campaigns.json", json=rows_of("campaigns.json"))
     with pytest.raises(Exception) as failure:
         pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("campaigns"))
@@ -200,7 +208,9 @@ def test_an_unparseable_date_is_kept_not_dropped(requests_mock: Any, pipeline: d
     drafts = rows_of("drafts.json")
     drafts[1]["DateCreated"] = "19/08/2010 4:08pm"
     requests_mock.get(f"{BASE_URL}/clients.json", json=[{"ClientID": cid, "Name": "One"}])
+    requests_mock.get(f"{BASE_URL}/clients/{cid}.json", json=client_details(cid, 0))
     requests_mock.get(f"{BASE_URL}/clients/{cid}/drafts.json", json=drafts)
     pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("draft_campaigns"))
     rows = query(pipeline, "SELECT date_created, date_created__v_text FROM draft_campaigns ORDER BY campaign_id")
-    assert sorted(rows, key=str) == sorted([(dt.datetime(2010, 8, 19, 16, 8), None), (None, "19/08/2010 4:08pm")], key=str)
+    created = dt.datetime(2010, 8, 19, 6, 8, tzinfo=dt.timezone.utc)  # 16:08 in Sydney (+10:00)
+    assert sorted(rows, key=str) == sorted([(created, None), (None, "19/08/2010 4:08pm")], key=str)

@@ -1,0 +1,74 @@
+"""Reading many endpoints at once while dlt still receives one page at a time, in one thread."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from typing import Callable, Deque, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class _Failure:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def read_concurrently(readers: Iterable[Callable[[], Iterator[T]]], workers: int) -> Iterator[T]:
+    """Run each reader on one of up to ``workers`` threads and yield their items as they arrive.
+
+    A fan-out over thousands of campaigns is bound by latency, not by this machine, so readers run
+    side by side. The hand-over queue holds two items per worker, which keeps memory flat however
+    fast the readers are; the first error stops the other readers and is raised here, and so is
+    closing this generator early.
+    """
+    pending: Deque[Callable[[], Iterator[T]]] = deque(readers)
+    if workers <= 1 or len(pending) <= 1:
+        for reader in pending:
+            yield from reader()
+        return
+    handed_over: "queue.Queue[object]" = queue.Queue(maxsize=2 * workers)
+    stop = threading.Event()
+    take_lock = threading.Lock()
+
+    def hand_over(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handed_over.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                with take_lock:
+                    if not pending:
+                        return
+                    reader = pending.popleft()
+                for item in reader():
+                    if not hand_over(item):
+                        return
+        except BaseException as error:  # handed to the consumer, who raises it
+            hand_over(_Failure(error))
+        finally:
+            hand_over(_DONE)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(workers, len(pending)))]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            item = handed_over.get()
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, _Failure):
+                raise item.error
+            else:
+                yield item  # type: ignore[misc]
+    finally:
+        stop.set()
