@@ -32,6 +32,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset (schema) name (default: {DEFAULT_DATASET})")
     parser.add_argument("--tables", help=f"comma-separated tables to load (default: all of {', '.join(TABLES)})")
     parser.add_argument("--client-id", help="load only this client (default: every client the key can see)")
+    parser.add_argument(
+        "--reports-sent-after", metavar="YYYY-MM-DD",
+        help="read campaign reports only for campaigns sent on or after this day (default: every sent campaign)",
+    )
+    parser.add_argument(
+        "--local-times", action="store_true",
+        help="load timestamps as Campaign Monitor sends them (client local time) instead of converting to UTC",
+    )
     parser.add_argument("--debug", action="store_true", help="show the full traceback on failure")
     return parser.parse_args(argv)
 
@@ -81,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     with source_settings(args.demo) as settings:
         if args.client_id:
             settings["client_id"] = args.client_id
+        if args.reports_sent_after:
+            settings["reports_sent_after"] = args.reports_sent_after
+        if args.local_times:
+            settings["convert_to_utc"] = False
         source = campaign_monitor_source(**settings).with_resources(*tables)
         pipeline.run(source, loader_file_format=file_format)
     print_summary(pipeline, tables)
