@@ -1,15 +1,17 @@
 """A local HTTP server that speaks the Campaign Monitor API v3.3 over a deterministic generated account.
 
-It serves the read endpoints a connector syncs, with the real API's paging envelope, validation errors,
-HTTP Basic auth and client-key scoping, and the subscriber writes (add one, import up to 1000, read one
-back), so that the connector, its end-to-end tests and benchmarks can run without a live account. The
+It serves the read endpoints a connector syncs (clients, campaigns and their reports, lists, segments,
+subscribers, journeys and their email reports, webhooks, tags), with the real API's paging envelope,
+validation errors, HTTP Basic auth and client-key scoping, and the subscriber writes (add one, import up
+to 1000, read one back), so that the connector, its end-to-end tests and benchmarks can run without a live account. The
 account is plain API-shaped data (`Account`); routing is a table of (method, path regex) -> handler and
 success status (`ROUTES`). `Sandbox.faults` (`Faults`) switches on, at run time, what a live API and the
 network in front of it do to a sync: 429s (one-shot or a real per-window limiter), 5xx, answers cut
 short, HTML instead of JSON, dropped connections, latency, and rows inserted or removed while a list is
 being paged.
 
-    python -m cm_source.sandbox [--port N] [--subscribers N] [--seed N] [--latency SECONDS] [--rate-limit N]
+    python -m cm_source.sandbox [--port N] [--subscribers N] [--clients N] [--lists-per-client N] [--seed N]
+                                [--latency SECONDS] [--rate-limit N]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import re
 import threading
 import time
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from http.client import responses as HTTP_REASONS
@@ -35,7 +38,7 @@ API_PREFIX = "/api/v3.3"
 STATES = ("Active", "Unconfirmed", "Unsubscribed", "Bounced", "Deleted")
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 # The account's "now": fixed, so that the generated data never depends on the wall clock.
-SYSTEM_DATE = datetime(2024, 6, 28, 9, 30)
+SYSTEM_DATE = datetime(2024, 7, 15, 9, 30)
 
 # --------------------------------------------------------------------------------------------------
 # The account
@@ -44,7 +47,38 @@ SYSTEM_DATE = datetime(2024, 6, 28, 9, 30)
 
 @dataclass
 class Account:
-    """Everything the sandbox serves, as PascalCase dicts shaped exactly like API responses."""
+    """Everything the sandbox serves, as PascalCase dicts shaped exactly like API responses.
+
+    Reports, keyed so a test can compute what a sync should load:
+
+    - `tags[client_id]`: GET /clients/{cid}/tags.json, `[{"Name", "NumberOfCampaigns"}]` counted over the
+      client's sent, scheduled and draft campaigns' Tags; NumberOfCampaigns is an int for the first client
+      (and every odd-numbered one after it) and a string such as "120" for the second (every even-numbered).
+    - `journeys[client_id]`: GET /clients/{cid}/journeys.json, `[{"ListID", "JourneyID", "Name", "Status"}]`.
+    - `journey_details[journey_id]`: GET /journeys/{jid}.json, `{"JourneyID", "Name", "TriggerType",
+      "Status", "Emails": [{"EmailID", "Name", "Bounced", "Clicked", "Opened", "Sent", "UniqueOpened",
+      "Unsubscribed"}]}`, each count the number of rows in journey_email_reports (UniqueOpened: distinct
+      case-folded addresses among the opens).
+    - `journey_email_reports[email_id][report]`, report one of JOURNEY_REPORTS: the rows of GET
+      /journeys/email/{eid}/{report}.json, in stored order (recipients {"EmailAddress", "SentDate"}; no
+      ListID on any journey row).
+    - `webhooks[list_id]`: GET /lists/{lid}/webhooks.json, `[{"WebhookID", "Events", "Url", "Status",
+      "PayloadFormat"}]`; some lists have none.
+    - `segment_details[segment_id]`: GET /segments/{sid}.json as generated, `{"ActiveSubscribers",
+      "RuleGroups": [{"Rules": [{"RuleType", "Clause"}]}], "ListID", "SegmentID", "Title"}`. Members are
+      worked out from the rules on every read, so after writes use `segment_detail()` and
+      `segment_members()`, which return exactly what is served.
+    - `campaign_reports[campaign_id][report]`, report one of CAMPAIGN_REPORTS, for every sent campaign:
+      the rows of GET /campaigns/{id}/{report}.json in stored order. Event rows have no ID and exact
+      repeats are real (the newest campaign of each client has at least one repeated open and click).
+    - `campaign_summaries[campaign_id]`: GET /campaigns/{id}/summary.json; Recipients, TotalOpened,
+      UniqueOpened, Clicks, Unsubscribed, Bounced and SpamComplaints count campaign_reports' rows, and the
+      campaign row's TotalRecipients equals Recipients.
+    - `campaign_lists_and_segments[campaign_id]`: `{"Lists": [{"ListID", "Name"}], "Segments": [{"ListID",
+      "SegmentID", "Title"}]}`, what the campaign was sent to; recipients come from exactly these.
+    - `email_client_usage[campaign_id]`: `[{"Client", "Version", "Percentage", "Subscribers"}]` over the
+      campaign's unique openers (by their ReadsEmailWith), most used first; [] when nobody opened.
+    """
 
     api_key: str
     clients: list[dict]
@@ -60,6 +94,16 @@ class Account:
     custom_fields: dict[str, list[dict]]
     subscribers: dict[str, dict[str, list[dict]]]
     system_date: str
+    tags: dict[str, list[dict]] = field(default_factory=dict)
+    journeys: dict[str, list[dict]] = field(default_factory=dict)
+    journey_details: dict[str, dict] = field(default_factory=dict)
+    journey_email_reports: dict[str, dict[str, list[dict]]] = field(default_factory=dict)
+    webhooks: dict[str, list[dict]] = field(default_factory=dict)
+    segment_details: dict[str, dict] = field(default_factory=dict)
+    campaign_reports: dict[str, dict[str, list[dict]]] = field(default_factory=dict)
+    campaign_summaries: dict[str, dict] = field(default_factory=dict)
+    campaign_lists_and_segments: dict[str, dict] = field(default_factory=dict)
+    email_client_usage: dict[str, list[dict]] = field(default_factory=dict)
     # Every handler runs holding it, so a read never sees a write half done. Writes replace rows and
     # lists rather than changing them in place, because replies are encoded after the lock is released.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -78,6 +122,45 @@ class Account:
                 return client_id
         return None
 
+    def campaign_owner(self, campaign_id: str) -> str | None:
+        """The client a sent campaign belongs to (only sent campaigns have reports)."""
+        for client_id, rows in self.campaigns.items():
+            if any(row["CampaignID"] == campaign_id for row in rows):
+                return client_id
+        return None
+
+    def segment_owner(self, segment_id: str) -> str | None:
+        """The client a segment belongs to."""
+        for client_id, rows in self.segments.items():
+            if any(row["SegmentID"] == segment_id for row in rows):
+                return client_id
+        return None
+
+    def journey_owner(self, journey_id: str) -> str | None:
+        """The client a journey belongs to."""
+        for client_id, rows in self.journeys.items():
+            if any(row["JourneyID"] == journey_id for row in rows):
+                return client_id
+        return None
+
+    def journey_email_owner(self, email_id: str) -> str | None:
+        """The client whose journey sends this email."""
+        for journey_id, details in self.journey_details.items():
+            if any(email["EmailID"] == email_id for email in details["Emails"]):
+                return self.journey_owner(journey_id)
+        return None
+
+    def segment_members(self, segment_id: str) -> list[dict]:
+        """The stored Active rows of the segment's list that its rules select, in stored order: exactly
+        the rows GET /segments/{sid}/active.json pages over (before its `date` filter)."""
+        details = self.segment_details[segment_id]
+        rows = self.subscribers[details["ListID"]]["Active"]
+        return [row for row in rows if _matches_rules(row, details["RuleGroups"])]
+
+    def segment_detail(self, segment_id: str) -> dict:
+        """GET /segments/{sid}.json as served now: the stored details with ActiveSubscribers recounted."""
+        return {**self.segment_details[segment_id], "ActiveSubscribers": len(self.segment_members(segment_id))}
+
 
 # Share of all subscriber rows that go to the first ("big") list; the rest is spread over the others.
 BIG_LIST_SHARE = 0.8
@@ -88,12 +171,32 @@ OTHER_LIST_MIX = {"Unconfirmed": 10, "Unsubscribed": 10, "Bounced": 10, "Deleted
 BIG_CLIENT_CAMPAIGNS = 1050
 BIG_CLIENT_SUPPRESSIONS = 1200
 
+# Time zones by Campaign Monitor's own names (its timezones.json), as BasicDetails.TimeZone and
+# ScheduledTimeZone give them.
+SYDNEY = "(GMT+10:00) Canberra, Melbourne, Sydney"
+LONDON = "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London"
+EASTERN = "(GMT-05:00) Eastern Time (US & Canada)"
+TOKYO = "(GMT+09:00) Osaka, Sapporo, Tokyo"
 CLIENT_PROFILES = (
-    ("Harbour Coffee Roasters", "Australia", "(GMT+10:00) Canberra, Melbourne, Sydney"),
-    ("Ångström Cycles Ltd", "United Kingdom", "(GMT) Dublin, Edinburgh, Lisbon, London"),
-    ("Northwind Outfitters", "United States of America", "(GMT-05:00) Eastern Time (US & Canada)"),
-    ("Sakura Stationery", "Japan", "(GMT+09:00) Osaka, Sapporo, Tokyo"),
+    ("Harbour Coffee Roasters", "Australia", SYDNEY),
+    ("Ångström Cycles Ltd", "United Kingdom", LONDON),
+    ("Northwind Outfitters", "United States of America", EASTERN),
+    ("Sakura Stationery", "Japan", TOKYO),
 )
+# Fixed Active rows whose local Date and ListJoinedDate fall either side of a daylight-saving change, so a
+# connector's conversion to UTC can be checked: (name, email, local time) on the first list of the first
+# client in that zone. London: BST 2024-07-01 12:00 is 11:00 UTC, GMT 2024-01-15 12:00 is 12:00 UTC.
+# Sydney: AEDT 2024-01-15 12:00 is 01:00 UTC, AEST 2024-07-01 12:00 is 02:00 UTC.
+TIME_ROWS = {
+    LONDON: (
+        ("Summer Joiner", "summer.joiner@example.com", "2024-07-01 12:00:00"),
+        ("Winter Joiner", "winter.joiner@example.com", "2024-01-15 12:00:00"),
+    ),
+    SYDNEY: (
+        ("Sydney Summer", "sydney.summer@example.com", "2024-01-15 12:00:00"),
+        ("Sydney Winter", "sydney.winter@example.com", "2024-07-01 12:00:00"),
+    ),
+}
 LIST_TITLES = ("Newsletter", "Customers", "Event invitations", "Product updates", "Partners", "VIP")
 SEGMENT_TITLES = ("Engaged readers", "Recent joiners", "Lapsed", "High value")
 TEMPLATE_NAMES = ("Monthly digest", "Announcement", "Plain text", "Event invite")
@@ -119,13 +222,68 @@ READS_EMAIL_WITH = ("Gmail", "Outlook", "Apple Mail", "Yahoo! Mail", "")
 INTEREST_OPTIONS = ["news", "offers", "events", "product updates"]
 SALARY_OPTIONS = ["£0-20k", "£20-30k", "£30k+"]
 
+# Sent campaigns spread over about this long before the system date, however many a client has.
+SENT_SPAN_MINUTES = 2 * 365 * 24 * 60
+# Only this many of each client's newest sent campaigns go to whole lists and segments; older ones reached
+# 0-3 people, so reports exist for every sent campaign but stay cheap.
+RECENT_CAMPAIGNS = 8
+# At most this many recipients per campaign and per journey email, whatever `subscribers` is.
+CAMPAIGN_AUDIENCE_CAP = 1500
+JOURNEY_AUDIENCE_CAP = 400
+CAMPAIGN_REPORTS = ("recipients", "opens", "clicks", "bounces", "unsubscribes", "spam")
+JOURNEY_REPORTS = ("recipients", "opens", "clicks", "bounces", "unsubscribes")
+# Segment rules by segment number (in client then list order), as segment_details.json writes them:
+# groups are ANDed, the rules in a group ORed. "@hello.com" (the sample's rule) matches nobody.
+SEGMENT_RULES = (
+    [[("EmailAddress", "CONTAINS @example.com")], [("Name", "PROVIDED")]],
+    [[("EmailAddress", "CONTAINS @example.org"), ("EmailAddress", "CONTAINS @example.net")]],
+    [[("EmailAddress", "CONTAINS @hello.com")]],
+    [[("EmailAddress", "CONTAINS @mail.example.com"), ("EmailAddress", "CONTAINS @bücher.example")]],
+)
+JOURNEY_NAMES = ("Welcome series", "Onboarding", "Win-back")
+JOURNEY_EMAIL_NAMES = ("Welcome", "Getting started", "Still with us?")
+# Minutes after a subscriber joined that each email of a journey goes out.
+JOURNEY_EMAIL_DELAYS = (10, 3 * 24 * 60, 10 * 24 * 60)
+WEBHOOK_EVENTS = (["Subscribe"], ["Deactivate"], ["Subscribe", "Deactivate"])
+CLICKED_URLS = (
+    "https://www.example.com/",
+    "https://shop.example.com/products/single-origin?utm_source=campaignmonitor",
+    "https://example.com/events/2024",
+    "https://example.com/blog/café-notes",
+)
+# (City, Region, CountryCode, CountryName, Latitude, Longitude) of opens and clicks.
+LOCATIONS = (
+    ("Sydney", "New South Wales", "AU", "Australia", -33.8683, 151.2086),
+    ("Melbourne", "Victoria", "AU", "Australia", -37.8136, 144.9631),
+    ("London", "England", "GB", "United Kingdom", 51.5072, -0.1276),
+    ("Manchester", "England", "GB", "United Kingdom", 53.4808, -2.2426),
+    ("New York", "New York", "US", "United States of America", 40.7128, -74.006),
+    ("Tokyo", "Tokyo", "JP", "Japan", 35.6895, 139.6917),
+)
+BOUNCES = (
+    ("Hard", "Hard Bounce"),
+    ("Soft", "Soft Bounce - General"),
+    ("Soft", "Soft Bounce - Dns Failure"),
+    ("Soft", "Bounce - But No Email Address Returned "),
+)
+# ReadsEmailWith -> (Client, Version) of emailclientusage.json.
+EMAIL_CLIENTS = {
+    "Gmail": ("Gmail", "Gmail"),
+    "Outlook": ("Microsoft Outlook", "Outlook 2016"),
+    "Apple Mail": ("Apple Mail", "Apple Mail 16"),
+    "Yahoo! Mail": ("Yahoo! Mail", "Yahoo! Mail"),
+    "": ("Undetectable", "Undetectable"),
+}
+
 
 def generate_account(seed: int = 7, clients: int = 2, lists_per_client: int = 3, subscribers: int = 3000) -> Account:
     """Build a deterministic account: the same arguments always give identical data.
 
     The first list of the first client takes most subscriber rows (mostly Active), the last list of
     the last client is empty in every state, and the other lists share the rest with every state
-    present. `subscribers` is the total number of subscriber rows across all lists and states.
+    present. `subscribers` is the total number of generated subscriber rows across all lists and
+    states; the first Sydney and London clients' first lists also get the two TIME_ROWS each.
+    Reports (campaigns', journeys') are capped, so they do not grow with `subscribers`.
     """
     if clients < 1 or lists_per_client < 2 or subscribers < 0:
         raise ValueError("need clients >= 1, lists_per_client >= 2 and subscribers >= 0")
@@ -166,6 +324,10 @@ def generate_account(seed: int = 7, clients: int = 2, lists_per_client: int = 3,
             account.custom_fields[lid] = fields
             start = number * 7919 % len(people) if people else 0
             account.subscribers[lid] = _list_members(rng, people, start, layout[number], fields)
+        if index < len(CLIENT_PROFILES) and time_zone in TIME_ROWS:
+            account.subscribers[list_ids[cid][0]]["Active"] += [_time_row(*row) for row in TIME_ROWS[time_zone]]
+    # Everything below draws from its own generator, so the data above stays as it was before reports.
+    _add_reports(random.Random(f"{seed}/reports"), account)
     return account
 
 
@@ -175,8 +337,8 @@ def _hex(rng: random.Random, length: int) -> str:
 
 
 def _stamp(moment: datetime) -> str:
-    """The API's date form: local time, no offset."""
-    return moment.strftime(DATE_FORMAT)
+    """The API's date form: local time, no offset (isoformat is DATE_FORMAT, and much faster than strftime)."""
+    return moment.isoformat(sep=" ", timespec="seconds")
 
 
 def _minutes_before(rng: random.Random, moment: datetime, low: int, high: int) -> datetime:
@@ -241,11 +403,15 @@ def _campaign_basics(rng: random.Random, number: int) -> dict:
 
 
 def _sent_campaigns(rng: random.Random, count: int) -> list[dict]:
-    """Sent campaigns, newest first, with distinct SentDates; every sixth one has no Tags key at all."""
+    """Sent campaigns, newest first, with distinct SentDates spread over about two years (gaps of 6 to 30
+    hours when there are many); every sixth one has no Tags key at all. TotalRecipients is set to the
+    size of the campaign's recipients report once that is made."""
     rows = []
     sent = SYSTEM_DATE - timedelta(days=1)
+    # a few campaigns get proportionally longer gaps; the random draws stay those of 6-30 hours
+    scale = max(1, SENT_SPAN_MINUTES // (max(count, 1) * 18 * 60))
     for number in range(count, 0, -1):
-        sent = _minutes_before(rng, sent, 6 * 60, 30 * 60)
+        sent -= timedelta(minutes=rng.randint(6 * 60, 30 * 60) * scale)
         web = f"https://createsend.com/t/r-{_hex(rng, 16).upper()}"
         row = {"WebVersionURL": web, "WebVersionTextURL": f"{web}/t", **_campaign_basics(rng, number)}
         row["SentDate"] = _stamp(sent)
@@ -263,14 +429,16 @@ def _preview_urls(rng: random.Random) -> dict:
 
 
 def _scheduled_campaigns(rng: random.Random, time_zone: str, count: int) -> list[dict]:
-    """Campaigns scheduled after the account's system date."""
+    """Campaigns scheduled after the account's system date, in the client's time zone except every second
+    one, which is scheduled in another zone (as a user may pick one when scheduling)."""
     rows = []
+    elsewhere = EASTERN if time_zone != EASTERN else SYDNEY
     for number in range(1, count + 1):
         created = _minutes_before(rng, SYSTEM_DATE, 60, 7 * 24 * 60)
         scheduled = SYSTEM_DATE + timedelta(days=number, minutes=rng.randint(0, 600))
         rows.append({
             "DateScheduled": _stamp(scheduled),
-            "ScheduledTimeZone": time_zone,
+            "ScheduledTimeZone": time_zone if number % 2 else elsewhere,
             **_campaign_basics(rng, number),
             "DateCreated": _stamp(created),
             **_preview_urls(rng),
@@ -459,6 +627,285 @@ def _mobile_number(rng: random.Random) -> str:
     return country + first + "".join(str(rng.randint(0, 9)) for _ in range(digits - 1))
 
 
+def _time_row(name: str, email: str, local_time: str) -> dict:
+    """One of the fixed TIME_ROWS subscribers: Active since it joined at `local_time`."""
+    return {
+        "EmailAddress": email, "Name": name, "Date": local_time, "ListJoinedDate": local_time, "State": "Active",
+        "CustomFields": [], "ReadsEmailWith": "Gmail", "ConsentToTrack": "Yes", "ConsentToSendSms": "No",
+    }
+
+
+def _minutes_after(rng: random.Random, moment: datetime, low: int, high: int) -> datetime:
+    """A random whole minute between `low` and `high` minutes after `moment`, never past the system date."""
+    room = int((SYSTEM_DATE - moment).total_seconds() // 60)
+    return moment + timedelta(minutes=max(0, min(rng.randint(low, high), room)))
+
+
+# ---- segments, webhooks, campaign reports, tags and journeys ---------------------------------------
+
+
+def _matches_rules(row: dict, rule_groups: list[dict]) -> bool:
+    """Whether a subscriber row meets a segment's rules: every group, through any one of its rules."""
+    return all(any(_meets(row, rule["RuleType"], rule["Clause"]) for rule in group["Rules"]) for group in rule_groups)
+
+
+def _meets(row: dict, rule_type: str, clause: str) -> bool:
+    """One segment rule; only the kinds of segment_details.json (which SEGMENT_RULES uses) are understood."""
+    operator, _, operand = clause.partition(" ")
+    if rule_type == "EmailAddress" and operator == "CONTAINS":
+        return operand.casefold() in row["EmailAddress"].casefold()
+    if rule_type == "Name" and operator == "PROVIDED":
+        return bool(row["Name"])
+    raise ValueError(f"unsupported segment rule: {rule_type} {clause}")
+
+
+def _add_reports(rng: random.Random, account: Account) -> None:
+    """Everything beyond clients, lists and subscribers: segment details, webhooks, every sent campaign's
+    reports (TotalRecipients follows them), tags and journeys."""
+    number = 0
+    for segments in account.segments.values():
+        for segment in segments:
+            account.segment_details[segment["SegmentID"]] = _segment_details(
+                account, segment, SEGMENT_RULES[number % len(SEGMENT_RULES)]
+            )
+            number += 1
+    list_ids = [row["ListID"] for rows in account.lists.values() for row in rows]
+    for list_id in list_ids:  # the last list, empty of subscribers, has no webhook either
+        account.webhooks[list_id] = _webhooks(rng, 0 if list_id == list_ids[-1] else rng.randint(0, 2))
+    for index, client in enumerate(account.clients):
+        client_id = client["ClientID"]
+        for position, campaign in enumerate(account.campaigns[client_id]):
+            _add_campaign_reports(rng, account, client_id, campaign, position)
+        account.tags[client_id] = _tags(account, client_id, as_text=index % 2 == 1)
+        account.journeys[client_id] = []
+        for _ in range(rng.randint(1, 2)):
+            _add_journey(rng, account, client_id)
+
+
+def _segment_details(account: Account, segment: dict, rules: list[list[tuple[str, str]]]) -> dict:
+    """GET /segments/{sid}.json: the segment's rules and how many Active subscribers they select."""
+    rule_groups = [{"Rules": [{"RuleType": kind, "Clause": clause} for kind, clause in group]} for group in rules]
+    active = account.subscribers[segment["ListID"]]["Active"]
+    return {
+        "ActiveSubscribers": sum(_matches_rules(row, rule_groups) for row in active),
+        "RuleGroups": rule_groups,
+        "ListID": segment["ListID"],
+        "SegmentID": segment["SegmentID"],
+        "Title": segment["Title"],
+    }
+
+
+def _webhooks(rng: random.Random, count: int) -> list[dict]:
+    """A list's webhooks, shaped like list_webhooks.json."""
+    return [
+        {
+            "WebhookID": _hex(rng, 16),
+            "Events": list(rng.choice(WEBHOOK_EVENTS)),
+            "Url": f"https://hooks.example.com/cm/{_hex(rng, 12)}",
+            "Status": "Active",
+            "PayloadFormat": rng.choice(("Json", "Xml")),
+        }
+        for _ in range(count)
+    ]
+
+
+def _add_campaign_reports(rng: random.Random, account: Account, client_id: str, campaign: dict, position: int) -> None:
+    """One sent campaign's reports. One of the client's RECENT_CAMPAIGNS newest (position 0 is the newest)
+    went to one or two whole lists, sometimes plus a segment of another list, capped at
+    CAMPAIGN_AUDIENCE_CAP (the newest goes to the client's first list, so on the big list it has more
+    than 1000 recipients); an older one reached 0-3 people of one list. Recipients had joined by SentDate
+    and are Active now; someone on two targeted lists gets it once."""
+    lists, segments = account.lists[client_id], account.segments[client_id]
+    if position < RECENT_CAMPAIGNS:
+        targets = [lists[0]] if position == 0 else rng.sample(lists, rng.randint(1, min(2, len(lists))))
+        spare = [row for row in segments if row["ListID"] not in {target["ListID"] for target in targets}]
+        chosen_segments = [rng.choice(spare)] if spare and rng.random() < 0.4 else []
+        size = CAMPAIGN_AUDIENCE_CAP
+    else:
+        targets, chosen_segments, size = [rng.choice(lists)], [], rng.randint(0, 3)
+    sources = [(target["ListID"], None) for target in targets]
+    sources += [(segment["ListID"], account.segment_details[segment["SegmentID"]]["RuleGroups"])
+                for segment in chosen_segments]
+    audience: dict[str, tuple[dict, str]] = {}
+    for list_id, rules in sources:
+        active = account.subscribers[list_id]["Active"]
+        for row in rng.sample(active, min(len(active), size)):
+            if row["ListJoinedDate"] <= campaign["SentDate"] and (rules is None or _matches_rules(row, rules)):
+                audience.setdefault(row["EmailAddress"].casefold(), (row, list_id))
+    people = sorted(audience.values(), key=lambda pair: _by_email(pair[0]))[:size]
+    sent = datetime.strptime(campaign["SentDate"], DATE_FORMAT)
+    events, openers = _events(rng, [(row, list_id, sent) for row, list_id in people], position == 0, True)
+    reports = {"recipients": [{"EmailAddress": row["EmailAddress"], "ListID": list_id} for row, list_id in people]}
+    reports.update(events)
+    campaign_id = campaign["CampaignID"]
+    campaign["TotalRecipients"] = len(people)
+    account.campaign_reports[campaign_id] = reports
+    account.campaign_summaries[campaign_id] = _campaign_summary(rng, campaign, reports, len(openers))
+    account.campaign_lists_and_segments[campaign_id] = {
+        "Lists": [{"ListID": target["ListID"], "Name": target["Name"]} for target in targets],
+        "Segments": [dict(segment) for segment in chosen_segments],
+    }
+    account.email_client_usage[campaign_id] = _email_client_usage(openers)
+
+
+def _events(
+    rng: random.Random, audience: list[tuple[dict, str | None, datetime]], force_repeats: bool, campaign: bool
+) -> tuple[dict[str, list[dict]], list[dict]]:
+    """Opens, clicks, bounces, unsubscribes (and spam complaints for a campaign) of the people an email
+    went to, each (subscriber row, ListID, when it was sent to them), in date order; and the subscriber
+    rows of those who opened. Campaign rows carry ListID and the campaign samples' key order, journey rows
+    neither. About 3% of opens and clicks are exact repeats (same person, minute, IP and URL);
+    `force_repeats` makes sure there is at least one of each when anyone opened or clicked."""
+    opens: list[dict] = []
+    clicks: list[dict] = []
+    bounces: list[dict] = []
+    unsubscribes: list[dict] = []
+    spam: list[dict] = []
+    openers: list[dict] = []
+    for row, list_id, sent in audience:
+        email = row["EmailAddress"]
+        tag = {"ListID": list_id} if campaign else {}
+        if rng.random() < 0.03:
+            bounce_type, reason = rng.choice(BOUNCES)
+            when = _stamp(_minutes_after(rng, sent, 1, 120))
+            if campaign:
+                bounces.append({"EmailAddress": email, **tag, "BounceType": bounce_type, "Date": when, "Reason": reason})
+            else:
+                bounces.append({"EmailAddress": email, "BounceType": bounce_type, "Date": when, "Reason": reason})
+            continue
+        if rng.random() >= 0.45:
+            continue
+        openers.append(row)
+        city, region, code, country, latitude, longitude = rng.choice(LOCATIONS)
+        ip = f"{rng.choice(('192.0.2', '198.51.100', '203.0.113'))}.{rng.randint(1, 254)}"
+        geo = {"IPAddress": ip, "Latitude": latitude, "Longitude": longitude, "City": city, "Region": region,
+               "CountryCode": code, "CountryName": country}
+        first = seen = _minutes_after(rng, sent, 1, 3 * 24 * 60)
+        for _ in range(1 + (rng.random() < 0.4) + (rng.random() < 0.15)):
+            opened = {"EmailAddress": email, **tag, "Date": _stamp(seen), **geo}
+            opens += [opened, dict(opened)] if rng.random() < 0.03 else [opened]
+            seen = _minutes_after(rng, seen, 1, 2 * 24 * 60)
+        if rng.random() < 0.35:
+            for url in rng.sample(CLICKED_URLS, rng.randint(1, 2)):
+                when = _stamp(_minutes_after(rng, first, 0, 30))
+                if campaign:
+                    clicked = {"EmailAddress": email, "URL": url, **tag, "Date": when, **geo}
+                else:
+                    clicked = {"EmailAddress": email, "Date": when, "URL": url, **geo}
+                clicks += [clicked, dict(clicked)] if rng.random() < 0.03 else [clicked]
+        if rng.random() < 0.03:
+            when = _stamp(_minutes_after(rng, first, 0, 60))
+            unsubscribes.append({"EmailAddress": email, **tag, "Date": when, "IPAddress": ip})
+        if campaign and rng.random() < 0.01:
+            spam.append({"EmailAddress": email, **tag, "Date": _stamp(_minutes_after(rng, first, 0, 60))})
+    if force_repeats:
+        for rows in (opens, clicks):
+            if rows and not _has_repeat(rows):
+                rows.append(dict(rows[0]))
+    reports = {"opens": opens, "clicks": clicks, "bounces": bounces, "unsubscribes": unsubscribes}
+    if campaign:
+        reports["spam"] = spam
+    for rows in reports.values():
+        rows.sort(key=lambda event: event["Date"])  # stable: a repeat stays next to its original
+    return reports, openers
+
+
+def _has_repeat(rows: list[dict]) -> bool:
+    """Whether two rows are identical in every field."""
+    seen = {tuple(row.items()) for row in rows}
+    return len(seen) < len(rows)
+
+
+def _unique_openers(opens: list[dict]) -> int:
+    """How many different people (case-folded addresses) opened."""
+    return len({row["EmailAddress"].casefold() for row in opens})
+
+
+def _campaign_summary(rng: random.Random, campaign: dict, reports: dict[str, list[dict]], openers: int) -> dict:
+    """GET /campaigns/{id}/summary.json, its counts those of the reports (Forwards, Likes and Mentions
+    have no rows to count)."""
+    code = campaign["WebVersionURL"].rpartition("r-")[2]
+    return {
+        "Name": campaign["Name"],
+        "Recipients": len(reports["recipients"]),
+        "TotalOpened": len(reports["opens"]),
+        "Clicks": len(reports["clicks"]),
+        "Unsubscribed": len(reports["unsubscribes"]),
+        "Bounced": len(reports["bounces"]),
+        "UniqueOpened": _unique_openers(reports["opens"]),
+        "Mentions": rng.randint(0, openers // 20),
+        "Forwards": rng.randint(0, openers // 10),
+        "Likes": rng.randint(0, openers // 10),
+        "WebVersionURL": campaign["WebVersionURL"],
+        "WebVersionTextURL": campaign["WebVersionTextURL"],
+        "WorldviewURL": f"https://client.createsend.com/reports/wv/r/{code}",
+        "SpamComplaints": len(reports["spam"]),
+    }
+
+
+def _email_client_usage(openers: list[dict]) -> list[dict]:
+    """GET /campaigns/{id}/emailclientusage.json: the openers by the email client they read with."""
+    counts = Counter(EMAIL_CLIENTS.get(row["ReadsEmailWith"], EMAIL_CLIENTS[""]) for row in openers)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [
+        {"Client": client, "Version": version, "Percentage": round(100 * count / len(openers), 2),
+         "Subscribers": count}
+        for (client, version), count in ranked
+    ]
+
+
+def _tags(account: Account, client_id: str, as_text: bool) -> list[dict]:
+    """GET /clients/{cid}/tags.json: each tag on the client's sent, scheduled and draft campaigns with how
+    many carry it, by name; the count as a string such as "120" when `as_text` (the Ruby and PHP
+    libraries' samples) else an int (the Python library's)."""
+    counts = Counter(
+        tag for kind in (account.campaigns, account.scheduled, account.drafts)
+        for row in kind[client_id] for tag in row.get("Tags", [])
+    )
+    return [{"Name": name, "NumberOfCampaigns": str(count) if as_text else count} for name, count in sorted(counts.items())]
+
+
+def _add_journey(rng: random.Random, account: Account, client_id: str) -> None:
+    """A journey "On Subscription" of one of the client's lists, started 4-18 months ago: each of its 1-3
+    emails goes to the list's Active subscribers who joined since (at most JOURNEY_AUDIENCE_CAP), its
+    JOURNEY_EMAIL_DELAYS after they joined, if that moment has come."""
+    number = len(account.journeys[client_id])
+    target = rng.choice(account.lists[client_id])
+    journey_id, name = _hex(rng, 32), JOURNEY_NAMES[number % len(JOURNEY_NAMES)]
+    account.journeys[client_id].append(
+        {"ListID": target["ListID"], "JourneyID": journey_id, "Name": name, "Status": "Active"}
+    )
+    started = _stamp(SYSTEM_DATE - timedelta(days=rng.randint(120, 540)))
+    active = account.subscribers[target["ListID"]]["Active"]
+    candidates = rng.sample(active, min(len(active), 3 * JOURNEY_AUDIENCE_CAP))
+    people = sorted((row for row in candidates if row["ListJoinedDate"] >= started), key=_by_email)
+    people = people[:JOURNEY_AUDIENCE_CAP]
+    emails = []
+    for position in range(rng.randint(1, len(JOURNEY_EMAIL_DELAYS))):
+        delay = timedelta(minutes=JOURNEY_EMAIL_DELAYS[position])
+        sends = [(row, None, datetime.strptime(row["ListJoinedDate"], DATE_FORMAT) + delay) for row in people]
+        sends = [send for send in sends if send[2] <= SYSTEM_DATE]
+        events, _ = _events(rng, sends, False, False)
+        email_id = _hex(rng, 32)
+        reports = {"recipients": [{"EmailAddress": row["EmailAddress"], "SentDate": _stamp(when)}
+                                  for row, _, when in sends]}
+        reports.update(events)
+        account.journey_email_reports[email_id] = reports
+        emails.append({
+            "EmailID": email_id,
+            "Name": JOURNEY_EMAIL_NAMES[position],
+            "Bounced": len(reports["bounces"]),
+            "Clicked": len(reports["clicks"]),
+            "Opened": len(reports["opens"]),
+            "Sent": len(reports["recipients"]),
+            "UniqueOpened": _unique_openers(reports["opens"]),
+            "Unsubscribed": len(reports["unsubscribes"]),
+        })
+    account.journey_details[journey_id] = {
+        "JourneyID": journey_id, "Name": name, "TriggerType": "On Subscription", "Status": "Active", "Emails": emails,
+    }
+
+
 # --------------------------------------------------------------------------------------------------
 # Requests, errors and paging
 # --------------------------------------------------------------------------------------------------
@@ -517,6 +964,7 @@ class Ordering:
     fields: dict[str, tuple[str, SortKey]]
     default_field: str
     default_direction: str
+    upper_direction: bool = False  # OrderDirection as "ASC"/"DESC" rather than "asc"/"desc"
 
 
 def _by_email(row: dict) -> tuple[str, str]:
@@ -589,6 +1037,7 @@ def _paged(
     """Sort, slice and wrap rows in the paged envelope; `view` shapes only the rows on the page."""
     spec = _page_spec(query, ordering)
     page, size, label, direction = spec.page, spec.size, spec.label, spec.direction
+    direction = direction.upper() if ordering.upper_direction else direction
     on_page = spec.ordered(rows)[(page - 1) * size : page * size]
     return {
         "Results": [view(row) for row in on_page] if view else on_page,
@@ -655,7 +1104,7 @@ def get_client_details(request: ApiRequest) -> dict:
 
 
 def get_client_collection(request: ApiRequest) -> list[dict]:
-    """GET /clients/{cid}/{scheduled,drafts,lists,segments,templates}.json: bare, unpaged arrays."""
+    """GET /clients/{cid}/{scheduled,drafts,lists,segments,templates,tags,journeys}.json: bare, unpaged arrays."""
     return getattr(request.account, request.params["collection"])[_client_id(request)]
 
 
@@ -755,6 +1204,106 @@ def get_subscribers(request: ApiRequest) -> dict:
 def get_system_date(request: ApiRequest) -> dict:
     """GET /systemdate.json: the account's fixed local "now"."""
     return {"SystemDate": request.account.system_date}
+
+
+# ---- reports: campaigns, segments, journeys, webhooks ----------------------------------------------
+
+# The API's documentation gives no Code for an unknown campaign, segment, journey or journey email; these
+# are the sandbox's choice, answered with 400 like an unknown list (101). As for lists, an ID belonging to
+# a client the key may not see is answered as unknown.
+INVALID_CAMPAIGN = (301, "Invalid CampaignID")
+INVALID_SEGMENT = (302, "Invalid SegmentID")
+INVALID_JOURNEY = (380, "Invalid JourneyID")
+INVALID_JOURNEY_EMAIL = (381, "Invalid EmailID")
+
+CAMPAIGN_RECIPIENT_ORDER = Ordering({"email": ("email", _by_email)}, "email", "asc")
+# Event rows have no ID: rows on the same minute keep their stored order, so repeats stay side by side.
+CAMPAIGN_EVENT_ORDER = Ordering({"date": ("date", lambda row: row["Date"])}, "date", "asc")
+# The journey samples say "SentDate"/"Date" and "ASC"/"DESC" where the campaign ones say "date" and "asc".
+JOURNEY_RECIPIENT_ORDER = Ordering(
+    {"sentdate": ("SentDate", lambda row: row["SentDate"])}, "sentdate", "asc", upper_direction=True
+)
+JOURNEY_EVENT_ORDER = Ordering({"date": ("Date", lambda row: row["Date"])}, "date", "asc", upper_direction=True)
+
+
+def _owned(request: ApiRequest, param: str, owner: Callable[[str], str | None], invalid: tuple[int, str]) -> str:
+    """The path's ID if it exists and its client is one the key may see, else 400 with `invalid`."""
+    value = request.params[param]
+    client_id = owner(value)
+    if client_id is None or request.scope not in (None, client_id):
+        raise ApiError(400, *invalid)
+    return value
+
+
+def _on_or_after(rows: list[dict], query: dict[str, str], name: str) -> list[dict]:
+    """The rows a `date` filter keeps: `name` on or after it."""
+    since = _date_param(query, "date", ("%Y-%m-%d", "%Y-%m-%d %H:%M"))
+    return [row for row in rows if row[name] >= since] if since else rows
+
+
+def get_campaign_summary(request: ApiRequest) -> dict:
+    """GET /campaigns/{id}/summary.json."""
+    campaign_id = _owned(request, "campaign", request.account.campaign_owner, INVALID_CAMPAIGN)
+    return request.account.campaign_summaries[campaign_id]
+
+
+def get_campaign_report(request: ApiRequest) -> dict:
+    """GET /campaigns/{id}/{recipients,opens,clicks,bounces,unsubscribes,spam}.json: paged; recipients by
+    email (no `date`), the others by date with a `date` filter (on or after)."""
+    campaign_id = _owned(request, "campaign", request.account.campaign_owner, INVALID_CAMPAIGN)
+    report = request.params["report"]
+    rows = request.account.campaign_reports[campaign_id][report]
+    if report == "recipients":
+        return _paged(rows, request.query, CAMPAIGN_RECIPIENT_ORDER)
+    return _paged(_on_or_after(rows, request.query, "Date"), request.query, CAMPAIGN_EVENT_ORDER)
+
+
+def get_campaign_lists_and_segments(request: ApiRequest) -> dict:
+    """GET /campaigns/{id}/listsandsegments.json."""
+    campaign_id = _owned(request, "campaign", request.account.campaign_owner, INVALID_CAMPAIGN)
+    return request.account.campaign_lists_and_segments[campaign_id]
+
+
+def get_email_client_usage(request: ApiRequest) -> list[dict]:
+    """GET /campaigns/{id}/emailclientusage.json."""
+    campaign_id = _owned(request, "campaign", request.account.campaign_owner, INVALID_CAMPAIGN)
+    return request.account.email_client_usage[campaign_id]
+
+
+def get_segment_details(request: ApiRequest) -> dict:
+    """GET /segments/{sid}.json: ActiveSubscribers counts the members served by its active.json now."""
+    return request.account.segment_detail(_owned(request, "sid", request.account.segment_owner, INVALID_SEGMENT))
+
+
+def get_segment_subscribers(request: ApiRequest) -> dict:
+    """GET /segments/{sid}/active.json: the segment's members, paged and shaped as a list's Active ones."""
+    segment_id = _owned(request, "sid", request.account.segment_owner, INVALID_SEGMENT)
+    rows = _changed_since(request.account.segment_members(segment_id), request.query)
+    view = _subscriber_view(
+        _flag(request.query, "includetrackingpreference"), _flag(request.query, "includesmspreference")
+    )
+    return _paged(rows, request.query, SUBSCRIBER_ORDER, view)
+
+
+def get_journey(request: ApiRequest) -> dict:
+    """GET /journeys/{jid}.json."""
+    return request.account.journey_details[_owned(request, "jid", request.account.journey_owner, INVALID_JOURNEY)]
+
+
+def get_journey_email_report(request: ApiRequest) -> dict:
+    """GET /journeys/email/{eid}/{recipients,opens,clicks,bounces,unsubscribes}.json: paged by SentDate
+    (recipients) or Date, with a `date` filter (on or after) on the same field."""
+    email_id = _owned(request, "eid", request.account.journey_email_owner, INVALID_JOURNEY_EMAIL)
+    report = request.params["report"]
+    rows = request.account.journey_email_reports[email_id][report]
+    if report == "recipients":
+        return _paged(_on_or_after(rows, request.query, "SentDate"), request.query, JOURNEY_RECIPIENT_ORDER)
+    return _paged(_on_or_after(rows, request.query, "Date"), request.query, JOURNEY_EVENT_ORDER)
+
+
+def get_webhooks(request: ApiRequest) -> list[dict]:
+    """GET /lists/{lid}/webhooks.json."""
+    return request.account.webhooks[_list_id(request)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1065,14 +1614,25 @@ ROUTES: list[Route] = [
     _route("GET", r"/clients\.json", get_clients),
     _route("GET", r"/clients/(?P<cid>[^/]+)\.json", get_client_details),
     _route("GET", r"/clients/(?P<cid>[^/]+)/campaigns\.json", get_sent_campaigns),
-    _route("GET", r"/clients/(?P<cid>[^/]+)/(?P<collection>scheduled|drafts|lists|segments|templates)\.json",
-           get_client_collection),
+    _route("GET", r"/clients/(?P<cid>[^/]+)/(?P<collection>scheduled|drafts|lists|segments|templates|tags|journeys)"
+           r"\.json", get_client_collection),
     _route("GET", r"/clients/(?P<cid>[^/]+)/suppressionlist\.json", get_suppression_list),
     _route("GET", r"/lists/(?P<lid>[^/]+)\.json", get_list_details),
     _route("GET", r"/lists/(?P<lid>[^/]+)/customfields\.json", get_custom_fields),
     _route("GET", r"/lists/(?P<lid>[^/]+)/stats\.json", get_list_stats),
     _route("GET", r"/lists/(?P<lid>[^/]+)/(?P<state>active|unconfirmed|unsubscribed|bounced|deleted)\.json",
            get_subscribers),
+    _route("GET", r"/lists/(?P<lid>[^/]+)/webhooks\.json", get_webhooks),
+    _route("GET", r"/segments/(?P<sid>[^/]+)\.json", get_segment_details),
+    _route("GET", r"/segments/(?P<sid>[^/]+)/active\.json", get_segment_subscribers),
+    _route("GET", r"/campaigns/(?P<campaign>[^/]+)/summary\.json", get_campaign_summary),
+    _route("GET", r"/campaigns/(?P<campaign>[^/]+)/(?P<report>recipients|opens|clicks|bounces|unsubscribes|spam)\.json",
+           get_campaign_report),
+    _route("GET", r"/campaigns/(?P<campaign>[^/]+)/listsandsegments\.json", get_campaign_lists_and_segments),
+    _route("GET", r"/campaigns/(?P<campaign>[^/]+)/emailclientusage\.json", get_email_client_usage),
+    _route("GET", r"/journeys/(?P<jid>[^/]+)\.json", get_journey),
+    _route("GET", r"/journeys/email/(?P<eid>[^/]+)/(?P<report>recipients|opens|clicks|bounces|unsubscribes)\.json",
+           get_journey_email_report),
     _route("GET", r"/systemdate\.json", get_system_date),
     _route("GET", r"/subscribers/(?P<lid>[^/]+)\.json", get_subscriber),
     _route("POST", r"/subscribers/(?P<lid>[^/]+)\.json", add_subscriber, 201),
@@ -1642,6 +2202,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (default: a free one)")
     parser.add_argument("--subscribers", type=int, default=3000, help="total subscriber rows (default 3000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generated account (default 7)")
+    parser.add_argument("--clients", type=int, default=2, help="number of clients (default 2)")
+    parser.add_argument("--lists-per-client", type=int, default=3, help="lists of each client, at least 2 (default 3)")
     parser.add_argument(
         "--latency", type=float, default=0.0, metavar="SECONDS", help="wait this long before every answer (default 0)"
     )
@@ -1650,7 +2212,13 @@ def main(argv: list[str] | None = None) -> None:
         help="allow N requests per second and answer 429 beyond (default: no limit)",
     )
     args = parser.parse_args(argv)
-    sandbox = Sandbox(generate_account(seed=args.seed, subscribers=args.subscribers), port=args.port)
+    try:
+        account = generate_account(
+            seed=args.seed, clients=args.clients, lists_per_client=args.lists_per_client, subscribers=args.subscribers
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    sandbox = Sandbox(account, port=args.port)
     try:
         sandbox.faults.latency(args.latency)
         if args.rate_limit is not None:

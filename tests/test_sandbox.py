@@ -100,7 +100,7 @@ def test_default_layout(account: Account) -> None:
     counts = {
         lid: {state: len(rows) for state, rows in by_state.items()} for lid, by_state in account.subscribers.items()
     }
-    assert sum(sum(per_state.values()) for per_state in counts.values()) == 3000
+    assert sum(sum(per_state.values()) for per_state in counts.values()) == 3000 + 4  # + the four TIME_ROWS
     assert max(per_state["Active"] for per_state in counts.values()) > 2000
     assert any(sum(per_state.values()) == 0 for per_state in counts.values())
     assert all(any(per_state[state] for per_state in counts.values()) for state in STATES)
@@ -117,7 +117,7 @@ def test_clients_have_distinct_keys_and_time_zones(account: Account) -> None:
     assert len(keys) == len(details) + 1
     assert {detail["BasicDetails"]["TimeZone"] for detail in details} == {
         "(GMT+10:00) Canberra, Melbourne, Sydney",
-        "(GMT) Dublin, Edinburgh, Lisbon, London",
+        "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London",
     }
 
 
@@ -1003,7 +1003,7 @@ RATE_LIMITED = {"Code": 429, "Message": "Rate limit exceeded"}
 
 
 class Faulty:
-    """A fresh sandbox, its switches, and shortcuts for its first list (146 Active rows: 15 pages of 10)."""
+    """A fresh sandbox, its switches, and shortcuts for its first list (148 Active rows with the two TIME_ROWS: 15 pages of 10)."""
 
     def __init__(self, sandbox: Sandbox, http: requests.Session):
         self.sandbox, self.http, self.faults, self.account = sandbox, http, sandbox.faults, sandbox.account
