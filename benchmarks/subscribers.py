@@ -61,7 +61,18 @@ TARGET_WRITE_OVERHEAD = 0.25  # "well under the time of the calls": local work a
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far (Linux reports ru_maxrss in KiB)."""
+    """This process's peak resident set size so far: VmHWM, the high-water mark of its own address space.
+
+    Not getrusage's ru_maxrss: Linux carries that over from the parent across fork+exec, so every worker
+    would report at least the sandbox process's RSS at the moment it was started (1.9 GB at 1M rows).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
