@@ -408,10 +408,11 @@ def _sent_campaigns(rng: random.Random, count: int) -> list[dict]:
     size of the campaign's recipients report once that is made."""
     rows = []
     sent = SYSTEM_DATE - timedelta(days=1)
-    # a few campaigns get proportionally longer gaps; the random draws stay those of 6-30 hours
+    # a few campaigns get proportionally longer gaps between them (the newest is still sent 6-30 hours
+    # before the day before the system date); the random draws stay those of 6-30 hours
     scale = max(1, SENT_SPAN_MINUTES // (max(count, 1) * 18 * 60))
     for number in range(count, 0, -1):
-        sent -= timedelta(minutes=rng.randint(6 * 60, 30 * 60) * scale)
+        sent -= timedelta(minutes=rng.randint(6 * 60, 30 * 60) * (1 if number == count else scale))
         web = f"https://createsend.com/t/r-{_hex(rng, 16).upper()}"
         row = {"WebVersionURL": web, "WebVersionTextURL": f"{web}/t", **_campaign_basics(rng, number)}
         row["SentDate"] = _stamp(sent)
@@ -768,10 +769,7 @@ def _events(
         if rng.random() < 0.03:
             bounce_type, reason = rng.choice(BOUNCES)
             when = _stamp(_minutes_after(rng, sent, 1, 120))
-            if campaign:
-                bounces.append({"EmailAddress": email, **tag, "BounceType": bounce_type, "Date": when, "Reason": reason})
-            else:
-                bounces.append({"EmailAddress": email, "BounceType": bounce_type, "Date": when, "Reason": reason})
+            bounces.append({"EmailAddress": email, **tag, "BounceType": bounce_type, "Date": when, "Reason": reason})
             continue
         if rng.random() >= 0.45:
             continue
@@ -862,15 +860,18 @@ def _tags(account: Account, client_id: str, as_text: bool) -> list[dict]:
         tag for kind in (account.campaigns, account.scheduled, account.drafts)
         for row in kind[client_id] for tag in row.get("Tags", [])
     )
-    return [{"Name": name, "NumberOfCampaigns": str(count) if as_text else count} for name, count in sorted(counts.items())]
+    return [
+        {"Name": name, "NumberOfCampaigns": str(count) if as_text else count} for name, count in sorted(counts.items())
+    ]
 
 
 def _add_journey(rng: random.Random, account: Account, client_id: str) -> None:
-    """A journey "On Subscription" of one of the client's lists, started 4-18 months ago: each of its 1-3
+    """A journey "On Subscription" of the client's first list (a second one of any of its lists, perhaps an
+    empty one), started 4-18 months ago: each of its 1-3
     emails goes to the list's Active subscribers who joined since (at most JOURNEY_AUDIENCE_CAP), its
     JOURNEY_EMAIL_DELAYS after they joined, if that moment has come."""
     number = len(account.journeys[client_id])
-    target = rng.choice(account.lists[client_id])
+    target = account.lists[client_id][0] if number == 0 else rng.choice(account.lists[client_id])
     journey_id, name = _hex(rng, 32), JOURNEY_NAMES[number % len(JOURNEY_NAMES)]
     account.journeys[client_id].append(
         {"ListID": target["ListID"], "JourneyID": journey_id, "Name": name, "Status": "Active"}
@@ -884,7 +885,7 @@ def _add_journey(rng: random.Random, account: Account, client_id: str) -> None:
     for position in range(rng.randint(1, len(JOURNEY_EMAIL_DELAYS))):
         delay = timedelta(minutes=JOURNEY_EMAIL_DELAYS[position])
         sends = [(row, None, datetime.strptime(row["ListJoinedDate"], DATE_FORMAT) + delay) for row in people]
-        sends = [send for send in sends if send[2] <= SYSTEM_DATE]
+        sends = sorted((send for send in sends if send[2] <= SYSTEM_DATE), key=lambda send: send[2])  # as served
         events, _ = _events(rng, sends, False, False)
         email_id = _hex(rng, 32)
         reports = {"recipients": [{"EmailAddress": row["EmailAddress"], "SentDate": _stamp(when)}

@@ -1003,7 +1003,7 @@ RATE_LIMITED = {"Code": 429, "Message": "Rate limit exceeded"}
 
 
 class Faulty:
-    """A fresh sandbox, its switches, and shortcuts for its first list (148 Active rows with the two TIME_ROWS: 15 pages of 10)."""
+    """A fresh sandbox, its switches, and shortcuts for its first list (148 Active rows: 15 pages of 10)."""
 
     def __init__(self, sandbox: Sandbox, http: requests.Session):
         self.sandbox, self.http, self.faults, self.account = sandbox, http, sandbox.faults, sandbox.account
@@ -1400,3 +1400,482 @@ def test_command_line_latency_and_rate_limit() -> None:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+# ---- reports: campaigns, segments, journeys, webhooks, tags ----------------------------------------
+
+API_FIXTURES = Path("/work/shared/api/fixtures")
+LONDON = "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London"
+SYDNEY = "(GMT+10:00) Canberra, Melbourne, Sydney"
+CAMPAIGN_EVENTS = ("opens", "clicks", "bounces", "unsubscribes", "spam")
+JOURNEY_REPORTS = ("recipients", "opens", "clicks", "bounces", "unsubscribes")
+
+
+def api_fixture(name: str) -> Any:
+    """A response sample of Campaign Monitor's client libraries, from the shared API notes."""
+    return json.loads((API_FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def fixture_row_keys(name: str) -> set[str]:
+    """The keys of the first row of a sample, a bare array or a paged envelope."""
+    body = api_fixture(name)
+    return set((body["Results"] if isinstance(body, dict) else body)[0])
+
+
+def as_key(row: dict) -> tuple:
+    """A row as a hashable value, to count exact repeats."""
+    return tuple(sorted((name, json.dumps(value, ensure_ascii=False)) for name, value in row.items()))
+
+
+def client_in(account: Account, time_zone: str) -> str:
+    zones = {cid: details["BasicDetails"]["TimeZone"] for cid, details in account.client_details.items()}
+    return next(cid for cid, zone in zones.items() if zone == time_zone)
+
+
+def sent_campaigns(account: Account) -> Iterator[tuple[str, dict]]:
+    for client_id, rows in account.campaigns.items():
+        for row in rows:
+            yield client_id, row
+
+
+def newest_campaign(account: Account, client_id: str) -> str:
+    return max(account.campaigns[client_id], key=lambda row: row["SentDate"])["CampaignID"]
+
+
+def key_for(account: Account, client_id: str) -> tuple[str, str]:
+    return account.client_details[client_id]["ApiKey"], "x"
+
+
+def test_time_zones_are_campaign_monitors_names(account: Account) -> None:
+    assert client_in(account, LONDON) and client_in(account, SYDNEY)
+    big_client = account.clients[0]["ClientID"]
+    own_zone = account.client_details[big_client]["BasicDetails"]["TimeZone"]
+    zones = [row["ScheduledTimeZone"] for row in account.scheduled[big_client]]
+    assert own_zone in zones
+    assert "(GMT-05:00) Eastern Time (US & Canada)" in zones
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "email", "local_time"),
+    [
+        (LONDON, "summer.joiner@example.com", "2024-07-01 12:00:00"),
+        (LONDON, "winter.joiner@example.com", "2024-01-15 12:00:00"),
+        (SYDNEY, "sydney.summer@example.com", "2024-01-15 12:00:00"),
+        (SYDNEY, "sydney.winter@example.com", "2024-07-01 12:00:00"),
+    ],
+)
+def test_time_rows_are_served_as_active_subscribers(session, sandbox, account, time_zone, email, local_time) -> None:
+    assert account.system_date == "2024-07-15 09:30:00"
+    list_id = account.lists[client_in(account, time_zone)][0]["ListID"]
+    rows = read_all_pages(session, sandbox, f"/lists/{list_id}/active.json", date=local_time[:16])
+    row = next(row for row in rows if row["EmailAddress"] == email)
+    assert (row["Date"], row["ListJoinedDate"], row["State"]) == (local_time, local_time, "Active")
+
+
+def test_sent_campaigns_spread_over_two_years(account: Account) -> None:
+    for rows in account.campaigns.values():
+        dates = sorted(row["SentDate"] for row in rows)
+        assert dates[0] < "2022-10-01" and dates[-1] > "2024-04-01"
+        assert dates[-1] < account.system_date
+
+
+def test_tags_count_campaigns_as_int_then_as_string(session, sandbox, account, ids) -> None:
+    keys = fixture_row_keys("tags.json")
+    assert keys == fixture_row_keys("ruby/tags.json")
+    for client_id, kind in ((ids["big_client"], int), (ids["small_client"], str)):
+        served = get(session, sandbox, f"/clients/{client_id}/tags.json").json()
+        assert served == account.tags[client_id] and served
+        assert all(set(row) == keys and type(row["NumberOfCampaigns"]) is kind for row in served)
+        expected = Counter(
+            tag for kind_rows in (account.campaigns, account.scheduled, account.drafts)
+            for row in kind_rows[client_id] for tag in row.get("Tags", [])
+        )
+        assert {row["Name"]: int(row["NumberOfCampaigns"]) for row in served} == dict(expected)
+    assert any(isinstance(row["NumberOfCampaigns"], str) and row["NumberOfCampaigns"].isdigit()
+               for row in account.tags[ids["small_client"]])
+
+
+def test_journeys_of_each_client(session, sandbox, account) -> None:
+    keys = fixture_row_keys("journeys/client_journeys.json")
+    summary = api_fixture("journeys/journey_summary.json")
+    for client_id, lists in account.lists.items():
+        served = get(session, sandbox, f"/clients/{client_id}/journeys.json").json()
+        assert served == account.journeys[client_id] and 1 <= len(served) <= 2
+        for journey in served:
+            assert set(journey) == keys
+            assert journey["ListID"] in {row["ListID"] for row in lists}
+            details = get(session, sandbox, f"/journeys/{journey['JourneyID']}.json").json()
+            assert details == account.journey_details[journey["JourneyID"]]
+            assert set(details) == set(summary)
+            assert (details["JourneyID"], details["Name"]) == (journey["JourneyID"], journey["Name"])
+            assert 1 <= len(details["Emails"]) <= 3
+            assert all(set(email) == set(summary["Emails"][0]) for email in details["Emails"])
+
+
+def test_journey_email_counts_match_the_rows_served(session, sandbox, account) -> None:
+    emails = [email for details in account.journey_details.values() for email in details["Emails"]]
+    assert sum(email["Opened"] for email in emails) > 0 and sum(email["Clicked"] for email in emails) > 0
+    for email in emails:
+        served = {
+            report: read_all_pages(session, sandbox, f"/journeys/email/{email['EmailID']}/{report}.json", pagesize=100)
+            for report in JOURNEY_REPORTS
+        }
+        for report, rows in served.items():
+            assert rows == account.journey_email_reports[email["EmailID"]][report]
+            fixture_keys = fixture_row_keys(f"journeys/journey_email_{report}_with_params.json")
+            assert all(set(row) == fixture_keys for row in rows)
+        counts = {
+            "Sent": len(served["recipients"]), "Opened": len(served["opens"]), "Clicked": len(served["clicks"]),
+            "Bounced": len(served["bounces"]), "Unsubscribed": len(served["unsubscribes"]),
+            "UniqueOpened": len({row["EmailAddress"].casefold() for row in served["opens"]}),
+        }
+        assert counts == {name: email[name] for name in counts}
+        assert email["UniqueOpened"] <= email["Opened"]
+        sent_at = {row["EmailAddress"]: row["SentDate"] for row in served["recipients"]}
+        for report in JOURNEY_REPORTS[1:]:
+            assert all(sent_at[row["EmailAddress"]] <= row["Date"] <= account.system_date for row in served[report])
+
+
+def test_journey_email_paging_order_and_date_filter(session, sandbox, account) -> None:
+    email_id, reports = max(account.journey_email_reports.items(), key=lambda item: len(item[1]["opens"]))
+    opens = reports["opens"]
+    assert len(opens) > 20
+    path = f"/journeys/email/{email_id}/opens.json"
+    second = get(session, sandbox, path, page=2, pagesize=10, orderdirection="desc").json()
+    assert set(second) == set(api_fixture("journeys/journey_email_opens_with_params.json"))
+    assert (second["ResultsOrderedBy"], second["OrderDirection"], second["PageNumber"]) == ("Date", "DESC", 2)
+    assert (second["TotalNumberOfRecords"], second["NumberOfPages"]) == (len(opens), math.ceil(len(opens) / 10))
+    descending = read_all_pages(session, sandbox, path, pagesize=10, orderdirection="desc")
+    assert [row["Date"] for row in descending] == sorted((row["Date"] for row in opens), reverse=True)
+    assert second["Results"] == descending[10:20]
+    since = sorted(row["Date"] for row in opens)[len(opens) // 2][:16]
+    filtered = read_all_pages(session, sandbox, path, date=since)
+    assert filtered == [row for row in opens if row["Date"][:16] >= since] and 0 < len(filtered) < len(opens)
+    recipients = get(session, sandbox, f"/journeys/email/{email_id}/recipients.json", date=since).json()
+    assert (recipients["ResultsOrderedBy"], recipients["OrderDirection"]) == ("SentDate", "ASC")
+    expected = [row for row in reports["recipients"] if row["SentDate"][:16] >= since]
+    assert recipients["TotalNumberOfRecords"] == len(expected)
+    assert [row["SentDate"] for row in recipients["Results"]] == sorted(row["SentDate"] for row in expected)
+
+
+def test_webhooks_of_each_list(session, sandbox, account) -> None:
+    keys = fixture_row_keys("list_webhooks.json")
+    counts = []
+    for lists in account.lists.values():
+        for row in lists:
+            served = get(session, sandbox, f"/lists/{row['ListID']}/webhooks.json").json()
+            assert served == account.webhooks[row["ListID"]]
+            assert all(set(hook) == keys and hook["PayloadFormat"] in ("Json", "Xml") for hook in served)
+            counts.append(len(served))
+    assert min(counts) == 0 and max(counts) >= 1 and max(counts) <= 2
+
+
+def test_segment_details_count_the_members_served(session, sandbox, account) -> None:
+    keys = set(api_fixture("segment_details.json"))
+    sizes = {}
+    for segments in account.segments.values():
+        for segment in segments:
+            segment_id = segment["SegmentID"]
+            details = get(session, sandbox, f"/segments/{segment_id}.json").json()
+            assert set(details) == keys
+            assert details == account.segment_details[segment_id] == account.segment_detail(segment_id)
+            assert (details["ListID"], details["Title"]) == (segment["ListID"], segment["Title"])
+            rules = [rule for group in details["RuleGroups"] for rule in group["Rules"]]
+            assert rules and all(set(rule) == {"RuleType", "Clause"} for rule in rules)
+            members = read_all_pages(session, sandbox, f"/segments/{segment_id}/active.json")
+            assert len(members) == details["ActiveSubscribers"]
+            active = {row["EmailAddress"]: row for row in account.subscribers[segment["ListID"]]["Active"]}
+            assert all(row == {key: active[row["EmailAddress"]][key] for key in SUBSCRIBER_KEYS} for row in members)
+            sizes[segment_id] = len(members)
+    assert max(sizes.values()) > 1000 and min(sizes.values()) == 0
+
+
+def test_segment_members_page_like_list_subscribers(session, sandbox, account) -> None:
+    segment_id = max(account.segment_details, key=lambda sid: account.segment_details[sid]["ActiveSubscribers"])
+    members = account.segment_members(segment_id)
+    path = f"/segments/{segment_id}/active.json"
+    first = get(session, sandbox, path).json()
+    assert set(first) == set(api_fixture("segment_subscribers.json"))
+    assert (first["ResultsOrderedBy"], first["OrderDirection"], first["RecordsOnThisPage"]) == ("email", "asc", 1000)
+    assert (first["TotalNumberOfRecords"], first["NumberOfPages"]) == (len(members), 2)
+    expected = sorted(members, key=lambda row: (row["EmailAddress"].casefold(), row["EmailAddress"]))
+    assert [row["EmailAddress"] for row in read_all_pages(session, sandbox, path)] == [
+        row["EmailAddress"] for row in expected
+    ]
+    by_date = get(session, sandbox, path, orderfield="date", orderdirection="desc", pagesize=10).json()["Results"]
+    assert [row["Date"] for row in by_date] == sorted((row["Date"] for row in members), reverse=True)[:10]
+    flagged = get(session, sandbox, path, pagesize=10, includetrackingpreference="true").json()["Results"]
+    assert all(set(row) == SUBSCRIBER_KEYS | {"ConsentToTrack"} for row in flagged)
+    since = "2024-01-01 00:00"
+    dated = read_all_pages(session, sandbox, path, date=since)
+    assert 0 < len(dated) == sum(row["Date"] >= since for row in members) < len(members)
+    assert get(session, sandbox, path, orderfield="sentdate").json()["Code"] == 802
+
+
+def test_segment_members_follow_writes(writer: Writer) -> None:
+    account = writer.account
+    segment_id = next(
+        sid for sid, details in account.segment_details.items()
+        if details["ListID"] == writer.list_id and "@example.com" in json.dumps(details["RuleGroups"])
+    )
+    before = writer.http.get(f"{writer.sandbox.base_url}/segments/{segment_id}.json").json()["ActiveSubscribers"]
+    assert writer.add(person("new.member@example.com", Name="New Member")).status_code == 201
+    assert writer.add(person("outsider@elsewhere.test", Name="Outsider")).status_code == 201
+    after = writer.http.get(f"{writer.sandbox.base_url}/segments/{segment_id}.json").json()
+    assert after["ActiveSubscribers"] == before + 1 == len(account.segment_members(segment_id))
+    served = read_all_pages(writer.http, writer.sandbox, f"/segments/{segment_id}/active.json")
+    assert "new.member@example.com" in {row["EmailAddress"] for row in served}
+    assert "outsider@elsewhere.test" not in {row["EmailAddress"] for row in served}
+
+
+def test_every_sent_campaign_has_consistent_reports(account: Account) -> None:
+    assert len(account.campaign_reports) == sum(len(rows) for rows in account.campaigns.values())
+    for client_id, campaign in sent_campaigns(account):
+        campaign_id = campaign["CampaignID"]
+        reports = account.campaign_reports[campaign_id]
+        summary = account.campaign_summaries[campaign_id]
+        counts = {
+            "Recipients": len(reports["recipients"]), "TotalOpened": len(reports["opens"]),
+            "Clicks": len(reports["clicks"]), "Unsubscribed": len(reports["unsubscribes"]),
+            "Bounced": len(reports["bounces"]), "SpamComplaints": len(reports["spam"]),
+            "UniqueOpened": len({row["EmailAddress"].casefold() for row in reports["opens"]}),
+        }
+        assert counts == {name: summary[name] for name in counts}
+        assert campaign["TotalRecipients"] == summary["Recipients"] <= 1500
+        assert summary["Name"] == campaign["Name"] and summary["WebVersionURL"] == campaign["WebVersionURL"]
+        recipients = {row["EmailAddress"] for row in reports["recipients"]}
+        targets = account.campaign_lists_and_segments[campaign_id]
+        target_lists = {row["ListID"] for row in targets["Lists"] + targets["Segments"]}
+        assert {row["ListID"] for row in reports["recipients"]} <= target_lists
+        assert target_lists <= {row["ListID"] for row in account.lists[client_id]}
+        for report in CAMPAIGN_EVENTS:
+            for row in reports[report]:
+                assert row["EmailAddress"] in recipients
+                assert campaign["SentDate"] <= row["Date"] <= account.system_date
+                assert row["Date"].endswith(":00")
+        usage = account.email_client_usage[campaign_id]
+        assert sum(row["Subscribers"] for row in usage) == summary["UniqueOpened"]
+        assert not usage or abs(sum(row["Percentage"] for row in usage) - 100) < 0.1
+
+
+def test_only_recent_campaigns_have_real_audiences(account: Account) -> None:
+    for rows in account.campaigns.values():
+        newest_first = sorted(rows, key=lambda row: row["SentDate"], reverse=True)
+        assert all(row["TotalRecipients"] <= 3 for row in newest_first[8:])
+        assert sum(row["TotalRecipients"] for row in newest_first[:8]) > 8 * 3
+    assert max(row["TotalRecipients"] for _, row in sent_campaigns(account)) > 1000
+
+
+def test_reports_do_not_grow_with_subscribers() -> None:
+    bigger = generate_account(subscribers=12000)
+    assert 1000 < max(row["TotalRecipients"] for _, row in sent_campaigns(bigger)) <= 1500
+    assert all(row["TotalRecipients"] <= 3 for rows in bigger.campaigns.values() for row in rows[8:])
+    assert max(len(reports["recipients"]) for reports in bigger.journey_email_reports.values()) <= 400
+
+
+def test_campaign_reports_served_match_the_summary(session, sandbox, account) -> None:
+    for client_id in account.lists:
+        for campaign in sorted(account.campaigns[client_id], key=lambda row: row["SentDate"])[-9:]:
+            campaign_id = campaign["CampaignID"]
+            summary = get(session, sandbox, f"/campaigns/{campaign_id}/summary.json").json()
+            assert summary == account.campaign_summaries[campaign_id]
+            assert set(summary) == set(api_fixture("campaign_summary.json"))
+            served = {
+                report: read_all_pages(session, sandbox, f"/campaigns/{campaign_id}/{report}.json")
+                for report in ("recipients", *CAMPAIGN_EVENTS)
+            }
+            assert len(served["recipients"]) == summary["Recipients"] == campaign["TotalRecipients"]
+            assert len(served["opens"]) == summary["TotalOpened"]
+            assert len({row["EmailAddress"].casefold() for row in served["opens"]}) == summary["UniqueOpened"]
+            assert len(served["clicks"]) == summary["Clicks"]
+            assert len(served["bounces"]) == summary["Bounced"]
+            assert len(served["unsubscribes"]) == summary["Unsubscribed"]
+            assert len(served["spam"]) == summary["SpamComplaints"]
+            for report, rows in served.items():
+                assert Counter(map(as_key, rows)) == Counter(map(as_key, account.campaign_reports[campaign_id][report]))
+
+
+@pytest.mark.parametrize("report", ["recipients", *CAMPAIGN_EVENTS])
+def test_campaign_report_rows_have_the_samples_keys(account: Account, report: str) -> None:
+    keys = fixture_row_keys(f"campaign_{report}.json")
+    rows = [row for reports in account.campaign_reports.values() for row in reports[report]]
+    assert rows and all(set(row) == keys for row in rows)
+
+
+def test_campaign_recipients_page_twice_by_email(session, sandbox, account) -> None:
+    campaign_id = max(account.campaign_summaries, key=lambda cid: account.campaign_summaries[cid]["Recipients"])
+    stored = account.campaign_reports[campaign_id]["recipients"]
+    path = f"/campaigns/{campaign_id}/recipients.json"
+    first = get(session, sandbox, path).json()
+    assert set(first) == set(api_fixture("campaign_recipients.json"))
+    assert (first["ResultsOrderedBy"], first["OrderDirection"], first["RecordsOnThisPage"]) == ("email", "asc", 1000)
+    assert (first["TotalNumberOfRecords"], first["NumberOfPages"]) == (len(stored), 2)
+    second = get(session, sandbox, path, page=2).json()
+    assert second["RecordsOnThisPage"] == len(stored) - 1000
+    emails = [row["EmailAddress"] for row in first["Results"] + second["Results"]]
+    assert emails == sorted((row["EmailAddress"] for row in stored), key=lambda email: (email.casefold(), email))
+    descending = get(session, sandbox, path, orderdirection="desc", pagesize=10).json()["Results"]
+    assert [row["EmailAddress"] for row in descending] == emails[::-1][:10]
+    assert get(session, sandbox, path, orderfield="date").json()["Code"] == 802
+
+
+def test_some_opens_and_clicks_are_exact_repeats(session, sandbox, account) -> None:
+    for client_id in account.lists:
+        campaign_id = newest_campaign(account, client_id)
+        for report in ("opens", "clicks"):
+            rows = read_all_pages(session, sandbox, f"/campaigns/{campaign_id}/{report}.json")
+            repeats = [row for row, count in Counter(map(as_key, rows)).items() if count > 1]
+            assert repeats, f"no repeated {report} in {campaign_id}"
+            counted = "TotalOpened" if report == "opens" else "Clicks"
+            assert len(rows) == account.campaign_summaries[campaign_id][counted]
+
+
+def test_campaign_events_by_date_with_a_date_filter(session, sandbox, account, ids) -> None:
+    campaign_id = newest_campaign(account, ids["big_client"])
+    opens = account.campaign_reports[campaign_id]["opens"]
+    path = f"/campaigns/{campaign_id}/opens.json"
+    first = get(session, sandbox, path, pagesize=50).json()
+    assert set(first) == set(api_fixture("campaign_opens.json"))
+    assert (first["ResultsOrderedBy"], first["OrderDirection"]) == ("date", "asc")
+    assert (first["TotalNumberOfRecords"], first["NumberOfPages"]) == (len(opens), math.ceil(len(opens) / 50))
+    since = sorted(row["Date"] for row in opens)[len(opens) // 3][:16]
+    rows = read_all_pages(session, sandbox, path, date=since, orderdirection="desc")
+    expected = [row for row in opens if row["Date"][:16] >= since]
+    assert 0 < len(rows) == len(expected) < len(opens)
+    assert [row["Date"] for row in rows] == sorted((row["Date"] for row in expected), reverse=True)
+    assert Counter(map(as_key, rows)) == Counter(map(as_key, expected))
+    assert get(session, sandbox, path, orderfield="email").json()["Code"] == 802
+    assert get(session, sandbox, path, date="last week").json()["Code"] == 5
+
+
+@pytest.mark.parametrize(
+    ("params", "code"), [({"pagesize": 9}, 801), ({"page": 0}, 800), ({"orderdirection": "up"}, 803)]
+)
+def test_new_paged_endpoints_validate_paging(session, sandbox, account, ids, params: dict, code: int) -> None:
+    campaign_id = newest_campaign(account, ids["big_client"])
+    email_id = next(iter(account.journey_email_reports))
+    segment_id = next(iter(account.segment_details))
+    for path in (f"/campaigns/{campaign_id}/recipients.json", f"/campaigns/{campaign_id}/clicks.json",
+                 f"/journeys/email/{email_id}/bounces.json", f"/segments/{segment_id}/active.json"):
+        response = get(session, sandbox, path, **params)
+        assert (response.status_code, response.json()["Code"]) == (400, code)
+
+
+def test_lists_and_segments_and_email_client_usage(session, sandbox, account) -> None:
+    with_segment = 0
+    for client_id in account.lists:
+        for campaign in sorted(account.campaigns[client_id], key=lambda row: row["SentDate"])[-8:]:
+            campaign_id = campaign["CampaignID"]
+            targets = get(session, sandbox, f"/campaigns/{campaign_id}/listsandsegments.json").json()
+            assert targets == account.campaign_lists_and_segments[campaign_id]
+            sample_targets = api_fixture("campaign_listsandsegments.json")
+            assert set(targets) == set(sample_targets) and targets["Lists"]
+            assert all(set(row) == set(sample_targets["Lists"][0]) for row in targets["Lists"])
+            assert all(set(row) == set(sample_targets["Segments"][0]) for row in targets["Segments"])
+            assert all(row in account.lists[client_id] for row in targets["Lists"])
+            assert all(row in account.segments[client_id] for row in targets["Segments"])
+            with_segment += bool(targets["Segments"])
+            usage = get(session, sandbox, f"/campaigns/{campaign_id}/emailclientusage.json").json()
+            assert usage == account.email_client_usage[campaign_id]
+            assert all(set(row) == fixture_row_keys("email_client_usage.json") for row in usage)
+            assert sum(row["Subscribers"] for row in usage) == account.campaign_summaries[campaign_id]["UniqueOpened"]
+            assert [row["Subscribers"] for row in usage] == sorted((row["Subscribers"] for row in usage), reverse=True)
+    assert with_segment >= 1
+
+
+def test_recipients_sent_through_a_segment_meet_its_rules(account: Account) -> None:
+    checked = 0
+    for campaign_id, targets in account.campaign_lists_and_segments.items():
+        list_ids = {row["ListID"] for row in targets["Lists"]}
+        only_segment_lists = {row["ListID"] for row in targets["Segments"]} - list_ids
+        for segment in targets["Segments"]:
+            members = {row["EmailAddress"] for row in account.segment_members(segment["SegmentID"])}
+            for row in account.campaign_reports[campaign_id]["recipients"]:
+                if row["ListID"] == segment["ListID"] and row["ListID"] in only_segment_lists:
+                    assert row["EmailAddress"] in members
+                    checked += 1
+    assert checked > 0
+
+
+def test_a_client_key_sees_only_its_own_reports(sandbox, account, ids) -> None:
+    small, big = ids["small_client"], ids["big_client"]
+    auth = key_for(account, small)
+
+    def call(path: str) -> tuple[int, Any]:
+        response = requests.get(sandbox.base_url + path, auth=auth)
+        return response.status_code, response.json()
+
+    own_campaign, other_campaign = newest_campaign(account, small), newest_campaign(account, big)
+    assert call(f"/campaigns/{own_campaign}/summary.json") == (200, account.campaign_summaries[own_campaign])
+    assert call(f"/clients/{small}/tags.json") == (200, account.tags[small])
+    assert call(f"/clients/{small}/journeys.json") == (200, account.journeys[small])
+    for report in ("summary", "recipients", "opens", "listsandsegments", "emailclientusage"):
+        invalid = {"Code": 301, "Message": "Invalid CampaignID"}
+        assert call(f"/campaigns/{other_campaign}/{report}.json") == (400, invalid)
+    for collection in ("tags", "journeys"):
+        assert call(f"/clients/{big}/{collection}.json") == (401, {"Code": 102, "Message": "Invalid ClientID"})
+    other_segment = account.segments[big][0]["SegmentID"]
+    own_segment = account.segments[small][0]["SegmentID"]
+    assert call(f"/segments/{own_segment}.json") == (200, account.segment_detail(own_segment))
+    for path in (f"/segments/{other_segment}.json", f"/segments/{other_segment}/active.json"):
+        assert call(path) == (400, {"Code": 302, "Message": "Invalid SegmentID"})
+    other_journey = account.journeys[big][0]["JourneyID"]
+    assert call(f"/journeys/{other_journey}.json") == (400, {"Code": 380, "Message": "Invalid JourneyID"})
+    other_email = account.journey_details[other_journey]["Emails"][0]["EmailID"]
+    assert call(f"/journeys/email/{other_email}/opens.json") == (400, {"Code": 381, "Message": "Invalid EmailID"})
+    own_journey = account.journeys[small][0]["JourneyID"]
+    own_email = account.journey_details[own_journey]["Emails"][0]["EmailID"]
+    assert call(f"/journeys/email/{own_email}/recipients.json")[0] == 200
+    assert call(f"/lists/{ids['big_list']}/webhooks.json") == (400, {"Code": 101, "Message": "Invalid ListID"})
+    assert call(f"/lists/{ids['small_list']}/webhooks.json") == (200, account.webhooks[ids["small_list"]])
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code", "message"),
+    [
+        ("/campaigns/0000/summary.json", 400, 301, "Invalid CampaignID"),
+        ("/campaigns/0000/spam.json", 400, 301, "Invalid CampaignID"),
+        ("/campaigns/0000/listsandsegments.json", 400, 301, "Invalid CampaignID"),
+        ("/campaigns/0000/emailclientusage.json", 400, 301, "Invalid CampaignID"),
+        ("/segments/0000.json", 400, 302, "Invalid SegmentID"),
+        ("/segments/0000/active.json", 400, 302, "Invalid SegmentID"),
+        ("/journeys/0000.json", 400, 380, "Invalid JourneyID"),
+        ("/journeys/email/0000/clicks.json", 400, 381, "Invalid EmailID"),
+        ("/lists/0000/webhooks.json", 400, 101, "Invalid ListID"),
+        ("/clients/0000/tags.json", 401, 102, "Invalid ClientID"),
+        ("/clients/0000/journeys.json", 401, 102, "Invalid ClientID"),
+    ],
+)
+def test_unknown_report_ids(session, sandbox, path: str, status: int, code: int, message: str) -> None:
+    response = get(session, sandbox, path)
+    assert (response.status_code, response.json()) == (status, {"Code": code, "Message": message})
+
+
+def test_unsent_campaigns_have_no_reports(session, sandbox, account, ids) -> None:
+    draft = account.drafts[ids["big_client"]][0]["CampaignID"]
+    response = get(session, sandbox, f"/campaigns/{draft}/summary.json")
+    assert (response.status_code, response.json()["Code"]) == (400, 301)
+
+
+def test_command_line_clients_and_lists_per_client() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cm_source.sandbox", "--subscribers", "60", "--clients", "3", "--lists-per-client", "2"],
+        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        base_url = process.stdout.readline().split()[-1]
+        api_key = process.stdout.readline().split()[-1]
+        expected = generate_account(clients=3, lists_per_client=2, subscribers=60)
+        assert api_key == expected.api_key
+        clients = requests.get(base_url + "/clients.json", auth=(api_key, "x")).json()
+        assert clients == expected.clients and len(clients) == 3
+        lists = requests.get(f"{base_url}/clients/{clients[2]['ClientID']}/lists.json", auth=(api_key, "x")).json()
+        assert len(lists) == 2
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+    refused = subprocess.run(
+        [sys.executable, "-m", "cm_source.sandbox", "--lists-per-client", "1"],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=30,
+    )
+    assert refused.returncode == 2 and "lists_per_client >= 2" in refused.stderr
