@@ -269,6 +269,18 @@ def run_as_worker(kind: str, spec_path: str) -> None:
 # ==================================================================================================
 
 
+# Sorted row lists by (id(rows), len, key, direction); emptied when a sandbox stops, so that an account's
+# rows do not outlive it (a live 1M account in this process slows every later sandbox down through GC).
+SORT_CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
+
+
+def release(*objects: Any) -> None:
+    """Forget a finished sandbox's account: empty the sort cache and collect."""
+    SORT_CACHE.clear()
+    del objects
+    gc.collect()
+
+
 def install_sort_cache() -> None:
     """Benchmark-local shim, on by default (--raw-sandbox turns it off): the sandbox sorts a list-state's
     every row for every page it serves (PageSpec.ordered, under the account lock), which at 720,000 rows
@@ -280,7 +292,7 @@ def install_sort_cache() -> None:
     original = sandbox_module.PageSpec.ordered
     if getattr(original, "benchmark_cache", False):
         return
-    cache: "OrderedDict[tuple, tuple]" = OrderedDict()
+    cache = SORT_CACHE
     lock = threading.Lock()
 
     def ordered(self: Any, rows: List[dict]) -> List[dict]:
@@ -590,6 +602,7 @@ class Bench:
                             expected_requests=expected)
                 out["load"] = load
                 self.report_load(size, load, account, states, expected, seen, total, floor_s)
+        release()
         del account
         gc.collect()
         return out
@@ -663,6 +676,7 @@ class Bench:
                              f" {recorder.span_s():.2f} s")
                 self.add_row(f"latency load c={concurrency}", args.compare_subscribers, result, total,
                              expected["total"], seen["total"], floor.get("wall_s"))
+        release()
         self.records.append({"scenario": "latency", "floor": floor, **results})
         seq, con = results["sequential"], results["concurrent"]
         if "error" in seq or "error" in con:
@@ -696,6 +710,7 @@ class Bench:
             refused = sandbox.faults.rate_limited_count - before
             answered = [event for event in recorder.events if event[2] != 429]
             span = recorder.span_s()
+        release()
         rate = len(answered) / span if span else 0.0
         result.update(requests_seen=seen, rate_per_s=rate, refused_429=refused, span_s=span)
         self.records.append({"scenario": "ratelimit", "limit": limit, "result": result})
@@ -726,6 +741,7 @@ class Bench:
                                            "rows": args.write_rows, "existing_emails": existing})
             imports = sum(1 for r in sandbox.requests if r.method == "POST" and r.path.endswith("/import.json"))
             server_s = recorder.server_s()
+        release()
         self.records.append({"scenario": "write", "result": result, "import_requests": imports, "server_s": server_s})
         expected_imports = math.ceil(args.write_rows / 1000)
         if "error" in result:
@@ -760,6 +776,7 @@ class Bench:
         with Sandbox(account) as sandbox:
             result = self.worker("load", {"base_url": sandbox.base_url, "api_key": sandbox.api_key, "profile": True},
                                  args.concurrency)
+        release()
         if "error" in result:
             self.say("   " + result["error"])
             return
