@@ -140,6 +140,11 @@ class RssSampler(threading.Thread):
         return max(inside) if inside else None
 
 
+def is_list_state_table(name: str) -> bool:
+    """active_subscribers … deleted_subscribers: a list's subscribers in one state (not e.g. segment_subscribers)."""
+    return name.endswith("_subscribers") and name.removesuffix("_subscribers").capitalize() in STATES
+
+
 def worker_load(spec: Dict[str, Any]) -> Dict[str, Any]:
     """The connector's full load of the subscriber tables into DuckDB, as the project's pipeline does it
     (parquet files, insert-from-staging replace), in a pipelines dir of its own."""
@@ -153,7 +158,7 @@ def worker_load(spec: Dict[str, Any]) -> Dict[str, Any]:
     workdir = Path(spec["workdir"])
     supports_concurrency = "max_concurrent_requests" in inspect.signature(campaign_monitor_source).parameters
     source = campaign_monitor_source(api_key=spec["api_key"], base_url=spec["base_url"])
-    tables = [name for name in source.resources if name.endswith("_subscribers")]
+    tables = [name for name in source.resources if is_list_state_table(name)]
     source = source.with_resources(*tables)
     destination = dlt.destinations.duckdb(str(workdir / DUCKDB_FILE), replace_strategy="insert-from-staging")
     pipeline = dlt.pipeline(
@@ -485,13 +490,17 @@ def connector_states() -> Tuple[List[str], str]:
 
         source = campaign_monitor_source(api_key="benchmark", base_url="http://127.0.0.1:9/api/v3.3")
         tables = [name for name in source.resources if name.endswith("_subscribers")]
-        how = "the source's resources"
+        how = "the source's resources ending in _subscribers"
     except Exception as error:  # noqa: BLE001 - report and fall back
         from cm_source.endpoints import ENDPOINTS
 
         tables = [e.table for e in ENDPOINTS if e.table.endswith("_subscribers")]
         how = f"the endpoint catalogue (building the source failed: {type(error).__name__}: {error})"
-    return [table.removesuffix("_subscribers").capitalize() for table in tables], how
+    states = [table.removesuffix("_subscribers").capitalize() for table in tables]
+    others = [table for table, state in zip(tables, states) if state not in STATES]
+    if others:
+        how += f"; not list states, left out: {', '.join(others)}"
+    return [state for state in states if state in STATES], how
 
 
 # ==================================================================================================
@@ -673,7 +682,8 @@ class Bench:
                 else:
                     steps = ", ".join(f"{s['step']} {s['s']:.1f} s" for s in result["steps"] if s["step"] != "run")
                     self.say(f"   {label}: {result['wall_s']:.2f} s ({steps}); {seen['total']} requests over"
-                             f" {recorder.span_s():.2f} s")
+                             f" {recorder.span_s():.2f} s: {seen['pages']} pages, {seen['catch_up']} catch-up,"
+                             f" other {seen['other_by_path']}, read twice {seen['read_twice']}")
                 self.add_row(f"latency load c={concurrency}", args.compare_subscribers, result, total,
                              expected["total"], seen["total"], floor.get("wall_s"))
         release()
