@@ -555,7 +555,7 @@ class Bench:
             "peak_rss_mb": result.get("peak_rss_mb"),
             "requests": f"{'-' if expected is None else expected}/{'-' if actual is None else actual}",
             "x_floor": wall / floor_s if wall and floor_s else None,
-            "note": note if "error" not in result else "FAILED: " + result["error"].splitlines()[0],
+            "note": note if "error" not in result else "FAILED: " + result["error"].strip().splitlines()[-1][:160],
         })
 
     def say(self, text: str) -> None:
@@ -730,7 +730,7 @@ class Bench:
                  + (f"; FAILED: {result['error']}" if "error" in result else f"; load {result['wall_s']:.1f} s"))
         self.checks.append((f"rate limit {limit}/s: achieved ≥ {TARGET_RATE_SHARE:.0%} of the allowed rate",
                             "error" not in result and rate >= TARGET_RATE_SHARE * limit,
-                            f"{rate:.2f} req/s answered of {limit}/s"))
+                            f"{rate:.2f} req/s answered of {limit}/s" + (" (the load FAILED)" if "error" in result else "")))
         self.checks.append((f"rate limit {limit}/s: 429s ≤ {TARGET_MAX_429_SHARE:.0%} of requests",
                             refused <= TARGET_MAX_429_SHARE * max(1, seen["total"]),
                             f"{refused} × 429 of {seen['total']} requests"))
