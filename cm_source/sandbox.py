@@ -712,16 +712,16 @@ def _webhooks(rng: random.Random, count: int) -> list[dict]:
 
 def _add_campaign_reports(rng: random.Random, account: Account, client_id: str, campaign: dict, position: int) -> None:
     """One sent campaign's reports. One of the client's RECENT_CAMPAIGNS newest (position 0 is the newest)
-    went to one or two whole lists, sometimes plus a segment of another list, capped at
-    CAMPAIGN_AUDIENCE_CAP (the newest goes to the client's first list, so on the big list it has more
-    than 1000 recipients); an older one reached 0-3 people of one list. Recipients had joined by SentDate
+    went to one or two lists, sometimes plus a segment of another list: the newest to the client's first
+    list, at most CAMPAIGN_AUDIENCE_CAP people (so on the big list more than 1000), the others to at most
+    a fifth of that, to keep the default account cheap; an older one reached 0-3 people of one list. Recipients had joined by SentDate
     and are Active now; someone on two targeted lists gets it once."""
     lists, segments = account.lists[client_id], account.segments[client_id]
     if position < RECENT_CAMPAIGNS:
         targets = [lists[0]] if position == 0 else rng.sample(lists, rng.randint(1, min(2, len(lists))))
         spare = [row for row in segments if row["ListID"] not in {target["ListID"] for target in targets}]
         chosen_segments = [rng.choice(spare)] if spare and rng.random() < 0.4 else []
-        size = CAMPAIGN_AUDIENCE_CAP
+        size = CAMPAIGN_AUDIENCE_CAP if position == 0 else CAMPAIGN_AUDIENCE_CAP // 5
     else:
         targets, chosen_segments, size = [rng.choice(lists)], [], rng.randint(0, 3)
     sources = [(target["ListID"], None) for target in targets]
@@ -843,6 +843,8 @@ def _campaign_summary(rng: random.Random, campaign: dict, reports: dict[str, lis
 
 def _email_client_usage(openers: list[dict]) -> list[dict]:
     """GET /campaigns/{id}/emailclientusage.json: the openers by the email client they read with."""
+    if not openers:
+        return []
     counts = Counter(EMAIL_CLIENTS.get(row["ReadsEmailWith"], EMAIL_CLIENTS[""]) for row in openers)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [
