@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from typing import Any, Dict, Iterator, List
+from typing import Any, Iterator, List
 
 import dlt
 import pytest
