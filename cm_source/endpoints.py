@@ -39,6 +39,8 @@ class Endpoint:
     zone_field: Mapping[str, str] = field(default_factory=dict)  # timestamp → the row field naming its zone
     integers: Tuple[str, ...] = ()  # fields the API sends as a number or as a numeric string
     always_text: Tuple[str, ...] = ()  # text fields the API may leave out; their columns exist regardless
+    floats: Tuple[str, ...] = ()  # numbers that are sometimes whole: typed so pages agree
+    columnar: bool = False  # millions of rows: pages go to dlt as Arrow tables (see columnar.py)
     row_key: Tuple[str, ...] = ()  # the API fields that tell rows of a paged read apart (to re-read safely)
     changed_since_param: str = ""  # the filter for rows changed since a time, to catch up after paging
 
@@ -47,14 +49,17 @@ def _subscribers(table: str, path: str, key: str, parent: str) -> Endpoint:
     return Endpoint(
         table, path, "paged", primary_key=(key, "email_address"), parent=parent, params=SUBSCRIBER_PARAMS,
         timestamps=("Date", "ListJoinedDate"), row_key=("EmailAddress",), changed_since_param="date",
-        always_text=("ConsentToTrack", "MobileNumber", "ConsentToSendSms"),
+        always_text=("ConsentToTrack", "MobileNumber", "ConsentToSendSms"), columnar=True,
     )
 
 
 def _events(
     table: str, path: str, parent: str, timestamp: str = "Date", params: Mapping[str, str] = EVENT_PARAMS
 ) -> Endpoint:
-    return Endpoint(table, path, "paged", primary_key=(), parent=parent, params=params, timestamps=(timestamp,))
+    return Endpoint(
+        table, path, "paged", primary_key=(), parent=parent, params=params, timestamps=(timestamp,),
+        floats=("Latitude", "Longitude"), columnar=True,
+    )
 
 
 ENDPOINTS: Tuple[Endpoint, ...] = (
@@ -82,7 +87,7 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     Endpoint(
         "suppression_list", "clients/{ClientID}/suppressionlist.json", "paged",
         primary_key=("client_id", "email_address"), parent="clients", timestamps=("Date",),
-        params={"orderfield": "email", "orderdirection": "asc"}, row_key=("EmailAddress",),
+        params={"orderfield": "email", "orderdirection": "asc"}, row_key=("EmailAddress",), columnar=True,
     ),
     Endpoint(
         "tags", "clients/{ClientID}/tags.json", "array", ("client_id", "name"), parent="clients",
@@ -109,7 +114,7 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     Endpoint(
         "campaign_recipients", "campaigns/{CampaignID}/recipients.json", "paged",
         primary_key=("campaign_id", "list_id", "email_address"), parent="campaigns",
-        params={"orderfield": "email", "orderdirection": "asc"}, row_key=("ListID", "EmailAddress"),
+        params={"orderfield": "email", "orderdirection": "asc"}, row_key=("ListID", "EmailAddress"), columnar=True,
     ),
     _events("campaign_opens", "campaigns/{CampaignID}/opens.json", "campaigns"),
     _events("campaign_clicks", "campaigns/{CampaignID}/clicks.json", "campaigns"),

@@ -20,6 +20,7 @@ from .api import (
     CampaignMonitorError,
     RetryPolicy,
 )
+from .columnar import page_table
 from .concurrency import read_concurrently
 from .endpoints import ENDPOINTS, ENDPOINTS_BY_TABLE, Endpoint, read_under
 from .time_zones import LocalTime
@@ -148,7 +149,7 @@ class AccountReader:
         sent = campaign.get("SentDate")
         return self.reports_from is None or not isinstance(sent, datetime) or sent.date() >= self.reports_from
 
-    def read_endpoint(self, endpoint: Endpoint, ids: Row) -> Iterator[List[Row]]:
+    def read_endpoint(self, endpoint: Endpoint, ids: Row) -> Iterator[Any]:
         """Stream one endpoint page by page."""
         path = endpoint.path.format(**ids)
         if endpoint.shape == "paged":
@@ -160,8 +161,13 @@ class AccountReader:
         else:
             pages = [self.api.get_object(path, endpoint.rows_at)]
         zone = self.client_zones.get(ids.get("ClientID", ""))
+        zones = {name: zone for name in endpoint.timestamps}
         for rows in pages:
-            if rows:
+            if rows and endpoint.columnar:
+                yield page_table(
+                    rows, ids, zones, self.local_time, endpoint.always_text, endpoint.floats, endpoint.primary_key
+                )
+            elif rows:
                 yield [self.shape_row(row, endpoint, ids, zone) for row in rows]
 
     def shape_row(self, row: Row, endpoint: Endpoint, ids: Row, zone: Optional[ZoneInfo]) -> Row:

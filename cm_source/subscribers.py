@@ -14,8 +14,9 @@ import json
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import dlt
 import phonenumbers
@@ -30,7 +31,11 @@ STANDARD_COLUMNS = ("email_address", "name", "mobile_number", "consent_to_track"
 # Columns of the read side's subscriber tables that the API sets itself: ignored, so that a table
 # loaded by campaign_monitor_source can be pushed back as it is.
 READ_ONLY_COLUMNS = frozenset({"list_id", "client_id", "date", "list_joined_date", "state", "reads_email_with"})
+# The read side keeps a subscriber's custom fields in one column of {key, value} entries.
+CUSTOM_FIELDS_COLUMN = "custom_fields"
 _naming = NamingConvention()
+# Cached: every row of an import names the same few columns (a million rows, a dozen names).
+column_name = lru_cache(maxsize=4096)(_naming.normalize_identifier)
 
 Row = Mapping[str, Any]
 
@@ -99,7 +104,7 @@ class CustomFields:
         for definition in self.definitions:
             bare_key = str(definition["Key"]).strip("[]")
             for name in (definition["Key"], bare_key, definition.get("FieldName") or bare_key):
-                self._by_name[_naming.normalize_identifier(str(name))] = definition
+                self._by_name[column_name(str(name))] = definition
 
     @classmethod
     def fetch(cls, api: CampaignMonitorAPI, list_id: str) -> "CustomFields":
@@ -108,7 +113,7 @@ class CustomFields:
 
     def check_columns(self, columns: Iterable[str]) -> None:
         """Refuse, before anything is sent, a column that is neither standard nor a field of the list."""
-        unknown = [c for c in columns if custom_column(c) and _naming.normalize_identifier(c) not in self._by_name]
+        unknown = [c for c in columns if custom_column(c) and column_name(c) not in self._by_name]
         if unknown:
             names = ", ".join(str(d.get("FieldName") or d["Key"]) for d in self.definitions) or "none"
             raise CampaignMonitorError(
@@ -118,16 +123,18 @@ class CustomFields:
 
     def key_for(self, column: str) -> str:
         """The field's Key as ``customfields.json`` gives it, brackets included (Code 253 without)."""
-        return str(self._by_name[_naming.normalize_identifier(column)]["Key"])
+        return str(self._by_name[column_name(column)]["Key"])
 
     def data_type(self, column: str) -> str:
-        return str(self._by_name[_naming.normalize_identifier(column)].get("DataType", "Text"))
+        return str(self._by_name[column_name(column)].get("DataType", "Text"))
 
 
 def custom_column(column: str) -> bool:
     """Whether an input column is a custom field (not standard, read-only or dlt's own)."""
-    name = _naming.normalize_identifier(column)
-    return not (name in STANDARD_COLUMNS or name in READ_ONLY_COLUMNS or name.startswith("_dlt"))
+    name = column_name(column)
+    return not (
+        name in STANDARD_COLUMNS or name in READ_ONLY_COLUMNS or name == CUSTOM_FIELDS_COLUMN or name.startswith("_dlt")
+    )
 
 
 def blank(value: Any) -> bool:
@@ -195,7 +202,7 @@ class RowError(Exception):
 
 def to_subscriber(row: Row, fields: CustomFields, settings: UpsertSettings) -> Dict[str, Any]:
     """Turn one input row into the API's subscriber object, or raise ``RowError``."""
-    columns = {_naming.normalize_identifier(column): column for column in row}
+    columns = {column_name(column): column for column in row}
     email = row.get(columns.get("email_address", "email_address"))
     if blank(email):
         raise RowError(1, "email_address is empty")
@@ -219,9 +226,28 @@ def to_subscriber(row: Row, fields: CustomFields, settings: UpsertSettings) -> D
         for option in (value if isinstance(value, (list, tuple)) else [value])
         if not blank(option)
     ]
+    if CUSTOM_FIELDS_COLUMN in columns:
+        custom += read_side_custom_fields(row[columns[CUSTOM_FIELDS_COLUMN]], fields, {c["Key"] for c in custom})
     if custom:
         subscriber["CustomFields"] = custom
     return subscriber
+
+
+def read_side_custom_fields(entries: Any, fields: CustomFields, set_by_columns: Set[str]) -> List[Dict[str, str]]:
+    """The ``custom_fields`` column of a table the read side loaded: ``[{key, value}, …]``, or its JSON.
+
+    A field that also has a column of its own takes the column's value: that is the one edited.
+    """
+    if isinstance(entries, str):
+        entries = json.loads(entries) if entries.strip() else []
+    found = []
+    for entry in entries or ():
+        name, value = entry.get("key", entry.get("Key")), entry.get("value", entry.get("Value"))
+        fields.check_columns([str(name)])
+        key = fields.key_for(str(name))
+        if key not in set_by_columns and not blank(value):
+            found.append({"Key": key, "Value": field_value(value)})
+    return found
 
 
 @dataclass

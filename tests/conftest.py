@@ -214,6 +214,10 @@ def query(pipeline: dlt.Pipeline, sql: str) -> List[tuple]:
         return conn.execute(sql).fetchall()
 
 
+# A subscriber's custom fields, one row per value, from the JSON column the read side loads.
+CUSTOM_FIELDS = "CAST(custom_fields AS STRUCT(key VARCHAR, value VARCHAR)[])"
+
+
 def table_names(pipeline: dlt.Pipeline) -> List[str]:
     return [r[0] for r in query(pipeline, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'cm_data' ORDER BY 1")]
 

@@ -9,7 +9,7 @@ import dlt
 import pytest
 
 from cm_source import TABLES, campaign_monitor_source
-from conftest import API_KEY, BASE_URL, CLIENT_IDS, MockAccount, client_details, query, rows_of, sample, table_names
+from conftest import API_KEY, BASE_URL, CLIENT_IDS, CUSTOM_FIELDS, MockAccount, client_details, query, rows_of, sample, table_names
 
 
 def load(pipeline: dlt.Pipeline, **kwargs: Any) -> None:
@@ -94,12 +94,10 @@ def test_keys_are_unique_and_declared(mock_account: MockAccount, pipeline: dlt.P
 
 def test_custom_fields_keep_every_value_including_multi_select(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
     load(pipeline)
-    rows = query(pipeline, """
-        SELECT f.key, f.value FROM active_subscribers s
-        JOIN active_subscribers__custom_fields f ON f._dlt_parent_id = s._dlt_id
-        WHERE s.email_address = 'subs+7t8787Y@example.com'
-          AND s.list_id = (SELECT min(list_id) FROM active_subscribers)
-        ORDER BY f._dlt_list_idx""")
+    rows = query(pipeline, f"""
+        SELECT unnest({CUSTOM_FIELDS}, recursive := true) FROM active_subscribers
+        WHERE email_address = 'subs+7t8787Y@example.com'
+          AND list_id = (SELECT min(list_id) FROM active_subscribers)""")
     source_fields = rows_of("active_subscribers_with_tracking_preference.json")[0]["CustomFields"]
     assert rows == [(f["Key"], f["Value"]) for f in source_fields]
     assert ("multi select field", "option one") in rows and ("multi select field", "option two") in rows

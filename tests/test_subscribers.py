@@ -218,3 +218,24 @@ def test_the_dlt_destination_upserts_in_batches_of_1000(requests_mock: Any, tmp_
     assert len([r for r in requests_mock.request_history if r.method == "GET"]) == 1  # fields fetched once
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
     assert [(r["email_address"], r["code"]) for r in rejects] == [("invalid@example", 1)]
+
+
+@pytest.mark.parametrize("as_loaded", ["list", "json"])
+def test_the_read_sides_custom_fields_column_is_sent_back(as_loaded: str) -> None:
+    """A row of active_subscribers, as the read side loaded it, can be pushed back as it is."""
+    entries = [{"key": "website", "value": "https://example.com"}, {"key": "interests", "value": "cycling"},
+               {"key": "interests", "value": "jazz"}]
+    row = {"email_address": "a@example.com", "list_id": "L", "state": "Active", "website": "https://edited.example",
+           "custom_fields": entries if as_loaded == "list" else json.dumps(entries)}
+    subscriber = to_subscriber(row, fields(), UpsertSettings())
+    assert subscriber["CustomFields"] == [
+        {"Key": "[website]", "Value": "https://edited.example"},  # its own column wins: that is the edit
+        {"Key": "[interests]", "Value": "cycling"},
+        {"Key": "[interests]", "Value": "jazz"},
+    ]
+
+
+def test_an_unknown_field_in_the_custom_fields_column_stops_the_run() -> None:
+    row = {"email_address": "a@example.com", "custom_fields": [{"key": "shoe size", "value": "44"}]}
+    with pytest.raises(CampaignMonitorError, match="column 'shoe size' is not a custom field of list"):
+        to_subscriber(row, fields(), UpsertSettings())
