@@ -26,7 +26,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from http.client import responses as HTTP_REASONS
@@ -105,8 +105,17 @@ class Account:
     campaign_lists_and_segments: dict[str, dict] = field(default_factory=dict)
     email_client_usage: dict[str, list[dict]] = field(default_factory=dict)
     # Every handler runs holding it, so a read never sees a write half done. Writes replace rows and
-    # lists rather than changing them in place, because replies are encoded after the lock is released.
+    # lists rather than changing them in place, because replies are encoded after the lock is released,
+    # and because the caches below tell a list that changed by its identity.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # Derived data, used and kept under `lock`; each entry holds the very list it was made from and is
+    # used only while that list is still the one stored (`is`), so replacing a list invalidates it.
+    # Sorted (and date-filtered) list-states, least recently used first: see _ordered_members.
+    _orders: OrderedDict = field(default_factory=OrderedDict, init=False, repr=False, compare=False)
+    # Per list, where each address is stored: see _member_index.
+    _indexes: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    # Per client, its suppression list and the set of its case-folded addresses.
+    _suppressed: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def client_for_key(self, api_key: str) -> str | None:
         """The client whose own API key this is, if any."""
@@ -1035,13 +1044,19 @@ def _page_spec(query: dict[str, str], ordering: Ordering) -> PageSpec:
 
 
 def _paged(
-    rows: list[dict], query: dict[str, str], ordering: Ordering, view: Callable[[dict], dict] | None = None
+    rows: list[dict],
+    query: dict[str, str],
+    ordering: Ordering,
+    view: Callable[[dict], dict] | None = None,
+    ordered: Callable[[PageSpec], list[dict]] | None = None,
 ) -> dict:
-    """Sort, slice and wrap rows in the paged envelope; `view` shapes only the rows on the page."""
+    """Sort, slice and wrap rows in the paged envelope; `view` shapes only the rows on the page.
+    `ordered`, when given, returns `rows` in the spec's order (e.g. from a cache; never to be changed)."""
     spec = _page_spec(query, ordering)
     page, size, label, direction = spec.page, spec.size, spec.label, spec.direction
     direction = direction.upper() if ordering.upper_direction else direction
-    on_page = spec.ordered(rows)[(page - 1) * size : page * size]
+    every = ordered(spec) if ordered is not None else spec.ordered(rows)
+    on_page = every[(page - 1) * size : page * size]
     return {
         "Results": [view(row) for row in on_page] if view else on_page,
         "ResultsOrderedBy": label,
@@ -1049,9 +1064,41 @@ def _paged(
         "PageNumber": page,
         "PageSize": size,
         "RecordsOnThisPage": len(on_page),
-        "TotalNumberOfRecords": len(rows),
-        "NumberOfPages": math.ceil(len(rows) / size),
+        "TotalNumberOfRecords": len(every),
+        "NumberOfPages": math.ceil(len(every) / size),
     }
+
+
+# How many sorted list-states an account keeps (each is a list of references to rows it already holds).
+ORDER_CACHE_SIZE = 32
+
+
+def _ordered_members(
+    account: Account, list_id: str, state: str, spec: PageSpec, since: str | None
+) -> list[dict]:
+    """The list-state's rows with Date >= `since` (all when None) in the spec's order, as
+    spec.ordered(_changed_since(...)) gives them; called holding the account's lock.
+
+    Sorting every row for every page made paging a big list-state quadratic, so the result is cached
+    per (list, state, order, direction, since) with the row list it came from, and used only while that
+    very list is still stored: writes replace lists, never edit them. Filtering the cached full order
+    equals sorting the filtered rows, as the sort is stable."""
+    rows = account.subscribers[list_id][state]
+    slot = (list_id, state, spec.key, spec.direction, since)
+    cache = account._orders
+    hit = cache.get(slot)
+    if hit is not None and hit[0] is rows:
+        cache.move_to_end(slot)
+        return hit[1]
+    if since is None:
+        result = spec.ordered(rows)
+    else:
+        result = [row for row in _ordered_members(account, list_id, state, spec, None) if row["Date"] >= since]
+    cache[slot] = (rows, result)
+    cache.move_to_end(slot)
+    while len(cache) > ORDER_CACHE_SIZE:
+        cache.popitem(last=False)
+    return result
 
 
 def _date_param(query: dict[str, str], name: str, formats: tuple[str, ...]) -> str | None:
@@ -1188,20 +1235,30 @@ def _subscriber_view(tracking: bool, sms: bool) -> Callable[[dict], dict]:
     return view
 
 
+SINCE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M")
+
+
 def _changed_since(rows: list[dict], query: dict[str, str]) -> list[dict]:
     """The subscriber rows a `date` filter keeps: Date on or after it."""
-    since = _date_param(query, "date", ("%Y-%m-%d", "%Y-%m-%d %H:%M"))
+    since = _date_param(query, "date", SINCE_FORMATS)
     return [row for row in rows if row["Date"] >= since] if since else rows
 
 
 def get_subscribers(request: ApiRequest) -> dict:
     """GET /lists/{lid}/{state}.json for all five states: paged, filtered to Date >= `date`."""
-    rows = request.account.subscribers[_list_id(request)][request.params["state"].capitalize()]
-    rows = _changed_since(rows, request.query)
+    account = request.account
+    list_id = _list_id(request)
+    state = request.params["state"].capitalize()
+    rows = account.subscribers[list_id][state]
+    since = _date_param(request.query, "date", SINCE_FORMATS) or None
     view = _subscriber_view(
         _flag(request.query, "includetrackingpreference"), _flag(request.query, "includesmspreference")
     )
-    return _paged(rows, request.query, SUBSCRIBER_ORDER, view)
+
+    def ordered(spec: PageSpec) -> list[dict]:
+        return _ordered_members(account, list_id, state, spec, since)
+
+    return _paged(rows, request.query, SUBSCRIBER_ORDER, view, ordered)
 
 
 def get_system_date(request: ApiRequest) -> dict:
@@ -1473,31 +1530,100 @@ def _new_row(email: str, now: str) -> dict:
     }
 
 
+@dataclass(eq=False)
+class _MemberIndex:
+    """Where each address of one list is stored: case-folded address -> (state, position in that state's
+    rows), for exactly the row lists in `lists` (by identity)."""
+
+    lists: dict[str, list[dict]]
+    where: dict[str, tuple[str, int]]
+
+
+def _member_index(account: Account, list_id: str) -> _MemberIndex | None:
+    """The list's index, kept up to date by _ListWrite and rebuilt (once) whenever something else has
+    replaced one of its state lists. None when the stored rows are not in the shape writes keep them in
+    (states in STATES order, each row in the list of its own State, no address twice), which the
+    whole-list rewrite that writes then fall back to restores."""
+    members = account.subscribers[list_id]
+    index = account._indexes.get(list_id)
+    if (
+        index is not None
+        and len(members) == len(STATES)
+        and all(members.get(state) is rows for state, rows in index.lists.items())
+    ):
+        return index
+    account._indexes.pop(list_id, None)
+    if tuple(members) != STATES:
+        return None
+    where: dict[str, tuple[str, int]] = {}
+    for state, rows in members.items():
+        for position, row in enumerate(rows):
+            if row["State"] != state:
+                return None
+            where[row["EmailAddress"].casefold()] = (state, position)
+    if len(where) != sum(map(len, members.values())):
+        return None
+    index = _MemberIndex(dict(members), where)
+    account._indexes[list_id] = index
+    return index
+
+
+def _suppressed_addresses(account: Account, client_id: str) -> set[str]:
+    """The client's suppressed addresses, case-folded; rebuilt when its suppression list was replaced."""
+    rows = account.suppression_list[client_id]
+    cached = account._suppressed.get(client_id)
+    if cached is None or cached[0] is not rows:
+        cached = (rows, {row["EmailAddress"].casefold() for row in rows})
+        account._suppressed[client_id] = cached
+    return cached[1]
+
+
 class _ListWrite:
-    """Upserts into one list, run under the account lock. The list's rows (every state) and its client's
-    suppression list are indexed by case-folded address, since the API matches addresses ignoring
-    case; save() stores the outcome as new lists, never editing what a reply may still be encoding."""
+    """Upserts into one list, run under the account lock. The API matches addresses ignoring case, so
+    rows are found by case-folded address through the list's _member_index and the client's suppressed
+    addresses through _suppressed_addresses; save() stores the outcome as new lists, never editing what a
+    reply may still be encoding, at a cost that grows with the rows written rather than with the list.
+
+    The outcome is that of putting every row of the list (state by state, in stored order) into one
+    dict by case-folded address, upserting into it, and storing each state's rows in the dict's order:
+    an updated row keeps its place, a row that changes state goes after the rows of its new state that
+    came from earlier states (by its old state, then its old place), and new rows come last."""
 
     def __init__(self, account: Account, list_id: str, resubscribe: bool):
         self.account, self.list_id, self.resubscribe = account, list_id, resubscribe
         self.fields = account.custom_fields[list_id]
         self.owner = account.list_owner(list_id) or ""  # never "": handlers check the list first
-        self.rows = {
-            row["EmailAddress"].casefold(): row for rows in account.subscribers[list_id].values() for row in rows
-        }
-        self.suppressed = {row["EmailAddress"].casefold() for row in account.suppression_list[self.owner]}
+        self.members = account.subscribers[list_id]
+        self.index = _member_index(account, list_id)
+        # Only when the index could not be had: every row by address, as the dict described above.
+        self.everyone: dict[str, dict] | None = None
+        if self.index is None:
+            self.everyone = {row["EmailAddress"].casefold(): row for rows in self.members.values() for row in rows}
+        self.suppressed = _suppressed_addresses(account, self.owner)
+        self.lifted: set[str] = set()  # suppressed addresses this write resubscribes
+        self.changed: dict[str, dict] = {}  # the rows written, by case-folded address, in first-write order
+
+    def _current(self, key: str) -> dict | None:
+        """The row stored (or already written by this write) for a case-folded address."""
+        if key in self.changed:
+            return self.changed[key]
+        if self.everyone is not None:
+            return self.everyone.get(key)
+        spot = self.index.where.get(key)
+        return None if spot is None else self.members[spot[0]][spot[1]]
 
     def upsert(self, wanted: _SubscriberWrite) -> bool:
         """Add or update one subscriber; True when it is new to the list. An existing row keeps its
         address spelling and its state unless resubscribing. A suppressed address new to the list is
         refused (204) unless resubscribing, which also lifts the suppression."""
         key = wanted.email.casefold()
-        current = self.rows.get(key)
-        if current is None and key in self.suppressed and not self.resubscribe:
+        current = self._current(key)
+        suppressed = key in self.suppressed and key not in self.lifted
+        if current is None and suppressed and not self.resubscribe:
             raise ApiError(400, 204, "The email address is in the client's suppression list; use Resubscribe")
-        if self.resubscribe:
-            self.suppressed.discard(key)
-        self.rows[key] = self._merged(current or _new_row(wanted.email, self.account.system_date), wanted)
+        if self.resubscribe and suppressed:
+            self.lifted.add(key)
+        self.changed[key] = self._merged(current or _new_row(wanted.email, self.account.system_date), wanted)
         return current is None
 
     def _merged(self, current: dict, wanted: _SubscriberWrite) -> dict:
@@ -1516,15 +1642,65 @@ class _ListWrite:
         return row
 
     def save(self) -> None:
-        """Store the rows by state and drop lifted suppressions; the GET endpoints sort on every read,
-        so new rows take their place in any order."""
-        members = self.account.subscribers[self.list_id]
+        """Store the written rows in their states' lists and drop lifted suppressions; the GET endpoints
+        sort, so new rows take their place in any order."""
+        if self.lifted:
+            suppressions = self.account.suppression_list[self.owner]
+            self.account.suppression_list[self.owner] = [
+                row for row in suppressions if row["EmailAddress"].casefold() not in self.lifted
+            ]
+        if self.everyone is not None:
+            self.everyone.update(self.changed)
+            for state in STATES:
+                self.members[state] = [row for row in self.everyone.values() if row["State"] == state]
+            return
+        self._save_indexed()
+
+    def _save_indexed(self) -> None:
+        """save() through the index: copy only the state lists that change, and re-index only the rows
+        whose place changed (a whole state's rows only when rows left it or came in ahead of its own)."""
+        where, members = self.index.where, self.members
+        rank = {state: number for number, state in enumerate(STATES)}
+        replaced: dict[str, list[dict]] = {}  # state -> its rows with updated rows swapped in place
+        leaving: dict[str, set[int]] = {}  # state -> positions of rows moving to another state
+        arriving: dict[str, list[tuple[int, int, str, dict]]] = {}  # state -> (old rank, old position, key, row)
+        new: dict[str, list[tuple[str, dict]]] = {}
+        for key, row in self.changed.items():
+            spot, state = where.get(key), row["State"]
+            if spot is None:
+                new.setdefault(state, []).append((key, row))
+            elif spot[0] == state:
+                if state not in replaced:
+                    replaced[state] = list(members[state])
+                replaced[state][spot[1]] = row
+            else:
+                leaving.setdefault(spot[0], set()).add(spot[1])
+                arriving.setdefault(state, []).append((rank[spot[0]], spot[1], key, row))
+        stored: dict[str, list[dict]] = {}
         for state in STATES:
-            members[state] = [row for row in self.rows.values() if row["State"] == state]
-        suppressions = self.account.suppression_list[self.owner]
-        self.account.suppression_list[self.owner] = [
-            row for row in suppressions if row["EmailAddress"].casefold() in self.suppressed
-        ]
+            if state not in replaced and state not in leaving and state not in arriving and state not in new:
+                continue
+            own = replaced.get(state, members[state])
+            gone = leaving.get(state)
+            if gone:
+                own = [row for position, row in enumerate(own) if position not in gone]
+            moved = sorted(arriving.get(state, []))
+            ahead = [entry for entry in moved if entry[0] < rank[state]]
+            behind = [(key, row) for number, _, key, row in moved if number > rank[state]] + new.get(state, [])
+            rows = own
+            if ahead or behind:
+                rows = [row for *_, row in ahead] + own + [row for _, row in behind]
+            elif own is members[state]:
+                rows = list(own)  # stored anew all the same: the lists are what tells a change
+            if gone or ahead:
+                for position, row in enumerate(rows):
+                    where[row["EmailAddress"].casefold()] = (state, position)
+            else:
+                for position, (key, _) in enumerate(behind, start=len(own)):
+                    where[key] = (state, position)
+            stored[state] = rows
+        for state, rows in stored.items():
+            members[state] = self.index.lists[state] = rows
 
 
 def _resubscribe(body: dict) -> bool:
@@ -1553,7 +1729,12 @@ def get_subscriber(request: ApiRequest) -> dict:
     if not _is_valid_email(email):
         raise ApiError(400, 1, INVALID_EMAIL)
     key = email.casefold()
-    row = next((row for rows in members.values() for row in rows if row["EmailAddress"].casefold() == key), None)
+    index = _member_index(request.account, _list_id(request))
+    if index is not None:
+        spot = index.where.get(key)
+        row = None if spot is None else members[spot[0]][spot[1]]
+    else:
+        row = next((row for rows in members.values() for row in rows if row["EmailAddress"].casefold() == key), None)
     if row is None:
         raise ApiError(400, 203, "Subscriber not in list or has already been removed.")
     return {name: row[name] for name in SUBSCRIBER_DETAIL_FIELDS if name in row}
@@ -1965,7 +2146,8 @@ def _change_while_paging(
     members = account.subscribers[change.list_id]
     rows = members[change.state]
     spec = _page_spec(query, SUBSCRIBER_ORDER)
-    served = spec.ordered(_changed_since(rows, query))[: change.after_page * spec.size]
+    since = _date_param(query, "date", SINCE_FORMATS) or None
+    served = _ordered_members(account, change.list_id, change.state, spec, since)[: change.after_page * spec.size]
     gone = served[: change.remove]
     gone_ids = {id(row) for row in gone}
     now = account.system_date

@@ -1879,3 +1879,132 @@ def test_command_line_clients_and_lists_per_client() -> None:
         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=30,
     )
     assert refused.returncode == 2 and "lists_per_client >= 2" in refused.stderr
+
+
+# ---- what the sandbox caches --------------------------------------------------------------------------
+# A list-state's sorted order is kept between pages (sorting every row for every page made paging a big
+# list quadratic) and writes find rows through a per-list address index; both must follow every change.
+
+
+def page_of(writer: Writer, state: str = "active", **params: object) -> dict:
+    return get(writer.http, writer.sandbox, f"/lists/{writer.list_id}/{state}.json", pagesize=10, **params).json()
+
+
+def emails_of(page: dict) -> list[str]:
+    return [row["EmailAddress"] for row in page["Results"]]
+
+
+def test_paging_sorts_a_list_state_once_until_it_changes(writer: Writer, monkeypatch) -> None:
+    from cm_source import sandbox as sandbox_module
+
+    sorted_sizes: list[int] = []
+    ordered = sandbox_module.PageSpec.ordered
+
+    def counted(self: Any, rows: list[dict]) -> list[dict]:
+        sorted_sizes.append(len(rows))
+        return ordered(self, rows)
+
+    monkeypatch.setattr(sandbox_module.PageSpec, "ordered", counted)
+    active = len(writer.account.subscribers[writer.list_id]["Active"])
+    first = writer.emails()
+    assert writer.emails() == first and page_of(writer, date="2024-01-01")["Results"]
+    assert sorted_sizes == [active]  # every page and the date filter from one sort
+    assert writer.import_([person("0000.new@example.com")]).status_code == 201
+    assert writer.emails() == ["0000.new@example.com"] + first
+    assert sorted_sizes == [active, active + 1]
+
+
+def test_a_page_read_after_an_import_shows_it(writer: Writer) -> None:
+    before = page_of(writer)
+    since = page_of(writer, date=writer.now[:10])
+    renamed = emails_of(before)[1]
+    assert writer.import_([person("0000.first@example.com"), person(renamed, Name="Renamed")]).status_code == 201
+    after = page_of(writer)
+    assert emails_of(after) == ["0000.first@example.com"] + emails_of(before)[:9]
+    assert after["TotalNumberOfRecords"] == before["TotalNumberOfRecords"] + 1
+    assert after["Results"][2]["Name"] == "Renamed"
+    assert emails_of(page_of(writer, date=writer.now[:10])) == ["0000.first@example.com"] + emails_of(since)
+
+
+def test_a_page_read_after_an_add_shows_it(writer: Writer) -> None:
+    before = page_of(writer)
+    assert writer.add(person("0000.added@example.com", Name="Added")).status_code == 201
+    after = page_of(writer)
+    assert emails_of(after) == ["0000.added@example.com"] + emails_of(before)[:9]
+    assert after["TotalNumberOfRecords"] == before["TotalNumberOfRecords"] + 1
+    assert writer.add(person(emails_of(before)[0], Name="Changed")).status_code == 201
+    assert page_of(writer)["Results"][1]["Name"] == "Changed"
+
+
+def test_a_page_read_after_a_resubscribe_shows_the_row_moved(writer: Writer) -> None:
+    unsubscribed = emails_of(page_of(writer, "unsubscribed"))
+    active = page_of(writer)
+    assert writer.add(person(unsubscribed[0]), Resubscribe=True).status_code == 201
+    assert emails_of(page_of(writer, "unsubscribed"))[:9] == unsubscribed[1:]
+    assert page_of(writer)["TotalNumberOfRecords"] == active["TotalNumberOfRecords"] + 1
+    assert unsubscribed[0] in writer.emails()
+    assert writer.details(unsubscribed[0])["State"] == "Active"
+
+
+def test_a_page_read_after_insert_while_paging_shows_the_change(faulty: Faulty) -> None:
+    unsubscribed = f"/lists/{faulty.list_id}/unsubscribed.json"
+    faulty.get(unsubscribed, pagesize=10)  # cached, as the Active rows are by the first page below
+    faulty.faults.insert_while_paging(faulty.list_id, after_page=1, count=1, remove=1)
+    first = faulty.get(faulty.active, pagesize=10).json()  # fires once this page is served
+    inserted, removed = faulty.faults.inserted, faulty.faults.removed
+    again = faulty.get(faulty.active, pagesize=10).json()
+    assert [row["EmailAddress"] for row in again["Results"]] == inserted + [
+        row["EmailAddress"] for row in first["Results"][1:10]
+    ]
+    assert again["TotalNumberOfRecords"] == first["TotalNumberOfRecords"]
+    assert set(removed) <= set(faulty.read_pages(unsubscribed))
+    assert faulty.read_pages(faulty.active) == faulty.stored_emails()
+
+
+def test_writes_store_rows_as_rewriting_the_whole_list_does(monkeypatch) -> None:
+    """Writes through the address index leave every state's rows, in stored order, and the suppression
+    list exactly as the whole-list rewrite (used when the index cannot be had) does."""
+    from cm_source import sandbox as sandbox_module
+
+    def run(indexed: bool) -> Account:
+        account = generate_account(subscribers=600)
+        client_id = account.clients[0]["ClientID"]
+        list_id = account.lists[client_id][0]["ListID"]
+        members = account.subscribers[list_id]
+        token = base64.b64encode(f"{account.api_key}:x".encode()).decode()
+        server = Sandbox(account)
+
+        def post(path: str, body: dict) -> int:
+            sent = json.dumps(body).encode()
+            return server.handle("POST", f"/api/v3.3/subscribers/{list_id}{path}", f"Basic {token}", sent).status
+
+        def emails(state: str, count: int, start: int = 0) -> list[str]:
+            return [row["EmailAddress"] for row in members[state][start : start + count]]
+
+        suppressed = [row["EmailAddress"] for row in account.suppression_list[client_id][:6]]
+        inactive = emails("Unsubscribed", 3) + emails("Bounced", 2) + emails("Deleted", 2)
+        with monkeypatch.context() as patched:
+            if not indexed:
+                patched.setattr(sandbox_module, "_member_index", lambda *_: None)
+            statuses = [
+                post("/import.json", {"Subscribers": [person(e, Name="Upd") for e in emails("Active", 5, 3)]
+                                      + [person(f"new.{n}@example.com") for n in range(4)]
+                                      + [person(e.upper()) for e in emails("Unconfirmed", 2) + inactive[:2]]}),
+                post("/import.json", {"Subscribers": [person(e) for e in inactive[2:] + emails("Active", 2)]
+                                      + [person(suppressed[0]), person("bad address")], "Resubscribe": True}),
+                post("/import.json", {"Subscribers": [person(suppressed[1]), person("new.9@example.com")]}),
+                post(".json", {**person(emails("Deleted", 1, 3)[0]), "Resubscribe": True}),
+                post(".json", {**person(suppressed[2]), "Resubscribe": True}),
+            ]
+            members["Active"] = list(members["Active"])  # replaced behind the writes' back: re-indexed
+            statuses.append(post("/import.json", {"Subscribers": [person(e, Name="Again") for e in
+                                                                  emails("Active", 3, len(members["Active"]) - 3)]}))
+            statuses.append(post("/import.json", {"Subscribers": [person(inactive[0], Name="Active now")]}))
+        assert statuses == [201, 400, 400, 201, 201, 201, 201]
+        return account
+
+    indexed, rewritten = run(True), run(False)
+    assert indexed.subscribers == rewritten.subscribers
+    assert indexed.suppression_list == rewritten.suppression_list
+    for states in indexed.subscribers.values():
+        assert all(row["State"] == state for state, rows in states.items() for row in rows)
