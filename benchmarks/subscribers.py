@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -274,48 +274,11 @@ def run_as_worker(kind: str, spec_path: str) -> None:
 # ==================================================================================================
 
 
-# Sorted row lists by (id(rows), len, key, direction); emptied when a sandbox stops, so that an account's
-# rows do not outlive it (a live 1M account in this process slows every later sandbox down through GC).
-SORT_CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
-
-
 def release(*objects: Any) -> None:
-    """Forget a finished sandbox's account: empty the sort cache and collect."""
-    SORT_CACHE.clear()
+    """Forget a finished sandbox's account and collect, so that its rows do not outlive it (a live 1M
+    account in this process slows every later sandbox down through GC)."""
     del objects
     gc.collect()
-
-
-def install_sort_cache() -> None:
-    """Benchmark-local shim, on by default (--raw-sandbox turns it off): the sandbox sorts a list-state's
-    every row for every page it serves (PageSpec.ordered, under the account lock), which at 720,000 rows
-    costs ~1.5 s a page and makes one read of 1M subscribers take ~20 minutes of pure sandbox time.
-    Sorted orders are cached here by the identity of the row list (the sandbox replaces lists on every
-    write, never edits them, and the cache holds a reference so an id is never reused while cached)."""
-    from cm_source import sandbox as sandbox_module
-
-    original = sandbox_module.PageSpec.ordered
-    if getattr(original, "benchmark_cache", False):
-        return
-    cache = SORT_CACHE
-    lock = threading.Lock()
-
-    def ordered(self: Any, rows: List[dict]) -> List[dict]:
-        key = (id(rows), len(rows), self.key, self.direction)
-        with lock:
-            hit = cache.get(key)
-            if hit is not None and hit[0] is rows:
-                cache.move_to_end(key)
-                return hit[1]
-        result = original(self, rows)
-        with lock:
-            cache[key] = (rows, result)
-            while len(cache) > 128:
-                cache.popitem(last=False)
-        return result
-
-    ordered.benchmark_cache = True  # type: ignore[attr-defined]
-    sandbox_module.PageSpec.ordered = ordered
 
 
 class Recorder:
@@ -863,8 +826,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="subscribers already on the sandbox list written to (default 20000)")
     parser.add_argument("--profile", action="store_true", help="also cProfile one load (a separate, untimed run)")
     parser.add_argument("--profile-size", type=int, default=100_000, help="subscribers for --profile (default 100000)")
-    parser.add_argument("--raw-sandbox", action="store_true",
-                        help="don't cache the sandbox's per-page sort (slow: every page re-sorts its whole list-state)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the workers' temp dirs (DuckDB files, pipelines)")
     args = parser.parse_args(argv)
@@ -888,9 +849,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, dlt {dlt.__version__},"
           f" {platform.platform()}; code: {REPO_ROOT}")
     bench = Bench(args)
-    if not args.raw_sandbox:
-        install_sort_cache()
-        print("sandbox: per-page sort cached by the benchmark (--raw-sandbox to measure the sandbox as it is)")
     states, how = connector_states()
     print(f"subscriber states loaded by the connector (from {how}): {', '.join(states)}", flush=True)
     sizes: List[Dict[str, Any]] = []
