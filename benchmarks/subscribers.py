@@ -153,6 +153,7 @@ def worker_load(spec: Dict[str, Any]) -> Dict[str, Any]:
     import dlt
 
     from cm_source import campaign_monitor_source
+    from cm_source.warehouse import duckdb_destination
 
     baseline = peak_rss_mb()
     workdir = Path(spec["workdir"])
@@ -160,7 +161,7 @@ def worker_load(spec: Dict[str, Any]) -> Dict[str, Any]:
     source = campaign_monitor_source(api_key=spec["api_key"], base_url=spec["base_url"])
     tables = [name for name in source.resources if is_list_state_table(name)]
     source = source.with_resources(*tables)
-    destination = dlt.destinations.duckdb(str(workdir / DUCKDB_FILE), replace_strategy="insert-from-staging")
+    destination = duckdb_destination(str(workdir / DUCKDB_FILE))  # as pipelines/campaign_monitor_pipeline.py
     pipeline = dlt.pipeline(
         pipeline_name="cm_benchmark",
         destination=destination,
@@ -384,7 +385,8 @@ def expected_requests(account: Any, states: List[str]) -> Dict[str, int]:
             pages += read
             if read > 1:
                 catch_up += max(1, math.ceil(changed_since_count(account, members[state]) / PAGE_SIZE))
-    other = 1 + len(account.clients) + (1 if catch_up else 0)
+    # clients.json, then per client its details (for its time zone) and lists.json; systemdate.json once
+    other = 1 + 2 * len(account.clients) + (1 if catch_up else 0)
     return {"pages": pages, "catch_up": catch_up, "other": other, "total": pages + catch_up + other}
 
 

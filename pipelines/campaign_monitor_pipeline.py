@@ -20,6 +20,7 @@ from dlt.common.destination import Destination  # noqa: E402
 
 from cm_source import TABLES, campaign_monitor_source  # noqa: E402
 from cm_source.cli import run_script  # noqa: E402
+from cm_source.warehouse import duckdb_destination  # noqa: E402
 
 PIPELINE_NAME = "campaign_monitor"
 DEFAULT_DATASET = "campaign_monitor_data"
@@ -77,14 +78,14 @@ def source_settings(demo: bool) -> Iterator[Dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     tables = selected_tables(args.tables)
     pipeline_name = f"{PIPELINE_NAME}_demo" if args.demo else PIPELINE_NAME
-    # Tables are loaded into a staging dataset and swapped in one transaction: a run that fails or
-    # is killed half-way leaves the previous load as it was, never a half-replaced table.
-    atomic = {"replace_strategy": "insert-from-staging"}
     if args.destination == "duckdb":
-        destination: Any = dlt.destinations.duckdb(duckdb_file(pipeline_name, args.dataset), **atomic)
+        destination: Any = duckdb_destination(duckdb_file(pipeline_name, args.dataset))
         file_format: Optional[str] = "parquet"  # ~30x faster than insert_values into DuckDB
     else:
-        destination, file_format = Destination.from_reference(args.destination, **atomic), None
+        # Tables are loaded into a staging dataset and swapped in one transaction: a run that fails
+        # or is killed half-way leaves the previous load as it was, never a half-replaced table.
+        destination = Destination.from_reference(args.destination, replace_strategy="insert-from-staging")
+        file_format = None
     pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=args.dataset)
     with source_settings(args.demo) as settings:
         if args.client_id:
