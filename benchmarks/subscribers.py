@@ -622,7 +622,9 @@ class Bench:
         account = build_account(args.compare_subscribers, args.compare_lists, "even")
         total = sum(len(members[state]) for members in account.subscribers.values() for state in states)
         expected = expected_requests(account, states)
-        concurrent = args.concurrency or 4
+        from cm_source.api import DEFAULT_MAX_CONCURRENT_REQUESTS
+
+        concurrent = args.concurrency or DEFAULT_MAX_CONCURRENT_REQUESTS
         self.say(f"\n== latency: {args.compare_subscribers:,} subscribers over {args.compare_lists} lists (even),"
                  f" {args.compare_latency * 1000:.0f} ms a request")
         self.say(f"   {layout_text(account, states)}; expected requests {expected}")
@@ -672,7 +674,9 @@ class Bench:
         account = build_account(args.compare_subscribers, args.compare_lists, "even")
         total = sum(len(members[state]) for members in account.subscribers.values() for state in states)
         expected = expected_requests(account, states)
-        concurrent = args.concurrency or 4
+        from cm_source.api import DEFAULT_MAX_CONCURRENT_REQUESTS
+
+        concurrent = args.concurrency or DEFAULT_MAX_CONCURRENT_REQUESTS
         limit = args.compare_rate_limit
         self.say(f"\n== rate limit: {limit} requests/s (fixed 1 s window), {args.compare_subscribers:,} subscribers over"
                  f" {args.compare_lists} lists, connector max_concurrent_requests={concurrent}")
@@ -816,7 +820,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="requests/s the floor/load sandbox allows (default: no limit)")
     parser.add_argument("--concurrency", type=int, default=None, metavar="N",
                         help=f"{CONCURRENCY_ENV} for the connector (default: unset for floor/load, i.e. the"
-                             " connector's default; 4 for the concurrent side of latency/ratelimit)")
+                             " connector's default, also for the concurrent side of latency/ratelimit)")
     parser.add_argument("--only", default=",".join(SCENARIOS),
                         help=f"comma-separated scenarios among {','.join(SCENARIOS)} (default: all)")
     parser.add_argument("--compare-subscribers", type=int, default=24_000, help="latency/ratelimit size (default 24000)")

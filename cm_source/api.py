@@ -25,7 +25,7 @@ DEFAULT_BASE_URL = "https://api.createsend.com/api/v3.3"
 PAGE_SIZE = 1000  # the API's maximum; fewer pages means fewer requests
 # Requests in flight at once. Campaign Monitor publishes no concurrency limit; a handful hides
 # latency without provoking its rate limiter, and every 429 is still honoured.
-DEFAULT_MAX_CONCURRENT_REQUESTS = 4
+DEFAULT_MAX_CONCURRENT_REQUESTS = 6
 
 API_KEY_SETTING = "SOURCES__CAMPAIGN_MONITOR__API_KEY"
 CLIENT_ID_SETTING = "SOURCES__CAMPAIGN_MONITOR__CLIENT_ID"
@@ -82,15 +82,16 @@ class RetryPolicy:
             return min(reset, self.max_wait_seconds)
         return self.backoff(attempt)
 
-    def budget_wait(self, response: requests.Response) -> Optional[float]:
+    def budget_wait(self, response: requests.Response, others_in_flight: int = 0) -> Optional[float]:
         """How long every reader should hold off once the rate-limit budget runs out, if at all.
 
-        Only an exhausted budget (``X-RateLimit-Remaining`` at ``slow_down_below`` or under) holds
-        requests back, until ``X-RateLimit-Reset``: slowing down earlier leaves allowed requests unused.
+        Only a spent budget holds requests back, until ``X-RateLimit-Reset``: what is left
+        (``X-RateLimit-Remaining``) is spent anyway by the requests already in flight, or is at or
+        under ``slow_down_below``. Slowing down earlier leaves allowed requests unused.
         """
         remaining = seconds_header(response, "X-RateLimit-Remaining")
         reset = seconds_header(response, "X-RateLimit-Reset")
-        if remaining is not None and reset is not None and remaining <= self.slow_down_below:
+        if remaining is not None and reset is not None and remaining <= max(self.slow_down_below, others_in_flight):
             return min(reset, self.max_wait_seconds)
         return None
 
@@ -173,6 +174,8 @@ class CampaignMonitorAPI:
         # Bounds requests in flight across every reader thread, whoever started them.
         self._in_flight = threading.BoundedSemaphore(max_concurrent_requests)
         self._gate = RateGate(retry.sleep)
+        self._sending = 0  # requests in flight now, so an answer can tell whether the budget is spoken for
+        self._sending_lock = threading.Lock()
         self._system_date: Optional[str] = None
         self._system_date_lock = threading.Lock()
         if session is None:
@@ -201,13 +204,20 @@ class CampaignMonitorAPI:
             response: Optional[requests.Response] = None
             try:
                 with self._in_flight:
-                    response = self._rest.request(path, method=method, timeout=self.retry.timeout_seconds, **kwargs)
-                    body = json_body(response)
+                    with self._sending_lock:
+                        self._sending += 1
+                    try:
+                        response = self._rest.request(path, method=method, timeout=self.retry.timeout_seconds, **kwargs)
+                        body = json_body(response)
+                    finally:
+                        with self._sending_lock:
+                            self._sending -= 1
+                            others_in_flight = self._sending
             except RETRY_EXCEPTIONS as exc:
                 problem = f"could not reach {self.base_url} ({type(exc).__name__})"
             else:
                 if response.status_code not in RETRY_STATUSES and not (response.ok and body is NOT_JSON):
-                    budget_wait = self.retry.budget_wait(response)
+                    budget_wait = self.retry.budget_wait(response, others_in_flight)
                     if budget_wait:
                         self._gate.hold(budget_wait)
                     return check_response(response, body, f"{method} {path}")

@@ -129,6 +129,7 @@ class CustomFields:
         return str(self._by_name[column_name(column)].get("DataType", "Text"))
 
 
+@lru_cache(maxsize=4096)
 def custom_column(column: str) -> bool:
     """Whether an input column is a custom field (not standard, read-only or dlt's own)."""
     name = column_name(column)
