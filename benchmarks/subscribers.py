@@ -615,16 +615,20 @@ class Bench:
                             f" {seen['catch_up']} catch-up + {seen['other']} other); {seen['not_pagesize_1000']} not at"
                             f" pagesize=1000, {seen['read_twice']} pages read twice"))
 
+    def comparison_setup(self, states: List[str]) -> Tuple[Any, int, Dict[str, int], int]:
+        """The latency and rate-limit scenarios' account (equal lists), its rows, the requests it needs,
+        and the concurrency of the connector's concurrent side (its own default unless --concurrency)."""
+        from cm_source.api import DEFAULT_MAX_CONCURRENT_REQUESTS
+
+        account = build_account(self.args.compare_subscribers, self.args.compare_lists, "even")
+        total = sum(len(members[state]) for members in account.subscribers.values() for state in states)
+        return account, total, expected_requests(account, states), self.args.concurrency or DEFAULT_MAX_CONCURRENT_REQUESTS
+
     def run_latency(self, states: List[str]) -> None:
         from cm_source.sandbox import Sandbox
 
         args = self.args
-        account = build_account(args.compare_subscribers, args.compare_lists, "even")
-        total = sum(len(members[state]) for members in account.subscribers.values() for state in states)
-        expected = expected_requests(account, states)
-        from cm_source.api import DEFAULT_MAX_CONCURRENT_REQUESTS
-
-        concurrent = args.concurrency or DEFAULT_MAX_CONCURRENT_REQUESTS
+        account, total, expected, concurrent = self.comparison_setup(states)
         self.say(f"\n== latency: {args.compare_subscribers:,} subscribers over {args.compare_lists} lists (even),"
                  f" {args.compare_latency * 1000:.0f} ms a request")
         self.say(f"   {layout_text(account, states)}; expected requests {expected}")
@@ -671,12 +675,7 @@ class Bench:
         from cm_source.sandbox import Sandbox
 
         args = self.args
-        account = build_account(args.compare_subscribers, args.compare_lists, "even")
-        total = sum(len(members[state]) for members in account.subscribers.values() for state in states)
-        expected = expected_requests(account, states)
-        from cm_source.api import DEFAULT_MAX_CONCURRENT_REQUESTS
-
-        concurrent = args.concurrency or DEFAULT_MAX_CONCURRENT_REQUESTS
+        account, total, expected, concurrent = self.comparison_setup(states)
         limit = args.compare_rate_limit
         self.say(f"\n== rate limit: {limit} requests/s (fixed 1 s window), {args.compare_subscribers:,} subscribers over"
                  f" {args.compare_lists} lists, connector max_concurrent_requests={concurrent}")

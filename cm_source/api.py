@@ -338,19 +338,21 @@ class CampaignMonitorAPI:
         def fetch(page: int) -> Any:
             return self.get(path, {**(params or {}), "page": page, "pagesize": PAGE_SIZE})
 
-        read_ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cm-read-ahead")
+        read_ahead: Optional[ThreadPoolExecutor] = None  # only for reads of several pages
         try:
-            page, answer = 1, read_ahead.submit(fetch, 1)
+            page, body = 1, fetch(1)
             while True:
-                results, number_of_pages, total = read_envelope(answer.result(), path)
+                results, number_of_pages, total = read_envelope(body, path)
                 if page < number_of_pages:
+                    read_ahead = read_ahead or ThreadPoolExecutor(max_workers=1, thread_name_prefix="cm-read-ahead")
                     answer = read_ahead.submit(fetch, page + 1)
                 yield results, total, number_of_pages
                 if page >= number_of_pages:
                     return
-                page += 1
+                page, body = page + 1, answer.result()
         finally:
-            read_ahead.shutdown(wait=False)  # a reader stopped early does not wait for a page it will not use
+            if read_ahead is not None:
+                read_ahead.shutdown(wait=False)  # a reader stopped early does not wait for a page it will not use
 
 
 def read_envelope(body: Any, path: str) -> Tuple[List[Dict[str, Any]], int, int]:

@@ -123,7 +123,6 @@ def timestamp_columns(
     converted = [local_time.parse(value, zone) for value in values]
     times = [value if not isinstance(value, str) else None for value in converted]
     if zone is None and local_time.to_utc:  # loaded as given: the wall time, labelled UTC
-        times = [value.replace(tzinfo=None) if value is not None else None for value in times]
         columns = {name: pa.array(times, LOCAL_TIMESTAMP).cast(target)}
     else:
         columns = {name: pa.array(times, target)}

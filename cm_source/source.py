@@ -135,9 +135,11 @@ class AccountReader:
     def reader_of(self, endpoint: Endpoint) -> Callable[[Any], Iterator[List[Row]]]:
         """The transformer body for ``endpoint``: read it under every parent row, several at once."""
 
+        id_names = read_under(endpoint)
+
         def read_children(parent_rows: Any) -> Iterator[List[Row]]:
             readers = [
-                partial(self.read_endpoint, endpoint, {name: row[name] for name in read_under(endpoint)})
+                partial(self.read_endpoint, endpoint, {name: row[name] for name in id_names})
                 for row in (parent_rows if isinstance(parent_rows, list) else [parent_rows])
                 if endpoint.parent != "campaigns" or self.reports_wanted(row)
             ]

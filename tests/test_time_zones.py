@@ -85,3 +85,20 @@ def test_empty_and_malformed_values() -> None:
     times = LocalTime()
     assert times.parse("", times.zone(LONDON)) is None and times.parse(None, times.zone(LONDON)) is None
     assert times.parse("19/08/2010 4:08pm", times.zone(LONDON)) == "19/08/2010 4:08pm"
+
+
+def test_arrow_pages_follow_the_same_rule_including_skipped_hours_and_bad_values() -> None:
+    """Large tables convert a column at a time; where Arrow's rules differ, zoneinfo's apply."""
+    from cm_source.columnar import page_table
+
+    times = LocalTime()
+    rows = [{"EmailAddress": "a@example.com", "Date": "2024-10-06 02:30:00"},  # never happens in Sydney
+            {"EmailAddress": "b@example.com", "Date": "2024-04-07 02:30:00"},  # happens twice: the first
+            {"EmailAddress": "c@example.com", "Date": "07/04/2024"}]
+    table = page_table(rows, {"ListID": "L"}, {"Date": times.zone(SYDNEY)}, times, key=("list_id", "email_address"))
+    assert table.column("date").to_pylist() == [
+        dt.datetime(2024, 10, 5, 16, 30, tzinfo=UTC), dt.datetime(2024, 4, 6, 15, 30, tzinfo=UTC), None]
+    assert table.column("date__v_text").to_pylist() == [None, None, "07/04/2024"]
+    assert table.column_names[:2] == ["list_id", "email_address"]
+    clean = page_table(rows[1:2], {}, {"Date": times.zone(LONDON)}, times)
+    assert clean.column("date").to_pylist() == [dt.datetime(2024, 4, 7, 1, 30, tzinfo=UTC)]
