@@ -194,7 +194,10 @@ class CampaignMonitorAPI:
         return self._send("GET", path, params=dict(params or {}))
 
     def post(self, path: str, body: Any) -> Any:
-        """POST a JSON body; retried like reads, which is safe only because writes are upserts."""
+        """POST a JSON body, or one already encoded as bytes; retried like reads, which is safe only
+        because writes are upserts."""
+        if isinstance(body, bytes):
+            return self._send("POST", path, data=body, headers={"Content-Type": "application/json"})
         return self._send("POST", path, json=body)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 import dlt
 import phonenumbers
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .api import DEFAULT_BASE_URL, CampaignMonitorAPI, CampaignMonitorError
+from .concurrency import one_ahead
 
 IMPORT_LIMIT = 1000  # the API refuses more subscribers in one import (Code 209)
 CONSENT = {"true": "Yes", "yes": "Yes", "1": "Yes", "false": "No", "no": "No", "0": "No", "unchanged": "Unchanged"}
@@ -129,6 +130,35 @@ class CustomFields:
         return str(self._by_name[column_name(column)].get("DataType", "Text"))
 
 
+@dataclass(frozen=True)
+class RowShape:
+    """Which input column holds each part of a subscriber: worked out once per set of columns, not per row."""
+
+    email_address: Optional[str]
+    name: Optional[str]
+    mobile_number: Optional[str]
+    consent_to_track: Optional[str]
+    consent_to_send_sms: Optional[str]
+    custom: Tuple[Tuple[str, str], ...]  # (input column, the field's Key)
+    custom_fields: Optional[str]  # the read side's column of {key, value} entries
+
+
+@lru_cache(maxsize=4096)
+def row_shape(fields: CustomFields, columns: Tuple[str, ...]) -> RowShape:
+    """The shape of rows with these columns; an unknown column stops the run (``check_columns``)."""
+    fields.check_columns(columns)
+    by_name = {column_name(column): column for column in columns}
+    return RowShape(
+        email_address=by_name.get("email_address"),
+        name=by_name.get("name"),
+        mobile_number=by_name.get("mobile_number"),
+        consent_to_track=by_name.get("consent_to_track"),
+        consent_to_send_sms=by_name.get("consent_to_send_sms"),
+        custom=tuple((column, fields.key_for(column)) for column in columns if custom_column(column)),
+        custom_fields=by_name.get(CUSTOM_FIELDS_COLUMN),
+    )
+
+
 @lru_cache(maxsize=4096)
 def custom_column(column: str) -> bool:
     """Whether an input column is a custom field (not standard, read-only or dlt's own)."""
@@ -140,6 +170,8 @@ def custom_column(column: str) -> bool:
 
 def blank(value: Any) -> bool:
     """Empty and null values are not sent, so what Campaign Monitor already holds is kept."""
+    if type(value) is str:  # the common case first: this runs for every cell of every row
+        return not value or value.isspace()
     if value is None:
         return True
     if isinstance(value, float) and math.isnan(value):
@@ -151,6 +183,8 @@ def blank(value: Any) -> bool:
 
 def field_value(value: Any) -> str:
     """Every custom field value travels as a string; dates as ISO dates, whole numbers without ``.0``."""
+    if type(value) is str:
+        return value.strip()
     if isinstance(value, dt.datetime):
         return value.date().isoformat()
     if isinstance(value, dt.date):
@@ -203,46 +237,58 @@ class RowError(Exception):
 
 def to_subscriber(row: Row, fields: CustomFields, settings: UpsertSettings) -> Dict[str, Any]:
     """Turn one input row into the API's subscriber object, or raise ``RowError``."""
-    columns = {column_name(column): column for column in row}
-    email = row.get(columns.get("email_address", "email_address"))
+    shape = row_shape(fields, tuple(row))
+    email = row.get(shape.email_address) if shape.email_address else None
     if blank(email):
         raise RowError(1, "email_address is empty")
     subscriber: Dict[str, Any] = {"EmailAddress": field_value(email)}
-    name = row.get(columns.get("name", "name"))
+    name = row[shape.name] if shape.name else None
     if not blank(name):
         subscriber["Name"] = field_value(name)
-    mobile = row.get(columns.get("mobile_number", "mobile_number"))
+    mobile = row[shape.mobile_number] if shape.mobile_number else None
     if not blank(mobile):
         subscriber["MobileNumber"] = e164(mobile, settings.default_region)
-    if "consent_to_track" in columns:
-        subscriber["ConsentToTrack"] = consent(row[columns["consent_to_track"]], "consent_to_track")
+    if shape.consent_to_track:
+        subscriber["ConsentToTrack"] = consent(row[shape.consent_to_track], "consent_to_track")
     else:
         subscriber["ConsentToTrack"] = settings.consent_to_track_default
-    if "consent_to_send_sms" in columns:
-        subscriber["ConsentToSendSms"] = consent(row[columns["consent_to_send_sms"]], "consent_to_send_sms")
+    if shape.consent_to_send_sms:
+        subscriber["ConsentToSendSms"] = consent(row[shape.consent_to_send_sms], "consent_to_send_sms")
     custom = [
-        {"Key": fields.key_for(column), "Value": field_value(option)}
-        for column, value in row.items()
-        if custom_column(column) and not blank(value)
-        for option in (value if isinstance(value, (list, tuple)) else [value])
+        {"Key": key, "Value": field_value(option)}
+        for column, key in shape.custom
+        if not blank(value := row[column])
+        for option in (value if isinstance(value, (list, tuple)) else (value,))
         if not blank(option)
     ]
-    if CUSTOM_FIELDS_COLUMN in columns:
-        custom += read_side_custom_fields(row[columns[CUSTOM_FIELDS_COLUMN]], fields, {c["Key"] for c in custom})
+    if shape.custom_fields:
+        custom += read_side_custom_fields(row[shape.custom_fields], fields, {c["Key"] for c in custom})
     if custom:
         subscriber["CustomFields"] = custom
     return subscriber
 
 
+def custom_field_entries(entries: Any) -> List[Mapping[str, Any]]:
+    """The read side's ``custom_fields`` column as loaded: a list of ``{key, value}``, or its JSON."""
+    try:
+        found = (json.loads(entries) if entries.strip() else []) if isinstance(entries, str) else list(entries or ())
+    except (ValueError, TypeError):
+        found = None
+    if found is None or not all(isinstance(entry, Mapping) for entry in found):
+        raise CampaignMonitorError(
+            f"column {CUSTOM_FIELDS_COLUMN} holds {str(entries)[:80]!r}, not a list of {{key, value}} entries as the"
+            " read side loads it: fix the column, or drop it and give each field a column of its own"
+        )
+    return found
+
+
 def read_side_custom_fields(entries: Any, fields: CustomFields, set_by_columns: Set[str]) -> List[Dict[str, str]]:
-    """The ``custom_fields`` column of a table the read side loaded: ``[{key, value}, …]``, or its JSON.
+    """The ``custom_fields`` column of a table the read side loaded, as the API's entries.
 
     A field that also has a column of its own takes the column's value: that is the one edited.
     """
-    if isinstance(entries, str):
-        entries = json.loads(entries) if entries.strip() else []
     found = []
-    for entry in entries or ():
+    for entry in custom_field_entries(entries):
         name, value = entry.get("key", entry.get("Key")), entry.get("value", entry.get("Value"))
         fields.check_columns([str(name)])
         key = fields.key_for(str(name))
@@ -251,50 +297,73 @@ def read_side_custom_fields(entries: Any, fields: CustomFields, set_by_columns: 
     return found
 
 
+Batch = List[Tuple[Dict[str, Any], Dict[str, Any]]]  # (subscriber, the row it came from)
+
+
 @dataclass
 class Prepared:
-    """Input rows made ready to send: one subscriber per email, in input order."""
+    """The rows to send, one per email in the order of each email's last row, and the rows set aside."""
 
-    subscribers: Dict[str, Tuple[Dict[str, Any], Dict[str, Any]]] = field(default_factory=dict)  # email -> (payload, row)
+    rows: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # lower-cased email -> its last row
     rejected: List[Rejection] = field(default_factory=list)
     duplicates: List[str] = field(default_factory=list)
     rows_read: int = 0
 
 
 def prepare(rows: Iterable[Row], fields: CustomFields, settings: UpsertSettings) -> Prepared:
-    """Validate and deduplicate every row before the first request (the last row of an email wins)."""
+    """Everything that can stop the run, checked before the first request; and the last row of an email wins.
+
+    Like Campaign Monitor within one import, the last row wins even when it is then rejected: the
+    earlier rows are superseded, not sent in its place. Turning rows into subscribers (E.164 above
+    all) is left to ``subscriber_batches``, so that it can overlap the imports.
+    """
     prepared = Prepared()
-    checked_columns: set = set()
     for row in rows:
         prepared.rows_read += 1
         row = dict(row)
-        new_columns = row.keys() - checked_columns
-        if new_columns:
-            fields.check_columns(sorted(new_columns))
-            checked_columns |= new_columns
-        try:
-            subscriber = to_subscriber(row, fields, settings)
-        except RowError as exc:
-            prepared.rejected.append(Rejection(row, exc.code, exc.message))
+        shape = row_shape(fields, tuple(row))
+        if shape.custom_fields:  # parsed once, and its field names checked now, not mid-import
+            row[shape.custom_fields] = entries = custom_field_entries(row[shape.custom_fields])
+            fields.check_columns([str(entry.get("key", entry.get("Key"))) for entry in entries])
+        email = row.get(shape.email_address) if shape.email_address else None
+        if blank(email):
+            prepared.rejected.append(Rejection(row, 1, "email_address is empty"))
             continue
-        email = subscriber["EmailAddress"].lower()
-        if email in prepared.subscribers:
-            prepared.duplicates.append(subscriber["EmailAddress"])
-            del prepared.subscribers[email]  # re-insert so the batch order follows the winning row
-        prepared.subscribers[email] = (subscriber, row)
+        address = field_value(email)
+        if address.lower() in prepared.rows:
+            prepared.duplicates.append(address)
+            del prepared.rows[address.lower()]  # re-inserted, so the batch order follows the winning row
+        prepared.rows[address.lower()] = row
     return prepared
 
 
-def import_body(subscribers: List[Dict[str, Any]], settings: UpsertSettings) -> Dict[str, Any]:
-    return {
-        "Subscribers": subscribers,
+def subscriber_batches(prepared: Prepared, fields: CustomFields, settings: UpsertSettings) -> Iterator[Batch]:
+    """Full imports of (subscriber, row); a row that cannot be sent is added to ``prepared.rejected``."""
+    batch: Batch = []
+    for row in prepared.rows.values():
+        try:
+            batch.append((to_subscriber(row, fields, settings), row))
+        except RowError as exc:
+            prepared.rejected.append(Rejection(row, exc.code, exc.message))
+            continue
+        if len(batch) == IMPORT_LIMIT:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def import_body(batch: Batch, settings: UpsertSettings) -> bytes:
+    """The import's request body, encoded here so that it can be done off the thread that sends it."""
+    return json.dumps({
+        "Subscribers": [subscriber for subscriber, _ in batch],
         "Resubscribe": settings.resubscribe,
         "QueueSubscriptionBasedAutoResponders": settings.queue_autoresponders,
         "RestartSubscriptionBasedAutoresponders": settings.restart_autoresponders,
-    }
+    }, ensure_ascii=False).encode("utf-8")
 
 
-def send_import(api: CampaignMonitorAPI, list_id: str, body: Dict[str, Any]) -> Dict[str, Any]:
+def send_import(api: CampaignMonitorAPI, list_id: str, batch: Batch, body: bytes) -> Dict[str, Any]:
     """One import call; returns the result object whether all rows or only some were accepted.
 
     A 400 without ``ResultData`` rejected the whole batch: every row gets that code and message.
@@ -310,7 +379,7 @@ def send_import(api: CampaignMonitorAPI, list_id: str, body: Dict[str, Any]) -> 
                 "TotalNewSubscribers": 0,
                 "TotalExistingSubscribers": 0,
                 "FailureDetails": [
-                    {"EmailAddress": s["EmailAddress"], "Code": exc.code, "Message": message} for s in body["Subscribers"]
+                    {"EmailAddress": s["EmailAddress"], "Code": exc.code, "Message": message} for s, _ in batch
                 ],
             }
         raise
@@ -328,14 +397,15 @@ class Checkpoint:
         if path is not None and path.exists():
             self.done = json.loads(path.read_text(encoding="utf-8"))
 
-    @staticmethod
-    def key(list_id: str, body: Dict[str, Any]) -> str:
-        text = json.dumps([list_id, body], sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    def key(self, list_id: str, body: bytes) -> Optional[str]:
+        """None without a checkpoint file: there is nothing to resume, so no body is hashed."""
+        if self.path is None:
+            return None
+        return hashlib.sha256(list_id.encode("utf-8") + b"\n" + body).hexdigest()
 
-    def record(self, key: str, result: Dict[str, Any]) -> None:
-        self.done[key] = result
-        if self.path is not None:
+    def record(self, key: Optional[str], result: Dict[str, Any]) -> None:
+        if key is not None:
+            self.done[key] = result
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_suffix(".tmp")
             temporary.write_text(json.dumps(self.done), encoding="utf-8")
@@ -368,31 +438,30 @@ def upsert_subscribers(
     fields = fields or CustomFields.fetch(api, list_id)
     prepared = prepare(rows, fields, settings)
     report = UpsertReport(list_id, rows_read=prepared.rows_read, duplicates=prepared.duplicates, dry_run=dry_run)
-    report.rejected.extend(prepared.rejected)
-    pending = list(prepared.subscribers.values())
+    batches = subscriber_batches(prepared, fields, settings)
     if dry_run:
-        report.new = len(pending)  # unknown until sent: counted as new
+        report.new = sum(len(batch) for batch in batches)  # unknown until sent: counted as new
     else:
         checkpoint = Checkpoint(Path(checkpoint_path) if checkpoint_path else None)
-        for start in range(0, len(pending), IMPORT_LIMIT):
-            batch = pending[start : start + IMPORT_LIMIT]
-            body = import_body([subscriber for subscriber, _ in batch], settings)
-            key = Checkpoint.key(list_id, body)
+        # The next import's rows are converted and encoded while this one is in flight.
+        for batch, body in one_ahead((batch, import_body(batch, settings)) for batch in batches):
+            key = checkpoint.key(list_id, body)
             if key in checkpoint.done:
                 result = checkpoint.done[key]
                 report.imports_resumed += 1
             else:
-                result = send_import(api, list_id, body)
+                result = send_import(api, list_id, batch, body)
                 checkpoint.record(key, result)
                 report.imports_sent += 1
             account_for(report, result, batch)
         checkpoint.clear()
+    report.rejected[:0] = prepared.rejected  # rows refused here first, then those the API refused
     if rejects_path:
         write_rejects(Path(rejects_path), report.rejected)
     return report
 
 
-def account_for(report: UpsertReport, result: Mapping[str, Any], batch: List[Tuple[Dict[str, Any], Dict[str, Any]]]) -> None:
+def account_for(report: UpsertReport, result: Mapping[str, Any], batch: Batch) -> None:
     """Add one import's counts and failures to the report, failures matched back to their rows."""
     report.new += int(result.get("TotalNewSubscribers") or 0)
     report.updated += int(result.get("TotalExistingSubscribers") or 0)

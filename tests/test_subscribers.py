@@ -239,3 +239,27 @@ def test_an_unknown_field_in_the_custom_fields_column_stops_the_run() -> None:
     row = {"email_address": "a@example.com", "custom_fields": [{"key": "shoe size", "value": "44"}]}
     with pytest.raises(CampaignMonitorError, match="column 'shoe size' is not a custom field of list"):
         to_subscriber(row, fields(), UpsertSettings())
+
+
+def test_a_bad_custom_fields_entry_in_a_late_row_stops_the_run_before_the_first_import(requests_mock: Any) -> None:
+    """Rows are turned into subscribers while earlier imports are in flight, so everything that can stop
+    the run is checked first: nothing may be half-written."""
+    bodies = mock_import(requests_mock)
+    good = [{"email_address": f"p{i}@example.com", "custom_fields": "[]"} for i in range(1500)]
+    for late in ([{"key": "shoe size", "value": "44"}], "{not json", [["website", "x"]]):
+        with pytest.raises(CampaignMonitorError, match="custom_fields|shoe size"):
+            upsert_subscribers(good + [{"email_address": "late@example.com", "custom_fields": late}], LIST_ID, api=api())
+    assert bodies == []
+
+
+def test_the_last_row_of_an_email_wins_even_when_it_is_rejected(requests_mock: Any) -> None:
+    """As within one Campaign Monitor import: an earlier row is superseded, not sent in its place."""
+    bodies = mock_import(requests_mock)
+    rows = [{"email_address": "dup@example.com", "mobile_number": "+61412345678"},
+            {"email_address": "other@example.com"},
+            {"email_address": "DUP@example.com", "mobile_number": "12"}]
+    report = upsert_subscribers(rows, LIST_ID, api=api())
+    assert [s["EmailAddress"] for body in bodies for s in body["Subscribers"]] == ["other@example.com"]
+    assert report.duplicates == ["DUP@example.com"]
+    assert [(r.row["email_address"], r.code) for r in report.rejected] == [("DUP@example.com", 220)]
+    assert report.rows_read == report.accepted + len(report.rejected) + len(report.duplicates) == 3
