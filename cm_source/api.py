@@ -201,12 +201,18 @@ class CampaignMonitorAPI:
         return self._send("POST", path, json=body)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One request, retried on 429, 5xx, dropped connections, timeouts and cut-short bodies."""
+        """One request, retried on 429, 5xx, dropped connections, timeouts and cut-short bodies.
+
+        The shared rate gate is checked once this request holds a slot, and an answer's hold is set
+        before the slot is given back: a thread that queued for a slot, or takes the one just freed,
+        never sends past a hold it could not yet see.
+        """
         for attempt in range(1, self.retry.max_attempts + 1):
-            self._gate.wait()
             response: Optional[requests.Response] = None
+            body: Any = NOT_JSON
             try:
                 with self._in_flight:
+                    self._gate.wait()
                     with self._sending_lock:
                         self._sending += 1
                     try:
@@ -216,24 +222,30 @@ class CampaignMonitorAPI:
                         with self._sending_lock:
                             self._sending -= 1
                             others_in_flight = self._sending
+                        if response is not None:
+                            self._hold_for(response, others_in_flight, attempt)
             except RETRY_EXCEPTIONS as exc:
                 problem = f"could not reach {self.base_url} ({type(exc).__name__})"
             else:
                 if response.status_code not in RETRY_STATUSES and not (response.ok and body is NOT_JSON):
-                    budget_wait = self.retry.budget_wait(response, others_in_flight)
-                    if budget_wait:
-                        self._gate.hold(budget_wait)
                     return check_response(response, body, f"{method} {path}")
                 problem = describe_answer(response, body)
             if attempt == self.retry.max_attempts:
                 raise give_up(f"{method} {path}", problem, attempt, response)
             logger.warning("%s %s: %s; retrying (%d of %d)", method, path, problem, attempt, self.retry.max_attempts)
-            wait = self.retry.wait_after(response, attempt)
-            if response is not None and response.status_code == 429:
-                self._gate.hold(wait)  # rate limited: every reader waits, not only this one
-            else:
-                self.retry.sleep(wait)
+            if response is None or response.status_code != 429:  # a 429 already holds every reader
+                self.retry.sleep(self.retry.wait_after(response, attempt))
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _hold_for(self, response: requests.Response, others_in_flight: int, attempt: int) -> None:
+        """Hold every reader after a 429 (until its reset, or a backoff), or once the budget is spent."""
+        if response.status_code == 429:
+            if attempt < self.retry.max_attempts:
+                self._gate.hold(self.retry.wait_after(response, attempt))
+            return
+        budget_wait = self.retry.budget_wait(response, others_in_flight)
+        if budget_wait:
+            self._gate.hold(budget_wait)
 
     def get_array(self, path: str, params: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
         """GET a collection that the API answers as a bare JSON array (it cannot be paged)."""
