@@ -72,6 +72,23 @@ def page_table(
     return pa.Table.from_arrays([columns[name] for name in names], schema=schema)
 
 
+def combined(pages: List[Any]) -> List[Any]:
+    """Pages of one table that arrived together, as one item where their columns agree.
+
+    dlt works out an Arrow item's table schema again for every item it is given (about 7 ms a
+    page on the 2-core development machine, a fifth of a million-row load), so fewer, larger items
+    cost less. Columns missing from a page are null there; pages whose types clash go one by one.
+    """
+    tables = [page for page in pages if isinstance(page, pa.Table)]
+    rows = [row for page in pages if not isinstance(page, pa.Table) for row in page]
+    if len(tables) > 1:
+        try:
+            tables = [pa.concat_tables(tables, promote_options="default")]
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    return [*tables, *([rows] if rows else [])]
+
+
 def plain_array(values: List[Any]) -> pa.Array:
     """Arrow's own inference; a field mixing types (or all empty) is kept as text, never dropped."""
     try:

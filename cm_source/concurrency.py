@@ -6,7 +6,7 @@ import queue
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Deque, Iterable, Iterator, TypeVar
+from typing import Callable, Deque, Iterable, Iterator, List, Optional, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
@@ -17,13 +17,18 @@ class _Failure:
         self.error = error
 
 
-def read_concurrently(readers: Iterable[Callable[[], Iterator[T]]], workers: int) -> Iterator[T]:
+def read_concurrently(
+    readers: Iterable[Callable[[], Iterator[T]]],
+    workers: int,
+    combine: Optional[Callable[[List[T]], Iterable[T]]] = None,
+) -> Iterator[T]:
     """Run each reader on one of up to ``workers`` threads and yield their items as they arrive.
 
     A fan-out over thousands of campaigns is bound by latency, not by this machine, so readers run
     side by side. The hand-over queue holds two items per worker, which keeps memory flat however
     fast the readers are; the first error stops the other readers and is raised here, and so is
-    closing this generator early.
+    closing this generator early. Items that are waiting together when the caller comes back for
+    more go through ``combine`` as one list: the slower the caller, the fewer and larger its items.
     """
     pending: Deque[Callable[[], Iterator[T]]] = deque(readers)
     if workers <= 1 or len(pending) <= 1:
@@ -64,13 +69,23 @@ def read_concurrently(readers: Iterable[Callable[[], Iterator[T]]], workers: int
     running = len(threads)
     try:
         while running:
+            arrived: List[T] = []
             item = handed_over.get()
-            if item is _DONE:
-                running -= 1
-            elif isinstance(item, _Failure):
-                raise item.error
-            else:
-                yield item  # type: ignore[misc]
+            while True:
+                if item is _DONE:
+                    running -= 1
+                elif isinstance(item, _Failure):
+                    raise item.error
+                else:
+                    arrived.append(item)  # type: ignore[arg-type]
+                if combine is None or not running:
+                    break
+                try:
+                    item = handed_over.get_nowait()
+                except queue.Empty:
+                    break
+            if arrived:
+                yield from combine(arrived) if combine is not None else arrived
     finally:
         stop.set()
 

@@ -20,7 +20,7 @@ from .api import (
     CampaignMonitorError,
     RetryPolicy,
 )
-from .columnar import page_table
+from .columnar import combined, page_table
 from .concurrency import read_concurrently
 from .endpoints import ENDPOINTS, ENDPOINTS_BY_TABLE, Endpoint, read_under
 from .time_zones import LocalTime
@@ -143,7 +143,7 @@ class AccountReader:
                 for row in (parent_rows if isinstance(parent_rows, list) else [parent_rows])
                 if endpoint.parent != "campaigns" or self.reports_wanted(row)
             ]
-            yield from read_concurrently(readers, self.api.max_concurrent_requests)
+            yield from read_concurrently(readers, self.api.max_concurrent_requests, combine=combined)
 
         return read_children
 

@@ -8,9 +8,11 @@ import threading
 from typing import Any, Iterator, List
 
 import dlt
+import pyarrow as pa
 import pytest
 
 from cm_source import TABLES, campaign_monitor_source
+from cm_source.columnar import combined
 from cm_source.concurrency import read_concurrently
 from cm_source.endpoints import ENDPOINTS_BY_TABLE, read_under
 from conftest import (
@@ -234,6 +236,34 @@ def test_a_failing_reader_stops_the_rest_and_its_error_is_raised() -> None:
     with pytest.raises(ValueError, match="boom from reader 1"):
         list(read_concurrently([lambda n=n: reader(n) for n in range(200)], 2))
     assert len(calls) < 200
+
+
+def test_items_waiting_together_are_combined_into_one() -> None:
+    """dlt's cost is per item, so pages that queued while the caller was busy are handed over as one."""
+    finished = threading.Semaphore(0)
+
+    def reader(n: int) -> Iterator[int]:
+        yield n
+        yield n + 10
+        finished.release()  # both items are in the queue by now
+
+    groups = read_concurrently([lambda n=n: reader(n) for n in range(3)], 3, combine=lambda items: [sorted(items)])
+    first = next(groups)
+    for _ in range(3):
+        assert finished.acquire(timeout=10)
+    rest = list(groups)
+    assert len(rest) <= 1  # everything that waited came as one item
+    assert sorted(first + [n for group in rest for n in group]) == [0, 1, 2, 10, 11, 12]
+
+
+def test_pages_that_arrived_together_become_one_table_where_their_columns_agree() -> None:
+    page = lambda **columns: pa.table(columns)  # noqa: E731
+    joined = combined([page(email=["a"], age=[1]), page(email=["b"], name=["B"])])
+    assert len(joined) == 1 and joined[0].sort_by("email").to_pylist() == [
+        {"email": "a", "age": 1, "name": None}, {"email": "b", "age": None, "name": "B"}]
+    clashing = combined([page(email=["a"], age=[1]), page(email=["b"], age=["unknown"])])
+    assert [table.column("age").to_pylist() for table in clashing] == [[1], ["unknown"]]
+    assert combined([[{"a": 1}], [{"a": 2}, {"a": 3}]]) == [[{"a": 1}, {"a": 2}, {"a": 3}]]
 
 
 def test_one_worker_reads_in_order() -> None:
