@@ -76,6 +76,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def process_cpu_s() -> float:
+    """CPU seconds this process has used, every thread counted."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def current_rss_mb() -> float:
     try:
         with open("/proc/self/statm") as statm:
@@ -176,9 +182,9 @@ def worker_load(spec: Dict[str, Any]) -> Dict[str, Any]:
 
         profiler = cProfile.Profile()
         profiler.enable()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), process_cpu_s()
     pipeline.run(source, loader_file_format="parquet")
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, process_cpu_s() - cpu_started
     if profiler is not None:
         profiler.disable()
     sampler.stop.set()
@@ -191,6 +197,7 @@ def worker_load(spec: Dict[str, Any]) -> Dict[str, Any]:
         steps.append({"step": step.step, "s": end - begin, "peak_rss_mb": sampler.peak_between(begin, end)})
     result = {
         "wall_s": wall,
+        "cpu_s": cpu,
         "peak_rss_mb": peak_rss_mb(),
         "baseline_rss_mb": baseline,
         "tables": tables,
@@ -676,7 +683,8 @@ class Bench:
                     self.say("   " + result["error"])
                 else:
                     steps = ", ".join(f"{s['step']} {s['s']:.1f} s" for s in result["steps"] if s["step"] != "run")
-                    self.say(f"   {label}: {result['wall_s']:.2f} s ({steps}); {seen['total']} requests over"
+                    self.say(f"   {label}: {result['wall_s']:.2f} s ({steps}; CPU {result['cpu_s']:.1f} s);"
+                             f" {seen['total']} requests over"
                              f" {recorder.span_s():.2f} s: {seen['pages']} pages, {seen['catch_up']} catch-up,"
                              f" other {seen['other_by_path']}, read twice {seen['read_twice']}")
                 self.add_row(f"latency load c={concurrency}", args.compare_subscribers, result, total,
