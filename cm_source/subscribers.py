@@ -310,7 +310,7 @@ class Prepared:
     rows_read: int = 0
 
 
-def prepare(rows: Iterable[Row], fields: CustomFields, settings: UpsertSettings) -> Prepared:
+def prepare(rows: Iterable[Row], fields: CustomFields) -> Prepared:
     """Everything that can stop the run, checked before the first request; and the last row of an email wins.
 
     Like Campaign Monitor within one import, the last row wins even when it is then rejected: the
@@ -436,7 +436,7 @@ def upsert_subscribers(
     """
     api = api or CampaignMonitorAPI(*credentials(api_key, base_url))
     fields = fields or CustomFields.fetch(api, list_id)
-    prepared = prepare(rows, fields, settings)
+    prepared = prepare(rows, fields)
     report = UpsertReport(list_id, rows_read=prepared.rows_read, duplicates=prepared.duplicates, dry_run=dry_run)
     batches = subscriber_batches(prepared, fields, settings)
     if dry_run:
