@@ -209,7 +209,6 @@ class CampaignMonitorAPI:
         """
         for attempt in range(1, self.retry.max_attempts + 1):
             response: Optional[requests.Response] = None
-            body: Any = NOT_JSON
             try:
                 with self._in_flight:
                     self._gate.wait()

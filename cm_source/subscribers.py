@@ -268,8 +268,11 @@ def to_subscriber(row: Row, fields: CustomFields, settings: UpsertSettings) -> D
     return subscriber
 
 
-def custom_field_entries(entries: Any) -> List[Mapping[str, Any]]:
-    """The read side's ``custom_fields`` column as loaded: a list of ``{key, value}``, or its JSON."""
+def custom_field_entries(entries: Any, fields: CustomFields) -> List[Tuple[str, Any]]:
+    """The read side's ``custom_fields`` column (a list of ``{key, value}``, or its JSON) as (Key, value).
+
+    A malformed column or a field the list lacks stops the run, like an unknown column does.
+    """
     try:
         found = (json.loads(entries) if entries.strip() else []) if isinstance(entries, str) else list(entries or ())
     except (ValueError, TypeError):
@@ -279,7 +282,9 @@ def custom_field_entries(entries: Any) -> List[Mapping[str, Any]]:
             f"column {CUSTOM_FIELDS_COLUMN} holds {str(entries)[:80]!r}, not a list of {{key, value}} entries as the"
             " read side loads it: fix the column, or drop it and give each field a column of its own"
         )
-    return found
+    names = [str(entry.get("key", entry.get("Key"))) for entry in found]
+    fields.check_columns(names)
+    return [(fields.key_for(name), entry.get("value", entry.get("Value"))) for name, entry in zip(names, found)]
 
 
 def read_side_custom_fields(entries: Any, fields: CustomFields, set_by_columns: Set[str]) -> List[Dict[str, str]]:
@@ -287,14 +292,11 @@ def read_side_custom_fields(entries: Any, fields: CustomFields, set_by_columns: 
 
     A field that also has a column of its own takes the column's value: that is the one edited.
     """
-    found = []
-    for entry in custom_field_entries(entries):
-        name, value = entry.get("key", entry.get("Key")), entry.get("value", entry.get("Value"))
-        fields.check_columns([str(name)])
-        key = fields.key_for(str(name))
-        if key not in set_by_columns and not blank(value):
-            found.append({"Key": key, "Value": field_value(value)})
-    return found
+    return [
+        {"Key": key, "Value": field_value(value)}
+        for key, value in custom_field_entries(entries, fields)
+        if key not in set_by_columns and not blank(value)
+    ]
 
 
 Batch = List[Tuple[Dict[str, Any], Dict[str, Any]]]  # (subscriber, the row it came from)
@@ -322,9 +324,8 @@ def prepare(rows: Iterable[Row], fields: CustomFields) -> Prepared:
         prepared.rows_read += 1
         row = dict(row)
         shape = row_shape(fields, tuple(row))
-        if shape.custom_fields:  # parsed once, and its field names checked now, not mid-import
-            row[shape.custom_fields] = entries = custom_field_entries(row[shape.custom_fields])
-            fields.check_columns([str(entry.get("key", entry.get("Key"))) for entry in entries])
+        if shape.custom_fields:  # checked now, not mid-import; converted again with the row
+            custom_field_entries(row[shape.custom_fields], fields)
         email = row.get(shape.email_address) if shape.email_address else None
         if blank(email):
             prepared.rejected.append(Rejection(row, 1, "email_address is empty"))
