@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import http.client
 import json
@@ -443,19 +444,26 @@ def test_start_and_stop_without_with() -> None:
         requests.get(base_url + "/systemdate.json", auth=(sandbox.api_key, "x"), timeout=2)
 
 
-def test_command_line_prints_url_and_key() -> None:
+@contextlib.contextmanager
+def sandbox_command(*options: str) -> Iterator[tuple[str, str]]:
+    """``python -m cm_source.sandbox`` with ``options``: the base URL and key it prints; stopped after."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "cm_source.sandbox", "--subscribers", "40", "--seed", "3"],
+        [sys.executable, "-m", "cm_source.sandbox", *options],
         cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True,
     )
     try:
         base_url = process.stdout.readline().split()[-1]
         api_key = process.stdout.readline().split()[-1]
-        assert api_key == generate_account(seed=3, subscribers=40).api_key
-        assert requests.get(base_url + "/clients.json", auth=(api_key, "x")).status_code == 200
+        yield base_url, api_key
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_command_line_prints_url_and_key() -> None:
+    with sandbox_command("--subscribers", "40", "--seed", "3") as (base_url, api_key):
+        assert api_key == generate_account(seed=3, subscribers=40).api_key
+        assert requests.get(base_url + "/clients.json", auth=(api_key, "x")).status_code == 200
 
 
 # ---- one subscriber (read) ---------------------------------------------------------------------------
@@ -1380,13 +1388,7 @@ def test_impossible_switch_settings_are_refused(arm: Any) -> None:
 
 
 def test_command_line_latency_and_rate_limit() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cm_source.sandbox", "--subscribers", "40", "--latency", "0.02", "--rate-limit", "2"],
-        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        base_url = process.stdout.readline().split()[-1]
-        api_key = process.stdout.readline().split()[-1]
+    with sandbox_command("--subscribers", "40", "--latency", "0.02", "--rate-limit", "2") as (base_url, api_key):
         with requests.Session() as http:
             http.auth = (api_key, "x")
             answers = []
@@ -1397,9 +1399,6 @@ def test_command_line_latency_and_rate_limit() -> None:
                 answers.append((response.status_code, response.headers["X-RateLimit-Limit"], elapsed))
         assert [(status, limit) for status, limit, _ in answers] == [(200, "2"), (200, "2"), (429, "2")]
         assert all(elapsed >= 0.02 for _, _, elapsed in answers)
-    finally:
-        process.terminate()
-        process.wait(timeout=5)
 
 
 # ---- reports: campaigns, segments, journeys, webhooks, tags ----------------------------------------
@@ -1858,22 +1857,13 @@ def test_unsent_campaigns_have_no_reports(session, sandbox, account, ids) -> Non
 
 
 def test_command_line_clients_and_lists_per_client() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cm_source.sandbox", "--subscribers", "60", "--clients", "3", "--lists-per-client", "2"],
-        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        base_url = process.stdout.readline().split()[-1]
-        api_key = process.stdout.readline().split()[-1]
+    with sandbox_command("--subscribers", "60", "--clients", "3", "--lists-per-client", "2") as (base_url, api_key):
         expected = generate_account(clients=3, lists_per_client=2, subscribers=60)
         assert api_key == expected.api_key
         clients = requests.get(base_url + "/clients.json", auth=(api_key, "x")).json()
         assert clients == expected.clients and len(clients) == 3
         lists = requests.get(f"{base_url}/clients/{clients[2]['ClientID']}/lists.json", auth=(api_key, "x")).json()
         assert len(lists) == 2
-    finally:
-        process.terminate()
-        process.wait(timeout=5)
     refused = subprocess.run(
         [sys.executable, "-m", "cm_source.sandbox", "--lists-per-client", "1"],
         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=30,
