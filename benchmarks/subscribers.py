@@ -159,7 +159,7 @@ def worker_load(spec: Dict[str, Any]) -> Dict[str, Any]:
     import dlt
 
     from cm_source import campaign_monitor_source
-    from cm_source.warehouse import duckdb_destination
+    from cm_source.warehouse import destination_for
 
     baseline = peak_rss_mb()
     workdir = Path(spec["workdir"])
@@ -167,7 +167,7 @@ def worker_load(spec: Dict[str, Any]) -> Dict[str, Any]:
     source = campaign_monitor_source(api_key=spec["api_key"], base_url=spec["base_url"])
     tables = [name for name in source.resources if is_list_state_table(name)]
     source = source.with_resources(*tables)
-    destination = duckdb_destination(str(workdir / DUCKDB_FILE))  # as pipelines/campaign_monitor_pipeline.py
+    destination = destination_for("duckdb", str(workdir / DUCKDB_FILE))  # as pipelines/campaign_monitor_pipeline.py
     pipeline = dlt.pipeline(
         pipeline_name="cm_benchmark",
         destination=destination,

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import sys
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.destination.client import DestinationClientConfiguration
+from dlt.common.destination.exceptions import UnknownDestinationModule
+from dlt.common.exceptions import MissingDependencyException
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .api import MISSING_KEY, CampaignMonitorError
+
+# What a destination's credentials look like, for the message that says they are missing.
+CREDENTIALS_EXAMPLES = {
+    "postgres": "postgresql://loader:password@localhost:5432/analytics",
+    "sqlalchemy": "sqlite:///campaign_monitor.sqlite or mysql+pymysql://loader:password@host/analytics",
+    "filesystem": "file:///data/campaign_monitor or s3://bucket/path",
+}
 
 
 class UserError(Exception):
@@ -26,19 +37,51 @@ def run_script(body: Callable[[], int], debug: bool, failure_exit: int) -> int:
         return failure_exit
 
 
-def explain_failure(exc: BaseException) -> Optional[str]:
-    """The one-line explanation of a failure we understand, or None for a real bug.
-
-    dlt wraps what a resource raises (PipelineStepFailed -> ResourceExtractionError -> ...),
-    so the cause is searched down the whole exception chain.
-    """
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it, outermost first: dlt wraps what a step raises several times over."""
     seen = set()
     current: Optional[BaseException] = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def explain_failure(exc: BaseException) -> Optional[str]:
+    """The one-line explanation of a failure we understand, or None for a real bug."""
+    chain = list(causes(exc))
+    for current in chain:
         if isinstance(current, (CampaignMonitorError, UserError)):
             return str(current)
-        if isinstance(current, ConfigFieldMissingException) and "api_key" in current.fields:
-            return f"{MISSING_KEY} (or run with --demo)"
-        current = current.__cause__ or current.__context__
+        if isinstance(current, ConfigFieldMissingException):
+            if isinstance(current.config, DestinationClientConfiguration):
+                return missing_destination_setting(current)
+            if "api_key" in current.fields:
+                return f"{MISSING_KEY} (or run with --demo)"
+        if isinstance(current, UnknownDestinationModule):
+            return (
+                f"unknown destination {current.ref!r}: use a dlt destination name"
+                " (duckdb, postgres, filesystem, sqlalchemy, …) or the module path of one"
+            )
+        if isinstance(current, MissingDependencyException):
+            return f"{current.caller} needs {', '.join(current.dependencies)}: pip install them and run again"
+    step = next((c for c in chain if isinstance(c, PipelineStepFailed)), None)
+    if step is not None and step.step in ("sync", "load") and is_connection_failure(chain[-1]):
+        kind = step.pipeline.destination.destination_type.rsplit(".", 1)[-1]
+        reason = str(chain[-1]).strip().splitlines()[0] if str(chain[-1]).strip() else type(chain[-1]).__name__
+        return f"could not connect to the {kind} destination ({reason}): check DESTINATION__{kind.upper()}__CREDENTIALS"
     return None
+
+
+def missing_destination_setting(exc: ConfigFieldMissingException) -> str:
+    """Which destination setting is missing, by its environment variable, with an example value."""
+    kind = str(exc.config.destination_type).rsplit(".", 1)[-1]
+    settings = " and ".join(f"DESTINATION__{kind.upper()}__{name.upper()}" for name in exc.fields)
+    example = CREDENTIALS_EXAMPLES.get(kind)
+    hint = f" (e.g. {example})" if example else ""
+    return f"the {kind} destination is not configured: set {settings}{hint}, or put it in .dlt/secrets.toml"
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """A database driver's "cannot connect" (DB-API OperationalError) or the OS's, not a bug of ours."""
+    return isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__ == "OperationalError"

@@ -42,13 +42,16 @@ def page_table(
     always_text: Sequence[str] = (),
     floats: Sequence[str] = (),
     key: Sequence[str] = (),
+    nested_as_text: bool = False,
 ) -> pa.Table:
     """``rows`` as one Arrow table: every field any row has, the IDs read under, times converted.
 
     ``zones`` maps each timestamp field to the zone its values are in (None: unknown or not
     converted). A value that is not a time lands in ``<column>__v_text``, as dlt names variants.
     Columns come in the order of ``key`` (column names), so the table's key reads as declared; the
-    key and the IDs are declared not null, as the table's hints say.
+    key and the IDs are declared not null, as the table's hints say. With ``nested_as_text``, a
+    list or object value (custom fields among them) is JSON text, for destinations that cannot load
+    a nested Arrow column.
     """
     columns: Dict[str, pa.Array] = {
         column_name(field): pa.array([value] * len(rows), pa.string()) for field, value in ids.items()
@@ -58,11 +61,11 @@ def page_table(
         if field in zones:
             columns.update(timestamp_columns(column_name(field), values, zones[field], local_time))
         elif field == "CustomFields":
-            columns[column_name(field)] = custom_fields_array(values)
+            columns[column_name(field)] = (custom_fields_text if nested_as_text else custom_fields_array)(values)
         elif field in floats:
             columns[column_name(field)] = pa.array([None if v is None else float(v) for v in values], pa.float64())
         else:
-            columns[column_name(field)] = plain_array(values)
+            columns[column_name(field)] = plain_array(values, nested_as_text)
     for field in always_text:
         columns.setdefault(column_name(field), pa.nulls(len(rows), pa.string()))
     first = [name for name in key if name in columns]
@@ -89,13 +92,13 @@ def combined(pages: List[Any]) -> List[Any]:
     return [*tables, *([rows] if rows else [])]
 
 
-def plain_array(values: List[Any]) -> pa.Array:
+def plain_array(values: List[Any], nested_as_text: bool = False) -> pa.Array:
     """Arrow's own inference; a field mixing types (or all empty) is kept as text, never dropped."""
     try:
         array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         array = None
-    if array is None or pa.types.is_null(array.type):
+    if array is None or pa.types.is_null(array.type) or (nested_as_text and pa.types.is_nested(array.type)):
         return pa.array([as_text(value) for value in values], pa.string())
     return array
 
@@ -117,6 +120,17 @@ def custom_fields_array(values: List[Any]) -> pa.Array:
         [pa.array(keys, pa.string()), pa.array(texts, pa.string())], fields=list(CUSTOM_FIELDS_TYPE.value_type)
     )
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), entries)
+
+
+def custom_fields_text(values: List[Any]) -> pa.Array:
+    """The same entries as ``custom_fields_array``, each subscriber's list as one JSON text."""
+    return pa.array(
+        [
+            json.dumps([{"key": e.get("Key"), "value": as_text(e.get("Value"))} for e in fields or ()], ensure_ascii=False)
+            for fields in values
+        ],
+        pa.string(),
+    )
 
 
 def timestamp_columns(

@@ -40,6 +40,7 @@ class Endpoint:
     integers: Tuple[str, ...] = ()  # fields the API sends as a number or as a numeric string
     always_text: Tuple[str, ...] = ()  # text fields the API may leave out; their columns exist regardless
     floats: Tuple[str, ...] = ()  # numbers that are sometimes whole: typed so pages agree
+    nested: Tuple[str, ...] = ()  # fields holding a list of objects: one JSON column, never a child table
     columnar: bool = False  # millions of rows: pages go to dlt as Arrow tables (see columnar.py)
     row_key: Tuple[str, ...] = ()  # the API fields that tell rows of a paged read apart (to re-read safely)
     changed_since_param: str = ""  # the filter for rows changed since a time, to catch up after paging
@@ -49,7 +50,7 @@ def _subscribers(table: str, path: str, key: str, parent: str) -> Endpoint:
     return Endpoint(
         table, path, "paged", primary_key=(key, "email_address"), parent=parent, params=SUBSCRIBER_PARAMS,
         timestamps=("Date", "ListJoinedDate"), row_key=("EmailAddress",), changed_since_param="date",
-        always_text=("ConsentToTrack", "MobileNumber", "ConsentToSendSms"), columnar=True,
+        always_text=("ConsentToTrack", "MobileNumber", "ConsentToSendSms"), nested=("CustomFields",), columnar=True,
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from functools import partial
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 from zoneinfo import ZoneInfo
 
 import dlt
+from dlt.common.pipeline import current_pipeline
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.extract.resource import DltResource
 
@@ -24,6 +26,7 @@ from .columnar import combined, page_table
 from .concurrency import read_concurrently
 from .endpoints import ENDPOINTS, ENDPOINTS_BY_TABLE, Endpoint, read_under
 from .time_zones import LocalTime
+from .warehouse import holds_nested_arrow
 
 Row = Dict[str, Any]
 _naming = NamingConvention()
@@ -40,6 +43,7 @@ def campaign_monitor_source(
     max_attempts: int = 5,
     request_timeout: float = 60.0,
     backoff_seconds: float = 1.0,
+    nested_as_text: Optional[bool] = None,
 ) -> Sequence[DltResource]:
     """Every table of a Campaign Monitor account, each a full-refresh read of every page.
 
@@ -49,11 +53,13 @@ def campaign_monitor_source(
     Timestamps are loaded in UTC, converted from each client's time zone, unless
     ``convert_to_utc`` is off. ``max_concurrent_requests`` bounds requests in flight;
     ``max_attempts``, ``request_timeout`` and ``backoff_seconds`` bound how long a flaky or
-    rate-limited API is retried.
+    rate-limited API is retried. Custom fields are one JSON column per subscriber: a nested column
+    where the destination takes one, JSON text in its JSON type where it cannot (Postgres);
+    ``nested_as_text`` forces either, None decides from the pipeline's destination.
     """
     retry = RetryPolicy(max_attempts=max_attempts, timeout_seconds=request_timeout, backoff_seconds=backoff_seconds)
     api = CampaignMonitorAPI(api_key, base_url, retry=retry, max_concurrent_requests=max_concurrent_requests)
-    account = AccountReader(api, LocalTime(convert_to_utc), sent_on_or_after(reports_sent_after))
+    account = AccountReader(api, LocalTime(convert_to_utc), sent_on_or_after(reports_sent_after), nested_as_text)
     resources: Dict[str, DltResource] = {
         "clients": dlt.resource(
             account.read_clients(client_id), name="clients", **table_hints(ENDPOINTS_BY_TABLE["clients"], convert_to_utc)
@@ -88,10 +94,14 @@ def sent_on_or_after(value: Any) -> Optional[date]:
 class AccountReader:
     """Reads one account: every row stamped with the IDs it was read under, its times in UTC."""
 
-    def __init__(self, api: CampaignMonitorAPI, local_time: LocalTime, reports_from: Optional[date]) -> None:
+    def __init__(
+        self, api: CampaignMonitorAPI, local_time: LocalTime, reports_from: Optional[date],
+        nested_as_text: Optional[bool] = None,
+    ) -> None:
         self.api = api
         self.local_time = local_time
         self.reports_from = reports_from
+        self.nested_as_text = nested_as_text
         self.client_zones: Dict[str, Optional[ZoneInfo]] = {}  # filled as clients are read, before their children
 
     def read_clients(self, client_id: Optional[str]) -> Iterator[List[Row]]:
@@ -138,8 +148,9 @@ class AccountReader:
         id_names = read_under(endpoint)
 
         def read_children(parent_rows: Any) -> Iterator[List[Row]]:
+            as_text = endpoint.columnar and self.nested_as_text_here()
             readers = [
-                partial(self.read_endpoint, endpoint, {name: row[name] for name in id_names})
+                partial(self.read_endpoint, endpoint, {name: row[name] for name in id_names}, as_text)
                 for row in (parent_rows if isinstance(parent_rows, list) else [parent_rows])
                 if endpoint.parent != "campaigns" or self.reports_wanted(row)
             ]
@@ -147,11 +158,23 @@ class AccountReader:
 
         return read_children
 
+    def nested_as_text_here(self) -> bool:
+        """Whether nested values go as JSON text, decided once, from the destination being loaded into.
+
+        Asked while extracting (not when the source is made), when the running pipeline is known.
+        """
+        if self.nested_as_text is None:
+            pipeline = current_pipeline()
+            self.nested_as_text = not holds_nested_arrow(getattr(pipeline, "destination", None))
+        if self.nested_as_text:
+            _DLT_LOGGER.addFilter(_json_text_hint_notice)
+        return self.nested_as_text
+
     def reports_wanted(self, campaign: Row) -> bool:
         sent = campaign.get("SentDate")
         return self.reports_from is None or not isinstance(sent, datetime) or sent.date() >= self.reports_from
 
-    def read_endpoint(self, endpoint: Endpoint, ids: Row) -> Iterator[Any]:
+    def read_endpoint(self, endpoint: Endpoint, ids: Row, nested_as_text: bool = False) -> Iterator[Any]:
         """Stream one endpoint page by page."""
         path = endpoint.path.format(**ids)
         if endpoint.shape == "paged":
@@ -167,7 +190,8 @@ class AccountReader:
         for rows in pages:
             if rows and endpoint.columnar:
                 yield page_table(
-                    rows, ids, zones, self.local_time, endpoint.always_text, endpoint.floats, endpoint.primary_key
+                    rows, ids, zones, self.local_time, endpoint.always_text, endpoint.floats, endpoint.primary_key,
+                    nested_as_text,
                 )
             elif rows:
                 yield [self.shape_row(row, endpoint, ids, zone) for row in rows]
@@ -182,6 +206,16 @@ class AccountReader:
         for name in endpoint.integers:
             shaped[name] = as_integer(shaped.get(name))
         return shaped
+
+
+_DLT_LOGGER = logging.getLogger("dlt")
+_NESTED_TABLES = tuple(f"In resource: {e.table}," for e in ENDPOINTS if e.nested)
+
+
+def _json_text_hint_notice(record: logging.LogRecord) -> bool:
+    """Drop dlt's notice that a JSON column arrived as Arrow text: that is what the hint is for."""
+    message = record.getMessage()
+    return not (message.startswith(_NESTED_TABLES) and "merging arrow schema with dlt schema" in message)
 
 
 def without_api_key(details: Any) -> Row:
@@ -215,6 +249,8 @@ def table_hints(endpoint: Endpoint, to_utc: bool) -> Dict[str, Any]:
         columns[_naming.normalize_identifier(name)] = {"data_type": "bigint"}
     for name in endpoint.always_text:
         columns[_naming.normalize_identifier(name)] = {"data_type": "text", "nullable": True}
+    for name in endpoint.nested:
+        columns[_naming.normalize_identifier(name)] = {"data_type": "json"}
     hints: Dict[str, Any] = {"write_disposition": "replace", "columns": columns}
     if endpoint.primary_key:
         hints["primary_key"] = list(endpoint.primary_key)

@@ -1,25 +1,74 @@
-"""The DuckDB destination the pipeline script loads into: replaced atomically, in bounded memory."""
+"""Where the data lands: per destination, the file format, the replace strategy and nested values.
+
+Each choice is read from what the destination can do (dlt's capabilities) and, where several would
+work, set to what was measured fastest there (see the README's destination table).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import dlt
+from dlt.common.destination import Destination
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 # DuckDB takes up to 80% of RAM by default: swapping a million-row table in took the load step to
 # ~560 MB. Bounded (and without keeping insertion order, which it need not), it peaked at ~420 MB
 # in the same time (benchmarks/subscribers.py); it spills to a temp file if it must.
 DUCKDB_MEMORY_LIMIT = "128MB"
+# Load into a staging dataset, then swap every table in one transaction.
+ATOMIC_REPLACE = "insert-from-staging"
+# The fastest format per destination type, measured (benchmarks/destinations.py); elsewhere Parquet
+# where the destination takes it (Arrow pages go through unconverted), else dlt's own choice.
+FILE_FORMATS = {"duckdb": "parquet", "postgres": "csv", "filesystem": "parquet", "sqlalchemy": "parquet"}
+# Arrow pages reach these as CSV or through ADBC, and neither carries a nested column: lists of
+# objects (custom fields) go as JSON text into the destination's JSON type instead.
+NESTED_AS_TEXT = ("postgres",)
 
 
-def duckdb_destination(path: str) -> Any:
-    """A DuckDB file as a dlt destination.
+def destination_type(destination: Any) -> str:
+    """``postgres`` for dlt's postgres factory, whatever the user named the destination."""
+    return str(destination.destination_type).rsplit(".", 1)[-1]
 
-    Tables are loaded into a staging dataset and swapped in one transaction (insert-from-staging):
-    a run that fails or is killed half-way leaves the previous load as it was.
+
+def has_atomic_replace(destination: Any) -> bool:
+    """Whether a failed or killed run leaves the previous tables whole there.
+
+    The plain filesystem lists the strategy (for its Delta and Iceberg table formats) but replaces
+    plain files by deleting and writing them, and refuses to be asked for it.
     """
-    credentials = DuckDbCredentials(
-        path, global_config={"memory_limit": DUCKDB_MEMORY_LIMIT, "preserve_insertion_order": False}
-    )
-    return dlt.destinations.duckdb(credentials, replace_strategy="insert-from-staging")
+    if destination_type(destination) == "filesystem":
+        return False
+    return ATOMIC_REPLACE in destination.capabilities().supported_replace_strategies
+
+
+def file_format(destination: Any) -> Optional[str]:
+    """The loader file format to load with; None leaves the choice to dlt."""
+    formats = destination.capabilities().supported_loader_file_formats
+    measured = FILE_FORMATS.get(destination_type(destination))
+    if measured in formats:
+        return measured
+    return "parquet" if "parquet" in formats and destination_type(destination) not in NESTED_AS_TEXT else None
+
+
+def holds_nested_arrow(destination: Any) -> bool:
+    """Whether a nested Arrow column (``list<struct>``) can be loaded there as it is."""
+    return destination is None or destination_type(destination) not in NESTED_AS_TEXT
+
+
+def destination_for(reference: str, duckdb_path: str, **settings: Any) -> Any:
+    """A dlt destination by name (``duckdb``, ``postgres``, a module path, …), replaced atomically where it can be.
+
+    DuckDB loads into ``duckdb_path`` with a memory limit; the others take ``settings`` (such as
+    ``credentials``) or are configured the dlt way (``DESTINATION__<NAME>__CREDENTIALS``,
+    ``.dlt/secrets.toml``).
+    """
+    if reference == "duckdb":
+        credentials = DuckDbCredentials(
+            duckdb_path, global_config={"memory_limit": DUCKDB_MEMORY_LIMIT, "preserve_insertion_order": False}
+        )
+        return dlt.destinations.duckdb(credentials, replace_strategy=ATOMIC_REPLACE)
+    destination = Destination.from_reference(reference, **settings)
+    if has_atomic_replace(destination):
+        destination = Destination.from_reference(reference, replace_strategy=ATOMIC_REPLACE, **settings)
+    return destination

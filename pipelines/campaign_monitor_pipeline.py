@@ -16,11 +16,10 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 import dlt  # noqa: E402
-from dlt.common.destination import Destination  # noqa: E402
 
 from cm_source import TABLES, campaign_monitor_source  # noqa: E402
 from cm_source.cli import run_script  # noqa: E402
-from cm_source.warehouse import duckdb_destination  # noqa: E402
+from cm_source.warehouse import destination_for, destination_type, file_format, has_atomic_replace  # noqa: E402
 
 PIPELINE_NAME = "campaign_monitor"
 DEFAULT_DATASET = "campaign_monitor_data"
@@ -30,6 +29,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--demo", action="store_true", help="load from the built-in sandbox; no account needed")
     parser.add_argument("--destination", default="duckdb", help="any dlt destination name (default: duckdb)")
+    parser.add_argument(
+        "--file-format", help="loader file format (default: the fastest the destination takes; see the README)"
+    )
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset (schema) name (default: {DEFAULT_DATASET})")
     parser.add_argument("--tables", help=f"comma-separated tables to load (default: all of {', '.join(TABLES)})")
     parser.add_argument("--client-id", help="load only this client (default: every client the key can see)")
@@ -78,14 +80,13 @@ def source_settings(demo: bool) -> Iterator[Dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     tables = selected_tables(args.tables)
     pipeline_name = f"{PIPELINE_NAME}_demo" if args.demo else PIPELINE_NAME
-    if args.destination == "duckdb":
-        destination: Any = duckdb_destination(duckdb_file(pipeline_name, args.dataset))
-        file_format: Optional[str] = "parquet"  # ~30x faster than insert_values into DuckDB
-    else:
-        # Tables are loaded into a staging dataset and swapped in one transaction: a run that fails
-        # or is killed half-way leaves the previous load as it was, never a half-replaced table.
-        destination = Destination.from_reference(args.destination, replace_strategy="insert-from-staging")
-        file_format = None
+    destination = destination_for(args.destination, duckdb_file(pipeline_name, args.dataset))
+    if not has_atomic_replace(destination):
+        print(
+            f"note: {destination_type(destination)} cannot swap tables in atomically: a run that fails"
+            " half-way can leave a table half-replaced; the next complete run repairs it",
+            file=sys.stderr,
+        )
     pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=args.dataset)
     with source_settings(args.demo) as settings:
         if args.client_id:
@@ -95,14 +96,19 @@ def run(args: argparse.Namespace) -> int:
         if args.local_times:
             settings["convert_to_utc"] = False
         source = campaign_monitor_source(**settings).with_resources(*tables)
-        pipeline.run(source, loader_file_format=file_format)
+        pipeline.run(source, loader_file_format=args.file_format or file_format(destination))
     print_summary(pipeline, tables)
     return 0
 
 
 def print_summary(pipeline: dlt.Pipeline, tables: List[str]) -> None:
-    """Rows per table (child tables indented under their parent) and where the data went."""
-    counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace.last_normalize_info else {}
+    """Rows per table (child tables indented under their parent) and where the data went.
+
+    Counted in the destination: dlt's normalize counts are not rows for every file format.
+    """
+    loaded = set(pipeline.default_schema.data_table_names(seen_data_only=True))
+    names = [name for name in loaded if name.split("__")[0] in tables]
+    counts = dict(pipeline.dataset().row_counts(table_names=names).fetchall()) if names else {}
     width = max(len(name) for name in [*tables, *counts])
     print(f"\n{'table':<{width}}  rows")
     for table in tables:
@@ -110,7 +116,11 @@ def print_summary(pipeline: dlt.Pipeline, tables: List[str]) -> None:
         for child in sorted(name for name in counts if name.startswith(f"{table}__")):
             print(f"{child:<{width}}  {counts[child]:>9,}")
     where = pipeline.destination_client().config  # type: ignore[attr-defined]
-    location = getattr(getattr(where, "credentials", None), "database", None) or pipeline.destination.destination_name
+    location = (
+        getattr(where, "bucket_url", None)
+        or getattr(getattr(where, "credentials", None), "database", None)
+        or pipeline.destination.destination_name
+    )
     print(f"\nLoaded into {location}, dataset {pipeline.dataset_name}")
 
 

@@ -7,6 +7,9 @@ import datetime as dt
 import json
 import math
 import os
+import subprocess
+import sys
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
@@ -19,10 +22,12 @@ from cm_source import TABLES
 from cm_source.endpoints import ENDPOINTS_BY_TABLE
 from cm_source.sandbox import Account
 from cm_source.time_zones import iana_zone
+from postgres_cluster import postgres_bin, throwaway_cluster
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "createsend"
+SCRIPT = Path(__file__).resolve().parents[1] / "pipelines" / "campaign_monitor_pipeline.py"
 BASE_URL = "https://api.test/api/v3.3"
 API_KEY = "test-api-key-0123456789abcdef"
 
@@ -204,6 +209,57 @@ def pipeline(tmp_path: Path) -> Iterator[dlt.Pipeline]:
         dataset_name="cm_data",
         pipelines_dir=str(tmp_path / "pipelines"),
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server: ``CM_TEST_POSTGRES_URL`` if set, else a throw-away cluster for this session.
+
+    Without PostgreSQL binaries the Postgres tests skip on a developer's machine and fail in CI.
+    """
+    if os.environ.get("CM_TEST_POSTGRES_URL"):
+        yield os.environ["CM_TEST_POSTGRES_URL"]
+        return
+    binaries = postgres_bin()
+    if binaries is None:
+        message = "no PostgreSQL binaries (apt-get install postgresql) and CM_TEST_POSTGRES_URL unset"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with throwaway_cluster(binaries) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A new, empty database on the test server, so tests do not see each other's tables."""
+    return new_database(postgres_server)
+
+
+def new_database(postgres_server: str) -> str:
+    import psycopg2
+
+    name = f"cm_{uuid.uuid4().hex[:12]}"
+    connection = psycopg2.connect(postgres_server)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    connection.close()
+    return f"{postgres_server.rsplit('/', 1)[0]}/{name}"
+
+
+def run_pipeline_script(*args: str, cwd: Path, env: Dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``pipelines/campaign_monitor_pipeline.py`` in ``cwd``, with its own dlt folder and no source settings."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    environment.update({"DLT_DATA_DIR": str(cwd / "dlt"), "RUNTIME__DLTHUB_TELEMETRY": "false", **(env or {})})
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+def printed_counts(stdout: str) -> Dict[str, int]:
+    """The script's summary: rows per table, as printed."""
+    rows = [line.split()[:2] for line in stdout.splitlines() if line.split()[:1] and line.split()[0] in TABLES]
+    return {table: int(count.replace(",", "")) for table, count in rows}
 
 
 def query(pipeline: dlt.Pipeline, sql: str) -> List[tuple]:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Iterator
 
 import dlt
 import pytest
@@ -17,9 +15,8 @@ import pytest
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.endpoints import ENDPOINTS_BY_TABLE
 from cm_source.sandbox import Account, Sandbox, generate_account
-from conftest import CUSTOM_FIELDS, KEY_SQL, STATES, expected_rows, query, table_names
-
-SCRIPT = Path(__file__).resolve().parents[1] / "pipelines" / "campaign_monitor_pipeline.py"
+from conftest import CUSTOM_FIELDS, KEY_SQL, STATES, expected_rows, printed_counts, query, table_names
+from conftest import run_pipeline_script as run_script
 
 
 @pytest.fixture(scope="module")
@@ -117,19 +114,11 @@ def test_the_load_sends_the_minimum_number_of_requests(loaded: dlt.Pipeline, san
     assert {r.query.get("pagesize") for r in sandbox.requests if "page" in r.query} == {"1000"}
 
 
-def run_script(*args: str, cwd: Path, env: Dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__")}
-    environment.update({"DLT_DATA_DIR": str(cwd / "dlt"), "RUNTIME__DLTHUB_TELEMETRY": "false", **(env or {})})
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=300)
-
-
 def test_demo_script_fills_every_table(tmp_path: Path, account: Account) -> None:
     result = run_script("--demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    printed = dict(line.split()[:2] for line in result.stdout.splitlines() if line.split()[:1] and line.split()[0] in TABLES)
     truth = expected_rows(account)
-    assert {t: int(n.replace(",", "")) for t, n in printed.items()} == {t: sum(truth[t].values()) for t in TABLES}
+    assert printed_counts(result.stdout) == {t: sum(truth[t].values()) for t in TABLES}
     assert (tmp_path / "campaign_monitor_demo.duckdb").exists()
 
 

@@ -1,0 +1,174 @@
+"""The sandbox loaded into every tested destination: the same rows and keys as the sandbox holds.
+
+PostgreSQL is a real server (see ``postgres_server`` in conftest); the filesystem is a local bucket
+in Parquet and in JSONL; SQLite is reached through dlt's ``sqlalchemy`` destination. DuckDB has the
+same checks in test_end_to_end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterator, List, Optional, Tuple
+
+import dlt
+import pytest
+
+from cm_source import TABLES, campaign_monitor_source
+from cm_source.endpoints import ENDPOINTS_BY_TABLE
+from cm_source.sandbox import Account, Sandbox, generate_account
+from cm_source.warehouse import destination_for, file_format, has_atomic_replace
+from conftest import KEY_SQL, STATES, expected_rows, new_database, printed_counts, run_pipeline_script
+
+DESTINATIONS = ("postgres", "filesystem-parquet", "filesystem-jsonl", "sqlite")
+
+
+@pytest.fixture(scope="module")
+def account() -> Account:
+    return generate_account()
+
+
+@pytest.fixture(scope="module")
+def sandbox(account: Account) -> Iterator[Sandbox]:
+    with Sandbox(account) as running:
+        yield running
+
+
+def make_destination(name: str, folder: Path, postgres: Optional[str]) -> Tuple[Any, Optional[str]]:
+    """The destination under test and the file format the script would load it with."""
+    if name == "postgres":
+        destination = destination_for("postgres", "", credentials=postgres)
+    elif name == "sqlite":
+        destination = destination_for("sqlalchemy", "", credentials=f"sqlite:///{folder / 'warehouse.sqlite'}")
+    else:
+        destination = destination_for("filesystem", "", bucket_url=(folder / "bucket").as_uri())
+    return destination, name.split("-")[1] if name.startswith("filesystem-") else file_format(destination)
+
+
+@pytest.fixture(scope="module", params=DESTINATIONS)
+def loaded(request: pytest.FixtureRequest, sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dlt.Pipeline:
+    """One full load of the sandbox into the destination, with ``pipeline.run(campaign_monitor_source())``."""
+    folder = tmp_path_factory.mktemp(request.param)
+    postgres = new_database(request.getfixturevalue("postgres_server")) if request.param == "postgres" else None
+    destination, loader_format = make_destination(request.param, folder, postgres)
+    pipeline = dlt.pipeline(
+        pipeline_name=f"cm_{request.param.replace('-', '_')}", destination=destination, dataset_name="cm_data",
+        pipelines_dir=str(folder / "pipelines"),
+    )
+    pipeline.run(campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url), loader_file_format=loader_format)
+    return pipeline
+
+
+def rows(pipeline: dlt.Pipeline, sql: str, raw: bool = False) -> List[tuple]:
+    return [tuple(row) for row in pipeline.dataset()(sql, _execute_raw_query=raw).fetchall()]
+
+
+def entries(value: Any) -> List[dict]:
+    """A custom_fields value as the destination gives it back: nested, or JSON text."""
+    return json.loads(value) if isinstance(value, str) else list(value or [])
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_table_holds_exactly_the_sandbox_rows(loaded: dlt.Pipeline, account: Account, table: str) -> None:
+    found = Counter(rows(loaded, f"SELECT {KEY_SQL[table]} FROM {table}"))
+    if ENDPOINTS_BY_TABLE[table].primary_key:
+        assert max(found.values(), default=1) == 1, "duplicate keys"
+    assert found == expected_rows(account)[table]
+
+
+def test_custom_field_values_are_complete(loaded: dlt.Pipeline, account: Account) -> None:
+    for table, state in STATES.items():
+        found = Counter(
+            (lid, email, entry["key"], entry["value"])
+            for lid, email, fields in rows(loaded, f"SELECT list_id, email_address, custom_fields FROM {table}")
+            for entry in entries(fields)
+        )
+        expected = Counter(
+            (lid, s["EmailAddress"], f["Key"], f["Value"])
+            for lid, states in account.subscribers.items() for s in states[state] for f in s["CustomFields"]
+        )
+        assert found == expected, table
+
+
+def test_no_child_table_for_custom_fields(loaded: dlt.Pipeline) -> None:
+    tables = loaded.default_schema.data_table_names(seen_data_only=True)
+    assert "active_subscribers" in tables and not [t for t in tables if t.endswith("__custom_fields")]
+
+
+def test_local_times_land_as_the_same_utc_instants(loaded: dlt.Pipeline) -> None:
+    """London (+1 in July) and Sydney (+11 in January) joiners at 12:00 local, as in test_end_to_end."""
+    found = dict(rows(loaded, """SELECT email_address, list_joined_date FROM active_subscribers
+        WHERE email_address IN ('summer.joiner@example.com', 'sydney.summer@example.com')"""))
+    as_utc = {
+        email: (value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value)))
+        for email, value in found.items()
+    }
+    as_utc = {e: (v.replace(tzinfo=dt.timezone.utc) if v.tzinfo is None else v.astimezone(dt.timezone.utc)) for e, v in as_utc.items()}
+    assert as_utc == {
+        "summer.joiner@example.com": dt.datetime(2024, 7, 1, 11, 0, tzinfo=dt.timezone.utc),
+        "sydney.summer@example.com": dt.datetime(2024, 1, 15, 1, 0, tzinfo=dt.timezone.utc),
+    }
+
+
+@pytest.mark.parametrize("loaded", ["postgres"], indirect=True)
+def test_custom_fields_are_jsonb_on_postgres_and_unnest_with_the_readme_query(loaded: dlt.Pipeline, account: Account) -> None:
+    found = Counter(rows(loaded, """
+        SELECT s.email_address, f->>'key', f->>'value'
+        FROM cm_data.active_subscribers AS s, jsonb_array_elements(s.custom_fields) AS f""", raw=True))
+    expected = Counter(
+        (s["EmailAddress"], f["Key"], f["Value"])
+        for states in account.subscribers.values() for s in states["Active"] for f in s["CustomFields"]
+    )
+    assert found == expected
+
+
+def test_atomic_replace_is_used_where_the_destination_has_it(loaded: dlt.Pipeline) -> None:
+    kind = loaded.destination.destination_type.rsplit(".", 1)[-1]
+    strategy = loaded.destination_client().config.replace_strategy  # type: ignore[attr-defined]
+    assert has_atomic_replace(loaded.destination) == (kind != "filesystem")
+    if kind == "filesystem":  # never asked for a strategy it refuses: its own default
+        assert strategy in (None, "truncate-and-insert")
+    else:
+        assert strategy == "insert-from-staging"
+
+
+def test_postgres_demo_from_the_script_fills_every_table(tmp_path: Path, account: Account, postgres_url: str) -> None:
+    result = run_pipeline_script("--demo", "--destination", "postgres", cwd=tmp_path,
+                                 env={"DESTINATION__POSTGRES__CREDENTIALS": postgres_url})
+    assert result.returncode == 0, result.stderr
+    truth = expected_rows(account)
+    assert printed_counts(result.stdout) == {t: sum(truth[t].values()) for t in TABLES}
+    assert "Loaded into" in result.stdout and "note:" not in result.stderr
+
+
+def test_the_script_says_where_a_table_cannot_be_swapped_in_atomically(tmp_path: Path) -> None:
+    result = run_pipeline_script("--demo", "--destination", "filesystem", "--tables", "clients,lists", cwd=tmp_path,
+                                 env={"DESTINATION__FILESYSTEM__BUCKET_URL": (tmp_path / "bucket").as_uri()})
+    assert result.returncode == 0, result.stderr
+    assert "note: filesystem cannot swap tables in atomically" in result.stderr
+    assert printed_counts(result.stdout)["clients"] > 0
+
+
+def one_line_failure(result: Any) -> str:
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("note:")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("destination, env, expected", [
+    ("postgres", {}, "the postgres destination is not configured: set DESTINATION__POSTGRES__CREDENTIALS"),
+    ("filesystem", {}, "the filesystem destination is not configured: set DESTINATION__FILESYSTEM__BUCKET_URL"),
+    ("postgres", {"DESTINATION__POSTGRES__CREDENTIALS": "postgresql://loader:pw-0123@127.0.0.1:1/analytics"},
+     "could not connect to the postgres destination (connection to server at \"127.0.0.1\", port 1 failed"),
+    ("postgress", {}, "unknown destination 'postgress'"),
+])
+def test_a_misconfigured_destination_fails_in_one_line_naming_the_setting(
+    tmp_path: Path, destination: str, env: dict, expected: str
+) -> None:
+    line = one_line_failure(run_pipeline_script("--demo", "--destination", destination, "--tables", "clients",
+                                                cwd=tmp_path, env=env))
+    assert expected in line
+    assert "pw-0123" not in line
