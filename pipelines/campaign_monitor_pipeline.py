@@ -95,8 +95,11 @@ def run(args: argparse.Namespace) -> int:
             settings["reports_sent_after"] = args.reports_sent_after
         if args.local_times:
             settings["convert_to_utc"] = False
+        loader_format = args.file_format or file_format(destination)
+        if loader_format == "csv":  # CSV has no nested columns: custom fields as JSON text
+            settings["nested_as_text"] = True
         source = campaign_monitor_source(**settings).with_resources(*tables)
-        pipeline.run(source, loader_file_format=args.file_format or file_format(destination))
+        pipeline.run(source, loader_file_format=loader_format)
     print_summary(pipeline, tables)
     return 0
 

@@ -7,7 +7,9 @@ same checks in test_end_to_end.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import gzip
 import json
 from collections import Counter
 from pathlib import Path
@@ -117,11 +119,25 @@ def test_custom_fields_are_jsonb_on_postgres_and_unnest_with_the_readme_query(lo
     found = Counter(rows(loaded, """
         SELECT s.email_address, f->>'key', f->>'value'
         FROM cm_data.active_subscribers AS s, jsonb_array_elements(s.custom_fields) AS f""", raw=True))
-    expected = Counter(
+    assert found == active_custom_fields(account)
+    column_type = rows(loaded, """SELECT data_type FROM information_schema.columns
+        WHERE table_schema = 'cm_data' AND table_name = 'active_subscribers' AND column_name = 'custom_fields'""", raw=True)
+    assert column_type == [("jsonb",)]
+
+
+def active_custom_fields(account: Account) -> Counter:
+    return Counter(
         (s["EmailAddress"], f["Key"], f["Value"])
         for states in account.subscribers.values() for s in states["Active"] for f in s["CustomFields"]
     )
-    assert found == expected
+
+
+@pytest.mark.parametrize("loaded", ["sqlite"], indirect=True)
+def test_custom_fields_unnest_on_sqlite_with_the_readme_query(loaded: dlt.Pipeline, account: Account) -> None:
+    found = Counter(rows(loaded, """
+        SELECT s.email_address, f.value ->> '$.key', f.value ->> '$.value'
+        FROM active_subscribers AS s, json_each(s.custom_fields) AS f""", raw=True))
+    assert found == active_custom_fields(account)
 
 
 def test_atomic_replace_is_used_where_the_destination_has_it(loaded: dlt.Pipeline) -> None:
@@ -143,12 +159,22 @@ def test_postgres_demo_from_the_script_fills_every_table(tmp_path: Path, account
     assert "Loaded into" in result.stdout and "note:" not in result.stderr
 
 
-def test_the_script_says_where_a_table_cannot_be_swapped_in_atomically(tmp_path: Path) -> None:
-    result = run_pipeline_script("--demo", "--destination", "filesystem", "--tables", "clients,lists", cwd=tmp_path,
+def test_the_script_says_where_a_table_cannot_be_swapped_in_atomically_and_writes_csv_there(
+    tmp_path: Path, account: Account
+) -> None:
+    result = run_pipeline_script("--demo", "--destination", "filesystem", "--file-format", "csv",
+                                 "--tables", "clients,active_subscribers", cwd=tmp_path,
                                  env={"DESTINATION__FILESYSTEM__BUCKET_URL": (tmp_path / "bucket").as_uri()})
     assert result.returncode == 0, result.stderr
     assert "note: filesystem cannot swap tables in atomically" in result.stderr
-    assert printed_counts(result.stdout)["clients"] > 0
+    truth = expected_rows(account)
+    assert printed_counts(result.stdout) == {t: sum(truth[t].values()) for t in ("clients", "active_subscribers")}
+    written = next((tmp_path / "bucket" / "campaign_monitor_data" / "active_subscribers").glob("*.csv*"))
+    opened = gzip.open(written, "rt", encoding="utf-8") if written.suffix == ".gz" else written.open(encoding="utf-8")
+    with opened as lines:
+        first = next(csv.DictReader(lines))
+    entries = json.loads(first["custom_fields"])  # CSV holds no nested column: the fields went as JSON text
+    assert isinstance(entries, list) and all(set(entry) == {"key", "value"} for entry in entries)
 
 
 def one_line_failure(result: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import dlt
 import duckdb
@@ -81,39 +82,100 @@ def test_a_subscriber_who_leaves_mid_read_is_not_duplicated_and_nobody_is_lost(s
     assert set(rows) - truth <= left  # only those who left mid-read may linger
 
 
-def run_script(sandbox: Sandbox, cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "SOURCES__CAMPAIGN_MONITOR__API_KEY": sandbox.api_key,
-           "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url, "DLT_DATA_DIR": str(cwd / "dlt"),
-           "RUNTIME__DLTHUB_TELEMETRY": "false", "SOURCES__CAMPAIGN_MONITOR__REPORTS_SENT_AFTER": REPORTS_FROM.isoformat()}
-    return subprocess.Popen([sys.executable, str(SCRIPT)], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def run_script(sandbox: Sandbox, cwd: Path, *args: str, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
+    environment = {**os.environ, "SOURCES__CAMPAIGN_MONITOR__API_KEY": sandbox.api_key,
+                   "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url, "DLT_DATA_DIR": str(cwd / "dlt"),
+                   "RUNTIME__DLTHUB_TELEMETRY": "false",
+                   "SOURCES__CAMPAIGN_MONITOR__REPORTS_SENT_AFTER": REPORTS_FROM.isoformat(), **(env or {})}
+    return subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=cwd, env=environment,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def counts(database: Path) -> Dict[str, int]:
+def duckdb_counts(database: Path) -> Dict[str, int]:
     with duckdb.connect(str(database), read_only=True) as connection:
         return {t: connection.execute(f"SELECT count(*) FROM campaign_monitor_data.{t}").fetchone()[0] for t in TABLES}
 
 
-def test_a_killed_run_leaves_the_earlier_load_intact_and_the_next_run_completes(sandbox: Sandbox, tmp_path: Path) -> None:
-    first = run_script(sandbox, tmp_path)
+def postgres_counts(url: str, dataset: str = "campaign_monitor_data", tables: Sequence[str] = TABLES) -> Dict[str, int]:
+    import psycopg2
+
+    with contextlib.closing(psycopg2.connect(url)) as connection, connection.cursor() as cursor:
+        found = {}
+        for table in tables:
+            cursor.execute(f"SELECT count(*) FROM {dataset}.{table}")
+            found[table] = cursor.fetchone()[0]
+        return found
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Tuple[Tuple[str, ...], Dict[str, str], Callable[[], Dict[str, int]]]:
+    """The script's arguments and environment for one destination, and how to count its tables."""
+    if request.param == "duckdb":
+        return (), {}, lambda: duckdb_counts(tmp_path / "campaign_monitor.duckdb")
+    url = request.getfixturevalue("postgres_url")
+    return ("--destination", "postgres"), {"DESTINATION__POSTGRES__CREDENTIALS": url}, lambda: postgres_counts(url)
+
+
+def test_a_killed_run_leaves_the_earlier_load_intact_and_the_next_run_completes(
+    sandbox: Sandbox, tmp_path: Path, warehouse: Tuple[Tuple[str, ...], Dict[str, str], Callable[[], Dict[str, int]]]
+) -> None:
+    args, env, counts = warehouse
+    first = run_script(sandbox, tmp_path, *args, env=env)
     assert first.wait(timeout=120) == 0, first.stderr.read()
-    database = tmp_path / "campaign_monitor.duckdb"
-    before = counts(database)
+    before = counts()
     truth = expected_rows(sandbox.account, REPORTS_FROM)
     assert before == {t: sum(truth[t].values()) for t in TABLES}
 
     sandbox.faults.insert_while_paging(big_list(sandbox), after_page=1, count=5)  # the data changes meanwhile
     sandbox.faults.latency(60, only="/bounced.json")  # hold the second run in the middle of its reads
     sandbox.requests.clear()
-    second = run_script(sandbox, tmp_path)
+    second = run_script(sandbox, tmp_path, *args, env=env)
     deadline = time.monotonic() + 60
     while not any(r.path.endswith("/bounced.json") for r in sandbox.requests):
         assert time.monotonic() < deadline and second.poll() is None, "the run never reached the bounced lists"
         time.sleep(0.02)
     second.send_signal(signal.SIGKILL)
     second.wait(timeout=30)
-    assert counts(database) == before  # nothing half-replaced
+    assert counts() == before  # nothing half-replaced
 
     sandbox.faults.clear()
-    third = run_script(sandbox, tmp_path)
+    third = run_script(sandbox, tmp_path, *args, env=env)
     assert third.wait(timeout=120) == 0, third.stderr.read()
-    assert counts(database) == {t: sum(n for n in expected_rows(sandbox.account, REPORTS_FROM)[t].values()) for t in TABLES}
+    assert counts() == {t: sum(n for n in expected_rows(sandbox.account, REPORTS_FROM)[t].values()) for t in TABLES}
+
+
+def test_a_run_killed_while_postgres_swaps_a_table_in_leaves_that_table_as_it_was(
+    sandbox: Sandbox, tmp_path: Path, postgres_url: str
+) -> None:
+    """Killed in the load step itself: the new rows are all in staging, the swap is waiting for a lock."""
+    import psycopg2
+
+    args, env = ("--destination", "postgres"), {"DESTINATION__POSTGRES__CREDENTIALS": postgres_url}
+    assert run_script(sandbox, tmp_path, *args, env=env).wait(timeout=120) == 0
+    before = postgres_counts(postgres_url)
+    sandbox.faults.insert_while_paging(big_list(sandbox), after_page=1, count=5)
+
+    blocker = psycopg2.connect(postgres_url)
+    with blocker.cursor() as cursor:
+        cursor.execute("LOCK TABLE campaign_monitor_data.active_subscribers IN ACCESS EXCLUSIVE MODE")
+        second = run_script(sandbox, tmp_path, *args, env=env)
+        deadline = time.monotonic() + 120
+        waiting: list = []
+        while not waiting:
+            assert time.monotonic() < deadline and second.poll() is None, "the swap never waited for the table"
+            time.sleep(0.05)
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else the view stays as it was at the first look
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
+            waiting = [pid for (pid,) in cursor.fetchall()]
+        second.send_signal(signal.SIGKILL)
+        second.wait(timeout=30)
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", (waiting,))  # the run's session ends with it
+    blocker.rollback()
+    blocker.close()
+
+    staged = postgres_counts(postgres_url, "campaign_monitor_data_staging", ["active_subscribers"])
+    assert staged["active_subscribers"] == before["active_subscribers"] + 5  # the new rows were all loaded
+    after = postgres_counts(postgres_url)
+    assert after["active_subscribers"] == before["active_subscribers"]
+    new = {t: sum(n for n in expected_rows(sandbox.account, REPORTS_FROM)[t].values()) for t in TABLES}
+    assert all(after[t] in (before[t], new[t]) for t in TABLES), "a table holds neither load"

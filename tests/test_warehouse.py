@@ -1,0 +1,52 @@
+"""What each destination gets: file format, replace strategy, and custom fields nested or as JSON text."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from dlt.common.destination import Destination
+
+from cm_source.columnar import page_table
+from cm_source.time_zones import LocalTime
+from cm_source.warehouse import file_format, has_atomic_replace, holds_nested_arrow
+from conftest import rows_of
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("duckdb", "parquet"), ("postgres", "csv"), ("filesystem", "parquet"), ("sqlalchemy", "parquet"),
+    ("bigquery", "parquet"), ("redshift", None), ("qdrant", None),
+])
+def test_the_file_format_is_the_measured_one_else_parquet_where_taken(name: str, expected: str) -> None:
+    assert file_format(Destination.from_reference(name)) == expected
+
+
+@pytest.mark.parametrize("name, atomic", [
+    ("duckdb", True), ("postgres", True), ("sqlalchemy", True), ("snowflake", True),
+    ("filesystem", False), ("qdrant", False),
+])
+def test_atomic_replace_only_where_the_destination_can_swap_tables(name: str, atomic: bool) -> None:
+    assert has_atomic_replace(Destination.from_reference(name)) is atomic
+
+
+def test_only_postgres_needs_nested_values_as_text() -> None:
+    assert not holds_nested_arrow(Destination.from_reference("postgres"))
+    assert all(holds_nested_arrow(Destination.from_reference(name)) for name in ("duckdb", "filesystem", "sqlalchemy"))
+    assert holds_nested_arrow(None)  # extracting with no destination yet
+
+
+def test_custom_fields_as_text_hold_the_same_entries_as_the_nested_column() -> None:
+    subscribers = rows_of("active_subscribers_with_tracking_preference.json")
+    subscribers[-1] = {**subscribers[-1], "CustomFields": []}
+    ids = {"ListID": "list-1"}
+    nested = page_table(subscribers, ids, {}, LocalTime(True)).column("custom_fields").to_pylist()
+    text = page_table(subscribers, ids, {}, LocalTime(True), nested_as_text=True).column("custom_fields").to_pylist()
+    assert all(isinstance(value, str) for value in text)
+    assert [json.loads(value) for value in text] == nested
+    assert nested[-1] == [] and any(len(entries) > 1 for entries in nested)
+
+
+def test_other_nested_values_become_json_text_too() -> None:
+    rows = [{"EmailAddress": "a@example.com", "Tags": [{"Name": "vip"}]}, {"EmailAddress": "b@example.com", "Tags": None}]
+    table = page_table(rows, {}, {}, LocalTime(True), nested_as_text=True)
+    assert table.column("tags").to_pylist() == ['[{"Name": "vip"}]', None]
