@@ -20,7 +20,7 @@ import pytest
 
 from cm_source import TABLES
 from cm_source.endpoints import ENDPOINTS_BY_TABLE
-from cm_source.sandbox import Account
+from cm_source.sandbox import Account, Sandbox, generate_account
 from cm_source.time_zones import iana_zone
 from postgres_cluster import postgres_bin, throwaway_cluster
 
@@ -211,6 +211,18 @@ def pipeline(tmp_path: Path) -> Iterator[dlt.Pipeline]:
     )
 
 
+@pytest.fixture(scope="module")
+def account() -> Account:
+    """The sandbox's default account: each test module gets its own (some change it)."""
+    return generate_account()
+
+
+@pytest.fixture(scope="module")
+def sandbox(account: Account) -> Iterator[Sandbox]:
+    with Sandbox(account) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A PostgreSQL server: ``CM_TEST_POSTGRES_URL`` if set, else a throw-away cluster for this session.
@@ -341,6 +353,13 @@ def expected_rows(account: Account, reports_from: Optional[dt.date] = None) -> D
            for table, report in JOURNEY_EVENTS.items()},
     }
     return {table: Counter(found) for table, found in rows.items()}
+
+
+def assert_table_holds(found: "Counter[tuple]", account: Account, table: str) -> None:
+    """``found`` (the table's key columns, counted) is exactly the sandbox's rows, each key once."""
+    if ENDPOINTS_BY_TABLE[table].primary_key:
+        assert max(found.values(), default=1) == 1, f"duplicate keys in {table}"
+    assert found == expected_rows(account)[table], table
 
 
 def assert_loaded_exactly(

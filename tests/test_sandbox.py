@@ -34,17 +34,6 @@ ENVELOPE_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def account() -> Account:
-    return generate_account()
-
-
-@pytest.fixture(scope="module")
-def sandbox(account: Account):
-    with Sandbox(account) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def session(sandbox: Sandbox):
     with requests.Session() as http:
         http.auth = (sandbox.api_key, "x")
