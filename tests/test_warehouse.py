@@ -1,4 +1,4 @@
-"""What each destination gets: file format, replace strategy, and custom fields nested or as JSON text."""
+"""What each destination gets (file format, replace strategy, custom fields nested or as JSON text), and its errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import json
 
 import pytest
 from dlt.common.destination import Destination
+from dlt.common.exceptions import MissingDependencyException
 
+from cm_source.cli import explain_failure
 from cm_source.columnar import page_table
 from cm_source.time_zones import LocalTime
 from cm_source.warehouse import file_format, has_atomic_replace, holds_nested_arrow
@@ -50,3 +52,14 @@ def test_other_nested_values_become_json_text_too() -> None:
     rows = [{"EmailAddress": "a@example.com", "Tags": [{"Name": "vip"}]}, {"EmailAddress": "b@example.com", "Tags": None}]
     table = page_table(rows, {}, {}, LocalTime(True), nested_as_text=True)
     assert table.column("tags").to_pylist() == ['[{"Name": "vip"}]', None]
+
+
+def test_a_missing_driver_is_one_line_saying_what_to_install() -> None:
+    try:
+        try:
+            raise MissingDependencyException("dlt.destinations.postgres", ["dlt[postgres]"])
+        except MissingDependencyException as missing:
+            raise RuntimeError("while making the destination") from missing
+    except RuntimeError as wrapped:
+        message = explain_failure(wrapped)
+    assert message == "dlt.destinations.postgres needs dlt[postgres]: pip install them and run again"
