@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.destination.client import DestinationClientConfiguration
@@ -66,11 +66,32 @@ def explain_failure(exc: BaseException) -> Optional[str]:
         if isinstance(current, MissingDependencyException):
             return f"{current.caller} needs {', '.join(current.dependencies)}: pip install them and run again"
     step = next((c for c in chain if isinstance(c, PipelineStepFailed)), None)
-    if step is not None and step.step in ("sync", "load") and is_connection_failure(chain[-1]):
-        kind = step.pipeline.destination.destination_type.rsplit(".", 1)[-1]
-        reason = str(chain[-1]).strip().splitlines()[0] if str(chain[-1]).strip() else type(chain[-1]).__name__
-        return f"could not connect to the {kind} destination ({reason}): check DESTINATION__{kind.upper()}__CREDENTIALS"
+    return destination_failure(step, chain[-1]) if step is not None else None
+
+
+def destination_failure(step: PipelineStepFailed, cause: BaseException) -> Optional[str]:
+    """A destination that cannot be reached, or refuses before any row is loaded, named with its setting.
+
+    The sync step only talks to the destination (no source runs in it), so whatever fails there is
+    the destination's; in the load step only a lost connection is, the rest may be a bug of ours.
+    """
+    if step.step == "sync" or (step.step == "load" and is_connection_failure(cause)):
+        return destination_refused(step.pipeline, cause)
     return None
+
+
+def destination_refused(pipeline: Any, cause: BaseException) -> str:
+    """One line for a destination that would not connect or would not give us its dataset."""
+    kind = pipeline.destination.destination_type.rsplit(".", 1)[-1]
+    setting = f"DESTINATION__{kind.upper()}__{'BUCKET_URL' if kind == 'filesystem' else 'CREDENTIALS'}"
+    root = list(causes(cause))[-1]
+    reason = next((line.strip() for line in str(root).splitlines() if line.strip()), type(root).__name__)
+    if is_connection_failure(root):
+        return f"could not connect to the {kind} destination ({reason}): check {setting}"
+    return (
+        f"the {kind} destination refused to prepare dataset {pipeline.dataset_name} ({reason}):"
+        f" check {setting} and what it is allowed to create there"
+    )
 
 
 def missing_destination_setting(exc: ConfigFieldMissingException) -> str:

@@ -18,7 +18,9 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 import dlt  # noqa: E402
 
 from cm_source import TABLES, campaign_monitor_source  # noqa: E402
-from cm_source.cli import run_script  # noqa: E402
+from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
+
+from cm_source.cli import UserError, destination_refused, run_script  # noqa: E402
 from cm_source.warehouse import destination_for, destination_type, file_format, has_atomic_replace  # noqa: E402
 
 PIPELINE_NAME = "campaign_monitor"
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=args.dataset)
+    prepare_dataset(pipeline)
     with source_settings(args.demo) as settings:
         if args.client_id:
             settings["client_id"] = args.client_id
@@ -102,6 +105,18 @@ def run(args: argparse.Namespace) -> int:
         pipeline.run(source, loader_file_format=loader_format)
     print_summary(pipeline, tables)
     return 0
+
+
+def prepare_dataset(pipeline: dlt.Pipeline) -> None:
+    """Create the dataset before anything is read: a destination that refuses fails in seconds, not
+    after the whole account was read (dlt would create it only in its load step)."""
+    try:
+        with pipeline.destination_client() as client:
+            client.initialize_storage()
+    except ConfigFieldMissingException:
+        raise  # explained as the setting to set
+    except Exception as exc:  # whatever the driver raises: the destination's fault, not a bug of ours
+        raise UserError(destination_refused(pipeline, exc)) from exc
 
 
 def print_summary(pipeline: dlt.Pipeline, tables: List[str]) -> None:

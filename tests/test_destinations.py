@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
 
 import dlt
 import pytest
@@ -197,6 +198,8 @@ def one_line_failure(result: Any) -> str:
     ("postgres", {"DESTINATION__POSTGRES__CREDENTIALS": "postgresql://loader:pw-0123@127.0.0.1:1/analytics"},
      "could not connect to the postgres destination (connection to server at \"127.0.0.1\", port 1 failed"),
     ("postgress", {}, "unknown destination 'postgress'"),
+    ("filesystem", {"DESTINATION__FILESYSTEM__BUCKET_URL": "file:///proc/no-such-bucket"},
+     "the filesystem destination refused to prepare dataset campaign_monitor_data ([Errno 2]"),
 ])
 def test_a_misconfigured_destination_fails_in_one_line_naming_the_setting(
     tmp_path: Path, destination: str, env: dict, expected: str
@@ -205,3 +208,25 @@ def test_a_misconfigured_destination_fails_in_one_line_naming_the_setting(
                                                 cwd=tmp_path, env=env))
     assert expected in line
     assert "pw-0123" not in line
+
+
+def test_a_postgres_user_without_create_rights_fails_in_one_line_before_reading(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    import psycopg2
+
+    database = postgres_url.rsplit("/", 1)[1]
+    connection = psycopg2.connect(postgres_url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:  # a role of this test's own: roles are shared by the whole server
+        cursor.execute(f"CREATE ROLE reader_{database} LOGIN PASSWORD 'pw-0123'")
+        cursor.execute(f"REVOKE CREATE ON DATABASE {database} FROM PUBLIC")
+    connection.close()
+    parts = urlsplit(postgres_url)
+    url = parts._replace(netloc=f"reader_{database}:pw-0123@{parts.hostname}:{parts.port}").geturl()
+    result = run_pipeline_script("--demo", "--destination", "postgres", cwd=tmp_path,
+                                 env={"DESTINATION__POSTGRES__CREDENTIALS": url})
+    line = one_line_failure(result)
+    assert "the postgres destination refused to prepare dataset campaign_monitor_data (permission denied" in line
+    assert "check DESTINATION__POSTGRES__CREDENTIALS" in line and "pw-0123" not in line
+    assert "Sandbox running" not in result.stdout  # refused before the account was read
