@@ -90,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=args.dataset)
+    if pipeline.has_pending_data:
+        # dlt would load it instead of reading the account, possibly for another destination: every
+        # table is a full refresh, so reading again is both simpler and fresher
+        print("note: dropping the unloaded data of an earlier run that did not finish; reading everything again",
+              file=sys.stderr)
+        pipeline.drop_pending_packages()
     prepare_dataset(pipeline)
     with source_settings(args.demo) as settings:
         if args.client_id:

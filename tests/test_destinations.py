@@ -230,3 +230,13 @@ def test_a_postgres_user_without_create_rights_fails_in_one_line_before_reading(
     assert "the postgres destination refused to prepare dataset campaign_monitor_data (permission denied" in line
     assert "check DESTINATION__POSTGRES__CREDENTIALS" in line and "pw-0123" not in line
     assert "Sandbox running" not in result.stdout  # refused before the account was read
+
+
+def test_an_unfinished_earlier_run_is_dropped_and_the_account_read_again(tmp_path: Path, account: Account) -> None:
+    stale = dlt.pipeline("campaign_monitor_demo", pipelines_dir=str(tmp_path / "dlt" / "pipelines"), dataset_name="x")
+    stale.extract([{"client_id": "left-over"}], table_name="clients")  # extracted, never loaded
+    assert stale.has_pending_data
+    result = run_pipeline_script("--demo", "--tables", "clients", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "note: dropping the unloaded data of an earlier run" in result.stderr
+    assert printed_counts(result.stdout) == {"clients": len(account.clients)}
