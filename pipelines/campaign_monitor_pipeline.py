@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         # table is a full refresh, so reading again is both simpler and fresher
         print("note: dropping the unloaded data of an earlier run that did not finish; reading everything again",
               file=sys.stderr)
-        pipeline.drop_pending_packages()
+        pipeline.abort_packages()
     prepare_dataset(pipeline)
     with source_settings(args.demo) as settings:
         if args.client_id:
