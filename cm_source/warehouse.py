@@ -16,7 +16,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 # ~560 MB. Bounded (and without keeping insertion order, which it need not), it peaked at ~420 MB
 # in the same time (benchmarks/subscribers.py); it spills to a temp file if it must.
 DUCKDB_MEMORY_LIMIT = "128MB"
-# Load into a staging dataset, then swap every table in one transaction.
+# Load into a staging dataset, then swap each table (with its child tables) in, one transaction each.
 ATOMIC_REPLACE = "insert-from-staging"
 # The fastest format per destination type, measured (benchmarks/destinations.py); elsewhere Parquet
 # where the destination takes it (Arrow pages go through unconverted), else dlt's own choice.
@@ -48,7 +48,7 @@ def file_format(destination: Any) -> Optional[str]:
     measured = FILE_FORMATS.get(destination_type(destination))
     if measured in formats:
         return measured
-    return "parquet" if "parquet" in formats and destination_type(destination) not in NESTED_AS_TEXT else None
+    return "parquet" if "parquet" in formats else None
 
 
 def holds_nested_arrow(destination: Any) -> bool:

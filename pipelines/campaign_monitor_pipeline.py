@@ -16,10 +16,9 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 import dlt  # noqa: E402
-
-from cm_source import TABLES, campaign_monitor_source  # noqa: E402
 from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 
+from cm_source import TABLES, campaign_monitor_source  # noqa: E402
 from cm_source.cli import UserError, destination_refused, run_script  # noqa: E402
 from cm_source.warehouse import destination_for, destination_type, file_format, has_atomic_replace  # noqa: E402
 
