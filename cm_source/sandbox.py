@@ -3,7 +3,8 @@
 It serves the read endpoints a connector syncs (clients, campaigns and their reports, lists, segments,
 subscribers, journeys and their email reports, webhooks, tags), with the real API's paging envelope,
 validation errors, HTTP Basic auth and client-key scoping, and the subscriber writes (add one, import up
-to 1000, read one back), so that the connector, its end-to-end tests and benchmarks can run without a live account. The
+to 1000, read one back), so that the connector, its end-to-end tests and benchmarks can run without a
+live account. As in the API, a query parameter sent empty (`date=`) is one not sent (`_given_query`). The
 account is plain API-shaped data (`Account`); routing is a table of (method, path regex) -> handler and
 success status (`ROUTES`). `Sandbox.faults` (`Faults`) switches on, at run time, what a live API and the
 network in front of it do to a sync: 429s (one-shot or a real per-window limiter), 5xx, answers cut
@@ -961,7 +962,7 @@ class ApiRequest:
     account: Account
     scope: str | None  # the client ID a client key is limited to; None for the administrator key
     params: dict[str, str]
-    query: dict[str, str]  # names lower-cased: the API does not care about their case
+    query: dict[str, str]  # as _given_query() makes it: names lower-cased, empty values left out
     body: Any = None  # the decoded JSON body, as in RecordedRequest
 
 
@@ -1000,6 +1001,21 @@ SUPPRESSION_ORDER = Ordering(
 CAMPAIGN_ORDER = Ordering(
     {"sentdate": ("SentDate", lambda row: (row["SentDate"], row["CampaignID"]))}, "sentdate", "desc"
 )
+
+
+# The paging numbers, whose empty value is a malformed number (Code 800/801) rather than one not sent:
+# no library sends them empty, and the sandbox has always refused `page=` as an invalid page number.
+EMPTY_IS_MALFORMED = frozenset({"page", "pagesize"})
+
+
+def _given_query(query: dict[str, str]) -> dict[str, str]:
+    """The query as routing and handlers see it: names lower-cased, as the API does not care about their
+    case, and a parameter sent empty (`date=`) left out, as the API takes it for one not sent at all
+    (but for EMPTY_IS_MALFORMED). Campaign Monitor's own libraries send every optional parameter, empty
+    when not set (createsend: `date=&page=1&...`, `sentfromdate=&senttodate=&tags=`). This is the one
+    place the rule lives; Sandbox.requests still records the query as it was sent."""
+    given = ((name.lower(), value) for name, value in query.items())
+    return {name: value for name, value in given if value != "" or name in EMPTY_IS_MALFORMED}
 
 
 def _int_param(query: dict[str, str], name: str, default: int, low: int, high: int, code: int, message: str) -> int:
@@ -2118,12 +2134,12 @@ class Faults:
 
     def served(self, account: Account, method: str, path: str, query: dict[str, str], status: int) -> None:
         """After a request was answered without a fault, and before the answer goes out (so before the
-        client can ask for the next page): fire insert_while_paging if this was its page."""
+        client can ask for the next page): fire insert_while_paging if this was its page. `query` is
+        the one the handler saw (_given_query)."""
         change = self._paging
         if change is None or path != change.path or method != "GET" or status != 200:
             return
-        lowered = {name.lower(): value for name, value in query.items()}
-        if int(lowered.get("page", 1)) != change.after_page:  # a 200 means page was a valid number
+        if int(query.get("page", 1)) != change.after_page:  # a 200 means page was a valid number
             return
         with self._lock:
             if self._paging is not change:  # another request fired it, or it was switched off
@@ -2132,7 +2148,7 @@ class Faults:
             self._update()
             first_number = len(self.inserted) + 1
         with account.lock:
-            inserted, removed = _change_while_paging(account, change, lowered, first_number)
+            inserted, removed = _change_while_paging(account, change, query, first_number)
         with self._lock:
             self.inserted += inserted
             self.removed += removed
@@ -2318,29 +2334,32 @@ class Sandbox:
         self.stop()
 
     def handle(self, method: str, target: str, authorization: str | None, body: bytes = b"") -> Reply:
-        """Record the request, then route, authenticate and run its handler under the account's lock;
-        when a fault switch is on, let the faults have their say first."""
+        """Record the request with its query as sent, then route, authenticate and run its handler
+        under the account's lock with the query as _given_query() makes it (an empty parameter is one
+        not sent); when a fault switch is on, let the faults have their say first."""
         parts = urlsplit(target)
         path = unquote(parts.path)
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        sent = dict(parse_qsl(parts.query, keep_blank_values=True))  # recorded as sent, `date=` included
+        query = _given_query(sent)
         in_api = path.startswith(API_PREFIX + "/")
         api_path = path[len(API_PREFIX):] if in_api else path
         document = _decode_body(body)
         if self.faults.armed:
-            return self._handle_with_faults(method, path, in_api, api_path, query, authorization, document)
+            return self._handle_with_faults(method, path, in_api, api_path, sent, query, authorization, document)
         with self._requests_lock:
-            self.requests.append(RecordedRequest(method, api_path, query, document))
+            self.requests.append(RecordedRequest(method, api_path, sent, document))
         return self._serve(method, path, in_api, api_path, query, authorization, document)
 
     def _handle_with_faults(
-        self, method: str, path: str, in_api: bool, api_path: str, query: dict[str, str],
+        self, method: str, path: str, in_api: bool, api_path: str, sent: dict[str, str], query: dict[str, str],
         authorization: str | None, document: Any,
     ) -> Reply:
-        """handle() while a fault switch is on: decide and record in one step, so requests take faults
-        in the order they are recorded; wait (holding no lock); then answer as the fault says."""
+        """handle() while a fault switch is on: decide and record (the query as `sent`) in one step, so
+        requests take faults in the order they are recorded; wait (holding no lock); then answer as the
+        fault says."""
         with self._requests_lock:
             admission = self.faults.admit(api_path)
-            self.requests.append(RecordedRequest(method, api_path, query, document, admission.fault))
+            self.requests.append(RecordedRequest(method, api_path, sent, document, admission.fault))
         if admission.delay:
             time.sleep(admission.delay)
         if admission.reply is not None:
@@ -2358,15 +2377,15 @@ class Sandbox:
         self, method: str, path: str, in_api: bool, api_path: str, query: dict[str, str],
         authorization: str | None, document: Any,
     ) -> Reply:
-        """Route, authenticate and run the handler under the account's lock."""
+        """Route, authenticate and run the handler, with the query _given_query() made, under the
+        account's lock."""
         try:
             if not in_api:
                 raise ApiError(404, 404, f"Unknown endpoint: {path}")
             handler, params, status = _find_route(method, api_path)
             scope = _authenticate(self.account, authorization)
-            lowered = {name.lower(): value for name, value in query.items()}
             with self.account.lock:
-                return Reply(status, handler(ApiRequest(self.account, scope, params, lowered, document)))
+                return Reply(status, handler(ApiRequest(self.account, scope, params, query, document)))
         except ApiError as error:
             return Reply(error.status, error.payload(), error.headers)
 
