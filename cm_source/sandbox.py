@@ -3,7 +3,7 @@
 It serves the read endpoints a connector syncs (clients, campaigns and their reports, lists, segments,
 subscribers, journeys and their email reports, webhooks, tags), with the real API's paging envelope,
 validation errors, HTTP Basic auth and client-key scoping, and the subscriber writes (add one, import up
-to 1000, read one back), so that the connector, its end-to-end tests and benchmarks can run without a
+to 1000, unsubscribe one, read one back), so that the connector, its end-to-end tests and benchmarks can run without a
 live account. As in the API, a query parameter sent empty (`date=`) is one not sent (`_given_query`). The
 account is plain API-shaped data (`Account`); routing is a table of (method, path regex) -> handler and
 success status (`ROUTES`). `Sandbox.faults` (`Faults`) switches on, at run time, what a live API and the
@@ -1401,6 +1401,7 @@ EMAIL_RE = re.compile(
     re.IGNORECASE,
 )
 INVALID_EMAIL = "Invalid Email Address"
+NOT_IN_LIST = "Subscriber not in list or has already been removed."
 SUBSCRIBER_DETAIL_FIELDS = (
     "EmailAddress", "Name", "MobileNumber", "Date", "ListJoinedDate", "State", "CustomFields", "ReadsEmailWith",
     "ConsentToTrack", "ConsentToSendSms",
@@ -1642,6 +1643,17 @@ class _ListWrite:
         self.changed[key] = self._merged(current or _new_row(wanted.email, self.account.system_date), wanted)
         return current is None
 
+    def unsubscribe(self, email: str) -> None:
+        """Move the list's subscriber with this address to Unsubscribed as of the account's date; one
+        that has already left (Unsubscribed, Bounced, Deleted) stays as it is. 203 when the list has no
+        such address."""
+        key = email.casefold()
+        current = self._current(key)
+        if current is None:
+            raise ApiError(400, 203, NOT_IN_LIST)
+        if current["State"] not in INACTIVE_STATES:
+            self.changed[key] = {**current, "State": "Unsubscribed", "Date": self.account.system_date}
+
     def _merged(self, current: dict, wanted: _SubscriberWrite) -> dict:
         """A new row: what was given replaces what is stored; resubscribing moves an inactive row back
         to Active as of the account's date (keeping ListJoinedDate)."""
@@ -1752,7 +1764,7 @@ def get_subscriber(request: ApiRequest) -> dict:
     else:
         row = next((row for rows in members.values() for row in rows if row["EmailAddress"].casefold() == key), None)
     if row is None:
-        raise ApiError(400, 203, "Subscriber not in list or has already been removed.")
+        raise ApiError(400, 203, NOT_IN_LIST)
     return {name: row[name] for name in SUBSCRIBER_DETAIL_FIELDS if name in row}
 
 
@@ -1802,6 +1814,22 @@ def import_subscribers(request: ApiRequest) -> dict:
     return result
 
 
+def unsubscribe_subscriber(request: ApiRequest) -> None:
+    """POST /subscribers/{lid}/unsubscribe.json {"EmailAddress"}: see _ListWrite.unsubscribe; 200 with an
+    empty body. The reference gives no error codes for it: an unusable address is 1 and one the list
+    lacks is 203, as for GET /subscribers/{lid}.json."""
+    list_id = _list_id(request)
+    body = request.body
+    if not isinstance(body, dict):
+        raise ApiError(400, 400, "The request body must be a JSON object with an EmailAddress")
+    email = _address(body)
+    if not _is_valid_email(email):
+        raise ApiError(400, 1, INVALID_EMAIL)
+    write = _ListWrite(request.account, list_id, resubscribe=False)
+    write.unsubscribe(email)
+    write.save()
+
+
 Route = tuple[str, re.Pattern[str], Handler, int]  # method, path pattern, handler, success status
 
 
@@ -1837,6 +1865,7 @@ ROUTES: list[Route] = [
     _route("GET", r"/subscribers/(?P<lid>[^/]+)\.json", get_subscriber),
     _route("POST", r"/subscribers/(?P<lid>[^/]+)\.json", add_subscriber, 201),
     _route("POST", r"/subscribers/(?P<lid>[^/]+)/import\.json", import_subscribers, 201),
+    _route("POST", r"/subscribers/(?P<lid>[^/]+)/unsubscribe\.json", unsubscribe_subscriber),
 ]
 
 
@@ -2199,7 +2228,8 @@ def _first_address(number: int, lowest: str | None) -> str:
 
 @dataclass(frozen=True)
 class Reply:
-    """An answer before it is encoded: JSON, unless a fault says how to mangle or replace it."""
+    """An answer before it is encoded: JSON (no body at all for a payload of None), unless a fault says
+    how to mangle or replace it."""
 
     status: int
     payload: Any
@@ -2265,7 +2295,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 def _json_bytes(payload: Any) -> bytes:
-    """A payload as compact UTF-8 JSON (non-ASCII as is, not \\u escapes)."""
+    """A payload as compact UTF-8 JSON (non-ASCII as is, not \\u escapes); None is no body at all."""
+    if payload is None:
+        return b""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
