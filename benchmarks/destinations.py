@@ -31,6 +31,7 @@ import dlt  # noqa: E402
 
 from benchmarks.subscribers import build_account  # noqa: E402
 from cm_source import campaign_monitor_source  # noqa: E402
+from cm_source.api_facts import SUBSCRIBER_STATES  # noqa: E402
 from cm_source.sandbox import Sandbox  # noqa: E402
 from cm_source.warehouse import destination_for, file_format  # noqa: E402
 
@@ -41,7 +42,7 @@ MATRIX: Dict[str, Tuple[str, ...]] = {
     "filesystem": ("parquet", "jsonl", "csv"),
     "sqlalchemy": ("parquet", "typed-jsonl"),
 }
-STATES = ("active", "unconfirmed", "unsubscribed", "bounced", "deleted")
+STATES = tuple(state.lower() for state in SUBSCRIBER_STATES)
 
 
 @contextlib.contextmanager

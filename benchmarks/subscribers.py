@@ -36,15 +36,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-PAGE_SIZE = 1000
+from cm_source.api_facts import MAX_PAGE_SIZE as PAGE_SIZE  # noqa: E402
+from cm_source.api_facts import SUBSCRIBER_PARAMS  # noqa: E402
+from cm_source.api_facts import SUBSCRIBER_STATES as STATES  # noqa: E402
+
 CONCURRENCY_ENV = "SOURCES__CAMPAIGN_MONITOR__MAX_CONCURRENT_REQUESTS"
-STATES = ("Active", "Unconfirmed", "Unsubscribed", "Bounced", "Deleted")
-SUBSCRIBER_PARAMS = {
-    "includetrackingpreference": "true",
-    "includesmspreference": "true",
-    "orderfield": "email",
-    "orderdirection": "asc",
-}
 DATASET = "campaign_monitor_data"
 DUCKDB_FILE = "bench_warehouse.duckdb"  # not the dataset's name: DuckDB would find the reference ambiguous
 RESULT_MARKER = "BENCHMARK-RESULT "

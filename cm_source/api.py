@@ -21,15 +21,12 @@ from requests.adapters import HTTPAdapter
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
 
-DEFAULT_BASE_URL = "https://api.createsend.com/api/v3.3"
-PAGE_SIZE = 1000  # the API's maximum; fewer pages means fewer requests
+from .api_facts import API_KEY_SETTING, BASE_URL, BASE_URL_SETTING, CLIENT_ID_SETTING, MAX_PAGE_SIZE
+
 # Requests in flight at once. Campaign Monitor publishes no concurrency limit; a handful hides
 # latency without provoking its rate limiter, and every 429 is still honoured.
 DEFAULT_MAX_CONCURRENT_REQUESTS = 6
 
-API_KEY_SETTING = "SOURCES__CAMPAIGN_MONITOR__API_KEY"
-CLIENT_ID_SETTING = "SOURCES__CAMPAIGN_MONITOR__CLIENT_ID"
-BASE_URL_SETTING = "SOURCES__CAMPAIGN_MONITOR__BASE_URL"
 MISSING_KEY = (
     f"no Campaign Monitor API key: set {API_KEY_SETTING} or api_key under"
     " [sources.campaign_monitor] in .dlt/secrets.toml"
@@ -159,7 +156,7 @@ class CampaignMonitorAPI:
     def __init__(
         self,
         api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str = BASE_URL,
         retry: RetryPolicy = RetryPolicy(),
         session: Optional[requests.Session] = None,
         max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
@@ -350,7 +347,7 @@ class CampaignMonitorAPI:
         server's time or the caller's, whichever is longer, rather than both added up.
         """
         def fetch(page: int) -> Any:
-            return self.get(path, {**(params or {}), "page": page, "pagesize": PAGE_SIZE})
+            return self.get(path, {**(params or {}), "page": page, "pagesize": MAX_PAGE_SIZE})
 
         read_ahead: Optional[ThreadPoolExecutor] = None  # only for reads of several pages
         try:

@@ -12,7 +12,8 @@ from dlt.common.typing import TDataItems
 from dlt.common.schema import TTableSchema
 
 from .api import CampaignMonitorAPI
-from .subscribers import IMPORT_LIMIT, CustomFields, UpsertSettings, credentials, upsert_subscribers, write_rejects
+from .api_facts import IMPORT_LIMIT
+from .subscribers import CustomFields, UpsertSettings, credentials, upsert_subscribers, write_rejects
 
 logger = logging.getLogger(__name__)
 FIELDS_TTL_SECONDS = 600

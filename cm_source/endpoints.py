@@ -8,17 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Literal, Mapping, Optional, Tuple
 
+from .api_facts import SUBSCRIBER_PARAMS, SUBSCRIBER_STATES
+
 # How the API answers: a bare JSON array, a v3.3 paged envelope, or one object (one row, or the
 # array found under ``rows_at``).
 Shape = Literal["array", "paged", "object"]
 
-# Subscriber reads ask for every optional column the API can add, so nothing a row holds is lost.
-SUBSCRIBER_PARAMS: Mapping[str, str] = {
-    "includetrackingpreference": "true",
-    "includesmspreference": "true",
-    "orderfield": "email",
-    "orderdirection": "asc",
-}
 # Report events oldest first: events arriving during the read land on the last page, not mid-read.
 EVENT_PARAMS: Mapping[str, str] = {"orderfield": "date", "orderdirection": "asc"}
 
@@ -101,7 +96,7 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     # A list
     *(
         _subscribers(f"{state}_subscribers", f"lists/{{ListID}}/{state}.json", "list_id", "lists")
-        for state in ("active", "unconfirmed", "unsubscribed", "bounced", "deleted")
+        for state in (name.lower() for name in SUBSCRIBER_STATES)
     ),
     Endpoint("list_details", "lists/{ListID}.json", "object", ("list_id",), parent="lists"),
     Endpoint("list_stats", "lists/{ListID}/stats.json", "object", ("list_id",), parent="lists"),

@@ -35,8 +35,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .api_facts import CONSENT_VALUES, IMPORT_LIMIT as MAX_IMPORT, MAX_PAGE_SIZE, SUBSCRIBER_STATES as STATES
+
 API_PREFIX = "/api/v3.3"
-STATES = ("Active", "Unconfirmed", "Unsubscribed", "Bounced", "Deleted")
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 # The account's "now": fixed, so that the generated data never depends on the wall clock.
 SYSTEM_DATE = datetime(2024, 7, 15, 9, 30)
@@ -1047,7 +1048,8 @@ def _page_spec(query: dict[str, str], ordering: Ordering) -> PageSpec:
     """page, pagesize, orderfield and orderdirection, or a 400 with the API's Code for the first bad one."""
     page = _int_param(query, "page", 1, 1, 2**31 - 1, 800, "Invalid page number")
     size = _int_param(
-        query, "pagesize", 1000, 10, 1000, 801, "Invalid page size. Page size must be between 10 and 1000"
+        query, "pagesize", MAX_PAGE_SIZE, 10, MAX_PAGE_SIZE, 801,
+        f"Invalid page size. Page size must be between 10 and {MAX_PAGE_SIZE}"
     )
     field_name = query.get("orderfield", ordering.default_field).lower()
     if field_name not in ordering.fields:
@@ -1386,8 +1388,6 @@ def get_webhooks(request: ApiRequest) -> list[dict]:
 # Subscriber writes
 # --------------------------------------------------------------------------------------------------
 
-MAX_IMPORT = 1000
-CONSENT_VALUES = ("Yes", "No", "Unchanged")
 INACTIVE_STATES = ("Unsubscribed", "Bounced", "Deleted")
 MAX_FIELD_VALUE = 250
 FIELD_DATE_RANGE = (date(1900, 1, 1), date(2076, 6, 6))

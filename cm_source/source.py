@@ -13,15 +13,8 @@ from dlt.common.pipeline import current_pipeline
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.extract.resource import DltResource
 
-from .api import (
-    API_KEY_SETTING,
-    CLIENT_ID_SETTING,
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_CONCURRENT_REQUESTS,
-    CampaignMonitorAPI,
-    CampaignMonitorError,
-    RetryPolicy,
-)
+from .api import DEFAULT_MAX_CONCURRENT_REQUESTS, CampaignMonitorAPI, CampaignMonitorError, RetryPolicy
+from .api_facts import API_KEY_SETTING, BASE_URL, CLIENT_ID_SETTING
 from .columnar import combined, page_table
 from .concurrency import read_concurrently
 from .endpoints import ENDPOINTS, ENDPOINTS_BY_TABLE, Endpoint, read_under
@@ -36,7 +29,7 @@ _naming = NamingConvention()
 def campaign_monitor_source(
     api_key: str = dlt.secrets.value,
     client_id: Optional[str] = None,
-    base_url: str = DEFAULT_BASE_URL,
+    base_url: str = BASE_URL,
     reports_sent_after: Optional[str] = None,
     convert_to_utc: bool = True,
     max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,

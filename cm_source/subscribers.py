@@ -22,12 +22,11 @@ import dlt
 import phonenumbers
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from .api import DEFAULT_BASE_URL, CampaignMonitorAPI, CampaignMonitorError
+from .api import CampaignMonitorAPI, CampaignMonitorError
+from .api_facts import BASE_URL, CONSENT_VALUES, IMPORT_LIMIT
 from .concurrency import one_ahead
 
-IMPORT_LIMIT = 1000  # the API refuses more subscribers in one import (Code 209)
 CONSENT = {"true": "Yes", "yes": "Yes", "1": "Yes", "false": "No", "no": "No", "0": "No", "unchanged": "Unchanged"}
-CONSENT_VALUES = ("Yes", "No", "Unchanged")
 STANDARD_COLUMNS = ("email_address", "name", "mobile_number", "consent_to_track", "consent_to_send_sms")
 # Columns of the read side's subscriber tables that the API sets itself: ignored, so that a table
 # loaded by campaign_monitor_source can be pushed back as it is.
@@ -479,7 +478,7 @@ def credentials(api_key: Optional[str], base_url: Optional[str]) -> Tuple[str, s
     A missing key is refused by ``CampaignMonitorAPI``, with the same message as on the read side.
     """
     key = api_key or dlt.secrets.get("sources.campaign_monitor.api_key") or ""
-    url = base_url or dlt.config.get("sources.campaign_monitor.base_url") or DEFAULT_BASE_URL
+    url = base_url or dlt.config.get("sources.campaign_monitor.base_url") or BASE_URL
     return str(key), str(url)
 
 

@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from cm_source import TABLES
+from cm_source.api_facts import SUBSCRIBER_STATES
 from cm_source.endpoints import ENDPOINTS_BY_TABLE
 from cm_source.sandbox import Account, Sandbox, generate_account
 from cm_source.time_zones import iana_zone
@@ -291,7 +292,7 @@ def table_names(pipeline: dlt.Pipeline) -> List[str]:
 
 
 # What the sandbox holds, to compare a load against: table -> its rows as loaded, by key columns.
-STATES = {f"{state.lower()}_subscribers": state for state in ("Active", "Unconfirmed", "Unsubscribed", "Bounced", "Deleted")}
+STATES = {f"{state.lower()}_subscribers": state for state in SUBSCRIBER_STATES}
 CAMPAIGN_EVENTS = {"campaign_opens": "opens", "campaign_clicks": "clicks", "campaign_bounces": "bounces",
                    "campaign_unsubscribes": "unsubscribes", "campaign_spam_complaints": "spam"}
 JOURNEY_EVENTS = {f"journey_email_{report}": report for report in ("recipients", "opens", "clicks", "bounces", "unsubscribes")}
