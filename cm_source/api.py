@@ -66,7 +66,6 @@ class RetryPolicy:
     backoff_seconds: float = 1.0
     max_wait_seconds: float = 60.0
     timeout_seconds: float = 60.0
-    slow_down_below: int = 0  # X-RateLimit-Remaining at or below which every reader waits for the reset
     sleep: Callable[[float], None] = time.sleep
 
     def backoff(self, attempt: int) -> float:
@@ -83,12 +82,12 @@ class RetryPolicy:
         """How long every reader should hold off once the rate-limit budget runs out, if at all.
 
         Only a spent budget holds requests back, until ``X-RateLimit-Reset``: what is left
-        (``X-RateLimit-Remaining``) is spent anyway by the requests already in flight, or is at or
-        under ``slow_down_below``. Slowing down earlier leaves allowed requests unused.
+        (``X-RateLimit-Remaining``) is spent anyway by the requests already in flight. Slowing down
+        earlier leaves allowed requests unused.
         """
         remaining = seconds_header(response, "X-RateLimit-Remaining")
         reset = seconds_header(response, "X-RateLimit-Reset")
-        if remaining is not None and reset is not None and remaining <= max(self.slow_down_below, others_in_flight):
+        if remaining is not None and reset is not None and remaining <= others_in_flight:
             return min(reset, self.max_wait_seconds)
         return None
 
@@ -392,11 +391,17 @@ def json_body(response: requests.Response) -> Any:
         return NOT_JSON
 
 
+def error_fields(body: Any) -> Tuple[Optional[int], Optional[str]]:
+    """The ``Code`` and ``Message`` of an error body, where it has them."""
+    if not isinstance(body, dict):
+        return None, None
+    return body.get("Code"), body.get("Message")
+
+
 def describe_answer(response: requests.Response, body: Any) -> str:
     if body is NOT_JSON:
         return f"answered {response.status_code} with a body that is not JSON ({response.text[:60]!r})"
-    code = body.get("Code") if isinstance(body, dict) else None
-    message = body.get("Message") if isinstance(body, dict) else None
+    code, message = error_fields(body)
     return f"answered {response.status_code}" + (f" Code {code}" if code is not None else "") + (
         f": {str(message).strip()}" if message else "")
 
@@ -418,8 +423,7 @@ def check_response(response: requests.Response, body: Any, request: str) -> Any:
     """Return the body of a successful response; raise one actionable line otherwise."""
     if response.ok:
         return body
-    code = body.get("Code") if isinstance(body, dict) else None
-    message = body.get("Message") if isinstance(body, dict) else None
+    code, message = error_fields(body)
     raise CampaignMonitorError(
         describe_error(request, response.status_code, code, message),
         status=response.status_code,

@@ -22,7 +22,7 @@ import dlt
 import phonenumbers
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from .api import CampaignMonitorAPI, CampaignMonitorError
+from .api import CampaignMonitorAPI, CampaignMonitorError, error_fields
 from .api_facts import BASE_URL, CONSENT_VALUES, IMPORT_LIMIT
 from .concurrency import one_ahead
 
@@ -374,7 +374,7 @@ def send_import(api: CampaignMonitorAPI, list_id: str, batch: Batch, body: bytes
         if exc.status == 400 and isinstance(exc.body, dict) and isinstance(exc.body.get("ResultData"), dict):
             return exc.body["ResultData"]
         if exc.status == 400 and exc.code not in (101,) and exc.code is not None:
-            message = exc.body.get("Message", "") if isinstance(exc.body, dict) else ""
+            message = error_fields(exc.body)[1] or ""
             return {
                 "TotalNewSubscribers": 0,
                 "TotalExistingSubscribers": 0,
