@@ -18,9 +18,7 @@ import pytest
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.sandbox import Sandbox, generate_account
-from conftest import assert_loaded_exactly, expected_rows, query
-
-SCRIPT = Path(__file__).resolve().parents[1] / "pipelines" / "campaign_monitor_pipeline.py"
+from conftest import SCRIPT, assert_loaded_exactly, expected_rows, query
 
 
 @pytest.fixture
