@@ -33,7 +33,7 @@ from benchmarks.subscribers import build_account  # noqa: E402
 from cm_source import campaign_monitor_source  # noqa: E402
 from cm_source.api_facts import SUBSCRIBER_STATES  # noqa: E402
 from cm_source.sandbox import Sandbox  # noqa: E402
-from cm_source.warehouse import destination_for, file_format  # noqa: E402
+from cm_source.warehouse import destination_for, file_format, nested_as_text_for  # noqa: E402
 
 # Every format each destination takes for Arrow pages (parquet on Postgres needs the ADBC driver).
 MATRIX: Dict[str, Tuple[str, ...]] = {
@@ -77,7 +77,7 @@ def load(kind: str, loader_format: str, sandbox: Sandbox, folder: Path, postgres
         pipelines_dir=str(folder / "pipelines"),
     )
     source = campaign_monitor_source(
-        api_key=sandbox.api_key, base_url=sandbox.base_url, nested_as_text=True if loader_format == "csv" else None
+        api_key=sandbox.api_key, base_url=sandbox.base_url, nested_as_text=nested_as_text_for(loader_format)
     )
     source = source.with_resources(*(f"{state}_subscribers" for state in STATES))
     try:

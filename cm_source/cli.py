@@ -12,6 +12,7 @@ from dlt.common.exceptions import MissingDependencyException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .api import MISSING_KEY, CampaignMonitorError
+from .warehouse import destination_type
 
 # What a destination's credentials look like, for the message that says they are missing.
 CREDENTIALS_EXAMPLES = {
@@ -82,8 +83,8 @@ def destination_failure(step: PipelineStepFailed, cause: BaseException) -> Optio
 
 def destination_refused(pipeline: Any, cause: BaseException) -> str:
     """One line for a destination that would not connect or would not give us its dataset."""
-    kind = pipeline.destination.destination_type.rsplit(".", 1)[-1]
-    setting = f"DESTINATION__{kind.upper()}__{'BUCKET_URL' if kind == 'filesystem' else 'CREDENTIALS'}"
+    kind = destination_type(pipeline.destination)
+    setting = destination_setting(kind, "bucket_url" if kind == "filesystem" else "credentials")
     root = list(causes(cause))[-1]
     reason = next((line.strip() for line in str(root).splitlines() if line.strip()), type(root).__name__)
     if is_connection_failure(root):
@@ -96,11 +97,16 @@ def destination_refused(pipeline: Any, cause: BaseException) -> str:
 
 def missing_destination_setting(exc: ConfigFieldMissingException) -> str:
     """Which destination setting is missing, by its environment variable, with an example value."""
-    kind = str(exc.config.destination_type).rsplit(".", 1)[-1]
-    settings = " and ".join(f"DESTINATION__{kind.upper()}__{name.upper()}" for name in exc.fields)
+    kind = destination_type(exc.config)
+    settings = " and ".join(destination_setting(kind, name) for name in exc.fields)
     example = CREDENTIALS_EXAMPLES.get(kind)
     hint = f" (e.g. {example})" if example else ""
     return f"the {kind} destination is not configured: set {settings}{hint}, or put it in .dlt/secrets.toml"
+
+
+def destination_setting(kind: str, field: str) -> str:
+    """The environment variable dlt reads a destination's setting from."""
+    return f"DESTINATION__{kind.upper()}__{field.upper()}"
 
 
 def is_connection_failure(exc: BaseException) -> bool:

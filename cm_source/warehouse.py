@@ -56,6 +56,12 @@ def holds_nested_arrow(destination: Any) -> bool:
     return destination is None or destination_type(destination) not in NESTED_AS_TEXT
 
 
+def nested_as_text_for(loader_format: Optional[str]) -> Optional[bool]:
+    """The source's ``nested_as_text`` for a chosen file format: CSV holds no nested column, on any
+    destination; otherwise None, for the source to decide from the destination."""
+    return True if loader_format == "csv" else None
+
+
 def destination_for(reference: str, duckdb_path: str, **settings: Any) -> Any:
     """A dlt destination by name (``duckdb``, ``postgres``, a module path, …), replaced atomically where it can be.
 

@@ -20,7 +20,9 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException  # n
 
 from cm_source import TABLES, campaign_monitor_source  # noqa: E402
 from cm_source.cli import UserError, destination_refused, run_script  # noqa: E402
-from cm_source.warehouse import destination_for, destination_type, file_format, has_atomic_replace  # noqa: E402
+from cm_source.warehouse import (  # noqa: E402
+    destination_for, destination_type, file_format, has_atomic_replace, nested_as_text_for,
+)
 
 PIPELINE_NAME = "campaign_monitor"
 DEFAULT_DATASET = "campaign_monitor_data"
@@ -104,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
         if args.local_times:
             settings["convert_to_utc"] = False
         loader_format = args.file_format or file_format(destination)
-        if loader_format == "csv":  # CSV has no nested columns: custom fields as JSON text
-            settings["nested_as_text"] = True
+        settings["nested_as_text"] = nested_as_text_for(loader_format)
         source = campaign_monitor_source(**settings).with_resources(*tables)
         pipeline.run(source, loader_file_format=loader_format)
     print_summary(pipeline, tables)

@@ -21,7 +21,7 @@ import pytest
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.sandbox import Account, Sandbox
-from cm_source.warehouse import destination_for, file_format, has_atomic_replace
+from cm_source.warehouse import destination_for, destination_type, file_format, has_atomic_replace
 from conftest import (
     KEY_SQL, STATES, assert_table_holds, expected_rows, new_database, printed_counts, run_pipeline_script,
 )
@@ -149,7 +149,7 @@ def test_custom_fields_unnest_on_sqlite_with_the_readme_query(loaded: dlt.Pipeli
 
 
 def test_atomic_replace_is_used_where_the_destination_has_it(loaded: dlt.Pipeline) -> None:
-    kind = loaded.destination.destination_type.rsplit(".", 1)[-1]
+    kind = destination_type(loaded.destination)
     strategy = loaded.destination_client().config.replace_strategy  # type: ignore[attr-defined]
     assert has_atomic_replace(loaded.destination) == (kind != "filesystem")
     if kind == "filesystem":  # never asked for a strategy it refuses: its own default

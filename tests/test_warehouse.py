@@ -11,7 +11,7 @@ from dlt.common.exceptions import MissingDependencyException
 from cm_source.cli import explain_failure
 from cm_source.columnar import page_table
 from cm_source.time_zones import LocalTime
-from cm_source.warehouse import file_format, has_atomic_replace, holds_nested_arrow
+from cm_source.warehouse import file_format, has_atomic_replace, holds_nested_arrow, nested_as_text_for
 from conftest import rows_of
 
 
@@ -63,3 +63,8 @@ def test_a_missing_driver_is_one_line_saying_what_to_install() -> None:
     except RuntimeError as wrapped:
         message = explain_failure(wrapped)
     assert message == "dlt.destinations.postgres needs dlt[postgres]: pip install them and run again"
+
+
+def test_csv_always_takes_nested_values_as_text_other_formats_leave_it_to_the_destination() -> None:
+    assert nested_as_text_for("csv") is True
+    assert nested_as_text_for("parquet") is None and nested_as_text_for(None) is None
