@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
-import math
 import os
 import subprocess
 import sys
@@ -23,40 +21,14 @@ from cm_source.api_facts import SUBSCRIBER_STATES
 from cm_source.endpoints import ENDPOINTS_BY_TABLE
 from cm_source.sandbox import Account, Sandbox, generate_account
 from cm_source.time_zones import iana_zone
+from helpers.samples import envelope, rows_of, sample
 from postgres_cluster import postgres_bin, throwaway_cluster
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
-FIXTURES = Path(__file__).parent / "fixtures" / "createsend"
 SCRIPT = Path(__file__).resolve().parents[1] / "pipelines" / "campaign_monitor_pipeline.py"
 BASE_URL = "https://api.test/api/v3.3"
 API_KEY = "test-api-key-0123456789abcdef"
-
-
-def sample(name: str) -> Any:
-    """A response sample from Campaign Monitor's own client library."""
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-def envelope(rows: List[Dict[str, Any]], page: int, page_size: int, ordered_by: str = "email") -> Dict[str, Any]:
-    """The v3.3 paged envelope, shaped like the samples (e.g. suppressionlist.json)."""
-    chunk = rows[(page - 1) * page_size : page * page_size]
-    return {
-        "Results": chunk,
-        "ResultsOrderedBy": ordered_by,
-        "OrderDirection": "asc",
-        "PageNumber": page,
-        "PageSize": page_size,
-        "RecordsOnThisPage": len(chunk),
-        "TotalNumberOfRecords": len(rows),
-        "NumberOfPages": math.ceil(len(rows) / page_size),
-    }
-
-
-def rows_of(name: str) -> List[Dict[str, Any]]:
-    """The rows of a sample, whether it is a bare array or a paged envelope."""
-    body = sample(name)
-    return body["Results"] if isinstance(body, dict) else body
 
 
 def renamed(rows: List[Dict[str, Any]], key: str, suffix: str) -> List[Dict[str, Any]]:

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from cm_source.sandbox import STATES, Account, Faults, RecordedRequest, Sandbox, generate_account
-from conftest import sample
+from helpers.samples import sample
 
 SUBSCRIBER_KEYS = {"EmailAddress", "Name", "Date", "ListJoinedDate", "State", "CustomFields", "ReadsEmailWith"}
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")

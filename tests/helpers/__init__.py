@@ -1,0 +1,1 @@
+"""What several test modules share: samples, mocked accounts, expected rows, script runs."""

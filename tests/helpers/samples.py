@@ -1,0 +1,36 @@
+"""Campaign Monitor's own response samples (tests/fixtures/createsend) and the paged envelope they show."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Dict, List
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "createsend"
+
+
+def sample(name: str) -> Any:
+    """A response sample from Campaign Monitor's own client library."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def envelope(rows: List[Dict[str, Any]], page: int, page_size: int, ordered_by: str = "email") -> Dict[str, Any]:
+    """The v3.3 paged envelope, shaped like the samples (e.g. suppressionlist.json)."""
+    chunk = rows[(page - 1) * page_size : page * page_size]
+    return {
+        "Results": chunk,
+        "ResultsOrderedBy": ordered_by,
+        "OrderDirection": "asc",
+        "PageNumber": page,
+        "PageSize": page_size,
+        "RecordsOnThisPage": len(chunk),
+        "TotalNumberOfRecords": len(rows),
+        "NumberOfPages": math.ceil(len(rows) / page_size),
+    }
+
+
+def rows_of(name: str) -> List[Dict[str, Any]]:
+    """The rows of a sample, whether it is a bare array or a paged envelope."""
+    body = sample(name)
+    return body["Results"] if isinstance(body, dict) else body
