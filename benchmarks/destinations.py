@@ -33,7 +33,7 @@ from benchmarks.subscribers import build_account  # noqa: E402
 from cm_source import campaign_monitor_source  # noqa: E402
 from cm_source.api_facts import SUBSCRIBER_STATES  # noqa: E402
 from cm_source.sandbox import Sandbox  # noqa: E402
-from cm_source.warehouse import destination_for, file_format, nested_as_text_for  # noqa: E402
+from cm_source.read.destinations import destination_for, file_format, nested_as_text_for  # noqa: E402
 
 # Every format each destination takes for Arrow pages (parquet on Postgres needs the ADBC driver).
 MATRIX: Dict[str, Tuple[str, ...]] = {

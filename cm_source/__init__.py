@@ -1,7 +1,16 @@
-"""Campaign Monitor (API v3.3) for dlt: a source that loads every table, and its sandbox."""
+"""Campaign Monitor (API v3.3) for dlt: a source that loads every table, a writer that upserts lists,
+and a sandbox that speaks the API locally."""
 
-from .api import CampaignMonitorError
-from .endpoints import TABLES
-from .source import campaign_monitor_source
+from .errors import CampaignMonitorError
+from .read import TABLES, campaign_monitor_source
+from .write import UpsertReport, UpsertSettings, campaign_monitor_subscribers, upsert_subscribers
 
-__all__ = ["campaign_monitor_source", "CampaignMonitorError", "TABLES"]
+__all__ = [
+    "CampaignMonitorError",
+    "TABLES",
+    "UpsertReport",
+    "UpsertSettings",
+    "campaign_monitor_source",
+    "campaign_monitor_subscribers",
+    "upsert_subscribers",
+]

@@ -19,8 +19,8 @@ import dlt  # noqa: E402
 from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402
 
 from cm_source import TABLES, campaign_monitor_source  # noqa: E402
-from cm_source.cli import UserError, destination_refused, run_script  # noqa: E402
-from cm_source.warehouse import (  # noqa: E402
+from cm_source.failures import UserError, destination_refused, run_script  # noqa: E402
+from cm_source.read.destinations import (  # noqa: E402
     destination_for, destination_type, file_format, has_atomic_replace, nested_as_text_for,
 )
 

@@ -20,8 +20,8 @@ from typing import Any, Dict, Iterator, Optional, Sequence
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
-from cm_source.cli import UserError, run_script  # noqa: E402
-from cm_source.subscribers import UpsertSettings, upsert_subscribers  # noqa: E402
+from cm_source.failures import UserError, run_script  # noqa: E402
+from cm_source import UpsertSettings, upsert_subscribers  # noqa: E402
 
 Row = Dict[str, Any]
 READ_CHUNK = 10_000

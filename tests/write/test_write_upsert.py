@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List
 
 import dlt
 import pytest
 
-from cm_source.api import CampaignMonitorAPI, CampaignMonitorError, RetryPolicy
-from cm_source.subscribers import CustomFields, RowError, UpsertSettings, e164, to_subscriber, upsert_subscribers
-from conftest import API_KEY, BASE_URL, sample
+from cm_source.http import CampaignMonitorAPI, RetryPolicy
+from cm_source.errors import CampaignMonitorError
+from cm_source.write.custom_fields import CustomFields
+from cm_source.write.imports import one_ahead
+from cm_source.write.rows import RowError, e164, to_subscriber
+from cm_source.write import UpsertSettings, upsert_subscribers
+from helpers.mock_account import API_KEY, BASE_URL
+from helpers.samples import sample
 
 LIST_ID = "a58ee1d3039b8bec838e6d1482a8a965"
 IMPORT_URL = f"{BASE_URL}/subscribers/{LIST_ID}/import.json"
@@ -202,9 +208,9 @@ def test_the_key_comes_from_the_read_side_settings(requests_mock: Any, monkeypat
 
 
 def test_the_dlt_destination_upserts_in_batches_of_1000(requests_mock: Any, tmp_path: Path) -> None:
-    from cm_source.destination import campaign_monitor_subscribers, _fields_cache
+    from cm_source.write.list_destination import campaign_monitor_subscribers, forget_list_fields
 
-    _fields_cache.clear()
+    forget_list_fields()
     bodies = mock_import(requests_mock)
     rows = [{"email_address": f"p{i}@example.com", "interests": ["coffee", "jazz"], "consent_to_track": True}
             for i in range(2500)] + [{"email_address": "invalid@example"}]
@@ -263,3 +269,28 @@ def test_the_last_row_of_an_email_wins_even_when_it_is_rejected(requests_mock: A
     assert report.duplicates == ["DUP@example.com"]
     assert [(r.row["email_address"], r.code) for r in report.rejected] == [("DUP@example.com", 220)]
     assert report.rows_read == report.accepted + len(report.rejected) + len(report.duplicates) == 3
+
+
+def test_one_ahead_makes_the_next_item_while_the_caller_still_holds_this_one() -> None:
+    second_made = threading.Event()
+
+    def items() -> Iterator[int]:
+        yield 1
+        second_made.set()
+        yield 2
+
+    handed = one_ahead(items())
+    assert next(handed) == 1
+    assert second_made.wait(timeout=10), "item 2 was not made while item 1 was being handled"
+    assert list(handed) == [2]
+
+
+def test_one_ahead_raises_the_makers_error_after_the_items_made_before_it() -> None:
+    def items() -> Iterator[int]:
+        yield 1
+        raise ValueError("row 1001 is broken")
+
+    handed = one_ahead(items())
+    assert next(handed) == 1
+    with pytest.raises(ValueError, match="row 1001"):
+        next(handed)

@@ -1,4 +1,4 @@
-"""What the pipeline scripts share: turning any failure into one line a person can act on."""
+"""Why a run failed, in one line a person can act on: what the pipeline scripts print instead of a traceback."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from dlt.common.destination.exceptions import UnknownDestinationModule
 from dlt.common.exceptions import MissingDependencyException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from .api import MISSING_KEY, CampaignMonitorError
-from .warehouse import destination_type
+from .errors import MISSING_KEY, CampaignMonitorError
+from .read.destinations import destination_type
 
 # What a destination's credentials look like, for the message that says they are missing.
 CREDENTIALS_EXAMPLES = {

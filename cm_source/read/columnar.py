@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -17,6 +17,9 @@ import pyarrow.compute as pc
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from .time_zones import LocalTime
+
+if TYPE_CHECKING:
+    from .rows import PageRules
 
 Row = Dict[str, Any]
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -34,40 +37,31 @@ def column_name(field: str) -> str:
     return _naming.normalize_identifier(field)
 
 
-def page_table(
-    rows: Sequence[Row],
-    ids: Mapping[str, str],
-    zones: Mapping[str, Optional[ZoneInfo]],
-    local_time: LocalTime,
-    always_text: Sequence[str] = (),
-    floats: Sequence[str] = (),
-    key: Sequence[str] = (),
-    nested_as_text: bool = False,
-) -> pa.Table:
+def page_table(rows: Sequence[Row], rules: PageRules, nested_as_text: bool = False) -> pa.Table:
     """``rows`` as one Arrow table: every field any row has, the IDs read under, times converted.
 
-    ``zones`` maps each timestamp field to the zone its values are in (None: unknown or not
-    converted). A value that is not a time lands in ``<column>__v_text``, as dlt names variants.
-    Columns come in the order of ``key`` (column names), so the table's key reads as declared; the
-    key and the IDs are declared not null, as the table's hints say. With ``nested_as_text``, a
-    list or object value (custom fields among them) is JSON text, for destinations that cannot load
-    a nested Arrow column.
+    A value that is not a time lands in ``<column>__v_text``, as dlt names variants. Columns come
+    in the order of the table's key, so the key reads as declared; the key and the IDs are
+    declared not null, as the table's hints say. With ``nested_as_text``, a list or object value
+    (custom fields among them) is JSON text, for destinations that cannot load a nested Arrow column.
     """
+    endpoint, ids = rules.endpoint, rules.ids
     columns: Dict[str, pa.Array] = {
         column_name(field): pa.array([value] * len(rows), pa.string()) for field, value in ids.items()
     }
     for field in dict.fromkeys(name for row in rows for name in row if name not in ids):
         values = [row.get(field) for row in rows]
-        if field in zones:
-            columns.update(timestamp_columns(column_name(field), values, zones[field], local_time))
-        elif field == "CustomFields":
+        if field in endpoint.timestamps:
+            columns.update(timestamp_columns(column_name(field), values, rules.zone_of(field), rules.local_time))
+        elif field == endpoint.custom_fields:
             columns[column_name(field)] = (custom_fields_text if nested_as_text else custom_fields_array)(values)
-        elif field in floats:
+        elif field in endpoint.floats:
             columns[column_name(field)] = pa.array([None if v is None else float(v) for v in values], pa.float64())
         else:
             columns[column_name(field)] = plain_array(values, nested_as_text)
-    for field in always_text:
+    for field in endpoint.always_text:
         columns.setdefault(column_name(field), pa.nulls(len(rows), pa.string()))
+    key = endpoint.primary_key
     first = [name for name in key if name in columns]
     names = [*first, *(name for name in columns if name not in first)]
     required = {*key, *(column_name(field) for field in ids)}  # declared not null, as table_hints does

@@ -13,8 +13,10 @@ import pytest
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.sandbox import Account, Sandbox
-from conftest import CUSTOM_FIELDS, KEY_SQL, STATES, assert_table_holds, expected_rows, printed_counts, query, table_names
-from conftest import run_pipeline_script as run_script
+from helpers.warehouse import CUSTOM_FIELDS, query, table_names
+from helpers.expected import KEY_SQL, STATES, assert_table_holds, expected_rows
+from helpers.scripts import printed_counts
+from helpers.scripts import run_pipeline_script as run_script
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""``campaign_monitor_subscribers``: a dlt destination that upserts whatever it is given into a list."""
+"""``campaign_monitor_subscribers``: a Campaign Monitor list as a dlt destination, upserting whatever it is given."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import dlt
 from dlt.common.typing import TDataItems
 from dlt.common.schema import TTableSchema
 
-from .api import CampaignMonitorAPI
-from .api_facts import IMPORT_LIMIT
-from .subscribers import CustomFields, UpsertSettings, credentials, upsert_subscribers, write_rejects
+from ..api_facts import IMPORT_LIMIT
+from ..http import CampaignMonitorAPI
+from .custom_fields import CustomFields
+from .imports import credentials, upsert_subscribers
+from .rejects import write_rejects
+from .settings import UpsertSettings
 
 logger = logging.getLogger(__name__)
 FIELDS_TTL_SECONDS = 600
@@ -28,6 +31,11 @@ def _list_fields(api: CampaignMonitorAPI, list_id: str) -> CustomFields:
         cached = (time.monotonic(), CustomFields.fetch(api, list_id))
         _fields_cache[(api.base_url, list_id)] = cached
     return cached[1]
+
+
+def forget_list_fields() -> None:
+    """Fetch every list's custom fields again on the next batch (after fields were added to a list)."""
+    _fields_cache.clear()
 
 
 @dlt.destination(

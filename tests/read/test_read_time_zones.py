@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from cm_source.time_zones import LocalTime, iana_zone
-from conftest import sample
+from cm_source.read.time_zones import LocalTime, iana_zone
+from helpers.samples import sample
 
 UTC = dt.timezone.utc
 LONDON = "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London"
@@ -89,16 +89,19 @@ def test_empty_and_malformed_values() -> None:
 
 def test_arrow_pages_follow_the_same_rule_including_skipped_hours_and_bad_values() -> None:
     """Large tables convert a column at a time; where Arrow's rules differ, zoneinfo's apply."""
-    from cm_source.columnar import page_table
+    from cm_source.read.catalogue import ENDPOINTS_BY_TABLE
+    from cm_source.read.columnar import page_table
+    from cm_source.read.rows import PageRules
 
     times = LocalTime()
+    active = ENDPOINTS_BY_TABLE["active_subscribers"]
     rows = [{"EmailAddress": "a@example.com", "Date": "2024-10-06 02:30:00"},  # never happens in Sydney
             {"EmailAddress": "b@example.com", "Date": "2024-04-07 02:30:00"},  # happens twice: the first
             {"EmailAddress": "c@example.com", "Date": "07/04/2024"}]
-    table = page_table(rows, {"ListID": "L"}, {"Date": times.zone(SYDNEY)}, times, key=("list_id", "email_address"))
+    table = page_table(rows, PageRules(active, {"ListID": "L"}, times.zone(SYDNEY), times))
     assert table.column("date").to_pylist() == [
         dt.datetime(2024, 10, 5, 16, 30, tzinfo=UTC), dt.datetime(2024, 4, 6, 15, 30, tzinfo=UTC), None]
     assert table.column("date__v_text").to_pylist() == [None, None, "07/04/2024"]
     assert table.column_names[:2] == ["list_id", "email_address"]
-    clean = page_table(rows[1:2], {}, {"Date": times.zone(LONDON)}, times)
+    clean = page_table(rows[1:2], PageRules(active, {}, times.zone(LONDON), times))
     assert clean.column("date").to_pylist() == [dt.datetime(2024, 4, 7, 1, 30, tzinfo=UTC)]

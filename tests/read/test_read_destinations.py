@@ -8,11 +8,13 @@ import pytest
 from dlt.common.destination import Destination
 from dlt.common.exceptions import MissingDependencyException
 
-from cm_source.cli import explain_failure
-from cm_source.columnar import page_table
-from cm_source.time_zones import LocalTime
-from cm_source.warehouse import file_format, has_atomic_replace, holds_nested_arrow, nested_as_text_for
-from conftest import rows_of
+from cm_source.failures import explain_failure
+from cm_source.read.catalogue import ENDPOINTS_BY_TABLE
+from cm_source.read.columnar import page_table
+from cm_source.read.rows import PageRules
+from cm_source.read.time_zones import LocalTime
+from cm_source.read.destinations import file_format, has_atomic_replace, holds_nested_arrow, nested_as_text_for
+from helpers.samples import rows_of
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -41,8 +43,9 @@ def test_custom_fields_as_text_hold_the_same_entries_as_the_nested_column() -> N
     subscribers = rows_of("active_subscribers_with_tracking_preference.json")
     subscribers[-1] = {**subscribers[-1], "CustomFields": []}
     ids = {"ListID": "list-1"}
-    nested = page_table(subscribers, ids, {}, LocalTime(True)).column("custom_fields").to_pylist()
-    text = page_table(subscribers, ids, {}, LocalTime(True), nested_as_text=True).column("custom_fields").to_pylist()
+    rules = PageRules(ENDPOINTS_BY_TABLE["active_subscribers"], ids, None, LocalTime(True))
+    nested = page_table(subscribers, rules).column("custom_fields").to_pylist()
+    text = page_table(subscribers, rules, nested_as_text=True).column("custom_fields").to_pylist()
     assert all(isinstance(value, str) for value in text)
     assert [json.loads(value) for value in text] == nested
     assert nested[-1] == [] and any(len(entries) > 1 for entries in nested)
@@ -50,7 +53,7 @@ def test_custom_fields_as_text_hold_the_same_entries_as_the_nested_column() -> N
 
 def test_other_nested_values_become_json_text_too() -> None:
     rows = [{"EmailAddress": "a@example.com", "Tags": [{"Name": "vip"}]}, {"EmailAddress": "b@example.com", "Tags": None}]
-    table = page_table(rows, {}, {}, LocalTime(True), nested_as_text=True)
+    table = page_table(rows, PageRules(ENDPOINTS_BY_TABLE["active_subscribers"], {}, None, LocalTime(True)), nested_as_text=True)
     assert table.column("tags").to_pylist() == ['[{"Name": "vip"}]', None]
 
 

@@ -21,10 +21,10 @@ import pytest
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.sandbox import Account, Sandbox
-from cm_source.warehouse import destination_for, destination_type, file_format, has_atomic_replace
-from conftest import (
-    KEY_SQL, STATES, assert_table_holds, expected_rows, new_database, printed_counts, run_pipeline_script,
-)
+from cm_source.read.destinations import destination_for, destination_type, file_format, has_atomic_replace
+from helpers.expected import KEY_SQL, STATES, assert_table_holds, expected_rows
+from helpers.postgres import new_database
+from helpers.scripts import printed_counts, run_pipeline_script
 
 DESTINATIONS = ("postgres", "filesystem-parquet", "filesystem-jsonl", "sqlite")
 

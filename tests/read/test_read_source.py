@@ -9,7 +9,9 @@ import dlt
 import pytest
 
 from cm_source import TABLES, campaign_monitor_source
-from conftest import API_KEY, BASE_URL, CLIENT_IDS, CUSTOM_FIELDS, MockAccount, client_details, query, rows_of, sample, table_names
+from helpers.mock_account import API_KEY, BASE_URL, CLIENT_IDS, MockAccount, client_details
+from helpers.warehouse import CUSTOM_FIELDS, query, table_names
+from helpers.samples import rows_of, sample
 
 
 def load(pipeline: dlt.Pipeline, **kwargs: Any) -> None:
@@ -158,7 +160,7 @@ def test_errors_name_the_fault_and_the_fix(
     requests_mock.get(f"{BASE_URL}/{path}", status_code=status, json=body)
     with pytest.raises(Exception) as failure:
         pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL, client_id=client_id).with_resources("clients"))
-    from cm_source.cli import explain_failure
+    from cm_source.failures import explain_failure
 
     message = explain_failure(failure.value)
     assert message is not None and expected in message
@@ -173,7 +175,7 @@ def test_unknown_list_is_named(requests_mock: Any, pipeline: dlt.Pipeline) -> No
     requests_mock.get(f"{BASE_URL}/lists/gone42/active.json", status_code=400, json={"Code": 101, "Message": "Invalid ListID"})
     with pytest.raises(Exception) as failure:
         pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("active_subscribers"))
-    from cm_source.cli import explain_failure
+    from cm_source.failures import explain_failure
 
     assert "list gone42 does not exist" in (explain_failure(failure.value) or "")
 
@@ -187,7 +189,7 @@ def test_a_bare_array_where_an_envelope_belongs_is_an_error_not_an_empty_table(r
     with pytest.raises(Exception) as failure:
         pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("campaigns"))
     assert isinstance(failure.value.__cause__, Exception)
-    from cm_source.cli import explain_failure
+    from cm_source.failures import explain_failure
 
     assert "expected a v3.3 paged envelope" in (explain_failure(failure.value) or "")
 

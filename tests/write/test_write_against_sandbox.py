@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from cm_source.sandbox import Account, Sandbox, generate_account
+from helpers.scripts import UPSERT_SCRIPT as SCRIPT
 
-SCRIPT = Path(__file__).resolve().parents[1] / "pipelines" / "upsert_subscribers_pipeline.py"
 
 
 @pytest.fixture
@@ -131,11 +131,11 @@ def test_nothing_can_be_done_exits_2_with_one_line(sandbox: Sandbox, tmp_path: P
 def test_the_destination_pipes_a_dlt_resource_into_the_list(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import dlt
 
-    from cm_source.destination import _fields_cache, campaign_monitor_subscribers
+    from cm_source.write.list_destination import campaign_monitor_subscribers, forget_list_fields
 
     monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__API_KEY", sandbox.api_key)
     monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__BASE_URL", sandbox.base_url)
-    _fields_cache.clear()
+    forget_list_fields()
     lid = list_id(sandbox.account)
     rows = [{"email_address": f"piped{i}@example.com", "consent_to_track": i % 2 == 0, "mobile_number": "0412 345 678"}
             for i in range(1200)] + [{"email_address": "nope@example"}]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 import requests
 
-from cm_source.api import CampaignMonitorAPI, CampaignMonitorError, RetryPolicy
-from cm_source.concurrency import one_ahead
-from conftest import API_KEY, BASE_URL, envelope, rows_of
+from cm_source.http import CampaignMonitorAPI, RetryPolicy
+from cm_source.errors import CampaignMonitorError
+from helpers.mock_account import API_KEY, BASE_URL
+from helpers.samples import envelope, rows_of
 
 
 def api_with_recorded_sleeps(**kwargs: Any) -> "tuple[CampaignMonitorAPI, List[float]]":
@@ -185,28 +186,3 @@ def test_data_that_never_holds_still_fails_with_one_line(requests_mock: Any) -> 
     with pytest.raises(CampaignMonitorError, match="kept changing while it was read \\(3 passes\\)"):
         list(api.get_pages("lists/l1/active.json", row_key=("EmailAddress",)))
     assert requests_mock.call_count == 3
-
-
-def test_one_ahead_makes_the_next_item_while_the_caller_still_holds_this_one() -> None:
-    second_made = threading.Event()
-
-    def items() -> Iterator[int]:
-        yield 1
-        second_made.set()
-        yield 2
-
-    handed = one_ahead(items())
-    assert next(handed) == 1
-    assert second_made.wait(timeout=10), "item 2 was not made while item 1 was being handled"
-    assert list(handed) == [2]
-
-
-def test_one_ahead_raises_the_makers_error_after_the_items_made_before_it() -> None:
-    def items() -> Iterator[int]:
-        yield 1
-        raise ValueError("row 1001 is broken")
-
-    handed = one_ahead(items())
-    assert next(handed) == 1
-    with pytest.raises(ValueError, match="row 1001"):
-        next(handed)

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Iterator, List, Optional
 
@@ -58,3 +59,15 @@ def throwaway_cluster(binaries: Path) -> Iterator[str]:
             run(binaries / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def new_database(postgres_server: str) -> str:
+    import psycopg2
+
+    name = f"cm_{uuid.uuid4().hex[:12]}"
+    connection = psycopg2.connect(postgres_server)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    connection.close()
+    return f"{postgres_server.rsplit('/', 1)[0]}/{name}"

@@ -10,7 +10,7 @@ import dlt
 import pytest
 
 from cm_source import campaign_monitor_source
-from cm_source.cli import explain_failure
+from cm_source.failures import explain_failure
 from cm_source.sandbox import Sandbox, generate_account
 
 

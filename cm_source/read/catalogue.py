@@ -1,14 +1,15 @@
-"""The catalogue: one row per table the source loads, and nothing else.
+"""The catalogue: one row per table the source loads, and everything that is particular to a table.
 
-Adding a table is adding a row here; ``source.py`` builds every resource from these rows.
+Adding a table is adding a row here; ``source.py`` builds every resource from these rows and
+``rows.py`` shapes every page by them, with no table named anywhere else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Literal, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Literal, Mapping, Optional, Tuple
 
-from .api_facts import SUBSCRIBER_PARAMS, SUBSCRIBER_STATES
+from ..api_facts import SUBSCRIBER_PARAMS, SUBSCRIBER_STATES
 
 # How the API answers: a bare JSON array, a v3.3 paged envelope, or one object (one row, or the
 # array found under ``rows_at``).
@@ -27,7 +28,11 @@ class Endpoint:
     shape: Shape
     primary_key: Tuple[str, ...]  # empty for event rows, which have no natural key
     parent: Optional[str] = None  # the table whose rows this one is read under, one request per row
-    passes: Tuple[str, ...] = ()  # the fields of this table's rows that its children are read under
+    hands_down: Tuple[str, ...] = ()  # the fields of this table's rows that its children are read under
+    campaign_report: bool = False  # read only under campaigns sent on or after ``reports_sent_after``
+    details: str = ""  # a GET per row whose answer completes it ({ClientID}, … from the row)
+    with_details: Optional[Callable[[Dict[str, Any], Any], Dict[str, Any]]] = None  # row + that answer -> row
+    zone_from: str = ""  # the field naming the time zone of this row's times and of its children's
     rows_at: str = ""  # for an "object" answer: the array in it that holds the rows
     params: Mapping[str, str] = field(default_factory=dict)
     timestamps: Tuple[str, ...] = ()  # API fields holding "YYYY-MM-DD HH:MM:SS" local times
@@ -35,35 +40,60 @@ class Endpoint:
     integers: Tuple[str, ...] = ()  # fields the API sends as a number or as a numeric string
     always_text: Tuple[str, ...] = ()  # text fields the API may leave out; their columns exist regardless
     floats: Tuple[str, ...] = ()  # numbers that are sometimes whole: typed so pages agree
-    nested: Tuple[str, ...] = ()  # fields holding a list of objects: one JSON column, never a child table
+    custom_fields: str = ""  # the field holding a list of {Key, Value}: one JSON column, never a child table
     columnar: bool = False  # millions of rows: pages go to dlt as Arrow tables (see columnar.py)
     row_key: Tuple[str, ...] = ()  # the API fields that tell rows of a paged read apart (to re-read safely)
     changed_since_param: str = ""  # the filter for rows changed since a time, to catch up after paging
+
+
+def client_with_details(listed: Dict[str, Any], details: Any) -> Dict[str, Any]:
+    """A client's row: its details flattened (contact, country, time zone), billing and access nested,
+    and never an API key, which client details carry."""
+    blocks = details if isinstance(details, dict) else {}
+    basic = without_api_key(blocks.get("BasicDetails"))
+    return {
+        **listed,
+        **basic,
+        "ClientID": listed["ClientID"],
+        "Name": listed.get("Name") or basic.get("CompanyName"),
+        "BillingDetails": without_api_key(blocks.get("BillingDetails")),
+        "AccessDetails": without_api_key(blocks.get("AccessDetails")),
+    }
+
+
+def without_api_key(details: Any) -> Dict[str, Any]:
+    """A details block with any API key left out."""
+    return {key: value for key, value in details.items() if key != "ApiKey"} if isinstance(details, dict) else {}
 
 
 def _subscribers(table: str, path: str, key: str, parent: str) -> Endpoint:
     return Endpoint(
         table, path, "paged", primary_key=(key, "email_address"), parent=parent, params=SUBSCRIBER_PARAMS,
         timestamps=("Date", "ListJoinedDate"), row_key=("EmailAddress",), changed_since_param="date",
-        always_text=("ConsentToTrack", "MobileNumber", "ConsentToSendSms"), nested=("CustomFields",), columnar=True,
+        always_text=("ConsentToTrack", "MobileNumber", "ConsentToSendSms"), custom_fields="CustomFields",
+        columnar=True,
     )
 
 
 def _events(
-    table: str, path: str, parent: str, timestamp: str = "Date", params: Mapping[str, str] = EVENT_PARAMS
+    table: str, path: str, parent: str, timestamp: str = "Date", params: Mapping[str, str] = EVENT_PARAMS,
+    campaign_report: bool = False,
 ) -> Endpoint:
     return Endpoint(
         table, path, "paged", primary_key=(), parent=parent, params=params, timestamps=(timestamp,),
-        floats=("Latitude", "Longitude"), columnar=True,
+        floats=("Latitude", "Longitude"), columnar=True, campaign_report=campaign_report,
     )
 
 
 ENDPOINTS: Tuple[Endpoint, ...] = (
     # A client
-    Endpoint("clients", "clients.json", "array", primary_key=("client_id",), passes=("ClientID",)),
+    Endpoint(
+        "clients", "clients.json", "array", primary_key=("client_id",), hands_down=("ClientID",),
+        details="clients/{ClientID}.json", with_details=client_with_details, zone_from="TimeZone",
+    ),
     Endpoint(
         "campaigns", "clients/{ClientID}/campaigns.json", "paged", primary_key=("campaign_id",),
-        parent="clients", passes=("CampaignID",), timestamps=("SentDate",), row_key=("CampaignID",),
+        parent="clients", hands_down=("CampaignID",), timestamps=("SentDate",), row_key=("CampaignID",),
     ),
     Endpoint(
         "scheduled_campaigns", "clients/{ClientID}/scheduled.json", "array", primary_key=("campaign_id",),
@@ -74,10 +104,10 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
         "draft_campaigns", "clients/{ClientID}/drafts.json", "array", primary_key=("campaign_id",),
         parent="clients", timestamps=("DateCreated",),
     ),
-    Endpoint("lists", "clients/{ClientID}/lists.json", "array", ("list_id",), parent="clients", passes=("ListID",)),
+    Endpoint("lists", "clients/{ClientID}/lists.json", "array", ("list_id",), parent="clients", hands_down=("ListID",)),
     Endpoint(
         "segments", "clients/{ClientID}/segments.json", "array", ("segment_id",), parent="clients",
-        passes=("ListID", "SegmentID"),
+        hands_down=("ListID", "SegmentID"),
     ),
     Endpoint("templates", "clients/{ClientID}/templates.json", "array", ("template_id",), parent="clients"),
     Endpoint(
@@ -91,7 +121,7 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "journeys", "clients/{ClientID}/journeys.json", "array", ("journey_id",), parent="clients",
-        passes=("JourneyID",),
+        hands_down=("JourneyID",),
     ),
     # A list
     *(
@@ -106,33 +136,36 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     Endpoint("segment_details", "segments/{SegmentID}.json", "object", ("segment_id",), parent="segments"),
     _subscribers("segment_subscribers", "segments/{SegmentID}/active.json", "segment_id", "segments"),
     # A sent campaign (only those sent on or after ``reports_sent_after``)
-    Endpoint("campaign_summaries", "campaigns/{CampaignID}/summary.json", "object", ("campaign_id",), parent="campaigns"),
+    Endpoint(
+        "campaign_summaries", "campaigns/{CampaignID}/summary.json", "object", ("campaign_id",),
+        parent="campaigns", campaign_report=True,
+    ),
     Endpoint(
         "campaign_recipients", "campaigns/{CampaignID}/recipients.json", "paged",
-        primary_key=("campaign_id", "list_id", "email_address"), parent="campaigns",
+        primary_key=("campaign_id", "list_id", "email_address"), parent="campaigns", campaign_report=True,
         params={"orderfield": "email", "orderdirection": "asc"}, row_key=("ListID", "EmailAddress"), columnar=True,
     ),
-    _events("campaign_opens", "campaigns/{CampaignID}/opens.json", "campaigns"),
-    _events("campaign_clicks", "campaigns/{CampaignID}/clicks.json", "campaigns"),
-    _events("campaign_bounces", "campaigns/{CampaignID}/bounces.json", "campaigns"),
-    _events("campaign_unsubscribes", "campaigns/{CampaignID}/unsubscribes.json", "campaigns"),
-    _events("campaign_spam_complaints", "campaigns/{CampaignID}/spam.json", "campaigns"),
+    _events("campaign_opens", "campaigns/{CampaignID}/opens.json", "campaigns", campaign_report=True),
+    _events("campaign_clicks", "campaigns/{CampaignID}/clicks.json", "campaigns", campaign_report=True),
+    _events("campaign_bounces", "campaigns/{CampaignID}/bounces.json", "campaigns", campaign_report=True),
+    _events("campaign_unsubscribes", "campaigns/{CampaignID}/unsubscribes.json", "campaigns", campaign_report=True),
+    _events("campaign_spam_complaints", "campaigns/{CampaignID}/spam.json", "campaigns", campaign_report=True),
     Endpoint(
         "campaign_email_client_usage", "campaigns/{CampaignID}/emailclientusage.json", "array",
-        ("campaign_id", "client", "version"), parent="campaigns",
+        ("campaign_id", "client", "version"), parent="campaigns", campaign_report=True,
     ),
     Endpoint(
         "campaign_lists", "campaigns/{CampaignID}/listsandsegments.json", "object", ("campaign_id", "list_id"),
-        parent="campaigns", rows_at="Lists",
+        parent="campaigns", campaign_report=True, rows_at="Lists",
     ),
     Endpoint(
         "campaign_segments", "campaigns/{CampaignID}/listsandsegments.json", "object",
-        ("campaign_id", "segment_id"), parent="campaigns", rows_at="Segments",
+        ("campaign_id", "segment_id"), parent="campaigns", campaign_report=True, rows_at="Segments",
     ),
     # A journey and its emails
     Endpoint(
         "journey_emails", "journeys/{JourneyID}.json", "object", ("journey_id", "email_id"), parent="journeys",
-        rows_at="Emails", passes=("EmailID",),
+        rows_at="Emails", hands_down=("EmailID",),
     ),
     # Journey reports take only a sort direction; they are sorted by date already.
     *(
@@ -154,5 +187,5 @@ def read_under(endpoint: Endpoint) -> Tuple[str, ...]:
     parent = ENDPOINTS_BY_TABLE[endpoint.parent] if endpoint.parent else None
     if parent is not None:
         ids.update(dict.fromkeys(read_under(parent)))
-        ids.update(dict.fromkeys(parent.passes))
+        ids.update(dict.fromkeys(parent.hands_down))
     return tuple(ids)

@@ -12,12 +12,12 @@ import pyarrow as pa
 import pytest
 
 from cm_source import TABLES, campaign_monitor_source
-from cm_source.columnar import combined
-from cm_source.concurrency import read_concurrently
-from cm_source.endpoints import ENDPOINTS_BY_TABLE, read_under
-from conftest import (
-    API_KEY, BASE_URL, CLIENT_IDS, MockAccount, client_details, query, rows_of, sample,
-)
+from cm_source.read.columnar import combined
+from cm_source.read.fan_out import read_concurrently
+from cm_source.read.catalogue import ENDPOINTS_BY_TABLE, read_under
+from helpers.mock_account import API_KEY, BASE_URL, CLIENT_IDS, MockAccount, client_details
+from helpers.warehouse import query
+from helpers.samples import rows_of, sample
 
 UTC = dt.timezone.utc
 
@@ -140,7 +140,7 @@ def test_reports_sent_after_limits_the_fan_out(mock_account: MockAccount, pipeli
 
 
 def test_a_bad_reports_sent_after_is_one_line_naming_the_setting(mock_account: MockAccount) -> None:
-    from cm_source.api import CampaignMonitorError
+    from cm_source.errors import CampaignMonitorError
 
     with pytest.raises(CampaignMonitorError, match="reports_sent_after must be a date such as 2024-01-31, not 'last tuesday'"):
         campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL, reports_sent_after="last tuesday")

@@ -18,7 +18,9 @@ import pytest
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.sandbox import Sandbox, generate_account
-from conftest import SCRIPT, assert_loaded_exactly, expected_rows, query
+from helpers.scripts import SCRIPT
+from helpers.expected import assert_loaded_exactly, expected_rows
+from helpers.warehouse import query
 
 
 @pytest.fixture

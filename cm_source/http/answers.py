@@ -1,0 +1,97 @@
+"""Campaign Monitor's answers: a decoded body, or the error it stands for in the user's terms.
+
+The API answers errors as JSON ``{"Code", "Message"}``; these turn into one exception of
+``cm_source.errors`` whose text names what is at fault and which setting fixes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import requests
+
+from ..api_facts import API_KEY_SETTING, BASE_URL_SETTING, CLIENT_ID_SETTING
+from ..errors import AccessRefused, CampaignMonitorError, NotFound, RequestRefused, Unavailable
+
+NOT_JSON = object()
+
+
+def json_body(response: requests.Response) -> Any:
+    """The decoded body, or ``NOT_JSON`` (an HTML error page, or a body cut short)."""
+    try:
+        return response.json()
+    except ValueError:
+        return NOT_JSON
+
+
+def error_fields(body: Any) -> Tuple[Optional[int], Optional[str]]:
+    """The ``Code`` and ``Message`` of an error body, where it has them."""
+    if not isinstance(body, dict):
+        return None, None
+    return body.get("Code"), body.get("Message")
+
+
+def describe_answer(response: requests.Response, body: Any) -> str:
+    """What came back, for a retry's warning and the error after the last attempt."""
+    if body is NOT_JSON:
+        return f"answered {response.status_code} with a body that is not JSON ({response.text[:60]!r})"
+    code, message = error_fields(body)
+    return f"answered {response.status_code}" + (f" Code {code}" if code is not None else "") + (
+        f": {str(message).strip()}" if message else "")
+
+
+def give_up(method: str, path: str, problem: str, attempts: int, response: Optional[requests.Response]) -> Unavailable:
+    """The error after the last attempt: what came back, and what the user can do about it."""
+    if response is not None and response.ok:
+        advice = f"check that {BASE_URL_SETTING} is the API's base URL (…/api/v3.3)"
+    else:
+        advice = f"Campaign Monitor is unavailable or rate limiting, or {BASE_URL_SETTING} is wrong; run again later"
+    return Unavailable(
+        f"{method} {path}: {problem} in all {attempts} attempts: {advice}",
+        status=response.status_code if response is not None else None,
+        path=path,
+    )
+
+
+def check_response(response: requests.Response, body: Any, method: str, path: str) -> Any:
+    """Return the body of a successful response; raise the error it stands for otherwise."""
+    if response.ok:
+        return body
+    code, message = error_fields(body)
+    status = response.status_code
+    kind = error_kind(status, code)
+    raise kind(describe_error(method, path, status, code, message), status=status, code=code, path=path, body=body)
+
+
+def error_kind(status: int, code: Optional[int]) -> type:
+    """Which exception an error answer is, so callers catch a kind rather than test a status."""
+    if status == 401:
+        return AccessRefused
+    if status == 404 or (status == 400 and code == 101):
+        return NotFound
+    if status >= 500:
+        return Unavailable
+    return RequestRefused if 400 <= status < 500 else CampaignMonitorError
+
+
+def describe_error(method: str, path: str, status: int, code: Optional[int], message: Optional[str]) -> str:
+    """Say what went wrong in the user's terms and which setting fixes it."""
+    answer = f"{status}" + (f" Code {code}" if code is not None else "") + (f": {message.strip()}" if message else "")
+    request = f"{method} {path}"
+    subject = path.split("/")
+    if status == 401 and code == 102 and len(subject) > 1 and subject[0] == "clients":
+        client_id = subject[1].removesuffix(".json")
+        return (
+            f"client {client_id} does not exist or this API key cannot see it ({answer}):"
+            f" check {CLIENT_ID_SETTING} and that the key belongs to that client's account"
+        )
+    if status == 400 and code == 101 and len(subject) > 1 and subject[0] in ("lists", "subscribers"):
+        list_id = subject[1].removesuffix(".json")
+        return f"list {list_id} does not exist or this API key cannot see it ({answer}): check the list ID"
+    if status == 401:
+        return f"Campaign Monitor rejected the API key ({answer}) on {request}: check {API_KEY_SETTING}"
+    if status == 404:
+        return f"{request} is not a Campaign Monitor endpoint ({answer}): check {BASE_URL_SETTING} (…/api/v3.3)"
+    if status >= 500:
+        return f"{request} failed on Campaign Monitor's side ({answer}): run again later"
+    return f"{request} failed ({answer})"

@@ -1,0 +1,180 @@
+"""One authenticated connection to a Campaign Monitor account: the session, auth and the one retry loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from urllib.parse import urlparse
+
+import requests
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
+from requests.adapters import HTTPAdapter
+
+from ..api_facts import BASE_URL, BASE_URL_SETTING
+from ..errors import MISSING_KEY, CampaignMonitorError
+from .answers import NOT_JSON, check_response, describe_answer, give_up, json_body
+from .paging import every_row_once
+from .rate_limit import RateGate, budget_wait
+from .retry import RETRY_EXCEPTIONS, RETRY_STATUSES, RetryPolicy
+
+# Requests in flight at once. Campaign Monitor publishes no concurrency limit; a handful hides
+# latency without provoking its rate limiter, and every 429 is still honoured.
+DEFAULT_MAX_CONCURRENT_REQUESTS = 6
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+logger = logging.getLogger(__name__)
+
+
+def check_base_url(base_url: str) -> str:
+    """Refuse to send the key in clear text: plain http only for loopback (the sandbox)."""
+    parsed = urlparse(base_url)
+    host = (parsed.hostname or "").lower()
+    if parsed.scheme == "https" and host:
+        return base_url.rstrip("/")
+    if parsed.scheme == "http" and (host in LOOPBACK_HOSTS or host.startswith("127.")):
+        return base_url.rstrip("/")
+    raise CampaignMonitorError(
+        f"base URL {base_url!r} is not an https URL: the API key would travel in clear text;"
+        f" set {BASE_URL_SETTING} to https://… (plain http is allowed only on loopback, for the sandbox)"
+    )
+
+
+class CampaignMonitorAPI:
+    """One authenticated connection to one Campaign Monitor account (or sandbox)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = BASE_URL,
+        retry: RetryPolicy = RetryPolicy(),
+        session: Optional[requests.Session] = None,
+        max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
+    ) -> None:
+        if not api_key:
+            raise CampaignMonitorError(MISSING_KEY)
+        if max_concurrent_requests < 1:
+            raise CampaignMonitorError(f"max_concurrent_requests must be 1 or more, not {max_concurrent_requests}")
+        self.base_url = check_base_url(base_url)
+        self.retry = retry
+        self.max_concurrent_requests = max_concurrent_requests
+        # Bounds requests in flight across every reader thread, whoever started them.
+        self._in_flight = threading.BoundedSemaphore(max_concurrent_requests)
+        self._gate = RateGate(retry.sleep)
+        self._sending = 0  # requests in flight now, so an answer can tell whether the budget is spoken for
+        self._sending_lock = threading.Lock()
+        self._system_date: Optional[str] = None
+        self._system_date_lock = threading.Lock()
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_maxsize=max(10, max_concurrent_requests))
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self._rest = RESTClient(
+            base_url=self.base_url,
+            auth=HttpBasicAuth(username=api_key, password="x"),
+            session=session,
+        )
+
+    def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:
+        """GET one resource and return its decoded JSON, or raise a ``CampaignMonitorError``."""
+        return self._send("GET", path, params=dict(params or {}))
+
+    def post(self, path: str, body: Any) -> Any:
+        """POST a JSON body, or one already encoded as bytes; retried like reads, which is safe only
+        because writes are upserts."""
+        if isinstance(body, bytes):
+            return self._send("POST", path, data=body, headers={"Content-Type": "application/json"})
+        return self._send("POST", path, json=body)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request, retried on 429, 5xx, dropped connections, timeouts and cut-short bodies.
+
+        The shared rate gate is checked once this request holds a slot, and an answer's hold is set
+        before the slot is given back: a thread that queued for a slot, or takes the one just freed,
+        never sends past a hold it could not yet see.
+        """
+        for attempt in range(1, self.retry.max_attempts + 1):
+            response: Optional[requests.Response] = None
+            try:
+                with self._in_flight:
+                    self._gate.wait()
+                    with self._sending_lock:
+                        self._sending += 1
+                    try:
+                        response = self._rest.request(path, method=method, timeout=self.retry.timeout_seconds, **kwargs)
+                        body = json_body(response)
+                    finally:
+                        with self._sending_lock:
+                            self._sending -= 1
+                            others_in_flight = self._sending
+                        if response is not None:
+                            self._hold_for(response, others_in_flight, attempt)
+            except RETRY_EXCEPTIONS as exc:
+                problem = f"could not reach {self.base_url} ({type(exc).__name__})"
+            else:
+                if response.status_code not in RETRY_STATUSES and not (response.ok and body is NOT_JSON):
+                    return check_response(response, body, method, path)
+                problem = describe_answer(response, body)
+            if attempt == self.retry.max_attempts:
+                raise give_up(method, path, problem, attempt, response)
+            logger.warning("%s %s: %s; retrying (%d of %d)", method, path, problem, attempt, self.retry.max_attempts)
+            if response is None or response.status_code != 429:  # a 429 already holds every reader
+                self.retry.sleep(self.retry.wait_after(response, attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _hold_for(self, response: requests.Response, others_in_flight: int, attempt: int) -> None:
+        """Hold every reader after a 429 (until its reset, or a backoff), or once the budget is spent."""
+        if response.status_code == 429:
+            if attempt < self.retry.max_attempts:
+                self._gate.hold(self.retry.wait_after(response, attempt))
+            return
+        wait = budget_wait(response, others_in_flight, self.retry.max_wait_seconds)
+        if wait:
+            self._gate.hold(wait)
+
+    def get_array(self, path: str, params: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+        """GET a collection that the API answers as a bare JSON array (it cannot be paged)."""
+        body = self.get(path, params)
+        if not isinstance(body, list):
+            raise CampaignMonitorError(
+                f"GET {path}: expected a JSON array, got {type(body).__name__}: check {BASE_URL_SETTING}",
+                path=path,
+            )
+        return body
+
+    def get_object(self, path: str, rows_at: str = "") -> List[Dict[str, Any]]:
+        """GET an endpoint that answers one JSON object: that object as one row, or the array under ``rows_at``."""
+        body = self.get(path)
+        rows = body.get(rows_at, []) if rows_at and isinstance(body, dict) else [body]
+        if not isinstance(body, dict) or not isinstance(rows, list):
+            raise CampaignMonitorError(
+                f"GET {path}: expected a JSON object" + (f" with a {rows_at} array" if rows_at else "")
+                + f", got {type(body).__name__}: check {BASE_URL_SETTING}",
+                path=path,
+            )
+        return rows
+
+    def get_pages(
+        self,
+        path: str,
+        params: Optional[Mapping[str, Any]] = None,
+        row_key: Sequence[str] = (),
+        changed_since_param: str = "",
+    ) -> Iterator[List[Dict[str, Any]]]:
+        """Every row of a paged envelope once, page by page, even while the data moves (see ``paging``)."""
+        return every_row_once(self.get, self.system_date, path, params, row_key, changed_since_param)
+
+    def system_date(self) -> str:
+        """The account's local "now" as the ``date`` filter takes it, a minute early to be safe.
+
+        Fetched once per run: the filter speaks the account's local time, not this machine's.
+        """
+        with self._system_date_lock:  # readers on several threads may ask at once; ask the API once
+            if self._system_date is None:
+                body = self.get("systemdate.json")
+                now = datetime.fromisoformat(str(body.get("SystemDate"))) if isinstance(body, dict) else None
+                self._system_date = (now - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M") if now else ""
+            return self._system_date

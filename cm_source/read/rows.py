@@ -1,0 +1,80 @@
+"""One shaping step for every page: the IDs the API leaves out, times in UTC, counts as integers.
+
+Small tables leave as rows (dicts); the tables that run to millions of rows leave as Arrow tables
+(``columnar``). Both follow one ``PageRules``, made from the table's catalogue row, so a rule is
+changed in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional, Sequence
+from zoneinfo import ZoneInfo
+
+from .catalogue import Endpoint
+from .columnar import page_table
+from .time_zones import LocalTime
+
+
+class ReadRow(dict):
+    """A row as it is loaded, carrying the time zone its children's times are in.
+
+    The zone travels with the row to the tables read under it (a client's lists, their
+    subscribers), so no table depends on another having been read first. It is an attribute,
+    not a field: it is not loaded.
+    """
+
+    __slots__ = ("zone",)
+
+    def __init__(self, fields: Mapping[str, Any], zone: Optional[ZoneInfo]) -> None:
+        super().__init__(fields)
+        self.zone = zone
+
+
+@dataclass(frozen=True)
+class PageRules:
+    """What is done to every row of one endpoint's page, read under ``ids``, in the parent's ``zone``."""
+
+    endpoint: Endpoint
+    ids: Mapping[str, str]
+    zone: Optional[ZoneInfo]
+    local_time: LocalTime
+
+    def zone_of(self, field: str, row: Optional[Mapping[str, Any]] = None) -> Optional[ZoneInfo]:
+        """The zone of a timestamp field: its own, where the row names one (``ScheduledTimeZone``), else the client's."""
+        own = self.endpoint.zone_field.get(field)
+        if own and row is not None and row.get(own):
+            return self.local_time.zone(row[own])
+        return self.zone
+
+    def children_zone(self, row: Mapping[str, Any]) -> Optional[ZoneInfo]:
+        """The zone handed to the tables read under this row: the one it names, else the parent's."""
+        named = row.get(self.endpoint.zone_from) if self.endpoint.zone_from else None
+        return self.local_time.zone(named) if named else self.zone
+
+
+def shape_page(rows: Sequence[Mapping[str, Any]], rules: PageRules, nested_as_text: bool) -> Any:
+    """A page as dlt gets it: one Arrow table for a columnar table, else a list of rows."""
+    if rules.endpoint.columnar:
+        return page_table(rows, rules, nested_as_text)
+    return [shape_row(row, rules) for row in rows]
+
+
+def shape_row(row: Mapping[str, Any], rules: PageRules) -> ReadRow:
+    """One row with the IDs it was read under, its times converted and its counts as integers."""
+    shaped: Dict[str, Any] = {**row, **rules.ids}
+    for name in rules.endpoint.timestamps:
+        shaped[name] = rules.local_time.parse(shaped.get(name), rules.zone_of(name, row))
+    for name in rules.endpoint.integers:
+        shaped[name] = as_integer(shaped.get(name))
+    return ReadRow(shaped, rules.children_zone(row))
+
+
+def as_integer(value: Any) -> Any:
+    """A count sent as ``3`` or as ``"3"`` is the integer 3; anything else is kept as sent."""
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return value
+    return value

@@ -1,0 +1,186 @@
+"""One input row into the API's subscriber object: standard columns, consent, E.164 and custom fields.
+
+A row is a mapping with ``email_address`` (required), ``name``, ``mobile_number``, ``consent_to_track``,
+``consent_to_send_sms``; every other column is a custom field of the list, or the read side's
+``custom_fields`` column of {key, value} entries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+
+import phonenumbers
+
+from ..errors import CampaignMonitorError
+from .custom_fields import CUSTOM_FIELDS_COLUMN, CustomFields, column_name, custom_column
+from .settings import UpsertSettings
+
+CONSENT = {"true": "Yes", "yes": "Yes", "1": "Yes", "false": "No", "no": "No", "0": "No", "unchanged": "Unchanged"}
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RowShape:
+    """Which input column holds each part of a subscriber: worked out once per set of columns, not per row."""
+
+    email_address: Optional[str]
+    name: Optional[str]
+    mobile_number: Optional[str]
+    consent_to_track: Optional[str]
+    consent_to_send_sms: Optional[str]
+    custom: Tuple[Tuple[str, str], ...]  # (input column, the field's Key)
+    custom_fields: Optional[str]  # the read side's column of {key, value} entries
+
+
+@lru_cache(maxsize=4096)
+def row_shape(fields: CustomFields, columns: Tuple[str, ...]) -> RowShape:
+    """The shape of rows with these columns; an unknown column stops the run (``check_columns``)."""
+    fields.check_columns(columns)
+    by_name = {column_name(column): column for column in columns}
+    return RowShape(
+        email_address=by_name.get("email_address"),
+        name=by_name.get("name"),
+        mobile_number=by_name.get("mobile_number"),
+        consent_to_track=by_name.get("consent_to_track"),
+        consent_to_send_sms=by_name.get("consent_to_send_sms"),
+        custom=tuple((column, fields.key_for(column)) for column in columns if custom_column(column)),
+        custom_fields=by_name.get(CUSTOM_FIELDS_COLUMN),
+    )
+
+
+def blank(value: Any) -> bool:
+    """Empty and null values are not sent, so what Campaign Monitor already holds is kept."""
+    if type(value) is str:  # the common case first: this runs for every cell of every row
+        return not value or value.isspace()
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    return isinstance(value, (list, tuple)) and not any(not blank(v) for v in value)
+
+
+def field_value(value: Any) -> str:
+    """Every custom field value travels as a string; dates as ISO dates, whole numbers without ``.0``."""
+    if type(value) is str:
+        return value.strip()
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return str(value.to_integral_value())
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return str(value).strip()
+
+
+def consent(value: Any, column: str) -> str:
+    """true/yes/1 -> Yes, false/no/0 -> No, empty -> Unchanged; anything else is refused (Code 215)."""
+    if blank(value):
+        return "Unchanged"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    text = field_value(value).lower()
+    if text in CONSENT:
+        return CONSENT[text]
+    raise RowError(215, f"{column} {value!r} is not one of true/yes/1, false/no/0 or empty")
+
+
+def e164(value: Any, default_region: Optional[str]) -> str:
+    """A mobile number in E.164; only a number that cannot even be possible is refused (Code 220).
+
+    Validity (is the range allocated?) is left to Campaign Monitor: reserved test ranges such as
+    +44 7700 900123 are possible but not "valid", and still belong to someone's test list.
+    """
+    try:
+        number = phonenumbers.parse(field_value(value), default_region)
+    except phonenumbers.NumberParseException as exc:
+        hint = "" if default_region else " (a national number needs a default region, e.g. --default-region GB)"
+        raise RowError(220, f"mobile_number {value!r} is not a phone number: {exc}{hint}") from None
+    if not phonenumbers.is_possible_number(number):
+        raise RowError(220, f"mobile_number {value!r} is not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class RowError(Exception):
+    """A row that cannot be sent as it is; code is the one the API would answer."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def to_subscriber(row: Row, fields: CustomFields, settings: UpsertSettings) -> Dict[str, Any]:
+    """Turn one input row into the API's subscriber object, or raise ``RowError``."""
+    shape = row_shape(fields, tuple(row))
+    email = row.get(shape.email_address) if shape.email_address else None
+    if blank(email):
+        raise RowError(1, "email_address is empty")
+    subscriber: Dict[str, Any] = {"EmailAddress": field_value(email)}
+    name = row[shape.name] if shape.name else None
+    if not blank(name):
+        subscriber["Name"] = field_value(name)
+    mobile = row[shape.mobile_number] if shape.mobile_number else None
+    if not blank(mobile):
+        subscriber["MobileNumber"] = e164(mobile, settings.default_region)
+    if shape.consent_to_track:
+        subscriber["ConsentToTrack"] = consent(row[shape.consent_to_track], "consent_to_track")
+    else:
+        subscriber["ConsentToTrack"] = settings.consent_to_track_default
+    if shape.consent_to_send_sms:
+        subscriber["ConsentToSendSms"] = consent(row[shape.consent_to_send_sms], "consent_to_send_sms")
+    custom = [
+        {"Key": key, "Value": field_value(option)}
+        for column, key in shape.custom
+        if not blank(value := row[column])
+        for option in (value if isinstance(value, (list, tuple)) else (value,))
+        if not blank(option)
+    ]
+    if shape.custom_fields:
+        custom += read_side_custom_fields(row[shape.custom_fields], fields, {c["Key"] for c in custom})
+    if custom:
+        subscriber["CustomFields"] = custom
+    return subscriber
+
+
+def custom_field_entries(entries: Any, fields: CustomFields) -> List[Tuple[str, Any]]:
+    """The read side's ``custom_fields`` column (a list of ``{key, value}``, or its JSON) as (Key, value).
+
+    A malformed column or a field the list lacks stops the run, like an unknown column does.
+    """
+    try:
+        found = (json.loads(entries) if entries.strip() else []) if isinstance(entries, str) else list(entries or ())
+    except (ValueError, TypeError):
+        found = None
+    if found is None or not all(isinstance(entry, Mapping) for entry in found):
+        raise CampaignMonitorError(
+            f"column {CUSTOM_FIELDS_COLUMN} holds {str(entries)[:80]!r}, not a list of {{key, value}} entries as the"
+            " read side loads it: fix the column, or drop it and give each field a column of its own"
+        )
+    names = [str(entry.get("key", entry.get("Key"))) for entry in found]
+    fields.check_columns(names)
+    return [(fields.key_for(name), entry.get("value", entry.get("Value"))) for name, entry in zip(names, found)]
+
+
+def read_side_custom_fields(entries: Any, fields: CustomFields, set_by_columns: Set[str]) -> List[Dict[str, str]]:
+    """The ``custom_fields`` column of a table the read side loaded, as the API's entries.
+
+    A field that also has a column of its own takes the column's value: that is the one edited.
+    """
+    return [
+        {"Key": key, "Value": field_value(value)}
+        for key, value in custom_field_entries(entries, fields)
+        if key not in set_by_columns and not blank(value)
+    ]

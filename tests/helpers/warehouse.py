@@ -1,0 +1,24 @@
+"""Reading back what a test pipeline loaded into DuckDB."""
+
+from __future__ import annotations
+
+from typing import List
+
+import dlt
+import duckdb
+
+
+def query(pipeline: dlt.Pipeline, sql: str) -> List[tuple]:
+    """Run SQL against the pipeline's DuckDB file, with ``cm_data`` as the dataset."""
+    path = pipeline.destination_client().config.credentials.database  # type: ignore[attr-defined]
+    with duckdb.connect(path, read_only=True) as conn:
+        conn.execute("SET schema = 'cm_data'")
+        return conn.execute(sql).fetchall()
+
+
+# A subscriber's custom fields, one row per value, from the JSON column the read side loads.
+CUSTOM_FIELDS = "CAST(custom_fields AS STRUCT(key VARCHAR, value VARCHAR)[])"
+
+
+def table_names(pipeline: dlt.Pipeline) -> List[str]:
+    return [r[0] for r in query(pipeline, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'cm_data' ORDER BY 1")]
