@@ -1874,16 +1874,16 @@ def emails_of(page: dict) -> list[str]:
 
 
 def test_paging_sorts_a_list_state_once_until_it_changes(writer: Writer, monkeypatch) -> None:
-    from cm_source import sandbox as sandbox_module
+    from cm_source.sandbox.paging import PageSpec
 
     sorted_sizes: list[int] = []
-    ordered = sandbox_module.PageSpec.ordered
+    ordered = PageSpec.ordered
 
     def counted(self: Any, rows: list[dict]) -> list[dict]:
         sorted_sizes.append(len(rows))
         return ordered(self, rows)
 
-    monkeypatch.setattr(sandbox_module.PageSpec, "ordered", counted)
+    monkeypatch.setattr(PageSpec, "ordered", counted)
     active = len(writer.account.subscribers[writer.list_id]["Active"])
     first = writer.emails()
     assert writer.emails() == first and page_of(writer, date="2024-01-01")["Results"]
@@ -1940,50 +1940,61 @@ def test_a_page_read_after_insert_while_paging_shows_the_change(faulty: Faulty) 
     assert faulty.read_pages(faulty.active) == faulty.stored_emails()
 
 
-def test_writes_store_rows_as_rewriting_the_whole_list_does(monkeypatch) -> None:
-    """Writes through the address index leave every state's rows, in stored order, and the suppression
-    list exactly as the whole-list rewrite (used when the index cannot be had) does."""
-    from cm_source import sandbox as sandbox_module
+def rewritten(before: dict[str, list[dict]], after: dict[str, list[dict]], named: list[str]) -> dict[str, list[dict]]:
+    """A list's rows as rewriting the whole list stores them: every row it held `before` (state by state, in
+    stored order) in one dict by case-folded address, the addresses a write `named` that are new to the
+    list added in the order first named, each row as it is `after` the write, and each state's rows taken
+    in the dict's order."""
+    now = {row["EmailAddress"].casefold(): row for rows in after.values() for row in rows}
+    order = {row["EmailAddress"].casefold(): None for rows in before.values() for row in rows}
+    order.update((email.casefold(), None) for email in named if email.casefold() in now)
+    return {state: [now[key] for key in order if now[key]["State"] == state] for state in before}
 
-    def run(indexed: bool) -> Account:
-        account = generate_account(subscribers=600)
-        client_id = account.clients[0]["ClientID"]
-        list_id = account.lists[client_id][0]["ListID"]
-        members = account.subscribers[list_id]
-        token = base64.b64encode(f"{account.api_key}:x".encode()).decode()
-        server = Sandbox(account)
 
-        def post(path: str, body: dict) -> int:
-            sent = json.dumps(body).encode()
-            return server.handle("POST", f"/api/v3.3/subscribers/{list_id}{path}", f"Basic {token}", sent).status
+def test_writes_store_rows_as_rewriting_the_whole_list_does() -> None:
+    """Writes find rows through a per-list address index and store only the state lists that change;
+    every state's rows, in stored order, and the suppression list end up exactly as rewriting the whole
+    list (see rewritten) leaves them, also after a state list was replaced behind the writes' back."""
+    account = generate_account(subscribers=600)
+    client_id = account.clients[0]["ClientID"]
+    list_id = account.lists[client_id][0]["ListID"]
+    members = account.subscribers[list_id]
+    server = Sandbox(account)
+    authorization = "Basic " + base64.b64encode(f"{account.api_key}:x".encode()).decode()
 
-        def emails(state: str, count: int, start: int = 0) -> list[str]:
-            return [row["EmailAddress"] for row in members[state][start : start + count]]
+    def post(path: str, body: dict) -> int:
+        before = {state: list(rows) for state, rows in members.items()}
+        entries = body.get("Subscribers", [body])
+        target = f"/api/v3.3/subscribers/{list_id}{path}"
+        reply = server.handle("POST", target, authorization, json.dumps(body).encode())
+        assert members == rewritten(before, members, [entry["EmailAddress"] for entry in entries]), path
+        return reply.status
 
-        suppressed = [row["EmailAddress"] for row in account.suppression_list[client_id][:6]]
-        inactive = emails("Unsubscribed", 3) + emails("Bounced", 2) + emails("Deleted", 2)
-        with monkeypatch.context() as patched:
-            if not indexed:
-                patched.setattr(sandbox_module, "_member_index", lambda *_: None)
-            statuses = [
-                post("/import.json", {"Subscribers": [person(e, Name="Upd") for e in emails("Active", 5, 3)]
-                                      + [person(f"new.{n}@example.com") for n in range(4)]
-                                      + [person(e.upper()) for e in emails("Unconfirmed", 2) + inactive[:2]]}),
-                post("/import.json", {"Subscribers": [person(e) for e in inactive[2:] + emails("Active", 2)]
-                                      + [person(suppressed[0]), person("bad address")], "Resubscribe": True}),
-                post("/import.json", {"Subscribers": [person(suppressed[1]), person("new.9@example.com")]}),
-                post(".json", {**person(emails("Deleted", 1, 3)[0]), "Resubscribe": True}),
-                post(".json", {**person(suppressed[2]), "Resubscribe": True}),
-            ]
-            members["Active"] = list(members["Active"])  # replaced behind the writes' back: re-indexed
-            statuses.append(post("/import.json", {"Subscribers": [person(e, Name="Again") for e in
-                                                                  emails("Active", 3, len(members["Active"]) - 3)]}))
-            statuses.append(post("/import.json", {"Subscribers": [person(inactive[0], Name="Active now")]}))
-        assert statuses == [201, 400, 400, 201, 201, 201, 201]
-        return account
+    def emails(state: str, count: int, start: int = 0) -> list[str]:
+        return [row["EmailAddress"] for row in members[state][start : start + count]]
 
-    indexed, rewritten = run(True), run(False)
-    assert indexed.subscribers == rewritten.subscribers
-    assert indexed.suppression_list == rewritten.suppression_list
-    for states in indexed.subscribers.values():
+    suppressions = list(account.suppression_list[client_id])
+    suppressed = [row["EmailAddress"] for row in suppressions[:6]]
+    inactive = emails("Unsubscribed", 3) + emails("Bounced", 2) + emails("Deleted", 2)
+    statuses = [
+        post("/import.json", {"Subscribers": [person(e, Name="Upd") for e in emails("Active", 5, 3)]
+                              + [person(f"new.{n}@example.com") for n in range(4)]
+                              + [person(e.upper()) for e in emails("Unconfirmed", 2) + inactive[:2]]}),
+        post("/import.json", {"Subscribers": [person(e) for e in inactive[2:] + emails("Active", 2)]
+                              + [person(suppressed[0]), person("bad address")], "Resubscribe": True}),
+        post("/import.json", {"Subscribers": [person(suppressed[1]), person("new.9@example.com")]}),
+        post(".json", {**person(emails("Deleted", 1, 3)[0]), "Resubscribe": True}),
+        post(".json", {**person(suppressed[2]), "Resubscribe": True}),
+    ]
+    members["Active"] = list(members["Active"])  # replaced behind the writes' back: re-indexed
+    statuses.append(post("/import.json", {"Subscribers": [person(e, Name="Again") for e in
+                                                          emails("Active", 3, len(members["Active"]) - 3)]}))
+    statuses.append(post("/import.json", {"Subscribers": [person(inactive[0], Name="Active now")]}))
+    statuses.append(post("/unsubscribe.json", {"EmailAddress": emails("Active", 1, 7)[0].upper()}))
+    assert statuses == [201, 400, 400, 201, 201, 201, 201, 200]
+    lifted = {suppressed[0].casefold(), suppressed[2].casefold()}  # resubscribed; suppressed[1] was refused
+    assert account.suppression_list[client_id] == [
+        row for row in suppressions if row["EmailAddress"].casefold() not in lifted
+    ]
+    for states in account.subscribers.values():
         assert all(row["State"] == state for state, rows in states.items() for row in rows)

@@ -1,0 +1,226 @@
+"""The HTTP server: Sandbox serves an Account on 127.0.0.1 in a background thread, records every request,
+lets its Faults have their say, routes, authenticates and runs the handler; the request handler encodes
+the Reply as UTF-8 JSON (or as a fault mangles it)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .account import Account
+from .faults import Faults
+from .messages import ApiError, ApiRequest, RecordedRequest, Reply
+from .paging import given_query
+from .routes import authenticate, find_route
+
+API_PREFIX = "/api/v3.3"
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+# How often the serving thread looks for stop(); the default 0.5 s made every stop() take that long.
+SHUTDOWN_POLL_SECONDS = 0.05
+
+
+def _request_path(target: str) -> tuple[str, bool]:
+    """A request target's path, unquoted, as Sandbox.requests records it: after API_PREFIX when it is
+    inside the API (True), else the whole path (False)."""
+    path = unquote(urlsplit(target).path)
+    inside = path.startswith(API_PREFIX + "/")
+    return (path[len(API_PREFIX):] if inside else path), inside
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    """One request as Sandbox.handle reads it."""
+
+    method: str
+    path: str  # as _request_path gives it
+    in_api: bool
+    sent: dict[str, str]  # the query as sent, recorded so (`date=` included)
+    query: dict[str, str]  # as given_query() makes it: what routing and handlers see
+    authorization: str | None
+    document: Any  # the body decoded as UTF-8 JSON; None when empty or undecodable
+
+    @classmethod
+    def read(cls, method: str, target: str, authorization: str | None, body: bytes) -> _Arrival:
+        """Split the request target into path and query and decode the body."""
+        path, in_api = _request_path(target)
+        sent = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
+        return cls(method, path, in_api, sent, given_query(sent), authorization, _decode_body(body))
+
+    def recorded(self, fault: str | None = None) -> RecordedRequest:
+        """The request as Sandbox.requests keeps it."""
+        return RecordedRequest(self.method, self.path, self.sent, self.document, fault)
+
+
+def _decode_body(raw: bytes) -> Any:
+    """A request body as UTF-8 JSON; None when empty or undecodable, and handlers that need one say so."""
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except ValueError:  # also UnicodeDecodeError
+        return None
+
+
+class Sandbox:
+    """Serves an Account on 127.0.0.1 in a background thread; use as a context manager or start()/stop()."""
+
+    def __init__(self, account: Account, port: int = 0):
+        self.account = account
+        self.port = port
+        self.requests: list[RecordedRequest] = []
+        self.faults = Faults()
+        self._requests_lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def api_key(self) -> str:
+        """The administrator key, which sees every client."""
+        return self.account.api_key
+
+    @property
+    def base_url(self) -> str:
+        """The API base of the running server, e.g. http://127.0.0.1:54321/api/v3.3."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{API_PREFIX}"
+
+    def start(self) -> Sandbox:
+        """Bind (port 0 picks a free one) and serve in a daemon thread."""
+        self._server = _Server(("127.0.0.1", self.port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="cm-sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port; safe to call twice."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def handle(self, method: str, target: str, authorization: str | None, body: bytes = b"") -> Reply:
+        """Record the request with its query as sent, then route, authenticate and run its handler
+        under the account's lock with the query as given_query() makes it (an empty parameter is one
+        not sent); when a fault switch is on, let the faults have their say first."""
+        arrival = _Arrival.read(method, target, authorization, body)
+        if self.faults.armed:
+            return self._handle_with_faults(arrival)
+        with self._requests_lock:
+            self.requests.append(arrival.recorded())
+        return self._serve(arrival)
+
+    def _handle_with_faults(self, arrival: _Arrival) -> Reply:
+        """handle() while a fault switch is on: decide and record in one step, so requests take faults in
+        the order they are recorded; wait (holding no lock); then answer as the fault says."""
+        with self._requests_lock:
+            admission = self.faults.admit(arrival.path)
+            self.requests.append(arrival.recorded(admission.fault))
+        if admission.delay:
+            time.sleep(admission.delay)
+        if admission.reply is not None:
+            return admission.reply
+        reply = self._serve(arrival)
+        if admission.fault is None:
+            self.faults.served(self.account, arrival.method, arrival.path, arrival.query, reply.status)
+        else:  # truncate
+            reply = replace(reply, fault=admission.fault)
+        if admission.headers:
+            reply = replace(reply, headers={**reply.headers, **admission.headers})
+        return reply
+
+    def _serve(self, arrival: _Arrival) -> Reply:
+        """Route, authenticate and run the handler, with the query given_query() made, under the
+        account's lock."""
+        try:
+            if not arrival.in_api:
+                raise ApiError(404, 404, f"Unknown endpoint: {arrival.path}")
+            handler, params, status = find_route(arrival.method, arrival.path)
+            scope = authenticate(self.account, arrival.authorization)
+            with self.account.lock:
+                return Reply(status, handler(ApiRequest(self.account, scope, params, arrival.query, arrival.document)))
+        except ApiError as error:
+            return Reply(error.status, error.payload(), error.headers)
+
+
+def _json_bytes(payload: Any) -> bytes:
+    """A payload as compact UTF-8 JSON (non-ASCII as is, not \\u escapes); None is no body at all."""
+    if payload is None:
+        return b""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _encoded(reply: Reply) -> tuple[str, bytes] | None:
+    """The Content-Type and body an answer goes out with; None for reset_connection, which sends nothing.
+    garbage's payload is an HTML page; every other answer is JSON (truncate's is cut when sent)."""
+    if reply.fault == "reset_connection":
+        return None
+    if reply.fault == "garbage":
+        return HTML_CONTENT_TYPE, str(reply.payload).encode("utf-8")
+    return JSON_CONTENT_TYPE, _json_bytes(reply.payload)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    """Turns HTTP requests into Sandbox.handle calls and sends the encoded replies."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real API
+    disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait between them
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the per-request stderr line: benchmarks send thousands."""
+
+    def _dispatch(self) -> None:
+        """Answer any method; the body is always read in full so the connection stays usable."""
+        sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        reply = self.server.sandbox.handle(self.command, self.path, self.headers.get("Authorization"), sent)
+        self._send(reply, _encoded(reply))
+
+    def _send(self, reply: Reply, encoded: tuple[str, bytes] | None) -> None:
+        """Status line, headers and body. Only truncate (half the body) and reset_connection (nothing at
+        all) end the connection; every other answer is whole, so keep-alive goes on."""
+        if encoded is None:
+            self.close_connection = True  # the server closes the socket; not a byte was sent
+            return
+        content_type, body = encoded
+        self.send_response(reply.status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if reply.fault == "truncate":
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading server that knows its sandbox; its threads never block shutdown."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox):
+        super().__init__(address, _RequestHandler)
+        self.sandbox = sandbox

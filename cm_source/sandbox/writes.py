@@ -1,0 +1,301 @@
+"""The /subscribers/{lid} endpoints: read one subscriber back, add one, import up to 1000, unsubscribe
+one. Every write goes through ListWrite, which finds rows by address in the list's member index and
+stores what changed as new lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..api_facts import IMPORT_LIMIT as MAX_IMPORT
+from .account import STATES, Account
+from .messages import ApiError, ApiRequest
+from .reads import list_in_path
+from .validation import SubscriberWrite, checked_email, entry_address, subscriber_write
+
+INACTIVE_STATES = ("Unsubscribed", "Bounced", "Deleted")
+NOT_IN_LIST = "Subscriber not in list or has already been removed."
+SUBSCRIBER_DETAIL_FIELDS = (
+    "EmailAddress", "Name", "MobileNumber", "Date", "ListJoinedDate", "State", "CustomFields", "ReadsEmailWith",
+    "ConsentToTrack", "ConsentToSendSms",
+)
+
+
+def new_row(email: str, now: str) -> dict:
+    """A subscriber about to join a list: Active as of `now`, consents "No" until given."""
+    return {
+        "EmailAddress": email, "Name": "", "Date": now, "ListJoinedDate": now, "State": "Active",
+        "CustomFields": [], "ReadsEmailWith": "", "ConsentToTrack": "No", "ConsentToSendSms": "No",
+    }
+
+
+def _merged_custom_fields(stored: list[dict], changes: dict[str, list[str]], fields: list[dict]) -> list[dict]:
+    """The stored values with the changed fields replaced, in the list's field order, a multi-select
+    repeating its Key once per option as the API serves it."""
+    values: dict[str, list[str]] = {definition["FieldName"]: [] for definition in fields}
+    for item in stored:
+        values.setdefault(item["Key"], []).append(item["Value"])
+    values.update(changes)
+    return [{"Key": name, "Value": value} for name, chosen in values.items() for value in chosen]
+
+
+@dataclass(eq=False)
+class _MemberIndex:
+    """Where each address of one list is stored: case-folded address -> (state, position in that state's
+    rows), for exactly the state lists in `lists` (by identity, in the list's order of states)."""
+
+    lists: dict[str, list[dict]]
+    where: dict[str, tuple[str, int]]
+
+    def row(self, key: str) -> dict | None:
+        """The row stored for a case-folded address, if any."""
+        spot = self.where.get(key)
+        return None if spot is None else self.lists[spot[0]][spot[1]]
+
+
+def _member_index(account: Account, list_id: str) -> _MemberIndex:
+    """The list's index, kept up to date by ListWrite and rebuilt (once) whenever something else has
+    replaced one of its state lists (insert_while_paging, or a test). A ValueError when the stored rows
+    break Account's rule for them (the five STATES, each row in its own State's list, no address twice),
+    which every write relies on."""
+    members = account.subscribers[list_id]
+    index = account.derived.member_indexes.get(list_id)
+    if (
+        index is not None
+        and list(members) == list(index.lists)
+        and all(members[state] is rows for state, rows in index.lists.items())
+    ):
+        return index
+    if sorted(members) != sorted(STATES):
+        raise ValueError(f"list {list_id} holds the states {', '.join(members)}, not {', '.join(STATES)}")
+    where: dict[str, tuple[str, int]] = {}
+    for state, rows in members.items():
+        for position, row in enumerate(rows):
+            key = row["EmailAddress"].casefold()
+            if row["State"] != state or key in where:
+                raise ValueError(f"list {list_id}: {row['EmailAddress']} is stored twice or in another state's rows")
+            where[key] = (state, position)
+    index = _MemberIndex(dict(members), where)
+    account.derived.member_indexes[list_id] = index
+    return index
+
+
+def _suppressed_addresses(account: Account, client_id: str) -> set[str]:
+    """The client's suppressed addresses, case-folded; rebuilt when its suppression list was replaced."""
+    rows = account.suppression_list[client_id]
+    cached = account.derived.suppressed.get(client_id)
+    if cached is None or cached[0] is not rows:
+        cached = (rows, {row["EmailAddress"].casefold() for row in rows})
+        account.derived.suppressed[client_id] = cached
+    return cached[1]
+
+
+@dataclass
+class _StateChange:
+    """What saving one write does to one state's rows."""
+
+    updated: dict[int, dict] = field(default_factory=dict)  # position -> the row written over it
+    leaving: set[int] = field(default_factory=set)  # positions of rows moving to another state
+    arriving: list[tuple[int, int, str, dict]] = field(default_factory=list)  # (old state's rank, position, key, row)
+    new: list[tuple[str, dict]] = field(default_factory=list)  # (key, row) of addresses new to the list
+
+
+class ListWrite:
+    """Upserts into one list, run under the account lock. The API matches addresses ignoring case, so
+    rows are found by case-folded address through the list's member index and the client's suppressed
+    addresses through _suppressed_addresses; save() stores the outcome as new lists, never editing what a
+    reply may still be encoding, at a cost that grows with the rows written rather than with the list.
+
+    The outcome is that of putting every row of the list (state by state, in stored order) into one
+    dict by case-folded address, upserting into it, and storing each state's rows in the dict's order:
+    an updated row keeps its place, a row that changes state goes after the rows of its new state that
+    came from earlier states (by its old state, then its old place), and new rows come last."""
+
+    def __init__(self, account: Account, list_id: str, resubscribe: bool):
+        self.account, self.list_id, self.resubscribe = account, list_id, resubscribe
+        self.fields = account.custom_fields[list_id]
+        self.owner = account.list_owner(list_id) or ""  # never "": handlers check the list first
+        self.index = _member_index(account, list_id)
+        self.suppressed = _suppressed_addresses(account, self.owner)
+        self.lifted: set[str] = set()  # suppressed addresses this write resubscribes
+        self.changed: dict[str, dict] = {}  # the rows written, by case-folded address, in first-write order
+
+    def _current(self, key: str) -> dict | None:
+        """The row stored (or already written by this write) for a case-folded address."""
+        return self.changed[key] if key in self.changed else self.index.row(key)
+
+    def upsert(self, wanted: SubscriberWrite) -> bool:
+        """Add or update one subscriber; True when it is new to the list. An existing row keeps its
+        address spelling and its state unless resubscribing. A suppressed address new to the list is
+        refused (204) unless resubscribing, which also lifts the suppression."""
+        key = wanted.email.casefold()
+        current = self._current(key)
+        suppressed = key in self.suppressed and key not in self.lifted
+        if current is None and suppressed and not self.resubscribe:
+            raise ApiError(400, 204, "The email address is in the client's suppression list; use Resubscribe")
+        if self.resubscribe and suppressed:
+            self.lifted.add(key)
+        self.changed[key] = self._merged(current or new_row(wanted.email, self.account.system_date), wanted)
+        return current is None
+
+    def unsubscribe(self, email: str) -> None:
+        """Move the list's subscriber with this address to Unsubscribed as of the account's date; one
+        that has already left (Unsubscribed, Bounced, Deleted) stays as it is. 203 when the list has no
+        such address."""
+        key = email.casefold()
+        current = self._current(key)
+        if current is None:
+            raise ApiError(400, 203, NOT_IN_LIST)
+        if current["State"] not in INACTIVE_STATES:
+            self.changed[key] = {**current, "State": "Unsubscribed", "Date": self.account.system_date}
+
+    def _merged(self, current: dict, wanted: SubscriberWrite) -> dict:
+        """A new row: what was given replaces what is stored; resubscribing moves an inactive row back
+        to Active as of the account's date (keeping ListJoinedDate)."""
+        fields = _merged_custom_fields(current["CustomFields"], wanted.custom_fields, self.fields)
+        row = {**current, "CustomFields": fields}
+        if wanted.name is not None:
+            row["Name"] = wanted.name
+        if wanted.mobile_number is not None:
+            row["MobileNumber"] = wanted.mobile_number
+        consents = {"ConsentToTrack": wanted.consent_to_track, "ConsentToSendSms": wanted.consent_to_send_sms}
+        row.update((name, value) for name, value in consents.items() if value != "Unchanged")
+        if self.resubscribe and row["State"] in INACTIVE_STATES:
+            row.update(State="Active", Date=self.account.system_date)
+        return row
+
+    def save(self) -> None:
+        """Store the written rows in their states' lists, copying only the state lists that change, and
+        drop lifted suppressions; the GET endpoints sort, so new rows take their place in any order."""
+        if self.lifted:
+            suppressions = self.account.suppression_list[self.owner]
+            self.account.suppression_list[self.owner] = [
+                row for row in suppressions if row["EmailAddress"].casefold() not in self.lifted
+            ]
+        rank = {state: number for number, state in enumerate(self.index.lists)}
+        changes: dict[str, _StateChange] = {}
+        for key, row in self.changed.items():
+            spot, state = self.index.where.get(key), row["State"]
+            if spot is None:
+                changes.setdefault(state, _StateChange()).new.append((key, row))
+            elif spot[0] == state:
+                changes.setdefault(state, _StateChange()).updated[spot[1]] = row
+            else:
+                changes.setdefault(spot[0], _StateChange()).leaving.add(spot[1])
+                changes.setdefault(state, _StateChange()).arriving.append((rank[spot[0]], spot[1], key, row))
+        members = self.account.subscribers[self.list_id]
+        for state, change in changes.items():
+            members[state] = self.index.lists[state] = self._stored(state, rank[state], change)
+
+    def _stored(self, state: str, rank: int, change: _StateChange) -> list[dict]:
+        """The new rows of one state, re-indexing only the rows whose place changed (all of the state's
+        rows only when rows left it or came in ahead of its own)."""
+        own = self.index.lists[state]
+        if change.updated:
+            own = list(own)
+            for position, row in change.updated.items():
+                own[position] = row
+        if change.leaving:
+            own = [row for position, row in enumerate(own) if position not in change.leaving]
+        moved = sorted(change.arriving)
+        ahead = [row for number, _, _, row in moved if number < rank]
+        behind = [(key, row) for number, _, key, row in moved if number > rank] + change.new
+        # Always a new list: when no row came in, some were updated or left, and `own` was copied.
+        rows = ahead + own + [row for _, row in behind] if ahead or behind else own
+        where = self.index.where
+        if change.leaving or ahead:
+            for position, row in enumerate(rows):
+                where[row["EmailAddress"].casefold()] = (state, position)
+        else:
+            for position, (key, _) in enumerate(behind, start=len(own)):
+                where[key] = (state, position)
+        return rows
+
+
+def _resubscribe(body: dict) -> bool:
+    """Only a JSON true resubscribes: moving people back onto a list must be asked for explicitly."""
+    return body.get("Resubscribe") is True
+
+
+def _last_occurrences(entries: list[Any]) -> tuple[list[Any], list[str]]:
+    """Entries unique by case-folded address, the last occurrence winning (in the first one's place),
+    and each repeated address once, as last spelled. Entries without an address never repeat."""
+    latest: dict[Any, Any] = {}
+    repeated: dict[Any, None] = {}
+    for position, entry in enumerate(entries):
+        email = entry_address(entry)
+        key = email.casefold() if email else position
+        if key in latest:
+            repeated[key] = None
+        latest[key] = entry
+    return list(latest.values()), [entry_address(latest[key]) for key in repeated]
+
+
+def get_subscriber(request: ApiRequest) -> dict:
+    """GET /subscribers/{lid}.json?email=: one subscriber from whichever state it is in, with its consents."""
+    list_id = list_in_path(request)
+    email = checked_email(request.query.get("email", ""))
+    row = _member_index(request.account, list_id).row(email.casefold())
+    if row is None:
+        raise ApiError(400, 203, NOT_IN_LIST)
+    return {name: row[name] for name in SUBSCRIBER_DETAIL_FIELDS if name in row}
+
+
+def add_subscriber(request: ApiRequest) -> str:
+    """POST /subscribers/{lid}.json: add or update one subscriber; answers with its address as sent."""
+    list_id = list_in_path(request)
+    body = request.body
+    if not isinstance(body, dict):
+        raise ApiError(400, 400, "The request body must be a JSON object describing one subscriber")
+    write = ListWrite(request.account, list_id, _resubscribe(body))
+    wanted = subscriber_write(body, write.fields)
+    write.upsert(wanted)
+    write.save()
+    return wanted.email
+
+
+def import_subscribers(request: ApiRequest) -> dict:
+    """POST /subscribers/{lid}/import.json: upsert up to 1000 subscribers. A subscriber that fails is
+    skipped and the others still land; then the answer is 400 Code 210 with the result as ResultData."""
+    list_id = list_in_path(request)
+    body = request.body
+    entries = body.get("Subscribers") if isinstance(body, dict) else None
+    if not isinstance(entries, list):
+        raise ApiError(400, 400, "The request body must be a JSON object with a Subscribers array")
+    if len(entries) > MAX_IMPORT:
+        raise ApiError(400, 209, f"At most {MAX_IMPORT} subscribers can be imported in one request")
+    if not entries:
+        raise ApiError(400, 212, "No subscribers to import: the Subscribers array is empty")
+    unique, duplicates = _last_occurrences(entries)
+    write = ListWrite(request.account, list_id, _resubscribe(body))
+    new, failures = 0, []
+    for entry in unique:
+        try:
+            new += write.upsert(subscriber_write(entry, write.fields))
+        except ApiError as error:
+            failures.append({"EmailAddress": entry_address(entry), "Code": error.code, "Message": error.message})
+    write.save()
+    result = {
+        "TotalUniqueEmailsSubmitted": len(unique),
+        "TotalExistingSubscribers": len(unique) - len(failures) - new,
+        "TotalNewSubscribers": new,
+        "DuplicateEmailsInSubmission": duplicates,
+        "FailureDetails": failures,
+    }
+    if failures:
+        raise ApiError(400, 210, "Subscriber Import had some failures", result_data=result)
+    return result
+
+
+def unsubscribe_subscriber(request: ApiRequest) -> None:
+    """POST /subscribers/{lid}/unsubscribe.json {"EmailAddress"}: see ListWrite.unsubscribe; 200 with an
+    empty body. The reference gives no error codes for it: an unusable address is 1 and one the list
+    lacks is 203, as for GET /subscribers/{lid}.json."""
+    list_id = list_in_path(request)
+    body = request.body
+    if not isinstance(body, dict):
+        raise ApiError(400, 400, "The request body must be a JSON object with an EmailAddress")
+    email = checked_email(entry_address(body))
+    write = ListWrite(request.account, list_id, resubscribe=False)
+    write.unsubscribe(email)
+    write.save()
