@@ -14,30 +14,27 @@ with pytest's monkeypatch, that connection class in `createsend.createsend` by
 `http.client.HTTPConnection` (same constructor and request API, without TLS) and `CreateSend.base_uri`
 by the sandbox's `base_url`. Everything else — paths, query strings, the Basic header made from
 `{'api_key': ...}`, JSON bodies, status handling and parsing — is createsend's own code.
+
+The module's sandbox is conftest's: the default account (3000 subscribers), so the whole module runs in
+seconds; its first client still has 1050 sent campaigns and 1200 suppressions, and its first list over
+2000 Active rows, so that createsend's default page size of 1000 gives more than one page. The write
+tests change it, and every test compares with the account as it is then.
 """
 
 from __future__ import annotations
 
 import http.client
 from collections import Counter
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from createsend import (
-    BadRequest,
-    Campaign,
-    Client,
-    ClientError,
-    CreateSend,
-    Journey,
-    JourneyEmail,
-    List,
-    Segment,
-    Subscriber,
+    BadRequest, Campaign, Client, ClientError, CreateSend, Journey, JourneyEmail, List, Segment, Subscriber,
     Unauthorized,
 )
 
-from cm_source.sandbox import STATES, Account, RecordedRequest, Sandbox, generate_account
+from cm_source.sandbox import STATES, Account, RecordedRequest, Sandbox
+from helpers.sandbox import CAMPAIGN_EVENTS, JOURNEY_REPORTS
 
 # What createsend 9.1.4 sends when called with its defaults (urlencode of its params dicts; False as "False").
 SUBSCRIBER_QUERY = {
@@ -55,22 +52,6 @@ CAMPAIGNS_QUERY = {
 SUPPRESSION_QUERY = {"page": "1", "pagesize": "1000", "orderfield": "email", "orderdirection": "asc"}
 EVENT_QUERY = {"date": "", "page": "1", "pagesize": "1000", "orderfield": "date", "orderdirection": "asc"}
 RECIPIENT_QUERY = {"page": "1", "pagesize": "1000", "orderfield": "email", "orderdirection": "asc"}
-EVENT_REPORTS = ("opens", "clicks", "bounces", "unsubscribes", "spam")
-JOURNEY_REPORTS = ("recipients", "opens", "clicks", "bounces", "unsubscribes")
-
-
-@pytest.fixture(scope="module")
-def account() -> Account:
-    """A small account (3000 subscribers), so the whole module runs in seconds; its first client still
-    has 1050 sent campaigns and 1200 suppressions, and its first list over 2000 Active rows, so that
-    createsend's default page size of 1000 gives more than one page."""
-    return generate_account(subscribers=3000)
-
-
-@pytest.fixture(scope="module")
-def sandbox(account: Account) -> Iterator[Sandbox]:
-    with Sandbox(account) as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)
@@ -326,7 +307,7 @@ def test_campaign_recipients(sandbox: Sandbox, auth: dict, account: Account, big
     assert sent(sandbox)[0] == ("GET", f"/campaigns/{big['campaign']}/recipients.json", RECIPIENT_QUERY)
 
 
-@pytest.mark.parametrize("report", EVENT_REPORTS)
+@pytest.mark.parametrize("report", CAMPAIGN_EVENTS)
 def test_campaign_event_reports_send_an_empty_date(
     sandbox: Sandbox, auth: dict, account: Account, big: dict, report: str
 ) -> None:
@@ -447,8 +428,8 @@ def test_unsubscribe(sandbox: Sandbox, auth: dict, account: Account, small_list:
     assert unknown.value.data.Code == 203
 
 
-# The sandbox does not serve PUT or DELETE /subscribers/{lid}.json: tests/test_sandbox.py pins PUT there
-# as 405 (test_other_methods_on_subscriber_paths_are_405). These say what createsend expects, and turn
+# The sandbox does not serve PUT or DELETE /subscribers/{lid}.json: test_sandbox_auth_and_routes.py pins PUT
+# there as 405 (test_other_methods_on_subscriber_paths_are_405). These say what createsend expects, and turn
 # into failures (strict) once the sandbox serves them, so that the marks come off.
 NOT_SERVED = "PUT/DELETE /subscribers/{lid}.json are not served yet (405): see the comment above"
 
@@ -469,3 +450,4 @@ def test_delete_subscriber(sandbox: Sandbox, auth: dict, account: Account, small
     Subscriber(auth, small_list, row["EmailAddress"]).delete()
     assert Subscriber(auth, small_list, row["EmailAddress"]).get().State == "Deleted"
     assert sent(sandbox)[0] == ("DELETE", f"/subscribers/{small_list}.json", {"email": row["EmailAddress"]})
+
