@@ -18,12 +18,15 @@ by the sandbox's `base_url`. Everything else — paths, query strings, the Basic
 The module's sandbox is conftest's: the default account (3000 subscribers), so the whole module runs in
 seconds; its first client still has 1050 sent campaigns and 1200 suppressions, and its first list over
 2000 Active rows, so that createsend's default page size of 1000 gives more than one page. The write
-tests change it, and every test compares with the account as it is then.
+tests change it, and every test compares with the account as it is then. The last test checks that
+every endpoint the sandbox serves is reached through createsend.
 """
 
 from __future__ import annotations
 
 import http.client
+import itertools
+import re
 from collections import Counter
 from typing import Any
 
@@ -34,6 +37,7 @@ from createsend import (
 )
 
 from cm_source.sandbox import STATES, Account, RecordedRequest, Sandbox
+from cm_source.sandbox.routes import ROUTES, Route, find_route
 from helpers.sandbox import CAMPAIGN_EVENTS, JOURNEY_REPORTS
 
 # What createsend 9.1.4 sends when called with its defaults (urlencode of its params dicts; False as "False").
@@ -451,3 +455,54 @@ def test_delete_subscriber(sandbox: Sandbox, auth: dict, account: Account, small
     assert Subscriber(auth, small_list, row["EmailAddress"]).get().State == "Deleted"
     assert sent(sandbox)[0] == ("DELETE", f"/subscribers/{small_list}.json", {"email": row["EmailAddress"]})
 
+
+# ---- every endpoint ----------------------------------------------------------------------------------
+
+# Path parameters that name a thing (an ID); the others (collection, state, report) pick an endpoint.
+ID_PARAMS = {"cid", "lid", "sid", "campaign", "jid", "eid"}
+
+
+def endpoints(route: Route) -> set[tuple]:
+    """The endpoints a route serves, (handler, choice of each named alternative in its pattern): e.g. one
+    per state of /lists/{lid}/{state}.json."""
+    groups = re.findall(r"\(\?P<(\w+)>((?:[a-z]+\|)*[a-z]+)\)", route.pattern.pattern)
+    choices = itertools.product(*(alternatives.split("|") for _, alternatives in groups))
+    return {(route.handler, tuple(zip((name for name, _ in groups), choice))) for choice in choices}
+
+
+def endpoint_of(request: RecordedRequest) -> tuple:
+    """The endpoint a recorded request reached."""
+    handler, params, _ = find_route(request.method, request.path)
+    return handler, tuple((name, value) for name, value in params.items() if name not in ID_PARAMS)
+
+
+def test_createsend_reaches_every_endpoint_the_sandbox_serves(
+    sandbox: Sandbox, auth: dict, account: Account, big: dict, small_list: str
+) -> None:
+    """createsend has a method for every endpoint the sandbox serves (ROUTES): each is called once, with its
+    defaults, and answers without an error (createsend raises on one). A route added to the sandbox
+    fails here until a createsend call (and a test above) reaches it."""
+    client, lst, campaign = Client(auth, big["client"]), List(auth, big["list"]), Campaign(auth, big["campaign"])
+    segment, journey_id = Segment(auth, big["segment"]), account.journeys[big["client"]][0]["JourneyID"]
+    journey_email = JourneyEmail(auth, account.journey_details[journey_id]["Emails"][0]["EmailID"])
+    email = "every.endpoint@example.com"
+    imported = [{"EmailAddress": email, "ConsentToTrack": "No"}]
+    calls = [
+        CreateSend(auth).clients, CreateSend(auth).systemdate, client.details, client.campaigns, client.scheduled,
+        client.drafts, client.lists, client.segments, client.templates, client.tags, client.journeys,
+        client.suppressionlist, lst.details, lst.custom_fields, lst.stats, lst.active, lst.unconfirmed,
+        lst.unsubscribed, lst.bounced, lst.deleted, lst.webhooks, segment.details, segment.subscribers,
+        campaign.summary, campaign.recipients, campaign.opens, campaign.clicks, campaign.bounces,
+        campaign.unsubscribes, campaign.spam, campaign.lists_and_segments, campaign.email_client_usage,
+        Journey(auth, journey_id).summary, journey_email.recipients, journey_email.opens, journey_email.clicks,
+        journey_email.bounces, journey_email.unsubscribes,
+        lambda: Subscriber(auth).add(small_list, email, "Every Endpoint", [], False, "Yes"),
+        lambda: Subscriber(auth).import_subscribers(small_list, imported, False),
+        Subscriber(auth, small_list, email).get,
+        Subscriber(auth, small_list, email).unsubscribe,
+    ]
+    for call in calls:
+        call()
+    served = set().union(*(endpoints(route) for route in ROUTES))
+    reached = {endpoint_of(request) for request in sandbox.requests}
+    assert reached == served and len(served) == len(calls)
