@@ -7,7 +7,8 @@ to 1000, unsubscribe one, read one back), so that the connector, its end-to-end 
 run without a live account. As in the API, a query parameter sent empty (`date=`) is one not sent.
 `Sandbox.faults` (`Faults`) switches on, at run time, what a live API and the network in front of it do
 to a sync: 429s, 5xx, answers cut short, HTML instead of JSON, dropped connections, latency, and rows
-inserted or removed while a list is being paged.
+inserted or removed while a list is being paged. `Sandbox(account, on_served=...)` reports each answer
+(`Served`) with how long the server took over it.
 
     with Sandbox(generate_account(subscribers=3000)) as sandbox:
         ...  # sandbox.base_url, sandbox.api_key, sandbox.requests, sandbox.faults
@@ -24,6 +25,6 @@ from .account import STATES, Account
 from .faults import Faults
 from .generate import generate_account
 from .messages import RecordedRequest
-from .server import Sandbox
+from .server import Sandbox, Served
 
-__all__ = ["STATES", "Account", "Faults", "RecordedRequest", "Sandbox", "generate_account"]
+__all__ = ["STATES", "Account", "Faults", "RecordedRequest", "Sandbox", "Served", "generate_account"]

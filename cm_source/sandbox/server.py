@@ -1,6 +1,6 @@
 """The HTTP server: Sandbox serves an Account on 127.0.0.1 in a background thread, records every request,
 lets its Faults have their say, routes, authenticates and runs the handler; the request handler encodes
-the Reply as UTF-8 JSON (or as a fault mangles it)."""
+the Reply as UTF-8 JSON (or as a fault mangles it) and, when asked, reports each answer as Served."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .account import Account
@@ -23,6 +23,18 @@ JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 # How often the serving thread looks for stop(); the default 0.5 s made every stop() take that long.
 SHUTDOWN_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Served:
+    """One answered request, as the server saw it (for benchmarks: how long the server itself took)."""
+
+    method: str
+    path: str  # the API path, as RecordedRequest.path
+    status: int  # 0 when reset_connection answered nothing
+    started: float  # time.monotonic() when Sandbox.handle began
+    handled_s: float  # routing, auth, handler and any latency fault: Sandbox.handle's duration
+    encoded_s: float  # encoding the answer's body (0.0 where nothing was encoded)
 
 
 def _request_path(target: str) -> tuple[str, bool]:
@@ -68,11 +80,15 @@ def _decode_body(raw: bytes) -> Any:
 
 
 class Sandbox:
-    """Serves an Account on 127.0.0.1 in a background thread; use as a context manager or start()/stop()."""
+    """Serves an Account on 127.0.0.1 in a background thread; use as a context manager or start()/stop().
 
-    def __init__(self, account: Account, port: int = 0):
+    `on_served`, when given, is called by the server thread once per HTTP request, after the answer's body
+    is encoded and before it is written, with what the server saw (Served); without it nothing is timed."""
+
+    def __init__(self, account: Account, port: int = 0, on_served: Optional[Callable[[Served], None]] = None):
         self.account = account
         self.port = port
+        self.on_served = on_served
         self.requests: list[RecordedRequest] = []
         self.faults = Faults()
         self._requests_lock = threading.Lock()
@@ -188,10 +204,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """Silence the per-request stderr line: benchmarks send thousands."""
 
     def _dispatch(self) -> None:
-        """Answer any method; the body is always read in full so the connection stays usable."""
+        """Answer any method; the body is always read in full so the connection stays usable. With an
+        on_served hook, time Sandbox.handle and the encoding, and report them before the answer goes out."""
         sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        reply = self.server.sandbox.handle(self.command, self.path, self.headers.get("Authorization"), sent)
-        self._send(reply, _encoded(reply))
+        sandbox = self.server.sandbox
+        on_served = sandbox.on_served
+        started = time.monotonic() if on_served else 0.0
+        reply = sandbox.handle(self.command, self.path, self.headers.get("Authorization"), sent)
+        handled = time.monotonic() if on_served else 0.0
+        encoded = _encoded(reply)
+        if on_served:
+            encoded_s = 0.0 if reply.payload is None else time.monotonic() - handled
+            path = _request_path(self.path)[0]
+            on_served(Served(self.command, path, reply.status, started, handled - started, encoded_s))
+        self._send(reply, encoded)
 
     def _send(self, reply: Reply, encoded: tuple[str, bytes] | None) -> None:
         """Status line, headers and body. Only truncate (half the body) and reset_connection (nothing at

@@ -1,5 +1,5 @@
-"""The server itself: request recording, encoding and keep-alive, start and stop, and the command line
-(python -m cm_source.sandbox)."""
+"""The server itself: request recording, encoding and keep-alive, start and stop, the on_served hook,
+and the command line (python -m cm_source.sandbox)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from cm_source.sandbox import RecordedRequest, Sandbox, generate_account
+from cm_source.sandbox import RecordedRequest, Sandbox, Served, generate_account
 from helpers import sandbox as shared
-from helpers.sandbox import Writer, all_rows, basic_auth, field, get, person
+from helpers.sandbox import Writer, admin_session, all_rows, basic_auth, field, get, person
 
 session, ids, writer = shared.session, shared.ids, shared.writer  # fixtures
 
@@ -100,6 +100,49 @@ def test_start_and_stop_without_with() -> None:
     sandbox.stop()
     with pytest.raises(requests.ConnectionError):
         requests.get(base_url + "/systemdate.json", auth=(sandbox.api_key, "x"), timeout=2)
+
+
+def test_on_served_reports_each_answer_as_the_server_saw_it() -> None:
+    seen: list[Served] = []
+    with Sandbox(generate_account(subscribers=200), on_served=seen.append) as sandbox, admin_session(sandbox) as http:
+        list_id = sandbox.account.lists[sandbox.account.clients[0]["ClientID"]][0]["ListID"]
+        before = time.monotonic()
+        page = http.get(f"{sandbox.base_url}/lists/{list_id}/active.json")
+        after = time.monotonic()
+        http.post(f"{sandbox.base_url}/subscribers/{list_id}/unsubscribe.json", json={"EmailAddress": "no@example.com"})
+        http.get(sandbox.base_url.replace("/api/v3.3", "") + "/elsewhere.json")
+        requests.get(sandbox.base_url + "/systemdate.json")  # no key
+        assert len(seen) == 4  # each was reported before its answer went out
+    assert [(served.method, served.path, served.status) for served in seen] == [
+        ("GET", f"/lists/{list_id}/active.json", 200),
+        ("POST", f"/subscribers/{list_id}/unsubscribe.json", 400),
+        ("GET", "/elsewhere.json", 404),
+        ("GET", "/systemdate.json", 401),
+    ]
+    assert [(request.method, request.path) for request in sandbox.requests] == [(s.method, s.path) for s in seen]
+    first = seen[0]
+    assert page.json()["RecordsOnThisPage"] > 100 and first.encoded_s > 0
+    assert before <= first.started and first.started + first.handled_s + first.encoded_s <= after
+    assert [served.started for served in seen] == sorted(served.started for served in seen)
+    assert all(served.handled_s > 0 and served.encoded_s >= 0 for served in seen)
+
+
+def test_on_served_times_a_latency_fault_and_encodes_nothing_for_a_reset() -> None:
+    seen: list[Served] = []
+    with Sandbox(generate_account(subscribers=50), on_served=seen.append) as sandbox:
+        sandbox.faults.latency(0.05, only="systemdate")
+        assert requests.get(sandbox.base_url + "/systemdate.json", auth=(sandbox.api_key, "x")).status_code == 200
+        sandbox.faults.reset_connection(1)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(sandbox.base_url + "/clients.json", auth=(sandbox.api_key, "x"))
+    slow, reset = seen
+    assert (slow.path, slow.status) == ("/systemdate.json", 200) and slow.handled_s >= 0.05
+    assert (reset.path, reset.status, reset.encoded_s) == ("/clients.json", 0, 0.0)
+
+
+def test_without_on_served_nothing_is_reported(sandbox: Sandbox) -> None:
+    assert sandbox.on_served is None
+    assert requests.get(sandbox.base_url + "/systemdate.json", auth=(sandbox.api_key, "x")).status_code == 200
 
 
 def test_command_line_help_names_every_option() -> None:
