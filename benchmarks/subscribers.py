@@ -155,7 +155,7 @@ def worker_load(spec: Dict[str, Any]) -> Dict[str, Any]:
     import dlt
 
     from cm_source import campaign_monitor_source
-    from cm_source.warehouse import destination_for
+    from cm_source.read.destinations import destination_for
 
     baseline = peak_rss_mb()
     workdir = Path(spec["workdir"])
@@ -244,8 +244,9 @@ def worker_write(spec: Dict[str, Any]) -> Dict[str, Any]:
 
     import requests
 
-    from cm_source.subscribers import (
-        CustomFields, UpsertSettings, import_body, prepare, subscriber_batches, upsert_subscribers)
+    from cm_source import UpsertSettings, upsert_subscribers
+    from cm_source.write.custom_fields import CustomFields
+    from cm_source.write.imports import import_body, prepare, subscriber_batches
 
     baseline = peak_rss_mb()
     rows = write_rows(spec)
@@ -310,39 +311,19 @@ def release(*objects: Any) -> None:
 
 
 class Recorder:
-    """Times every request the sandbox handles (routing, auth, handler, any latency fault) and every JSON
-    encoding of an answer, without touching the sandbox's code: the instance's handle and the module's
-    encoder are wrapped."""
+    """Times every request the sandbox answers through its on_served hook: handling (routing, auth,
+    handler, any latency fault) and encoding the answer. Pass ``record`` as the Sandbox's on_served."""
 
-    def __init__(self, sandbox: Any) -> None:
-        from cm_source import sandbox as sandbox_module
-
-        self.sandbox = sandbox
-        self.events: List[Tuple[float, float, int]] = []  # (start, end, status)
+    def __init__(self) -> None:
+        self.events: List[Tuple[float, float, int]] = []  # (start, end of handling, status)
         self.encode_s = 0.0
-        handle = sandbox.handle
 
-        def timed_handle(method: str, target: str, authorization: Optional[str], body: bytes = b"") -> Any:
-            start = time.monotonic()
-            reply = handle(method, target, authorization, body)
-            self.events.append((start, time.monotonic(), reply.status))
-            return reply
+    def record(self, served: Any) -> None:
+        self.events.append((served.started, served.started + served.handled_s, served.status))
+        self.encode_s += served.encoded_s
 
-        sandbox.handle = timed_handle
-        encode = getattr(sandbox_module, "_json_bytes_unwrapped", sandbox_module._json_bytes)
-        sandbox_module._json_bytes_unwrapped = encode
-
-        def timed_encode(payload: Any) -> bytes:
-            start = time.perf_counter()
-            try:
-                return encode(payload)
-            finally:
-                self.encode_s += time.perf_counter() - start
-
-        sandbox_module._json_bytes = timed_encode
-
-    def reset(self) -> None:
-        self.sandbox.requests.clear()
+    def reset(self, sandbox: Any) -> None:
+        sandbox.requests.clear()
         self.events.clear()
         self.encode_s = 0.0
 
@@ -484,7 +465,7 @@ def connector_states() -> Tuple[List[str], str]:
         tables = [name for name in source.resources if name.endswith("_subscribers")]
         how = "the source's resources ending in _subscribers"
     except Exception as error:  # noqa: BLE001 - report and fall back
-        from cm_source.endpoints import ENDPOINTS
+        from cm_source.read.catalogue import ENDPOINTS
 
         tables = [e.table for e in ENDPOINTS if e.table.endswith("_subscribers")]
         how = f"the endpoint catalogue (building the source failed: {type(error).__name__}: {error})"
@@ -569,8 +550,8 @@ class Bench:
         self.say(f"   the connector's states: {', '.join(states)} -> {total:,} rows to read")
         out: Dict[str, Any] = {"size": size, "rows": total, "generate_s": generated_s}
         expected = expected_requests(account, states)
-        with Sandbox(account) as sandbox:
-            recorder = Recorder(sandbox)
+        recorder = Recorder()
+        with Sandbox(account, on_served=recorder.record) as sandbox:
             if args.latency:
                 sandbox.faults.latency(args.latency)
             if args.rate_limit:
@@ -578,7 +559,7 @@ class Bench:
             spec = {"base_url": sandbox.base_url, "api_key": sandbox.api_key}
             floor_s = None
             if want_floor:
-                recorder.reset()
+                recorder.reset(sandbox)
                 self.say("   floor ...")
                 floor = self.worker("floor", {**spec, "paths": subscriber_paths(account, states)})
                 seen = classify_requests(sandbox.requests)
@@ -595,7 +576,7 @@ class Bench:
                                     and not seen["read_twice"],
                                     f"expected {expected['pages']}, sent {seen['total']}"))
             if want_load:
-                recorder.reset()
+                recorder.reset(sandbox)
                 self.say("   connector load ...")
                 load = self.worker("load", {**spec, "profile": False}, args.concurrency)
                 seen = classify_requests(sandbox.requests)
@@ -645,7 +626,7 @@ class Bench:
     def comparison_setup(self, states: List[str]) -> Tuple[Any, int, Dict[str, int], int]:
         """The latency and rate-limit scenarios' account (equal lists), its rows, the requests it needs,
         and the concurrency of the connector's concurrent side (its own default unless --concurrency)."""
-        from cm_source.api import DEFAULT_MAX_CONCURRENT_REQUESTS
+        from cm_source.http import DEFAULT_MAX_CONCURRENT_REQUESTS
 
         account = build_account(self.args.compare_subscribers, self.args.compare_lists, "even")
         total = sum(len(members[state]) for members in account.subscribers.values() for state in states)
@@ -660,16 +641,16 @@ class Bench:
                  f" {args.compare_latency * 1000:.0f} ms a request")
         self.say(f"   {layout_text(account, states)}; expected requests {expected}")
         results = {}
-        with Sandbox(account) as sandbox:
-            recorder = Recorder(sandbox)
+        recorder = Recorder()
+        with Sandbox(account, on_served=recorder.record) as sandbox:
             sandbox.faults.latency(args.compare_latency)
             spec = {"base_url": sandbox.base_url, "api_key": sandbox.api_key}
-            recorder.reset()
+            recorder.reset(sandbox)
             floor = self.worker("floor", {**spec, "paths": subscriber_paths(account, states)})
             self.add_row("latency floor (1 session)", args.compare_subscribers, floor, total, expected["pages"],
                          len(sandbox.requests))
             for label, concurrency in (("sequential", 1), ("concurrent", concurrent)):
-                recorder.reset()
+                recorder.reset(sandbox)
                 self.say(f"   connector, max_concurrent_requests={concurrency} ...")
                 result = self.worker("load", {**spec}, concurrency)
                 seen = classify_requests(sandbox.requests)
@@ -712,8 +693,8 @@ class Bench:
         limit = args.compare_rate_limit
         self.say(f"\n== rate limit: {limit} requests/s (fixed 1 s window), {args.compare_subscribers:,} subscribers over"
                  f" {args.compare_lists} lists, connector max_concurrent_requests={concurrent}")
-        with Sandbox(account) as sandbox:
-            recorder = Recorder(sandbox)
+        recorder = Recorder()
+        with Sandbox(account, on_served=recorder.record) as sandbox:
             sandbox.faults.rate_limit_window(limit, per_seconds=1.0)
             before = sandbox.faults.rate_limited_count
             result = self.worker("load", {"base_url": sandbox.base_url, "api_key": sandbox.api_key}, concurrent)
@@ -750,8 +731,8 @@ class Bench:
         existing = [row["EmailAddress"] for row in members["Active"]][: args.write_rows // 10]
         self.say(f"\n== write: {args.write_rows:,} rows upserted into a list of {sum(map(len, members.values())):,}"
                  f" ({len(existing):,} of the rows update existing subscribers); default_region GB")
-        with Sandbox(first) as sandbox, Sandbox(account()) as twin:
-            recorder = Recorder(sandbox)
+        recorder = Recorder()
+        with Sandbox(first, on_served=recorder.record) as sandbox, Sandbox(account()) as twin:
             result = self.worker("write", {"base_url": sandbox.base_url, "api_key": sandbox.api_key, "list_id": list_id,
                                            "twin_base_url": twin.base_url, "twin_api_key": twin.api_key,
                                            "rows": args.write_rows, "existing_emails": existing,
