@@ -50,7 +50,7 @@ def postgres(url: Optional[str]) -> Iterator[str]:
     if url:
         yield url
         return
-    from postgres_cluster import postgres_bin, throwaway_cluster
+    from helpers.postgres import postgres_bin, throwaway_cluster
 
     binaries = postgres_bin()
     if binaries is None:
