@@ -29,7 +29,7 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 import dlt  # noqa: E402
 
-from benchmarks.subscribers import build_account  # noqa: E402
+from benchmarks.accounts import build_account  # noqa: E402
 from cm_source import campaign_monitor_source  # noqa: E402
 from cm_source.api_facts import SUBSCRIBER_STATES  # noqa: E402
 from cm_source.sandbox import Sandbox  # noqa: E402

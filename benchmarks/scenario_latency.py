@@ -1,0 +1,60 @@
+"""Latency: equal lists behind a fixed delay a request; the floor, then the connector one request at a
+time and at its concurrency; the target is on reading (dlt's extract step)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from benchmarks import targets
+from benchmarks.accounts import comparison_account, concurrent_side, layout_text
+from benchmarks.runner import Bench, TimedSandbox
+from benchmarks.scenario_load import floor, steps_text
+
+
+def run(bench: Bench, states: List[str]) -> None:
+    args = bench.args
+    account, total, expected = comparison_account(args.compare_subscribers, args.compare_lists, states)
+    sides = {"sequential": 1, "concurrent": concurrent_side(args.concurrency)}
+    bench.say(f"\n== latency: {args.compare_subscribers:,} subscribers over {args.compare_lists} lists (even),"
+              f" {args.compare_latency * 1000:.0f} ms a request")
+    bench.say(f"   {layout_text(account, states)}; expected requests {expected}")
+    results: Dict[str, Dict[str, Any]] = {}
+    with TimedSandbox(account) as server:
+        server.sandbox.faults.latency(args.compare_latency)
+        first = floor(bench, server, account, states)
+        bench.report.row("latency floor (1 session)", args.compare_subscribers, first, total, expected["pages"],
+                         first["requests_seen"]["total"])
+        for label, concurrency in sides.items():
+            bench.say(f"   connector, max_concurrent_requests={concurrency} ...")
+            result = results[label] = bench.measure(server, "load", {}, concurrency)
+            seen = result["requests_seen"]
+            if "error" in result:
+                bench.say("   " + result["error"])
+            else:
+                bench.say(f"   {label}: {result['wall_s']:.2f} s ({steps_text(result, with_rss=False)};"
+                          f" CPU {result['cpu_s']:.1f} s); {seen['total']} requests over {result['span_s']:.2f} s:"
+                          f" {seen['pages']} pages, {seen['catch_up']} catch-up, other {seen['other_by_path']},"
+                          f" read twice {seen['read_twice']}")
+            bench.report.row(f"latency load c={concurrency}", args.compare_subscribers, result, total,
+                             expected["total"], seen["total"], first.get("wall_s"))
+    bench.report.records.append({"scenario": "latency", "floor": first, **results})
+    check_speedup(bench, results, sides["concurrent"])
+
+
+def check_speedup(bench: Bench, results: Dict[str, Dict[str, Any]], concurrent: int) -> None:
+    """The target on reading: dlt's extract step. Normalize and load (the same DuckDB work either way)
+    are not reading, so the whole run's ratio is only printed beside it."""
+    args = bench.args
+    name = (f"latency {args.compare_latency * 1000:.0f} ms, {args.compare_lists} lists: reading concurrently ≥"
+            f" {targets.LATENCY_SPEEDUP:g}× faster than one at a time")
+    seq, con = results["sequential"], results["concurrent"]
+    if "error" in seq or "error" in con:
+        bench.report.check(name, False, "a run failed")
+        return
+    reading = {label: next(s["s"] for s in run["steps"] if s["step"] == "extract") for label, run in results.items()}
+    speedup, whole = reading["sequential"] / reading["concurrent"], seq["wall_s"] / con["wall_s"]
+    bench.report.check(
+        name, speedup >= targets.LATENCY_SPEEDUP,
+        f"extract {reading['sequential']:.2f} s / {reading['concurrent']:.2f} s = {speedup:.2f}×"
+        f" (c=1 vs c={concurrent}); whole run incl. normalize+load {seq['wall_s']:.2f} s / {con['wall_s']:.2f} s"
+        f" = {whole:.2f}×")
