@@ -2,6 +2,7 @@
 
     python pipelines/campaign_monitor_pipeline.py --demo
     python pipelines/campaign_monitor_pipeline.py --client-id 4a397c... --tables lists,active_subscribers
+    python pipelines/campaign_monitor_pipeline.py --incremental        # what changed since the last run
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException  # n
 from cm_source import TABLES, campaign_monitor_source  # noqa: E402
 from cm_source.failures import UserError, destination_refused, run_script  # noqa: E402
 from cm_source.read.destinations import (  # noqa: E402
-    destination_for, destination_type, file_format, has_atomic_replace, nested_as_text_for,
+    can_merge, destination_for, destination_type, file_format, has_atomic_replace, nested_as_text_for,
 )
+from cm_source.read.incremental import STATE_KEY  # noqa: E402
 
 PIPELINE_NAME = "campaign_monitor"
 DEFAULT_DATASET = "campaign_monitor_data"
@@ -45,6 +47,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--local-times", action="store_true",
         help="load timestamps as Campaign Monitor sends them (client local time) instead of converting to UTC",
+    )
+    parser.add_argument(
+        "--incremental", action="store_true",
+        help="read only what changed since the last run (subscribers, report events, recent campaigns' reports)",
+    )
+    parser.add_argument(
+        "--report-refresh-days", type=int, metavar="N",
+        help="with --incremental, re-read reports of campaigns sent within N days (default 30)",
+    )
+    parser.add_argument(
+        "--full-refresh", action="store_true",
+        help="drop this source's tables and state first and read everything again (reconciles an incremental load)",
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback on failure")
     return parser.parse_args(argv)
@@ -84,6 +98,11 @@ def run(args: argparse.Namespace) -> int:
     tables = selected_tables(args.tables)
     pipeline_name = f"{PIPELINE_NAME}_demo" if args.demo else PIPELINE_NAME
     destination = destination_for(args.destination, duckdb_file(pipeline_name, args.dataset))
+    if args.incremental and not can_merge(destination):
+        raise UserError(
+            f"--incremental needs a destination that can update and delete rows by key, and"
+            f" {destination_type(destination)} cannot: run without --incremental (a full refresh)"
+        )
     if not has_atomic_replace(destination):
         print(
             f"note: {destination_type(destination)} cannot swap tables in atomically: a run that fails"
@@ -105,11 +124,17 @@ def run(args: argparse.Namespace) -> int:
             settings["reports_sent_after"] = args.reports_sent_after
         if args.local_times:
             settings["convert_to_utc"] = False
+        if args.incremental:
+            settings["incremental"] = True
+        if args.report_refresh_days is not None:
+            settings["report_refresh_days"] = args.report_refresh_days
         loader_format = args.file_format or file_format(destination)
         settings["nested_as_text"] = nested_as_text_for(loader_format)
         source = campaign_monitor_source(**settings).with_resources(*tables)
-        pipeline.run(source, loader_file_format=loader_format)
+        pipeline.run(source, loader_file_format=loader_format, refresh="drop_sources" if args.full_refresh else None)
     print_summary(pipeline, tables)
+    if args.incremental:
+        print_incremental_note(pipeline)
     return 0
 
 
@@ -146,6 +171,16 @@ def print_summary(pipeline: dlt.Pipeline, tables: List[str]) -> None:
         or pipeline.destination.destination_name
     )
     print(f"\nLoaded into {location}, dataset {pipeline.dataset_name}")
+
+
+def print_incremental_note(pipeline: dlt.Pipeline) -> None:
+    """What an incremental run cannot see, and when the subscriber tables were last read in full."""
+    memory = pipeline.state.get("sources", {}).get("campaign_monitor", {}).get(STATE_KEY, {})
+    print(
+        "Incremental: read what changed since the last run. A change to a subscriber's name or custom"
+        " fields that does not move their Date is not seen until a full read; the subscriber tables were"
+        f" last read in full {memory.get('last_full_read', 'never')}. Run with --full-refresh to reconcile."
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

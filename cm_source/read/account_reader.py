@@ -7,6 +7,7 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any, Callable, Iterator, List, Mapping, Optional
 
+import dlt
 from dlt.common.pipeline import current_pipeline
 
 from ..api_facts import API_KEY_SETTING, CLIENT_ID_SETTING
@@ -16,6 +17,8 @@ from .catalogue import ENDPOINTS, Endpoint, read_under
 from .columnar import combined
 from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
+from .incremental import IncrementalRun
+from .incremental_reads import read_incrementally
 from .rows import PageRules, ReadRow, shape_page, shape_row
 from .time_zones import LocalTime
 
@@ -27,12 +30,13 @@ class AccountReader:
 
     def __init__(
         self, api: CampaignMonitorAPI, local_time: LocalTime, reports_from: Optional[date],
-        nested_as_text: Optional[bool] = None,
+        nested_as_text: Optional[bool] = None, incremental: Optional[IncrementalRun] = None,
     ) -> None:
         self.api = api
         self.local_time = local_time
         self.reports_from = reports_from
         self.nested_as_text = nested_as_text
+        self.incremental = incremental  # None: a full refresh
 
     def read_root(self, endpoint: Endpoint, only: Optional[str]) -> Iterator[List[ReadRow]]:
         """A table read under nothing (clients): the one row asked for, or every row the key can list,
@@ -64,30 +68,50 @@ class AccountReader:
 
         def read_children(parent_rows: Any) -> Iterator[Any]:
             as_text = endpoint.columnar and self.nested_as_text_here()
-            readers = [
-                partial(self.read_endpoint, endpoint, {name: row[name] for name in id_names}, row.zone, as_text)
-                for row in (parent_rows if isinstance(parent_rows, list) else [parent_rows])
+            parents = [
+                row for row in (parent_rows if isinstance(parent_rows, list) else [parent_rows])
                 if not endpoint.campaign_report or self.reports_wanted(row)
             ]
-            yield from read_concurrently(readers, self.api.max_concurrent_requests, combine=combined)
+            plan = self.incremental.plan(endpoint) if self.incremental is not None and endpoint.sync else None
+            readers = []
+            for row in parents:
+                ids = {name: row[name] for name in id_names}
+                if plan is None:
+                    readers.append(partial(self.read_endpoint, endpoint, ids, row.zone, as_text))
+                elif plan.wanted(row, ids[id_names[-1]]):
+                    readers.append(partial(read_incrementally, self, plan, ids, row.zone, as_text))
+            hints = dlt.mark.make_hints(**plan.hints) if plan is not None and plan.hints else None
+            for item in read_concurrently(readers, self.api.max_concurrent_requests, combine=combined):
+                yield dlt.mark.with_hints(item, hints) if hints is not None else item
 
         return read_children
 
-    def read_endpoint(self, endpoint: Endpoint, ids: Mapping[str, str], zone: Any, nested_as_text: bool) -> Iterator[Any]:
-        """Stream one endpoint under one parent, page by page, each page shaped by the catalogue's rules."""
-        path = endpoint.path.format(**ids)
-        if endpoint.shape == "paged":
-            pages: Any = self.api.get_pages(
-                path, endpoint.params, row_key=endpoint.row_key, changed_since_param=endpoint.changed_since_param
-            )
-        elif endpoint.shape == "array":
-            pages = [self.api.get_array(path, endpoint.params)]
-        else:
-            pages = [self.api.get_object(path, endpoint.rows_at)]
+    def read_endpoint(
+        self, endpoint: Endpoint, ids: Mapping[str, str], zone: Any, nested_as_text: bool,
+        params: Optional[Mapping[str, str]] = None, keep: Optional[Callable[[List[Any]], List[Any]]] = None,
+    ) -> Iterator[Any]:
+        """Stream one endpoint under one parent, page by page, each page shaped by the catalogue's rules.
+
+        ``params`` are added to the catalogue's; ``keep`` sees each page as the API sent it and returns
+        the rows to load (an incremental read's cursor).
+        """
         rules = PageRules(endpoint, ids, zone, self.local_time)
-        for rows in pages:
+        for rows in self.pages(endpoint, endpoint.path.format(**ids), params):
+            rows = keep(rows) if keep is not None else rows
             if rows:
                 yield shape_page(rows, rules, nested_as_text)
+
+    def pages(self, endpoint: Endpoint, path: str, params: Optional[Mapping[str, str]] = None) -> Iterator[List[Any]]:
+        """The rows of one request, or of each page of a paged one, as the API sent them."""
+        query = {**endpoint.params, **(params or {})}
+        if endpoint.shape == "paged":
+            yield from self.api.get_pages(
+                path, query, row_key=endpoint.row_key, changed_since_param=endpoint.changed_since_param
+            )
+        elif endpoint.shape == "array":
+            yield self.api.get_array(path, query)
+        else:
+            yield self.api.get_object(path, endpoint.rows_at)
 
     def reports_wanted(self, campaign: Row) -> bool:
         sent = campaign.get("SentDate")

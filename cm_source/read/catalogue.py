@@ -15,6 +15,12 @@ from ..api_facts import SUBSCRIBER_PARAMS, SUBSCRIBER_STATES
 # array found under ``rows_at``).
 Shape = Literal["array", "paged", "object"]
 
+# How an incremental run reads a table; a full refresh (the default) reads every table in full.
+# "": in full every run (one or a few requests). "state_changes": a list's subscribers in one state,
+# from the list's cursor, leavers removed. "new_events": events appended from a cursor per parent.
+# "once": read once per parent, then kept. "recent": re-read for recently sent campaigns, else kept.
+Sync = Literal["", "state_changes", "new_events", "once", "recent"]
+
 # Report events oldest first: events arriving during the read land on the last page, not mid-read.
 EVENT_PARAMS: Mapping[str, str] = {"orderfield": "date", "orderdirection": "asc"}
 
@@ -44,6 +50,7 @@ class Endpoint:
     columnar: bool = False  # millions of rows: pages go to dlt as Arrow tables (see columnar.py)
     row_key: Tuple[str, ...] = ()  # the API fields that tell rows of a paged read apart (to re-read safely)
     changed_since_param: str = ""  # the filter for rows changed since a time, to catch up after paging
+    sync: Sync = ""  # how an incremental run reads it (see Sync)
 
 
 def client_with_details(listed: Dict[str, Any], details: Any) -> Dict[str, Any]:
@@ -66,9 +73,9 @@ def without_api_key(details: Any) -> Dict[str, Any]:
     return {key: value for key, value in details.items() if key != "ApiKey"} if isinstance(details, dict) else {}
 
 
-def _subscribers(table: str, path: str, key: str, parent: str) -> Endpoint:
+def _subscribers(table: str, path: str, key: str, parent: str, sync: Sync = "") -> Endpoint:
     return Endpoint(
-        table, path, "paged", primary_key=(key, "email_address"), parent=parent, params=SUBSCRIBER_PARAMS,
+        table, path, "paged", primary_key=(key, "email_address"), parent=parent, params=SUBSCRIBER_PARAMS, sync=sync,
         timestamps=("Date", "ListJoinedDate"), row_key=("EmailAddress",), changed_since_param="date",
         always_text=("ConsentToTrack", "MobileNumber", "ConsentToSendSms"), custom_fields="CustomFields",
         columnar=True,
@@ -81,7 +88,7 @@ def _events(
 ) -> Endpoint:
     return Endpoint(
         table, path, "paged", primary_key=(), parent=parent, params=params, timestamps=(timestamp,),
-        floats=("Latitude", "Longitude"), columnar=True, campaign_report=campaign_report,
+        floats=("Latitude", "Longitude"), columnar=True, campaign_report=campaign_report, sync="new_events",
     )
 
 
@@ -125,7 +132,7 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     ),
     # A list
     *(
-        _subscribers(f"{state}_subscribers", f"lists/{{ListID}}/{state}.json", "list_id", "lists")
+        _subscribers(f"{state}_subscribers", f"lists/{{ListID}}/{state}.json", "list_id", "lists", "state_changes")
         for state in (name.lower() for name in SUBSCRIBER_STATES)
     ),
     Endpoint("list_details", "lists/{ListID}.json", "object", ("list_id",), parent="lists"),
@@ -138,12 +145,13 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     # A sent campaign (only those sent on or after ``reports_sent_after``)
     Endpoint(
         "campaign_summaries", "campaigns/{CampaignID}/summary.json", "object", ("campaign_id",),
-        parent="campaigns", campaign_report=True,
+        parent="campaigns", campaign_report=True, sync="recent",
     ),
     Endpoint(
         "campaign_recipients", "campaigns/{CampaignID}/recipients.json", "paged",
         primary_key=("campaign_id", "list_id", "email_address"), parent="campaigns", campaign_report=True,
         params={"orderfield": "email", "orderdirection": "asc"}, row_key=("ListID", "EmailAddress"), columnar=True,
+        sync="once",  # recipients do not change after sending
     ),
     _events("campaign_opens", "campaigns/{CampaignID}/opens.json", "campaigns", campaign_report=True),
     _events("campaign_clicks", "campaigns/{CampaignID}/clicks.json", "campaigns", campaign_report=True),
@@ -152,15 +160,15 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     _events("campaign_spam_complaints", "campaigns/{CampaignID}/spam.json", "campaigns", campaign_report=True),
     Endpoint(
         "campaign_email_client_usage", "campaigns/{CampaignID}/emailclientusage.json", "array",
-        ("campaign_id", "client", "version"), parent="campaigns", campaign_report=True,
+        ("campaign_id", "client", "version"), parent="campaigns", campaign_report=True, sync="recent",
     ),
     Endpoint(
         "campaign_lists", "campaigns/{CampaignID}/listsandsegments.json", "object", ("campaign_id", "list_id"),
-        parent="campaigns", campaign_report=True, rows_at="Lists",
+        parent="campaigns", campaign_report=True, rows_at="Lists", sync="recent",
     ),
     Endpoint(
         "campaign_segments", "campaigns/{CampaignID}/listsandsegments.json", "object",
-        ("campaign_id", "segment_id"), parent="campaigns", campaign_report=True, rows_at="Segments",
+        ("campaign_id", "segment_id"), parent="campaigns", campaign_report=True, rows_at="Segments", sync="recent",
     ),
     # A journey and its emails
     Endpoint(

@@ -42,6 +42,17 @@ def has_atomic_replace(destination: Any) -> bool:
     return ATOMIC_REPLACE in destination.capabilities().supported_replace_strategies
 
 
+def can_merge(destination: Any) -> bool:
+    """Whether rows can be updated and deleted there by key (dlt's merge), as an incremental run needs.
+
+    The plain filesystem lists merge strategies (for its Delta and Iceberg table formats) but appends
+    plain files instead: changed subscribers would be loaded twice and leavers never removed.
+    """
+    if destination_type(destination) == "filesystem":
+        return False
+    return "delete-insert" in destination.capabilities().supported_merge_strategies
+
+
 def file_format(destination: Any) -> Optional[str]:
     """The loader file format to load with; None leaves the choice to dlt."""
     formats = destination.capabilities().supported_loader_file_formats

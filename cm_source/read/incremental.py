@@ -1,0 +1,299 @@
+"""Incremental runs: what each table re-reads, from which cursor, and how its table stays exact.
+
+Every cursor lives in dlt's source state, which dlt commits with the load: a run that fails or is
+killed leaves the cursors where they were, and the next run reads again from there. A table that has
+no cursors yet (its first incremental run, or after ``--full-refresh``) is read in full and replaces
+what was loaded, so from then on it equals a full refresh.
+
+Campaign Monitor's ``date`` filter is "on or after", at minute precision, in the client's local time:
+
+- A list's five states are read together from one cursor per list: the largest ``Date`` seen for the
+  list, less the time that read took and a margin, so a change made while the list was read is read
+  again next time. A subscriber who turns up in another state is removed from this one (a row marked
+  ``_cm_left``, dlt's hard delete), so each state table holds who is in that state now.
+- Events are appended from a cursor per campaign or journey email: the minute of the latest event
+  loaded, with the fingerprints of the events loaded in that minute, so an event at the boundary is
+  neither lost nor loaded twice, and true repeats are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+import dlt
+from dlt.common.pipeline import current_pipeline
+
+from ..errors import CampaignMonitorError
+from .catalogue import Endpoint
+from .destinations import can_merge, destination_type
+
+Row = Dict[str, Any]
+STATE_KEY = "incremental"
+LEFT_COLUMN = "_cm_left"  # True on a row that removes a subscriber who left this state (hard delete)
+CHANGE_MARGIN = timedelta(minutes=5)  # changes the API stamps just before it shows them are read again
+API_TIME = "%Y-%m-%d %H:%M:%S"
+FILTER_TIME = "%Y-%m-%d %H:%M"
+
+
+def incremental_hints(endpoint: Endpoint) -> Dict[str, Any]:
+    """The write disposition of an incremental table, and the hard-delete column of a state table."""
+    if endpoint.sync == "state_changes":
+        return {
+            "write_disposition": "merge",
+            "columns": {LEFT_COLUMN: {"data_type": "bool", "hard_delete": True, "nullable": True}},
+        }
+    if endpoint.sync == "new_events":
+        return {"write_disposition": "append"}
+    if endpoint.sync in ("once", "recent"):
+        return {"write_disposition": "merge"}
+    return {}
+
+
+def fingerprint(row: Mapping[str, Any]) -> str:
+    """An event's identity for the boundary minute: the whole row, as the API sent it."""
+    return hashlib.blake2b(json.dumps(row, sort_keys=True, default=str).encode("utf-8"), digest_size=8).hexdigest()
+
+
+def parse_time(value: Any) -> Optional[datetime]:
+    try:
+        return datetime.strptime(str(value), API_TIME)
+    except ValueError:
+        return None
+
+
+class IncrementalRun:
+    """One incremental run's view of the source state: a table's plan, and the shared list reads."""
+
+    def __init__(self, report_refresh_days: int, system_date: Callable[[], str]) -> None:
+        self.run_id = uuid.uuid4().hex
+        self.report_refresh_days = report_refresh_days
+        self.system_date = system_date
+        self._memory: Optional[Dict[str, Any]] = None
+        self._cursors_run_before: Optional[str] = None
+        self._cursors_at_start: Dict[str, str] = {}
+        self._plans: Dict[str, TablePlan] = {}
+        self.lists = ListChanges()
+
+    def memory(self) -> Dict[str, Any]:
+        """The source state's incremental part, opened once per run (on the extract thread, as dlt needs).
+
+        The run that last moved the list cursors is remembered: a state table read in that run can
+        go on from them; one that was not is read again in full.
+        """
+        if self._memory is None:
+            destination = getattr(current_pipeline(), "destination", None)
+            if destination is not None and not can_merge(destination):
+                raise CampaignMonitorError(
+                    f"an incremental run needs a destination that can update and delete rows by key, and"
+                    f" {destination_type(destination)} cannot: load it without incremental (a full refresh)"
+                )
+            memory = dlt.current.source_state().setdefault(STATE_KEY, {})
+            lists = memory.setdefault("lists", {})
+            self._cursors_run_before = lists.get("run")
+            self._cursors_at_start = dict(lists.get("cursors", {}))
+            self._memory = memory
+        return self._memory
+
+    def cursor_at_start(self, list_id: str) -> Optional[str]:
+        """The list's cursor as this run found it (a cursor moved by this run's own reads is for the next)."""
+        self.memory()
+        return self._cursors_at_start.get(list_id)
+
+    def move_cursor(self, list_id: str, read: "ListRead") -> None:
+        """Store the list's cursor for the next run, from everything this run read of the list so far."""
+        cursors = self.memory()["lists"].setdefault("cursors", {})
+        since = read.next_since(self._cursors_at_start.get(list_id))
+        if since is not None:
+            cursors[list_id] = since
+
+    def plan(self, endpoint: Endpoint) -> "TablePlan":
+        """What this run reads of ``endpoint``: decided at its first batch of parents, kept for the rest."""
+        if endpoint.table not in self._plans:
+            self._plans[endpoint.table] = self._new_plan(endpoint)
+        return self._plans[endpoint.table]
+
+    def _new_plan(self, endpoint: Endpoint) -> "TablePlan":
+        """A state table carries on only if it was read when the list cursors last moved; any other
+        table carries on once it has cursors. Otherwise it is read in full and replaced."""
+        memory = self.memory()
+        table = memory.setdefault("tables", {}).setdefault(endpoint.table, {})
+        if endpoint.sync == "state_changes":
+            reload = table.get("run") is None or table.get("run") != self._cursors_run_before
+            memory["lists"]["run"] = table["run"] = self.run_id
+        else:
+            reload = "parents" not in table
+            if reload:
+                table["parents"] = {}
+        if reload and endpoint.sync == "state_changes":
+            memory["last_full_read"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return TablePlan(endpoint, reload, table, self)
+
+    def recent_cutoff(self) -> Optional[datetime]:
+        """The oldest send date whose reports are read again: ``report_refresh_days`` before the
+        account's "now", a day earlier still because that "now" is the account's zone, not the client's."""
+        now = parse_time(f"{self.system_date()}:00")
+        return now - timedelta(days=self.report_refresh_days + 1) if now else None
+
+
+@dataclass
+class TablePlan:
+    """How one incremental table is read in this run: replaced in full, or carried on from its cursors."""
+
+    endpoint: Endpoint
+    reload: bool
+    memory: Dict[str, Any]
+    run: IncrementalRun
+
+    @property
+    def hints(self) -> Optional[Dict[str, Any]]:
+        """dlt hints for this run's items: a reloaded table replaces what was loaded."""
+        return {"write_disposition": "replace"} if self.reload else None
+
+    def wanted(self, parent: Mapping[str, Any], parent_id: str) -> bool:
+        """Whether a parent's rows are read this run: all of them on a reload, every list and journey
+        email; a campaign's reports once ("once"), or while it was sent recently."""
+        if self.reload or not self.endpoint.campaign_report:
+            return True
+        known = parent_id in self.memory["parents"]
+        if self.endpoint.sync == "once":
+            return not known
+        return not known or self.recently_sent(parent)
+
+    def recently_sent(self, campaign: Mapping[str, Any]) -> bool:
+        sent = campaign.get("SentDate")
+        cutoff = self.run.recent_cutoff()
+        if not isinstance(sent, datetime) or cutoff is None:
+            return True
+        if sent.tzinfo is not None:
+            sent = sent.astimezone(timezone.utc).replace(tzinfo=None)
+        return sent >= cutoff
+
+    def loaded(self, parent_id: str) -> None:
+        """A parent whose rows were read in full (``once`` and ``recent`` tables)."""
+        self.memory["parents"][parent_id] = True
+
+
+class EventCursor:
+    """Where a parent's events were read up to: the latest minute, and the events loaded in it."""
+
+    def __init__(self, stored: Optional[Mapping[str, Any]], timestamp: str) -> None:
+        self.timestamp = timestamp
+        self.minute: Optional[str] = stored.get("minute") if stored else None
+        self.seen: Counter = Counter(stored.get("seen", {})) if stored else Counter()
+        self._boundary = Counter(self.seen)  # the events at the old boundary not yet met again
+
+    def params(self) -> Dict[str, str]:
+        return {"date": self.minute} if self.minute else {}
+
+    def new_rows(self, rows: List[Row]) -> List[Row]:
+        """The rows not loaded before, remembering those in the latest minute."""
+        fresh = []
+        for row in rows:
+            minute = str(row.get(self.timestamp) or "")[:16]
+            if self.minute and minute < self.minute:
+                continue  # before the cursor: loaded by an earlier run
+            if minute == self.minute:
+                mark = fingerprint(row)
+                if self._boundary[mark] > 0:
+                    self._boundary[mark] -= 1
+                    continue
+            fresh.append(row)
+            if self.minute is None or minute > self.minute:
+                self.minute, self.seen = minute, Counter()
+            if minute == self.minute:
+                self.seen[fingerprint(row)] += 1
+        return fresh
+
+    def stored(self) -> Dict[str, Any]:
+        return {"minute": self.minute, "seen": dict(self.seen)}
+
+
+@dataclass
+class ListRead:
+    """What one run saw of one list: the latest ``Date`` and how long the reads of it took."""
+
+    latest: Optional[datetime] = None
+    started: Optional[float] = None
+    ended: Optional[float] = None
+
+    def saw(self, rows: List[Row]) -> None:
+        for row in rows:
+            moment = parse_time(row.get("Date"))
+            if moment is not None and (self.latest is None or moment > self.latest):
+                self.latest = moment
+
+    def next_since(self, previous: Optional[str]) -> Optional[str]:
+        """The cursor for the next run: never later than the moment this run began to read the list."""
+        if self.latest is None:
+            return previous
+        took = timedelta(seconds=(self.ended or 0.0) - (self.started or 0.0))
+        since = (self.latest - took - CHANGE_MARGIN).strftime(FILTER_TIME)
+        return max(since, previous) if previous else since
+
+
+@dataclass
+class ListChanges:
+    """Each list's changes since its cursor, in all five states, read once per run for every state table."""
+
+    reads: Dict[str, ListRead] = field(default_factory=dict)
+    _changes: Dict[str, Dict[str, List[Row]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _list_locks: Dict[str, threading.Lock] = field(default_factory=dict)
+
+    def read_of(self, list_id: str) -> ListRead:
+        with self._lock:
+            return self.reads.setdefault(list_id, ListRead())
+
+    def changes(
+        self, list_id: str, since: str, paths: List[str], fetch: Callable[[str, Mapping[str, str]], List[Row]]
+    ) -> Dict[str, List[Row]]:
+        """Each state's rows changed since ``since`` (by the state's path), every subscriber in the one
+        state they are in now; read for the first state table that asks, kept for the others."""
+        with self._lock:
+            lock = self._list_locks.setdefault(list_id, threading.Lock())
+        with lock:
+            if list_id not in self._changes:
+                read = self.read_of(list_id)
+                started = time.monotonic()
+                by_state = {path: fetch(path, {"date": since}) for path in paths}
+                read.started = min(read.started or started, started)
+                read.ended = time.monotonic()
+                for rows in by_state.values():
+                    read.saw(rows)
+                self._changes[list_id] = now_in_one_state(by_state)
+            return self._changes[list_id]
+
+    def timed(self, list_id: str) -> Callable[[], None]:
+        """Note that a full read of one of the list's states begins; the returned call notes its end."""
+        read = self.read_of(list_id)
+        started = time.monotonic()
+        read.started = min(read.started or started, started)
+
+        def ended() -> None:
+            read.ended = max(read.ended or 0.0, time.monotonic())
+
+        return ended
+
+
+def now_in_one_state(by_state: Mapping[str, List[Row]]) -> Dict[str, List[Row]]:
+    """A subscriber who shows up in two states (they moved while the states were read) is kept in the
+    one with the later ``Date``; ties go to the state read last."""
+    where: Dict[str, tuple] = {}
+    for order, (state, rows) in enumerate(by_state.items()):
+        for row in rows:
+            email = str(row.get("EmailAddress", "")).lower()
+            rank = (str(row.get("Date") or ""), order)
+            if email not in where or rank >= where[email][0]:
+                where[email] = (rank, state, row)
+    result: Dict[str, List[Row]] = {state: [] for state in by_state}
+    for _, state, row in where.values():
+        result[state].append(row)
+    return result

@@ -1,0 +1,61 @@
+"""The cursors of an incremental run: events at the boundary minute, and where a list is read from next."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cm_source.read.incremental import EventCursor, ListRead, now_in_one_state
+
+
+def event(email: str, date: str, **more: str) -> dict:
+    return {"EmailAddress": email, "Date": date, "IPAddress": "192.0.2.1", **more}
+
+
+def test_events_in_the_boundary_minute_are_neither_lost_nor_loaded_twice_and_true_repeats_are_kept() -> None:
+    first = EventCursor(None, "Date")
+    loaded = first.new_rows([event("a@x", "2024-07-15 09:00:10"), event("b@x", "2024-07-15 09:30:05"),
+                             event("b@x", "2024-07-15 09:30:05")])  # a true repeat: the same open twice
+    assert len(loaded) == 3 and first.params() == {"date": "2024-07-15 09:30"}
+    stored = first.stored()
+    # The next read asks from the boundary minute: the API answers it again, with what came since.
+    again = EventCursor(stored, "Date")
+    fresh = again.new_rows([
+        event("b@x", "2024-07-15 09:30:05"), event("b@x", "2024-07-15 09:30:05"),  # loaded before
+        event("b@x", "2024-07-15 09:30:05"),  # a third time, new since the last run
+        event("c@x", "2024-07-15 09:30:40"), event("d@x", "2024-07-15 09:31:00"),
+    ])
+    assert [(row["EmailAddress"], row["Date"]) for row in fresh] == [
+        ("b@x", "2024-07-15 09:30:05"), ("c@x", "2024-07-15 09:30:40"), ("d@x", "2024-07-15 09:31:00")]
+    assert again.stored() == {"minute": "2024-07-15 09:31", "seen": {next(iter(again.seen)): 1}}
+
+
+def test_a_read_with_nothing_new_keeps_the_cursor_and_its_boundary() -> None:
+    stored = EventCursor(None, "Date")
+    stored.new_rows([event("a@x", "2024-07-15 09:30:05")])
+    again = EventCursor(stored.stored(), "Date")
+    assert again.new_rows([event("a@x", "2024-07-15 09:30:05")]) == []
+    assert again.stored() == stored.stored()
+
+
+def test_rows_before_the_cursor_are_never_loaded_again() -> None:
+    cursor = EventCursor({"minute": "2024-07-15 09:30", "seen": {}}, "Date")
+    assert cursor.new_rows([event("old@x", "2024-07-15 09:29:59")]) == []
+
+
+def test_a_lists_next_cursor_is_no_later_than_the_start_of_this_runs_read() -> None:
+    read = ListRead(started=100.0, ended=160.0)  # the reads of the list took a minute
+    read.saw([{"Date": "2024-07-15 09:30:00"}, {"Date": "2024-07-15 08:00:00"}, {"Date": "not a date"}])
+    assert read.latest == dt.datetime(2024, 7, 15, 9, 30)
+    assert read.next_since(None) == "2024-07-15 09:24"  # less the minute it took and five minutes' margin
+    assert read.next_since("2024-07-15 09:26") == "2024-07-15 09:26"  # never moves back
+    assert ListRead().next_since("2024-07-01 00:00") == "2024-07-01 00:00"  # nothing seen: kept
+
+
+def test_someone_seen_in_two_states_is_kept_in_the_one_they_moved_to_last() -> None:
+    by_state = {
+        "active": [{"EmailAddress": "a@x", "Date": "2024-07-15 09:00:00"}, {"EmailAddress": "b@x", "Date": "2024-07-15 09:00:00"}],
+        "unsubscribed": [{"EmailAddress": "A@x", "Date": "2024-07-15 09:10:00"}],
+    }
+    result = now_in_one_state(by_state)
+    assert [row["EmailAddress"] for row in result["active"]] == ["b@x"]
+    assert [row["EmailAddress"] for row in result["unsubscribed"]] == ["A@x"]
