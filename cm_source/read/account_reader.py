@@ -17,7 +17,7 @@ from .catalogue import ENDPOINTS, Endpoint, read_under
 from .columnar import combined
 from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
-from .incremental import IncrementalRun
+from .incremental import LEFT_COLUMN, IncrementalRun
 from .incremental_reads import read_incrementally
 from .rows import PageRules, ReadRow, shape_page, shape_row
 from .time_zones import LocalTime
@@ -37,6 +37,8 @@ class AccountReader:
         self.reports_from = reports_from
         self.nested_as_text = nested_as_text
         self.incremental = incremental  # None: a full refresh
+        if incremental is not None:
+            _DLT_LOGGER.addFilter(_expected_notice)
 
     def read_root(self, endpoint: Endpoint, only: Optional[str]) -> Iterator[List[ReadRow]]:
         """A table read under nothing (clients): the one row asked for, or every row the key can list,
@@ -126,15 +128,19 @@ class AccountReader:
             pipeline = current_pipeline()
             self.nested_as_text = not holds_nested_arrow(getattr(pipeline, "destination", None))
         if self.nested_as_text:
-            _DLT_LOGGER.addFilter(_json_text_hint_notice)
+            _DLT_LOGGER.addFilter(_expected_notice)
         return self.nested_as_text
 
 
 _DLT_LOGGER = logging.getLogger("dlt")
 _NESTED_TABLES = tuple(f"In resource: {e.table}," for e in ENDPOINTS if e.custom_fields)
+_HARD_DELETE_ON_REPLACE = f'The "hard_delete" column hint for column "{LEFT_COLUMN}"'
 
 
-def _json_text_hint_notice(record: logging.LogRecord) -> bool:
-    """Drop dlt's notice that a JSON column arrived as Arrow text: that is what the hint is for."""
+def _expected_notice(record: logging.LogRecord) -> bool:
+    """Drop dlt's notices about what the source does on purpose: a JSON column sent as Arrow text (what
+    the hint is for), and the hard-delete column of a state table on a run that replaces the table."""
     message = record.getMessage()
-    return not (message.startswith(_NESTED_TABLES) and "merging arrow schema with dlt schema" in message)
+    if message.startswith(_NESTED_TABLES) and "merging arrow schema with dlt schema" in message:
+        return False
+    return not message.startswith(_HARD_DELETE_ON_REPLACE)

@@ -12,8 +12,10 @@ from ..http import CampaignMonitorAPI
 
 STANDARD_COLUMNS = ("email_address", "name", "mobile_number", "consent_to_track", "consent_to_send_sms")
 # Columns of the read side's subscriber tables that the API sets itself: ignored, so that a table
-# loaded by campaign_monitor_source can be pushed back as it is.
-READ_ONLY_COLUMNS = frozenset({"list_id", "client_id", "date", "list_joined_date", "state", "reads_email_with"})
+# loaded by campaign_monitor_source can be pushed back as it is (_cm_left: an incremental load's removals).
+READ_ONLY_COLUMNS = frozenset(
+    {"list_id", "client_id", "date", "list_joined_date", "state", "reads_email_with", "_cm_left"}
+)
 # The read side keeps a subscriber's custom fields in one column of {key, value} entries.
 CUSTOM_FIELDS_COLUMN = "custom_fields"
 _naming = NamingConvention()
