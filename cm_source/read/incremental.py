@@ -96,6 +96,7 @@ class IncrementalRun:
                     f" {destination_type(destination)} cannot: load it without incremental (a full refresh)"
                 )
             memory = dlt.current.source_state().setdefault(STATE_KEY, {})
+            memory["runs"] = memory.get("runs", 0) + 1
             lists = memory.setdefault("lists", {})
             self._cursors_run_before = lists.get("run")
             self._cursors_at_start = dict(lists.get("cursors", {}))

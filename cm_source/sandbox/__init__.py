@@ -8,7 +8,8 @@ run without a live account. As in the API, a query parameter sent empty (`date=`
 `Sandbox.faults` (`Faults`) switches on, at run time, what a live API and the network in front of it do
 to a sync: 429s, 5xx, answers cut short, HTML instead of JSON, dropped connections, latency, and rows
 inserted or removed while a list is being paged. `Sandbox(account, on_served=...)` reports each answer
-(`Served`) with how long the server took over it.
+(`Served`) with how long the server took over it. `account_activity(account)` is what happens in an
+account between two syncs (joins, state moves, field edits, a new campaign, new events).
 
     with Sandbox(generate_account(subscribers=3000)) as sandbox:
         ...  # sandbox.base_url, sandbox.api_key, sandbox.requests, sandbox.faults
@@ -18,13 +19,18 @@ inserted or removed while a list is being paged. `Sandbox(account, on_served=...
 
 The modules, one concern each: account (the data), generate and reports (the generated account),
 paging (query parameters, orders, the paged envelope), reads (GET handlers), validation and writes
-(subscriber writes), routes (route table and auth), faults, server (Sandbox), __main__ (the command).
+(subscriber writes), activity (changes between syncs), routes (route table and auth), faults, server
+(Sandbox), __main__ (the command).
 """
 
 from .account import STATES, Account
+from .activity import Activity, account_activity
 from .faults import Faults
 from .generate import generate_account
 from .messages import RecordedRequest
 from .server import Sandbox, Served
 
-__all__ = ["STATES", "Account", "Faults", "RecordedRequest", "Sandbox", "Served", "generate_account"]
+__all__ = [
+    "STATES", "Account", "Activity", "Faults", "RecordedRequest", "Sandbox", "Served", "account_activity",
+    "generate_account",
+]

@@ -13,7 +13,7 @@ from http.client import responses as HTTP_REASONS
 from typing import Callable
 
 from .account import STATES, Account
-from .messages import Reply
+from .messages import KEY_REFUSED, Reply
 from .paging import SUBSCRIBER_ORDER, ordered_members, page_spec, since_param
 from .writes import new_row
 
@@ -113,12 +113,12 @@ NO_FAULT = _Admission()
 class Faults:
     """Fault switches of one sandbox, flipped by tests at run time, between or during requests.
 
-    The one-shot switches (rate_limit, server_error, truncate, garbage, reset_connection) each take the
+    The one-shot switches (rate_limit, server_error, refuse_key, truncate, garbage, reset_connection) each take the
     next `count` requests whose path after the API base (e.g. "/lists/abc/active.json") the regex `only`
     is found in (`re.search`; None: every path). Requests take them in arrival order, and one armed
     earlier comes first: rate_limit(1) then server_error(1) answers 429, then 500, then serves. Every
     request is still recorded in `Sandbox.requests`, with `fault` naming the switch that answered it.
-    rate_limit, server_error, garbage and reset_connection answer in place of the API (nothing is read or
+    rate_limit, server_error, refuse_key, garbage and reset_connection answer in place of the API (nothing is read or
     written); truncate serves the request (a write lands) and cuts the answer short.
 
     `latency` delays every matching request, faulted or not; `rate_limit_window` is a real limiter in
@@ -163,6 +163,11 @@ class Faults:
             raise ValueError(f"status must be a 5xx HTTP status, not {status!r}")
         payload = {"Code": status, "Message": HTTP_REASONS.get(status, "Server Error")}
         self._arm("server_error", count, only, Reply(status, payload, fault="server_error"))
+
+    def refuse_key(self, count: int, only: Only = None) -> None:
+        """The next `count` matching requests answer 401 Code 100, as the API does once a key is revoked."""
+        payload = {"Code": 100, "Message": KEY_REFUSED}
+        self._arm("refuse_key", count, only, Reply(401, payload, fault="refuse_key"))
 
     def truncate(self, count: int, only: Only = None) -> None:
         """The next `count` matching requests are served, but the answer stops after half its body (the

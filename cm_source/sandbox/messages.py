@@ -8,6 +8,8 @@ from typing import Any, Callable
 
 from .account import Account
 
+KEY_REFUSED = "Invalid API key"  # Code 100: a key the account does not know, or no longer
+
 
 @dataclass(frozen=True)
 class RecordedRequest:

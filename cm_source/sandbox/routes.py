@@ -9,7 +9,7 @@ import re
 from typing import NamedTuple
 
 from .account import CAMPAIGN_REPORTS, JOURNEY_REPORTS, STATES, Account
-from .messages import ApiError, Handler
+from .messages import KEY_REFUSED, ApiError, Handler
 from .reads import (
     get_campaign_lists_and_segments, get_campaign_report, get_campaign_summary, get_client_collection,
     get_client_details, get_clients, get_custom_fields, get_email_client_usage, get_journey, get_journey_email_report,
@@ -110,5 +110,5 @@ def authenticate(account: Account, header: str | None) -> str | None:
         return None
     client_id = account.client_for_key(api_key)
     if client_id is None:
-        raise ApiError(401, 100, "Invalid API key")
+        raise ApiError(401, 100, KEY_REFUSED)
     return client_id

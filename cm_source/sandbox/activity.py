@@ -1,0 +1,149 @@
+"""What happens in an account between two syncs, stamped with the account's "now": people join, move
+between states (every kind of move the API knows), edit custom fields without their Date moving, a
+new campaign is sent with its reports, and a recent campaign gets new opens and clicks (a true repeat
+among them). An incremental sync must see all of it but the field edits.
+
+    activity = account_activity(account)  # one round; the account's now moves on by `minutes`
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from .account import DATE_FORMAT, Account, new_id, stamp
+from .reports import _campaign_summary, _email_client_usage
+
+# (from, to) for each kind of move one round makes on every list with someone to move.
+MOVES = (
+    ("Active", "Unsubscribed"), ("Active", "Bounced"), ("Active", "Deleted"),
+    ("Unsubscribed", "Active"), ("Unconfirmed", "Active"),
+)
+
+
+@dataclass
+class Activity:
+    """What one round did, so a test can tell what a sync has to pick up."""
+
+    now: str
+    joined: list[tuple[str, str]] = field(default_factory=list)  # (ListID, EmailAddress)
+    moved: list[tuple[str, str, str, str]] = field(default_factory=list)  # (ListID, EmailAddress, from, to)
+    edited: list[tuple[str, str]] = field(default_factory=list)  # custom fields changed, Date not
+    sent_campaign: str = ""  # the CampaignID of the campaign sent in this round
+    new_events: dict[str, int] = field(default_factory=dict)  # CampaignID -> events added to its reports
+
+
+def account_activity(account: Account, minutes: int = 60, people: int = 2) -> Activity:
+    """One round of activity over the next `minutes`; `people` joins per list. Deterministic: the same
+    account after the same rounds is the same account."""
+    with account.lock:
+        start = datetime.strptime(account.system_date, DATE_FORMAT)
+        now = start + timedelta(minutes=minutes)
+        rng = random.Random(f"activity {account.system_date}")
+        activity = Activity(now=stamp(now))
+
+        def moment() -> str:
+            return stamp(start + timedelta(seconds=rng.randint(1, minutes * 60)))
+
+        for client in account.clients:
+            for row in account.lists[client["ClientID"]]:
+                _list_activity(rng, account, row["ListID"], people, moment, activity)
+        _send_campaign(rng, account, account.clients[0]["ClientID"], start, now, activity)
+        account.system_date = activity.now
+        return activity
+
+
+def _list_activity(
+    rng: random.Random, account: Account, list_id: str, people: int, moment: Callable[[], str], activity: Activity
+) -> None:
+    """Joins, one move of each kind and one field edit on one list; every changed state is a new list
+    (the server tells a changed list by its identity)."""
+    states = {state: list(rows) for state, rows in account.subscribers[list_id].items()}
+    if not any(states.values()):
+        return  # the generator's empty list stays empty
+    for number in range(people):
+        email = f"joined-{activity.now.replace(' ', '-').replace(':', '')}-{number}@{list_id[:6]}.example.com"
+        when = moment()
+        states["Active"].append({
+            "EmailAddress": email, "Name": f"Joined {number}", "Date": when, "ListJoinedDate": when,
+            "State": "Active", "CustomFields": [], "ReadsEmailWith": "Gmail", "ConsentToTrack": "Yes",
+            "ConsentToSendSms": "No",
+        })
+        activity.joined.append((list_id, email))
+    for source, target in MOVES:
+        if states[source]:
+            row = states[source].pop(rng.randrange(len(states[source])))
+            states[target].append({**row, "State": target, "Date": moment()})
+            activity.moved.append((list_id, row["EmailAddress"], source, target))
+    editable = [number for number, row in enumerate(states["Active"]) if row["CustomFields"]]
+    if editable:
+        number = rng.choice(editable)
+        row = states["Active"][number]
+        first, *rest = row["CustomFields"]
+        states["Active"][number] = {**row, "CustomFields": [{**first, "Value": f"edited {activity.now}"}, *rest]}
+        activity.edited.append((list_id, row["EmailAddress"]))
+    account.subscribers[list_id] = states
+
+
+def _send_campaign(
+    rng: random.Random, account: Account, client_id: str, start: datetime, now: datetime, activity: Activity
+) -> None:
+    """A campaign sent to some of the client's first list as the round began, opened and clicked since;
+    and new opens on the campaign before it, one of them a true repeat (same person, second and place)."""
+    campaigns = account.campaigns[client_id]
+    previous = campaigns[0]
+    list_row = account.lists[client_id][0]
+    audience = sorted(account.subscribers[list_row["ListID"]]["Active"], key=lambda row: row["EmailAddress"])[:20]
+    web = f"https://createsend.com/t/r-{new_id(rng, 16).upper()}"
+    campaign = {
+        **previous, "CampaignID": new_id(rng, 32), "Name": f"Sent {activity.now}", "Subject": f"Sent {activity.now}",
+        "WebVersionURL": web, "WebVersionTextURL": f"{web}/t", "SentDate": stamp(start),
+        "TotalRecipients": len(audience),
+    }
+    template = _open_shape(account)
+    opens = [{**template, "EmailAddress": row["EmailAddress"], "ListID": list_row["ListID"],
+              "Date": stamp(start + timedelta(minutes=1 + number))} for number, row in enumerate(audience[::3])]
+    reports = {
+        "recipients": [{"EmailAddress": row["EmailAddress"], "ListID": list_row["ListID"]} for row in audience],
+        "opens": opens, "clicks": [], "bounces": [], "unsubscribes": [], "spam": [],
+    }
+    account.campaigns[client_id] = [campaign, *campaigns]
+    account.campaign_reports[campaign["CampaignID"]] = reports
+    openers = audience[::3]
+    account.campaign_summaries[campaign["CampaignID"]] = _campaign_summary(rng, campaign, reports, len(openers))
+    account.campaign_lists_and_segments[campaign["CampaignID"]] = {
+        "Lists": [{"ListID": list_row["ListID"], "Name": list_row["Name"]}], "Segments": []}
+    account.email_client_usage[campaign["CampaignID"]] = _email_client_usage(openers)
+    activity.sent_campaign = campaign["CampaignID"]
+    _add_opens(account, previous, now, activity)
+
+
+def _add_opens(account: Account, campaign: dict, now: datetime, activity: Activity) -> None:
+    """Three new opens of an earlier campaign in its report, the last a repeat of the one before."""
+    reports = account.campaign_reports[campaign["CampaignID"]]
+    recipients = reports["recipients"]
+    if not recipients:
+        return
+    template = _open_shape(account)
+    when = stamp(now - timedelta(seconds=30))
+    added = [{**template, "EmailAddress": row["EmailAddress"], "ListID": row["ListID"], "Date": when}
+             for row in recipients[:2]]
+    added.append(dict(added[-1]))
+    reports = {**reports, "opens": [*reports["opens"], *added]}
+    account.campaign_reports[campaign["CampaignID"]] = reports
+    summary = account.campaign_summaries[campaign["CampaignID"]]
+    account.campaign_summaries[campaign["CampaignID"]] = {
+        **summary, "TotalOpened": len(reports["opens"]),
+        "UniqueOpened": len({row["EmailAddress"].casefold() for row in reports["opens"]}),
+    }
+    activity.new_events[campaign["CampaignID"]] = len(added)
+
+
+def _open_shape(account: Account) -> dict:
+    """The shape of an open, from the generated reports (any campaign's first open)."""
+    for reports in account.campaign_reports.values():
+        if reports["opens"]:
+            return dict(reports["opens"][0])
+    raise ValueError("the account has no open to copy the shape of")
