@@ -28,7 +28,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from benchmarks.workers import CONCURRENCY_ENV, run_as_worker  # noqa: E402
 
-SCENARIOS = ("floor", "load", "latency", "ratelimit", "write")
+SCENARIOS = ("floor", "load", "latency", "ratelimit", "write", "incremental")
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -79,7 +79,9 @@ def run_scenarios(args: argparse.Namespace, command: str) -> None:
     """
     import dlt
 
-    from benchmarks import scenario_latency, scenario_load, scenario_profile, scenario_rate_limit, scenario_write
+    from benchmarks import (
+        scenario_incremental, scenario_latency, scenario_load, scenario_profile, scenario_rate_limit, scenario_write,
+    )
     from benchmarks.accounts import connector_states
     from benchmarks.runner import Bench
 
@@ -96,6 +98,7 @@ def run_scenarios(args: argparse.Namespace, command: str) -> None:
         ("latency" in args.only, lambda: scenario_latency.run(bench, states)),
         ("ratelimit" in args.only, lambda: scenario_rate_limit.run(bench, states)),
         ("write" in args.only, lambda: scenario_write.run(bench)),
+        ("incremental" in args.only, lambda: scenario_incremental.run(bench)),
         (args.profile, lambda: scenario_profile.run(bench)),
     ]
     try:

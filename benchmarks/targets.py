@@ -18,3 +18,7 @@ RATE_SHARE = 0.8
 MAX_429_SHARE = 0.10
 # README Targets, "the local work adding ≤ 25% to the calls' time": the issue's "well under the time of the calls".
 WRITE_OVERHEAD = 0.25
+# README Targets, "the incremental run sends at most 5% of the full run's requests" (the incremental-sync issue).
+INCREMENTAL_REQUESTS = 0.05
+# README Targets, "and takes at most 10% of its wall time" (the incremental-sync issue).
+INCREMENTAL_WALL = 0.10

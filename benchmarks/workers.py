@@ -75,10 +75,13 @@ def worker_floor(spec: Spec) -> Dict[str, Any]:
 def worker_load(spec: Spec) -> Dict[str, Any]:
     """The connector's full load of the list-state tables into DuckDB, as the project's pipeline does it
     (parquet files, insert-from-staging replace), in a pipelines dir of its own; cProfiled when the
-    spec says ``profile``."""
+    spec says ``profile``. With ``incremental`` it is an incremental run, kept in ``state_dir`` (DuckDB
+    file and pipeline state) so that the next worker carries on from it."""
     baseline = peak_rss_mb()
-    workdir = Path(spec["workdir"])
-    source = campaign_monitor_source(api_key=spec["api_key"], base_url=spec["base_url"])
+    workdir = Path(spec.get("state_dir") or spec["workdir"])
+    source = campaign_monitor_source(
+        api_key=spec["api_key"], base_url=spec["base_url"], incremental=bool(spec.get("incremental"))
+    )
     tables = [name for name in source.resources if list_state(name)]
     source = source.with_resources(*tables)
     pipeline = dlt.pipeline(

@@ -35,9 +35,9 @@ class Activity:
     new_events: dict[str, int] = field(default_factory=dict)  # CampaignID -> events added to its reports
 
 
-def account_activity(account: Account, minutes: int = 60, people: int = 2) -> Activity:
-    """One round of activity over the next `minutes`; `people` joins per list. Deterministic: the same
-    account after the same rounds is the same account."""
+def account_activity(account: Account, minutes: int = 60, people: int = 2, moves: int = 1) -> Activity:
+    """One round of activity over the next `minutes`: on each list `people` join and `moves` people make
+    each kind of move. Deterministic: the same account after the same rounds is the same account."""
     with account.lock:
         start = datetime.strptime(account.system_date, DATE_FORMAT)
         now = start + timedelta(minutes=minutes)
@@ -49,20 +49,37 @@ def account_activity(account: Account, minutes: int = 60, people: int = 2) -> Ac
 
         for client in account.clients:
             for row in account.lists[client["ClientID"]]:
-                _list_activity(rng, account, row["ListID"], people, moment, activity)
+                _list_activity(rng, account, row["ListID"], people, moves, moment, activity)
         _send_campaign(rng, account, account.clients[0]["ClientID"], start, now, activity)
         account.system_date = activity.now
         return activity
 
 
 def _list_activity(
-    rng: random.Random, account: Account, list_id: str, people: int, moment: Callable[[], str], activity: Activity
+    rng: random.Random, account: Account, list_id: str, people: int, moves: int, moment: Callable[[], str],
+    activity: Activity,
 ) -> None:
-    """Joins, one move of each kind and one field edit on one list; every changed state is a new list
+    """Joins, `moves` moves of each kind and one field edit on one list; every changed state is a new list
     (the server tells a changed list by its identity)."""
-    states = {state: list(rows) for state, rows in account.subscribers[list_id].items()}
-    if not any(states.values()):
+    stored = account.subscribers[list_id]
+    if not any(stored.values()):
         return  # the generator's empty list stays empty
+    # Movers are drawn from the list as it was, so nobody moves twice in one round.
+    leaving: dict[str, set[int]] = {state: set() for state in stored}
+    arriving: list[tuple[str, dict]] = []
+    for source, target in MOVES:
+        rows = stored[source]
+        taken = leaving[source]
+        free = [number for number in range(len(rows)) if number not in taken] if taken else range(len(rows))
+        for number in sorted(rng.sample(free, min(moves, len(free)))):
+            leaving[source].add(number)
+            arriving.append((target, {**rows[number], "State": target, "Date": moment()}))
+            activity.moved.append((list_id, rows[number]["EmailAddress"], source, target))
+    states = {state: [row for number, row in enumerate(rows) if number not in leaving[state]] if leaving[state]
+              else list(rows) for state, rows in stored.items()}
+    stayed = len(states["Active"])  # who was Active before the round and still is: the only ones edited
+    for target, row in arriving:
+        states[target].append(row)
     for number in range(people):
         email = f"joined-{activity.now.replace(' ', '-').replace(':', '')}-{number}@{list_id[:6]}.example.com"
         when = moment()
@@ -72,12 +89,7 @@ def _list_activity(
             "ConsentToSendSms": "No",
         })
         activity.joined.append((list_id, email))
-    for source, target in MOVES:
-        if states[source]:
-            row = states[source].pop(rng.randrange(len(states[source])))
-            states[target].append({**row, "State": target, "Date": moment()})
-            activity.moved.append((list_id, row["EmailAddress"], source, target))
-    editable = [number for number, row in enumerate(states["Active"]) if row["CustomFields"]]
+    editable = [number for number, row in enumerate(states["Active"][:stayed]) if row["CustomFields"]]
     if editable:
         number = rng.choice(editable)
         row = states["Active"][number]

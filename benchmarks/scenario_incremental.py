@@ -1,0 +1,90 @@
+"""An incremental run against a full one: the subscriber tables of a large account read in full (the
+first incremental run, which has no cursors yet), then a round of activity touching 1% of the
+subscribers, then the incremental run; its requests and wall time against the full run's, and every
+state table compared key for key with the sandbox."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from typing import Any, Dict, List, Set, Tuple
+
+import duckdb
+
+from benchmarks import targets
+from benchmarks.accounts import build_account
+from benchmarks.runner import Bench, TimedSandbox
+from benchmarks.workers import DATASET, DUCKDB_FILE, list_state
+from cm_source import TABLES
+from cm_source.sandbox import Account, account_activity
+
+CHANGED_SHARE = 0.01  # the issue's "activity touching 1% of subscribers"
+
+
+def run(bench: Bench) -> Dict[str, Any]:
+    size = max(bench.args.sizes)
+    account = build_account(size, bench.args.lists, bench.args.layout)
+    state_dir = tempfile.mkdtemp(prefix="cm-bench-incremental-")
+    bench.workdirs.append(state_dir)
+    bench.say(f"\n== incremental: {size:,} subscribers, {bench.args.lists} lists")
+    with TimedSandbox(account) as server:
+        full = bench.measure(server, "load", {"incremental": True, "state_dir": state_dir})
+        if "error" in full:
+            bench.say(full["error"])
+            return full
+        changed = touch(account, size)
+        bench.say(f"   activity: {changed:,} subscribers joined or moved ({changed / size:.1%})")
+        again = bench.measure(server, "load", {"incremental": True, "state_dir": state_dir})
+        if "error" in again:
+            bench.say(again["error"])
+            return again
+    report(bench, size, full, again, exact_tables(account, f"{state_dir}/{DUCKDB_FILE}"))
+    return {"full": full, "incremental": again}
+
+
+def touch(account: Account, size: int) -> int:
+    """One round of activity: on every list as many joins as moves of each kind, 1% of the account in all."""
+    lists = sum(1 for states in account.subscribers.values() if any(states.values()))
+    each = max(1, math.ceil(size * CHANGED_SHARE / (6 * max(lists, 1))))
+    activity = account_activity(account, people=each, moves=each)
+    return len(activity.joined) + len(activity.moved)
+
+
+def exact_tables(account: Account, path: str) -> List[Tuple[str, bool]]:
+    """Each list-state table against the sandbox, by (list_id, email_address)."""
+    verdicts = []
+    with duckdb.connect(path, read_only=True) as connection:
+        for table in (name for name in TABLES if list_state(name)):
+            loaded = set(connection.execute(f"SELECT list_id, email_address FROM {DATASET}.{table}").fetchall())
+            verdicts.append((table, loaded == truth(account, table)))
+    return verdicts
+
+
+def truth(account: Account, table: str) -> Set[Tuple[str, str]]:
+    state = list_state(table)
+    return {(list_id, row["EmailAddress"]) for list_id, states in account.subscribers.items()
+            for row in states[state]}
+
+
+def report(bench: Bench, size: int, full: Dict[str, Any], again: Dict[str, Any],
+           exact: List[Tuple[str, bool]]) -> None:
+    full_requests, requests = full["requests_seen"]["total"], again["requests_seen"]["total"]
+    for name, result in (("incremental: full", full), ("incremental: changes", again)):
+        bench.say(f"   {name}: {result['wall_s']:.1f} s, {result['requests_seen']['total']:,} requests,"
+                  f" peak RSS {result['peak_rss_mb']:.0f} MB; sandbox handler {result['server_s']:.1f} s"
+                  f" + encoding {result['encode_s']:.1f} s")
+        bench.report.row(name, size, result, size, None, result["requests_seen"]["total"])
+    bench.report.check(
+        f"incremental run sends ≤ {targets.INCREMENTAL_REQUESTS:.0%} of the full run's requests",
+        requests <= targets.INCREMENTAL_REQUESTS * full_requests,
+        f"{requests:,} against {full_requests:,} ({requests / full_requests:.1%})",
+    )
+    bench.report.check(
+        f"incremental run takes ≤ {targets.INCREMENTAL_WALL:.0%} of the full run's wall time",
+        again["wall_s"] <= targets.INCREMENTAL_WALL * full["wall_s"],
+        f"{again['wall_s']:.2f} s against {full['wall_s']:.2f} s ({again['wall_s'] / full['wall_s']:.1%})",
+    )
+    bench.report.check(
+        "incremental run: every state table equals the sandbox's, key for key",
+        all(ok for _, ok in exact), ", ".join(f"{table} {'=' if ok else '≠'}" for table, ok in exact),
+    )
