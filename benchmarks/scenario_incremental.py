@@ -10,6 +10,7 @@ import tempfile
 from typing import Any, Dict, List, Set, Tuple
 
 import duckdb
+import requests
 
 from benchmarks import targets
 from benchmarks.accounts import build_account
@@ -34,6 +35,7 @@ def run(bench: Bench) -> Dict[str, Any]:
             return full
         changed = touch(account, size)
         bench.say(f"   activity: {changed:,} subscribers joined or moved ({changed / size:.1%})")
+        warm_up(server, account)
         again = bench.measure(server, "load", {"incremental": True, "state_dir": state_dir})
         if "error" in again:
             bench.say(again["error"])
@@ -48,6 +50,21 @@ def touch(account: Account, size: int) -> int:
     each = max(1, math.ceil(size * CHANGED_SHARE / (6 * max(lists, 1))))
     activity = account_activity(account, people=each, moves=each)
     return len(activity.joined) + len(activity.moved)
+
+
+def warm_up(server: TimedSandbox, account: Account) -> None:
+    """Ask once, untimed, for every list-state the activity changed, so the sandbox sorts it again now.
+
+    The sandbox re-sorts a list-state in Python after every change (seconds for the big list, under its
+    lock); the real API filters by date on its own index. Without this the incremental run measures
+    the sandbox, not the connector.
+    """
+    with requests.Session() as session:
+        session.auth = (server.sandbox.api_key, "x")
+        for list_id, states in account.subscribers.items():
+            for state in states:
+                url = f"{server.sandbox.base_url}/lists/{list_id}/{state.lower()}.json"
+                session.get(url, params={"page": 1, "pagesize": 10}).raise_for_status()
 
 
 def exact_tables(account: Account, path: str) -> List[Tuple[str, bool]]:
