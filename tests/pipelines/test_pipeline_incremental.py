@@ -15,6 +15,7 @@ import dlt
 import pytest
 
 from cm_source import TABLES, campaign_monitor_source
+from cm_source.read.destinations import file_format
 from cm_source.sandbox import Account, Sandbox, account_activity, generate_account
 from helpers.expected import KEY_SQL, assert_loaded_exactly
 from helpers.scripts import printed_counts, run_pipeline_script
@@ -140,3 +141,31 @@ def test_the_script_runs_incrementally_and_says_what_it_cannot_see(tmp_path: Pat
                                   env={"DESTINATION__FILESYSTEM__BUCKET_URL": str(tmp_path / "files")})
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
     assert "needs a destination that can update and delete rows" in refused.stderr
+
+
+STATE_TABLES = [table for table in TABLES if table.endswith("_subscribers") and table != "segment_subscribers"]
+
+
+@pytest.mark.parametrize("destination", ["postgres", "sqlalchemy"])
+def test_movers_leave_their_old_state_on_postgres_and_sqlite_too(
+    destination: str, tmp_path: Path, postgres_url: str
+) -> None:
+    """Merge with hard deletes, as Postgres (CSV files) and SQLAlchemy (SQLite) run it."""
+    account = generate_account(seed=13, subscribers=400)
+    if destination == "postgres":
+        target = dlt.destinations.postgres(postgres_url)
+    else:
+        target = dlt.destinations.sqlalchemy(f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
+    pipeline = dlt.pipeline(pipeline_name=f"cm_inc_{destination}", destination=target, dataset_name="cm_data",
+                            pipelines_dir=str(tmp_path / "pipelines"))
+    with Sandbox(account) as server:
+        for _ in range(2):
+            source = campaign_monitor_source(api_key=server.api_key, base_url=server.base_url, incremental=True)
+            pipeline.run(source.with_resources(*STATE_TABLES), loader_file_format=file_format(target))
+            with pipeline.sql_client() as client:
+                for table in STATE_TABLES:
+                    state = table.removesuffix("_subscribers").capitalize()
+                    loaded = set(client.execute_sql(f"SELECT list_id, email_address FROM {table}"))
+                    assert loaded == {(lid, row["EmailAddress"]) for lid, states in account.subscribers.items()
+                                      for row in states[state]}, table
+            assert account_activity(account).moved
