@@ -24,11 +24,12 @@ ENTRY_POINT = Path(__file__).resolve().with_name("subscribers.py")
 
 class TimedSandbox:
     """A Sandbox serving ``account`` from a thread of this process; every answer it gives is timed
-    through its ``on_served`` hook. A context manager, as the Sandbox is."""
+    through its ``on_served`` hook, and with ``cache_answers`` a page served before goes out as it was
+    encoded then. A context manager, as the Sandbox is."""
 
-    def __init__(self, account: Account) -> None:
+    def __init__(self, account: Account, cache_answers: bool = False) -> None:
         self.served: List[Served] = []
-        self.sandbox = Sandbox(account, on_served=self.served.append)
+        self.sandbox = Sandbox(account, on_served=self.served.append, cache_answers=cache_answers)
 
     def __enter__(self) -> "TimedSandbox":
         self.sandbox.start()

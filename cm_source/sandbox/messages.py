@@ -67,3 +67,4 @@ class Reply:
     # None for an ordinary answer; "truncate" sends half the body, "garbage" sends payload (text) as HTML,
     # "reset_connection" sends nothing; any other fault name is an ordinary JSON answer.
     fault: str | None = None
+    body: bytes | None = None  # the payload already encoded (an answer kept by the answer cache)

@@ -34,7 +34,8 @@ class Served:
     status: int  # 0 when reset_connection answered nothing
     started: float  # time.monotonic() when Sandbox.handle began
     handled_s: float  # routing, auth, handler and any latency fault: Sandbox.handle's duration
-    encoded_s: float  # encoding the answer's body (0.0 where nothing was encoded)
+    encoded_s: float  # encoding the answer's body (0.0 where nothing was encoded; with cache_answers a GET
+    # is encoded while it is handled, the first time, and sent as it was ever after)
 
 
 def _request_path(target: str) -> tuple[str, bool]:
@@ -83,12 +84,23 @@ class Sandbox:
     """Serves an Account on 127.0.0.1 in a background thread; use as a context manager or start()/stop().
 
     `on_served`, when given, is called by the server thread once per HTTP request, after the answer's body
-    is encoded and before it is written, with what the server saw (Served); without it nothing is timed."""
+    is encoded and before it is written, with what the server saw (Served); without it nothing is timed.
 
-    def __init__(self, account: Account, port: int = 0, on_served: Optional[Callable[[Served], None]] = None):
+    `cache_answers` keeps each GET's encoded answer (by target, key and the account's now) until the next
+    request that is not a GET, so a benchmark's server answers a page it has served before as fast as a
+    plain server returning pre-built pages. Requests are recorded all the same; while a fault switch is
+    on nothing is cached. Off by default: a test that changes the account's rows directly, without moving
+    its now, would be served the old answer."""
+
+    def __init__(
+        self, account: Account, port: int = 0, on_served: Optional[Callable[[Served], None]] = None,
+        cache_answers: bool = False,
+    ):
         self.account = account
         self.port = port
         self.on_served = on_served
+        self._answers: Optional[dict[tuple, Reply]] = {} if cache_answers else None
+        self._answers_made = 0  # how many times the cache was emptied
         self.requests: list[RecordedRequest] = []
         self.faults = Faults()
         self._requests_lock = threading.Lock()
@@ -141,7 +153,25 @@ class Sandbox:
             return self._handle_with_faults(arrival)
         with self._requests_lock:
             self.requests.append(arrival.recorded())
-        return self._serve(arrival)
+        if self._answers is None:
+            return self._serve(arrival)
+        return self._cached(arrival, (target, authorization, self.account.system_date))
+
+    def _cached(self, arrival: _Arrival, key: tuple) -> Reply:
+        """The answer cache (``cache_answers``): a GET answered before is sent as it was encoded then;
+        any other request empties the cache, since it may change what a GET answers."""
+        if arrival.method != "GET":
+            self._answers_made += 1  # a GET answered while this write ran is not kept either
+            self._answers.clear()
+            return self._serve(arrival)
+        reply = self._answers.get(key)
+        if reply is None:
+            made = self._answers_made
+            reply = self._serve(arrival)
+            reply = replace(reply, body=_json_bytes(reply.payload))
+            if made == self._answers_made:
+                self._answers[key] = reply
+        return reply
 
     def _handle_with_faults(self, arrival: _Arrival) -> Reply:
         """handle() while a fault switch is on: decide and record in one step, so requests take faults in
@@ -190,7 +220,7 @@ def _encoded(reply: Reply) -> tuple[str, bytes] | None:
         return None
     if reply.fault == "garbage":
         return HTML_CONTENT_TYPE, str(reply.payload).encode("utf-8")
-    return JSON_CONTENT_TYPE, _json_bytes(reply.payload)
+    return JSON_CONTENT_TYPE, reply.body if reply.body is not None else _json_bytes(reply.payload)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -214,7 +244,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         handled = time.monotonic() if on_served else 0.0
         encoded = _encoded(reply)
         if on_served:
-            encoded_s = 0.0 if reply.payload is None else time.monotonic() - handled
+            encoded_s = 0.0 if reply.payload is None or reply.body is not None else time.monotonic() - handled
             path = _request_path(self.path)[0]
             on_served(Served(self.command, path, reply.status, started, handled - started, encoded_s))
         self._send(reply, encoded)

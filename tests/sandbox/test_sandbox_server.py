@@ -197,3 +197,25 @@ def test_command_line_clients_and_lists_per_client() -> None:
         [*COMMAND, "--lists-per-client", "1"], cwd=ROOT, capture_output=True, text=True, timeout=30
     )
     assert refused.returncode == 2 and "lists_per_client >= 2" in refused.stderr
+
+
+def test_the_answer_cache_sends_the_same_bytes_records_every_request_and_forgets_on_a_write() -> None:
+    account = generate_account(seed=2, subscribers=300)
+    list_id = next(row["ListID"] for rows in account.lists.values() for row in rows)
+    served: list = []
+    with Sandbox(generate_account(seed=2, subscribers=300)) as plain, \
+            Sandbox(account, cache_answers=True, on_served=served.append) as cached:
+        auth = (plain.api_key, "x")
+
+        def page(server: Sandbox) -> bytes:
+            answer = requests.get(f"{server.base_url}/lists/{list_id}/active.json", auth=auth, params={"pagesize": 50})
+            return answer.content
+
+        first, again = page(cached), page(cached)
+        assert first == again == page(plain)
+        assert served[1].encoded_s == 0.0  # the second was sent as it was encoded the first time
+        assert len([r for r in cached.requests if r.path.endswith("/active.json")]) == 2
+        body = {"Subscribers": [{"EmailAddress": "new.person@example.com", "ConsentToTrack": "Yes"}], "Resubscribe": False}
+        requests.post(f"{cached.base_url}/subscribers/{list_id}/import.json", auth=auth, json=body).raise_for_status()
+        after = json.loads(page(cached))
+        assert after["TotalNumberOfRecords"] == json.loads(first)["TotalNumberOfRecords"] + 1
