@@ -144,18 +144,6 @@ def send_import(api: CampaignMonitorAPI, list_id: str, batch: Batch, body: bytes
                 for s, _ in batch
             ],
         }
-        if isinstance(exc.body, dict) and isinstance(exc.body.get("ResultData"), dict):
-            return exc.body["ResultData"]
-        if exc.code is not None:
-            message = error_fields(exc.body)[1] or ""
-            return {
-                "TotalNewSubscribers": 0,
-                "TotalExistingSubscribers": 0,
-                "FailureDetails": [
-                    {"EmailAddress": s["EmailAddress"], "Code": exc.code, "Message": message} for s, _ in batch
-                ],
-            }
-        raise
 
 
 def upsert_subscribers(
