@@ -18,6 +18,7 @@ Campaign Monitor's ``date`` filter is "on or after", at minute precision, in the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -137,6 +138,7 @@ class IncrementalRun:
             memory["last_full_read"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         return TablePlan(endpoint, reload, table, self)
 
+    @functools.cached_property
     def recent_cutoff(self) -> Optional[datetime]:
         """The oldest send date whose reports are read again: ``report_refresh_days`` before the
         account's "now", a day earlier still because that "now" is the account's zone, not the client's."""
@@ -170,7 +172,7 @@ class TablePlan:
 
     def recently_sent(self, campaign: Mapping[str, Any]) -> bool:
         sent = campaign.get("SentDate")
-        cutoff = self.run.recent_cutoff()
+        cutoff = self.run.recent_cutoff
         if not isinstance(sent, datetime) or cutoff is None:
             return True
         if sent.tzinfo is not None:
@@ -201,16 +203,15 @@ class EventCursor:
             minute = str(row.get(self.timestamp) or "")[:16]
             if self.minute and minute < self.minute:
                 continue  # before the cursor: loaded by an earlier run
-            if minute == self.minute:
-                mark = fingerprint(row)
-                if self._boundary[mark] > 0:
-                    self._boundary[mark] -= 1
-                    continue
+            mark = fingerprint(row) if minute == self.minute else None
+            if mark is not None and self._boundary[mark] > 0:
+                self._boundary[mark] -= 1
+                continue
             fresh.append(row)
             if self.minute is None or minute > self.minute:
-                self.minute, self.seen = minute, Counter()
+                self.minute, self.seen, mark = minute, Counter(), None
             if minute == self.minute:
-                self.seen[fingerprint(row)] += 1
+                self.seen[mark or fingerprint(row)] += 1
         return fresh
 
     def stored(self) -> Dict[str, Any]:
@@ -221,22 +222,22 @@ class EventCursor:
 class ListRead:
     """What one run saw of one list: the latest ``Date`` and how long the reads of it took."""
 
-    latest: Optional[datetime] = None
+    latest: str = ""  # the API's "YYYY-MM-DD HH:MM:SS" sorts as it reads, so no row is parsed
     started: Optional[float] = None
     ended: Optional[float] = None
 
     def saw(self, rows: List[Row]) -> None:
-        for row in rows:
-            moment = parse_time(row.get("Date"))
-            if moment is not None and (self.latest is None or moment > self.latest):
-                self.latest = moment
+        dates = (str(row.get("Date") or "") for row in rows)
+        self.latest = max(self.latest, max((d for d in dates if len(d) == 19 and d[:4].isdigit()), default=""))
 
     def next_since(self, previous: Optional[str]) -> Optional[str]:
-        """The cursor for the next run: never later than the moment this run began to read the list."""
-        if self.latest is None:
+        """The cursor for the next run: never later than the moment this run began to read the list.
+        A latest value that is not a time leaves the cursor as it was."""
+        latest = parse_time(self.latest)
+        if latest is None:
             return previous
         took = timedelta(seconds=(self.ended or 0.0) - (self.started or 0.0))
-        since = (self.latest - took - CHANGE_MARGIN).strftime(FILTER_TIME)
+        since = (latest - took - CHANGE_MARGIN).strftime(FILTER_TIME)
         return max(since, previous) if previous else since
 
 

@@ -8,7 +8,7 @@ changed in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo
 
 from .catalogue import Endpoint
@@ -62,12 +62,12 @@ def shape_page(rows: Sequence[Mapping[str, Any]], rules: PageRules, nested_as_te
 
 def shape_row(row: Mapping[str, Any], rules: PageRules) -> ReadRow:
     """One row with the IDs it was read under, its times converted and its counts as integers."""
-    shaped: Dict[str, Any] = {**row, **rules.ids}
+    shaped = ReadRow({**row, **rules.ids}, rules.children_zone(row))
     for name in rules.endpoint.timestamps:
         shaped[name] = rules.local_time.parse(shaped.get(name), rules.zone_of(name, row))
     for name in rules.endpoint.integers:
         shaped[name] = as_integer(shaped.get(name))
-    return ReadRow(shaped, rules.children_zone(row))
+    return shaped
 
 
 def as_integer(value: Any) -> Any:

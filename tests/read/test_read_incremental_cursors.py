@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from cm_source.read.incremental import EventCursor, ListRead, now_in_one_state
 
 
@@ -44,8 +42,8 @@ def test_rows_before_the_cursor_are_never_loaded_again() -> None:
 
 def test_a_lists_next_cursor_is_no_later_than_the_start_of_this_runs_read() -> None:
     read = ListRead(started=100.0, ended=160.0)  # the reads of the list took a minute
-    read.saw([{"Date": "2024-07-15 09:30:00"}, {"Date": "2024-07-15 08:00:00"}, {"Date": "not a date"}])
-    assert read.latest == dt.datetime(2024, 7, 15, 9, 30)
+    read.saw([{"Date": "2024-07-15 09:30:00"}, {"Date": "2024-07-15 08:00:00"}, {"Date": "19/08/2010 4:08pm"}, {"Date": "not a date"}])
+    assert read.latest == "2024-07-15 09:30:00"
     assert read.next_since(None) == "2024-07-15 09:24"  # less the minute it took and five minutes' margin
     assert read.next_since("2024-07-15 09:26") == "2024-07-15 09:26"  # never moves back
     assert ListRead().next_since("2024-07-01 00:00") == "2024-07-01 00:00"  # nothing seen: kept
