@@ -37,8 +37,8 @@ class AccountReader:
         self.reports_from = reports_from
         self.nested_as_text = nested_as_text
         self.incremental = incremental  # None: a full refresh
-        if incremental is not None:
-            _DLT_LOGGER.addFilter(_expected_notice)
+        # Also on a full refresh: a table an earlier incremental run loaded keeps its hard-delete hint.
+        _DLT_LOGGER.addFilter(_expected_notice)
 
     def read_root(self, endpoint: Endpoint, only: Optional[str]) -> Iterator[List[ReadRow]]:
         """A table read under nothing (clients): the one row asked for, or every row the key can list,
@@ -127,8 +127,6 @@ class AccountReader:
         if self.nested_as_text is None:
             pipeline = current_pipeline()
             self.nested_as_text = not holds_nested_arrow(getattr(pipeline, "destination", None))
-        if self.nested_as_text:
-            _DLT_LOGGER.addFilter(_expected_notice)
         return self.nested_as_text
 
 
