@@ -6,22 +6,44 @@ The API answers errors as JSON ``{"Code", "Message"}``; these turn into one exce
 
 from __future__ import annotations
 
+import json
 from typing import Any, Optional, Tuple
 
+import orjson
+import pyarrow as pa
 import requests
 
 from ..api_facts import API_KEY_SETTING, BASE_URL_SETTING, CLIENT_ID_SETTING
 from ..errors import AccessRefused, CampaignMonitorError, NotFound, RequestRefused, Unavailable
+from .arrow_pages import decode_page
 
 NOT_JSON = object()
 
 
 def json_body(response: requests.Response) -> Any:
-    """The decoded body, or ``NOT_JSON`` (an HTML error page, or a body cut short)."""
+    """The decoded body, or ``NOT_JSON`` (an HTML error page, or a body cut short).
+
+    orjson decodes in half the time of ``json`` or the ``simplejson`` that requests picks up; what it
+    refuses (a number too large for 64 bits) ``json`` is asked for.
+    """
+    content = response.content
     try:
-        return response.json()
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(content)
     except ValueError:
         return NOT_JSON
+
+
+def page_body(response: requests.Response, schema: pa.Schema) -> Any:
+    """A page of a large table: an Arrow envelope where it reads as ``schema`` declares, else JSON."""
+    if response.status_code == 200:
+        envelope = decode_page(response.content, schema)
+        if envelope is not None:
+            return envelope
+    return json_body(response)
 
 
 def error_fields(body: Any) -> Tuple[Optional[int], Optional[str]]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from functools import partial
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 from urllib.parse import urlparse
 
+import pyarrow as pa
 import requests
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
@@ -15,7 +17,7 @@ from requests.adapters import HTTPAdapter
 
 from ..api_facts import BASE_URL, BASE_URL_SETTING
 from ..errors import MISSING_KEY, CampaignMonitorError
-from .answers import NOT_JSON, check_response, describe_answer, give_up, json_body
+from .answers import NOT_JSON, check_response, describe_answer, give_up, json_body, page_body
 from .paging import every_row_once
 from .rate_limit import RateGate, budget_wait
 from .retry import RETRY_EXCEPTIONS, RETRY_STATUSES, RetryPolicy
@@ -89,7 +91,13 @@ class CampaignMonitorAPI:
             return self._send("POST", path, data=body, headers={"Content-Type": "application/json"})
         return self._send("POST", path, json=body)
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+    def get_page(self, schema: pa.Schema, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:
+        """GET one page of a large table, decoded by Arrow as ``schema`` declares where it can (see ``arrow_pages``)."""
+        return self._send("GET", path, decode=partial(page_body, schema=schema), params=dict(params or {}))
+
+    def _send(
+        self, method: str, path: str, decode: Callable[[requests.Response], Any] = json_body, **kwargs: Any
+    ) -> Any:
         """One request, retried on 429, 5xx, dropped connections, timeouts and cut-short bodies.
 
         The shared rate gate is checked once this request holds a slot, and an answer's hold is set
@@ -105,7 +113,7 @@ class CampaignMonitorAPI:
                         self._sending += 1
                     try:
                         response = self._rest.request(path, method=method, timeout=self.retry.timeout_seconds, **kwargs)
-                        body = json_body(response)
+                        body = decode(response)
                     finally:
                         with self._sending_lock:
                             self._sending -= 1
@@ -163,9 +171,15 @@ class CampaignMonitorAPI:
         params: Optional[Mapping[str, Any]] = None,
         row_key: Sequence[str] = (),
         changed_since_param: str = "",
-    ) -> Iterator[List[Dict[str, Any]]]:
-        """Every row of a paged envelope once, page by page, even while the data moves (see ``paging``)."""
-        return every_row_once(self.get, self.system_date, path, params, row_key, changed_since_param)
+        columns: Optional[pa.Schema] = None,
+    ) -> Iterator[Any]:
+        """Every row of a paged envelope once, page by page, even while the data moves (see ``paging``).
+
+        With ``columns`` (``arrow_pages.envelope_schema``) a page comes as an Arrow table where Arrow
+        can read it, else as a list of rows.
+        """
+        get = self.get if columns is None else partial(self.get_page, columns)
+        return every_row_once(get, self.system_date, path, params, row_key, changed_since_param)
 
     def system_date(self) -> str:
         """The account's local "now" as the ``date`` filter takes it, a minute early to be safe.

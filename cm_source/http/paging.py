@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Set, Tuple
+
+import pyarrow as pa
 
 from ..api_facts import BASE_URL_SETTING, MAX_PAGE_SIZE
 from ..errors import CampaignMonitorError
+from .arrow_pages import envelope_parts, key_values
 
 Row = Dict[str, Any]
 Get = Callable[[str, Mapping[str, Any]], Any]  # one GET: path and query to decoded JSON
@@ -28,8 +31,8 @@ def every_row_once(
     row_key: Sequence[str] = (),
     changed_since_param: str = "",
     max_passes: int = 3,
-) -> Iterator[List[Row]]:
-    """Yield every row of a paged envelope once, page by page.
+) -> Iterator[Any]:
+    """Yield every row of a paged envelope once, page by page (a list of rows, or an Arrow table).
 
     A pass (one read of pages 1..N) is trusted only if ``TotalNumberOfRecords`` held still and
     it saw exactly that many distinct ``row_key`` values; otherwise the collection is read again and only rows not yet
@@ -60,26 +63,32 @@ def every_row_once(
     )
 
 
-def unseen(rows: List[Row], row_key: Sequence[str], yielded: Set[int], seen: Set[int]) -> List[Row]:
-    """The rows not yet yielded, remembering every key met in this pass.
+def unseen(rows: Any, row_key: Sequence[str], yielded: Set[int], seen: Set[int]) -> Any:
+    """The rows (a list, or an Arrow table) not yet yielded, remembering every key met in this pass.
 
     Keys are kept as their hashes, less than half the memory of the e-mail addresses themselves;
     a collision of two 64-bit hashes among a million keys is a one-in-ten-million chance per pass.
     """
     if not row_key:
         return rows
+    if isinstance(rows, pa.Table):
+        keys = key_values(rows, row_key)
+    else:
+        single = row_key[0] if len(row_key) == 1 else None
+        keys = [row.get(single) if single else tuple(row.get(name) for name in row_key) for row in rows]
     fresh = []
-    single = row_key[0] if len(row_key) == 1 else None
-    for row in rows:
-        key = hash(row.get(single) if single else tuple(row.get(name) for name in row_key))
-        if key not in yielded:
-            yielded.add(key)
-            fresh.append(row)
+    for key in map(hash, keys):
+        fresh.append(key not in yielded)
+        yielded.add(key)
         seen.add(key)
-    return fresh
+    if all(fresh):
+        return rows
+    if isinstance(rows, pa.Table):
+        return rows.filter(pa.array(fresh, pa.bool_()))
+    return [row for row, new in zip(rows, fresh) if new]
 
 
-def one_pass(get: Get, path: str, params: Optional[Mapping[str, Any]]) -> Iterator[Tuple[List[Row], int, int]]:
+def one_pass(get: Get, path: str, params: Optional[Mapping[str, Any]]) -> Iterator[Tuple[Any, int, int]]:
     """Pages 1..NumberOfPages at the API's largest page size, each with its total and page count.
 
     The next page is requested while the caller works on this one, so a long list costs the
@@ -105,12 +114,17 @@ def one_pass(get: Get, path: str, params: Optional[Mapping[str, Any]]) -> Iterat
             read_ahead.shutdown(wait=False)  # a reader stopped early does not wait for a page it will not use
 
 
-def read_envelope(body: Any, path: str) -> Tuple[List[Row], int, int]:
-    """Check a paged envelope and return its rows, page count and total.
+def read_envelope(body: Any, path: str) -> Tuple[Any, int, int]:
+    """Check a paged envelope and return its rows (a list, or an Arrow table), page count and total.
 
     A bare array here means the server speaks v3.2 (or is not Campaign Monitor): loading it as
     zero rows is how another connector shipped an empty campaigns table for weeks.
     """
+    if isinstance(body, pa.Table):
+        parts = envelope_parts(body)
+        if parts is None:
+            raise CampaignMonitorError(f"GET {path}: the paged envelope has no usable NumberOfPages", path=path)
+        return parts
     if not isinstance(body, dict) or not isinstance(body.get("Results"), list):
         raise CampaignMonitorError(
             f"GET {path}: expected a v3.3 paged envelope with Results, got {type(body).__name__}:"

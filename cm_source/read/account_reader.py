@@ -13,8 +13,9 @@ from dlt.common.pipeline import current_pipeline
 from ..api_facts import API_KEY_SETTING, CLIENT_ID_SETTING
 from ..errors import AccessRefused
 from ..http import CampaignMonitorAPI
+from ..http.arrow_pages import envelope_schema
 from .catalogue import ENDPOINTS, Endpoint, read_under
-from .columnar import combined
+from .columnar import combined, page_fields
 from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
 from .incremental import LEFT_COLUMN, IncrementalRun
@@ -98,17 +99,22 @@ class AccountReader:
         the rows to load (an incremental read's cursor).
         """
         rules = PageRules(endpoint, ids, zone, self.local_time)
-        for rows in self.pages(endpoint, endpoint.path.format(**ids), params):
+        for rows in self.pages(endpoint, endpoint.path.format(**ids), params, as_arrow=keep is None):
             rows = keep(rows) if keep is not None else rows
             if rows:
                 yield shape_page(rows, rules, nested_as_text)
 
-    def pages(self, endpoint: Endpoint, path: str, params: Optional[Mapping[str, str]] = None) -> Iterator[List[Any]]:
-        """The rows of one request, or of each page of a paged one, as the API sent them."""
+    def pages(
+        self, endpoint: Endpoint, path: str, params: Optional[Mapping[str, str]] = None, as_arrow: bool = False
+    ) -> Iterator[Any]:
+        """The rows of one request, or of each page of a paged one, as the API sent them; with
+        ``as_arrow`` a columnar table's page may come as Arrow decoded it (``http.arrow_pages``)."""
         query = {**endpoint.params, **(params or {})}
         if endpoint.shape == "paged":
+            columns = envelope_schema(page_fields(endpoint)) if as_arrow and endpoint.columnar else None
             yield from self.api.get_pages(
-                path, query, row_key=endpoint.row_key, changed_since_param=endpoint.changed_since_param
+                path, query, row_key=endpoint.row_key, changed_since_param=endpoint.changed_since_param,
+                columns=columns,
             )
         elif endpoint.shape == "array":
             yield self.api.get_array(path, query)

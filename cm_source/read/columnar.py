@@ -26,6 +26,7 @@ API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Custom fields stay with their subscriber, one list entry per value (a multi-select field repeats
 # its key), so no child table and no join key is needed.
 CUSTOM_FIELDS_TYPE = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
+API_CUSTOM_FIELDS_TYPE = pa.list_(pa.struct([("Key", pa.string()), ("Value", pa.string())]))
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 LOCAL_TIMESTAMP = pa.timestamp("us")
 
@@ -46,9 +47,7 @@ def page_table(rows: Sequence[Row], rules: PageRules, nested_as_text: bool = Fal
     (custom fields among them) is JSON text, for destinations that cannot load a nested Arrow column.
     """
     endpoint, ids = rules.endpoint, rules.ids
-    columns: Dict[str, pa.Array] = {
-        column_name(field): pa.array([value] * len(rows), pa.string()) for field, value in ids.items()
-    }
+    columns: Dict[str, pa.Array] = {}
     for field in dict.fromkeys(name for row in rows for name in row if name not in ids):
         values = [row.get(field) for row in rows]
         if field in endpoint.timestamps:
@@ -59,14 +58,72 @@ def page_table(rows: Sequence[Row], rules: PageRules, nested_as_text: bool = Fal
             columns[column_name(field)] = pa.array([None if v is None else float(v) for v in values], pa.float64())
         else:
             columns[column_name(field)] = plain_array(values, nested_as_text)
+    return assembled(columns, len(rows), rules)
+
+
+def decoded_page_table(decoded: pa.Table, rules: PageRules, nested_as_text: bool = False) -> pa.Table:
+    """A page Arrow decoded (``http.arrow_pages``) as the same table ``page_table`` makes of its rows.
+
+    Declared columns no row filled are dropped: Arrow cannot tell a field left out from a null one.
+    """
+    endpoint, ids = rules.endpoint, rules.ids
+    declared = page_fields(endpoint)
+    columns: Dict[str, pa.Array] = {}
+    for field, chunks in zip(decoded.column_names, decoded.columns):
+        array = chunks.combine_chunks()
+        if field in ids or (array.null_count == len(array) and field in declared):
+            continue
+        if field in endpoint.timestamps:
+            columns.update(timestamp_columns(column_name(field), array, rules.zone_of(field), rules.local_time))
+        elif field == endpoint.custom_fields:
+            columns[column_name(field)] = decoded_custom_fields(array, nested_as_text)
+        elif nested_as_text and pa.types.is_nested(array.type):
+            columns[column_name(field)] = pa.array([as_text(value) for value in array.to_pylist()], pa.string())
+        elif pa.types.is_null(array.type):
+            columns[column_name(field)] = pa.nulls(len(array), pa.string())
+        else:
+            columns[column_name(field)] = array
+    return assembled(columns, decoded.num_rows, rules)
+
+
+def assembled(columns: Dict[str, pa.Array], length: int, rules: PageRules) -> pa.Table:
+    """The page's columns behind the IDs it was read under, the key first, key and IDs not null."""
+    endpoint, ids = rules.endpoint, rules.ids
+    columns = {
+        **{column_name(field): pa.repeat(pa.scalar(value, pa.string()), length) for field, value in ids.items()},
+        **columns,
+    }
     for field in endpoint.always_text:
-        columns.setdefault(column_name(field), pa.nulls(len(rows), pa.string()))
+        columns.setdefault(column_name(field), pa.nulls(length, pa.string()))
     key = endpoint.primary_key
     first = [name for name in key if name in columns]
     names = [*first, *(name for name in columns if name not in first)]
     required = {*key, *(column_name(field) for field in ids)}  # declared not null, as table_hints does
     schema = pa.schema([pa.field(name, columns[name].type, nullable=name not in required) for name in names])
     return pa.Table.from_arrays([columns[name] for name in names], schema=schema)
+
+
+def page_fields(endpoint: Any) -> Dict[str, pa.DataType]:
+    """The fields of an endpoint's rows whose type the catalogue knows, as Arrow reads a page of them:
+    times and always-text fields as text, the custom fields as key/value entries, floats as floats."""
+    fields: Dict[str, pa.DataType] = {name: pa.string() for name in (*endpoint.row_key, *endpoint.always_text)}
+    fields.update({name: pa.string() for name in endpoint.timestamps})
+    fields.update({name: pa.float64() for name in endpoint.floats})
+    if endpoint.custom_fields:
+        fields[endpoint.custom_fields] = API_CUSTOM_FIELDS_TYPE
+    return fields
+
+
+def decoded_custom_fields(array: pa.Array, nested_as_text: bool) -> pa.Array:
+    """Arrow's ``{Key, Value}`` entries as the loaded ``{key, value}`` ones (a subscriber without any: none)."""
+    if nested_as_text or array.null_count:
+        fields = array.to_pylist()
+        return custom_fields_text(fields) if nested_as_text else custom_fields_array(fields)
+    entries = array.values
+    renamed = pa.StructArray.from_arrays(
+        [entries.field("Key"), entries.field("Value")], fields=list(CUSTOM_FIELDS_TYPE.value_type)
+    )
+    return pa.ListArray.from_arrays(array.offsets, renamed)
 
 
 def combined(pages: List[Any]) -> List[Any]:
@@ -128,7 +185,7 @@ def custom_fields_text(values: List[Any]) -> pa.Array:
 
 
 def timestamp_columns(
-    name: str, values: List[Any], zone: Optional[ZoneInfo], local_time: LocalTime
+    name: str, values: Any, zone: Optional[ZoneInfo], local_time: LocalTime
 ) -> Dict[str, pa.Array]:
     """A page's times in one column: parsed and converted by Arrow, by ``zoneinfo`` where Arrow cannot.
 
@@ -137,7 +194,10 @@ def timestamp_columns(
     way as the small tables are, so every table follows one rule.
     """
     target = UTC_TIMESTAMP if local_time.to_utc else LOCAL_TIMESTAMP
-    text = pa.array([value if value else None for value in values], pa.string())
+    if isinstance(values, pa.Array):  # text as Arrow decoded it; an empty text is no time
+        text = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    else:
+        text = pa.array([value if value else None for value in values], pa.string())
     try:
         parsed = pc.strptime(text, format=API_TIME_FORMAT, unit="s")
         if zone is not None:
@@ -145,6 +205,8 @@ def timestamp_columns(
         return {name: parsed.cast(target)}
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
+    if isinstance(values, pa.Array):
+        values = values.to_pylist()
     converted = [local_time.parse(value, zone) for value in values]
     times = [value if not isinstance(value, str) else None for value in converted]
     if zone is None and local_time.to_utc:  # loaded as given: the wall time, labelled UTC

@@ -8,11 +8,13 @@ changed in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional
 from zoneinfo import ZoneInfo
 
 from .catalogue import Endpoint
-from .columnar import page_table
+import pyarrow as pa
+
+from .columnar import decoded_page_table, page_table
 from .time_zones import LocalTime
 
 
@@ -53,8 +55,13 @@ class PageRules:
         return self.local_time.zone(named) if named else self.zone
 
 
-def shape_page(rows: Sequence[Mapping[str, Any]], rules: PageRules, nested_as_text: bool) -> Any:
-    """A page as dlt gets it: one Arrow table for a columnar table, else a list of rows."""
+def shape_page(rows: Any, rules: PageRules, nested_as_text: bool) -> Any:
+    """A page as dlt gets it: one Arrow table for a columnar table, else a list of rows.
+
+    ``rows`` are the API's rows, or a page Arrow decoded (``http.arrow_pages``).
+    """
+    if isinstance(rows, pa.Table):
+        return decoded_page_table(rows, rules, nested_as_text)
     if rules.endpoint.columnar:
         return page_table(rows, rules, nested_as_text)
     return [shape_row(row, rules) for row in rows]
