@@ -8,8 +8,9 @@ row is read twice or never. This is why paging is written out here rather than l
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Set, Tuple
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Deque, Dict, Iterator, Mapping, Optional, Sequence, Set, Tuple
 
 import pyarrow as pa
 
@@ -21,6 +22,8 @@ Row = Dict[str, Any]
 Get = Callable[[str, Mapping[str, Any]], Any]  # one GET: path and query to decoded JSON
 
 logger = logging.getLogger(__name__)
+# Pages of one paged read requested ahead of the one being worked on (within max_concurrent_requests).
+READ_AHEAD_PAGES = 2
 
 
 def every_row_once(
@@ -91,27 +94,32 @@ def unseen(rows: Any, row_key: Sequence[str], yielded: Set[int], seen: Set[int])
 def one_pass(get: Get, path: str, params: Optional[Mapping[str, Any]]) -> Iterator[Tuple[Any, int, int]]:
     """Pages 1..NumberOfPages at the API's largest page size, each with its total and page count.
 
-    The next page is requested while the caller works on this one, so a long list costs the
-    server's time or the caller's, whichever is longer, rather than both added up.
+    The next ``READ_AHEAD_PAGES`` pages are requested while the caller works on this one, so a long
+    list costs the server's time or the caller's, whichever is longer, rather than both added up;
+    with two, the server is answering one while the other crosses the wire.
     """
     def fetch(page: int) -> Any:
         return get(path, {**(params or {}), "page": page, "pagesize": MAX_PAGE_SIZE})
 
     read_ahead: Optional[ThreadPoolExecutor] = None  # only for reads of several pages
+    answers: Deque[Future] = deque()
     try:
-        page, body = 1, fetch(1)
+        page, body, requested = 1, fetch(1), 1
         while True:
             results, number_of_pages, total = read_envelope(body, path)
-            if page < number_of_pages:
-                read_ahead = read_ahead or ThreadPoolExecutor(max_workers=1, thread_name_prefix="cm-read-ahead")
-                answer = read_ahead.submit(fetch, page + 1)
+            while requested < min(number_of_pages, page + READ_AHEAD_PAGES):
+                read_ahead = read_ahead or ThreadPoolExecutor(READ_AHEAD_PAGES, thread_name_prefix="cm-read-ahead")
+                requested += 1
+                answers.append(read_ahead.submit(fetch, requested))
             yield results, total, number_of_pages
             if page >= number_of_pages:
                 return
-            page, body = page + 1, answer.result()
+            page, body = page + 1, answers.popleft().result()
     finally:
+        for answer in answers:
+            answer.cancel()  # a reader stopped early does not wait for pages it will not use
         if read_ahead is not None:
-            read_ahead.shutdown(wait=False)  # a reader stopped early does not wait for a page it will not use
+            read_ahead.shutdown(wait=False)
 
 
 def read_envelope(body: Any, path: str) -> Tuple[Any, int, int]:
