@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from benchmarks.accounts import classify_requests
+from benchmarks.memory import process_cpu_s
 from benchmarks.workers import CONCURRENCY_ENV, RESULT_MARKER
 from cm_source.sandbox import Account, Sandbox, Served
 
@@ -159,11 +160,17 @@ class Bench:
     def measure(self, server: TimedSandbox, kind: str, spec: Dict[str, Any],
                 concurrency: Optional[int] = None) -> Dict[str, Any]:
         """``worker`` against ``server`` alone, with the requests the sandbox saw (``requests_seen``, see
-        classify_requests) and the sandbox's own time: handling, encoding, first to last request."""
+        classify_requests), the sandbox's own time (handling, encoding, first to last request) and CPU
+        time, and how long the worker took from its start to its first request (``first_request_s``)."""
         server.reset()
+        spawned, cpu_before = time.monotonic(), process_cpu_s()
         result = self.worker(kind, {**server.spec, **spec}, concurrency)
+        first = min((served.started for served in server.served), default=None)
         result.update(requests_seen=classify_requests(server.sandbox.requests), server_s=server.handler_s(),
-                      encode_s=server.encode_s(), span_s=server.span_s())
+                      encode_s=server.encode_s(), span_s=server.span_s(),
+                      # this process does nothing else while the worker runs: its CPU is the server's
+                      server_cpu_s=process_cpu_s() - cpu_before, answered=len(server.served),
+                      first_request_s=None if first is None else first - spawned)
         return result
 
     def clean_up(self) -> None:

@@ -76,12 +76,19 @@ def report_floor(bench: Bench, size: int, result: Dict[str, Any], total: int,
         bench.say("   " + result["error"])
     else:
         bench.say(f"   floor: {floor_s:.1f} s, {result['rows']:,} rows, peak RSS {result['peak_rss_mb']:.0f} MB;"
-                  f" sandbox handler time {result['server_s']:.1f} s + JSON encoding {result['encode_s']:.1f} s")
+                  f" {cpu_text(result)}")
     bench.report.row("floor", size, result, total, expected["pages"], seen["total"], floor_s)
     bench.report.check(f"floor requests at {size:,}: exactly the pages",
                        seen["total"] == expected["pages"] and not seen["read_twice"],
                        f"expected {expected['pages']}, sent {seen['total']}")
     return floor_s
+
+
+def cpu_text(result: Dict[str, Any]) -> str:
+    """Which side was busy: the worker's CPU time, the server's, and the server's own time per answer."""
+    per_request = 1000 * (result["server_s"] + result["encode_s"]) / max(1, result["answered"])
+    return (f"CPU: client {result['cpu_s']:.1f} s, server {result['server_cpu_s']:.1f} s;"
+            f" the server's own time {per_request:.2f} ms per request")
 
 
 def steps_text(result: Dict[str, Any], with_rss: bool = True) -> str:
@@ -107,7 +114,7 @@ def report_load(bench: Bench, size: int, load: Dict[str, Any], account: Account,
     load["loaded_rows"], load["sandbox_rows"] = loaded, want
     bench.say(f"   load: {load['wall_s']:.1f} s, peak RSS {load['peak_rss_mb']:.0f} MB (after imports"
               f" {load['baseline_rss_mb']:.0f} MB); {steps_text(load)}")
-    bench.say(f"   sandbox handler time {load['server_s']:.1f} s + JSON encoding {load['encode_s']:.1f} s;"
+    bench.say(f"   {cpu_text(load)}; first request {load['first_request_s']:.2f} s after the worker started;"
               f" {CONCURRENCY_ENV}={load['max_concurrent_requests_env'] or '(unset: connector default)'}")
     bench.say(f"   requests expected {expected} / seen pages {seen['pages']}, catch-up {seen['catch_up']},"
               f" other {seen['other_by_path']}, not pagesize=1000 {seen['not_pagesize_1000']},"

@@ -28,7 +28,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from benchmarks.workers import CONCURRENCY_ENV, run_as_worker  # noqa: E402
 
-SCENARIOS = ("floor", "load", "latency", "ratelimit", "write", "incremental")
+SCENARIOS = ("floor", "load", "fanout", "latency", "ratelimit", "write", "incremental")
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -49,6 +49,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                              " connector's default, also for the concurrent side of latency/ratelimit)")
     parser.add_argument("--only", default=",".join(SCENARIOS),
                         help=f"comma-separated scenarios among {','.join(SCENARIOS)} (default: all)")
+    parser.add_argument("--campaigns", type=int, nargs="+", default=[1_000, 10_000],
+                        help="sent campaigns the fanout scenario reads every report of (default: 1000 10000)")
     parser.add_argument("--compare-subscribers", type=int, default=24_000, help="latency/ratelimit size (default 24000)")
     parser.add_argument("--compare-lists", type=int, default=12, help="latency/ratelimit lists (default 12, even)")
     parser.add_argument("--compare-latency", type=float, default=0.05, help="latency scenario, seconds (default 0.05)")
@@ -80,7 +82,8 @@ def run_scenarios(args: argparse.Namespace, command: str) -> None:
     import dlt
 
     from benchmarks import (
-        scenario_incremental, scenario_latency, scenario_load, scenario_profile, scenario_rate_limit, scenario_write,
+        scenario_fan_out, scenario_incremental, scenario_latency, scenario_load, scenario_profile, scenario_rate_limit,
+        scenario_write,
     )
     from benchmarks.accounts import connector_states
     from benchmarks.runner import Bench
@@ -95,6 +98,7 @@ def run_scenarios(args: argparse.Namespace, command: str) -> None:
     chosen = [
         ("floor" in args.only or "load" in args.only,
          lambda: sizes.extend(scenario_load.run(bench, states, "floor" in args.only, "load" in args.only))),
+        ("fanout" in args.only, lambda: scenario_fan_out.run(bench)),
         ("latency" in args.only, lambda: scenario_latency.run(bench, states)),
         ("ratelimit" in args.only, lambda: scenario_rate_limit.run(bench, states)),
         ("write" in args.only, lambda: scenario_write.run(bench)),

@@ -22,3 +22,9 @@ WRITE_OVERHEAD = 0.25
 INCREMENTAL_REQUESTS = 0.05
 # README Targets, "and takes at most 10% of its wall time" (the incremental-sync issue).
 INCREMENTAL_WALL = 0.10
+# The performance issue: "report fan-out, 1,000 sent campaigns: ≤ 1.5× a floor that fetches the same
+# requests with the same number in flight".
+FAN_OUT_VS_FLOOR = 1.5
+# The performance issue: "the fan-out over 10,000 campaigns peaks at ≤ 1.3× the memory of 1,000 and ≤ 400 MB".
+FAN_OUT_RSS_MB = 400.0
+FAN_OUT_MEMORY_GROWTH = 1.3

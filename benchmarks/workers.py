@@ -13,7 +13,9 @@ import json
 import os
 import pstats
 import statistics
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -65,6 +67,7 @@ def worker_floor(spec: Spec) -> Dict[str, Any]:
             page += 1
     return {
         "wall_s": time.perf_counter() - started,
+        "cpu_s": process_cpu_s(),
         "rows": rows,
         "requests": sent,
         "peak_rss_mb": peak_rss_mb(),
@@ -72,8 +75,35 @@ def worker_floor(spec: Spec) -> Dict[str, Any]:
     }
 
 
+def worker_fan_out_floor(spec: Spec) -> Dict[str, Any]:
+    """The fan-out's floor: the requests the connector sent (path and query, as recorded), sent by
+    ``threads`` threads at once, each on a keep-alive session of its own, and JSON-decoded; nothing else."""
+    baseline = peak_rss_mb()
+    local = threading.local()
+
+    def fetch(request: List[Any]) -> int:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+            local.session.auth = (spec["api_key"], "x")
+        response = local.session.get(f"{spec['base_url']}/{request[0].lstrip('/')}", params=request[1], timeout=300)
+        response.raise_for_status()
+        response.json()
+        return 1
+
+    started, cpu_started = time.perf_counter(), process_cpu_s()
+    with ThreadPoolExecutor(spec["threads"]) as pool:
+        sent = sum(pool.map(fetch, spec["requests"]))
+    return {
+        "wall_s": time.perf_counter() - started,
+        "cpu_s": process_cpu_s() - cpu_started,
+        "requests": sent,
+        "peak_rss_mb": peak_rss_mb(),
+        "baseline_rss_mb": baseline,
+    }
+
+
 def worker_load(spec: Spec) -> Dict[str, Any]:
-    """The connector's full load of the list-state tables into DuckDB, as the project's pipeline does it
+    """The connector's full load of the list-state tables (or the spec's ``tables``) into DuckDB, as the project's pipeline does it
     (parquet files, insert-from-staging replace), in a pipelines dir of its own; cProfiled when the
     spec says ``profile``. With ``incremental`` it is an incremental run, kept in ``state_dir`` (DuckDB
     file and pipeline state) so that the next worker carries on from it."""
@@ -82,7 +112,7 @@ def worker_load(spec: Spec) -> Dict[str, Any]:
     source = campaign_monitor_source(
         api_key=spec["api_key"], base_url=spec["base_url"], incremental=bool(spec.get("incremental"))
     )
-    tables = [name for name in source.resources if list_state(name)]
+    tables = spec.get("tables") or [name for name in source.resources if list_state(name)]
     source = source.with_resources(*tables)
     pipeline = dlt.pipeline(
         pipeline_name="cm_benchmark",
@@ -212,7 +242,9 @@ def worker_write(spec: Spec) -> Dict[str, Any]:
     }
 
 
-WORKERS: Dict[str, Callable[[Spec], Dict[str, Any]]] = {"floor": worker_floor, "load": worker_load, "write": worker_write}
+WORKERS: Dict[str, Callable[[Spec], Dict[str, Any]]] = {
+    "floor": worker_floor, "load": worker_load, "write": worker_write, "fan_out_floor": worker_fan_out_floor,
+}
 
 
 def run_as_worker(kind: str, spec_path: str) -> None:

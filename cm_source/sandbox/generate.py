@@ -75,14 +75,18 @@ SALARY_OPTIONS = ["£0-20k", "£20-30k", "£30k+"]
 SENT_SPAN_MINUTES = 2 * 365 * 24 * 60
 
 
-def generate_account(seed: int = 7, clients: int = 2, lists_per_client: int = 3, subscribers: int = 3000) -> Account:
+def generate_account(
+    seed: int = 7, clients: int = 2, lists_per_client: int = 3, subscribers: int = 3000,
+    sent_campaigns: int = BIG_CLIENT_CAMPAIGNS,
+) -> Account:
     """Build a deterministic account: the same arguments always give identical data.
 
     The first list of the first client takes most subscriber rows (mostly Active), the last list of
     the last client is empty in every state, and the other lists share the rest with every state
     present. `subscribers` is the total number of generated subscriber rows across all lists and
     states; the first Sydney and London clients' first lists also get the two TIME_ROWS each.
-    Reports (campaigns', journeys') are capped, so they do not grow with `subscribers`.
+    Reports (campaigns', journeys') are capped, so they do not grow with `subscribers`. The first client
+    has `sent_campaigns` sent campaigns (each with its reports), the others a handful.
     """
     if clients < 1 or lists_per_client < 2 or subscribers < 0:
         raise ValueError("need clients >= 1, lists_per_client >= 2 and subscribers >= 0")
@@ -104,7 +108,7 @@ def generate_account(seed: int = 7, clients: int = 2, lists_per_client: int = 3,
         big = index == 0
         account.clients.append({"ClientID": cid, "Name": name})
         account.client_details[cid] = _client_details(rng, cid, name, country, time_zone)
-        account.campaigns[cid] = _sent_campaigns(rng, BIG_CLIENT_CAMPAIGNS if big else 5 + index)
+        account.campaigns[cid] = _sent_campaigns(rng, sent_campaigns if big else 5 + index)
         account.scheduled[cid] = _scheduled_campaigns(rng, time_zone, 2 if big else 0)
         account.drafts[cid] = _draft_campaigns(rng, 3 if big else 1)
         account.templates[cid] = _templates(rng, 3)

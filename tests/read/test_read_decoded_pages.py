@@ -114,8 +114,9 @@ def test_a_page_left_to_json_is_still_read_and_its_values_kept(requests_mock: An
     assert shape_page(pages[0], rules, False).column("custom_fields").to_pylist() == [[{"key": "age", "value": "24"}]]
 
 
-def test_rows_moving_while_arrow_pages_are_read_are_read_once(requests_mock: Any) -> None:
+def test_rows_moving_while_arrow_pages_are_read_are_read_once(monkeypatch: Any, requests_mock: Any) -> None:
     """A subscriber joins (sorting first) after page 1 was read: page 2 shifts by one row."""
+    monkeypatch.setattr(answers, "ARROW_MIN_BYTES", 0)
     live = [{"EmailAddress": f"p{i:02d}@example.com"} for i in range(15)]
 
     def respond(request: Any, context: Any) -> Any:
@@ -136,6 +137,7 @@ def test_rows_moving_while_arrow_pages_are_read_are_read_once(requests_mock: Any
 
 def test_the_source_reads_subscriber_pages_through_arrow(monkeypatch: Any, requests_mock: Any) -> None:
     """The subscriber tables go through Arrow's reader; the small tables never do."""
+    monkeypatch.setattr(answers, "ARROW_MIN_BYTES", 0)
     read_by_arrow: List[int] = []
     real = answers.decode_page
     monkeypatch.setattr(answers, "decode_page", lambda content, schema: read_by_arrow.append(1) or real(content, schema))
@@ -148,3 +150,15 @@ def test_the_source_reads_subscriber_pages_through_arrow(monkeypatch: Any, reque
     schema = envelope_schema(page_fields(ENDPOINT["active_subscribers"]))
     page = next(iter(client.get_pages("lists/l1/active.json", columns=schema)))
     assert read_by_arrow == [1] and page.num_rows == len(rows)
+
+
+def test_a_page_of_a_few_rows_is_left_to_json(requests_mock: Any) -> None:
+    """Arrow's fixed cost per call is not worth it for a campaign's handful of opens."""
+    rows = rows_of("active_subscribers.json")
+    requests_mock.get(f"{BASE_URL}/lists/l1/active.json", json=envelope(rows, 1, 1000))
+    schema = envelope_schema(page_fields(ENDPOINT["active_subscribers"]))
+    assert list(api().get_pages("lists/l1/active.json", columns=schema)) == [rows]
+    big = [{**rows[0], "EmailAddress": f"p{n}@example.com"} for n in range(200)]
+    requests_mock.get(f"{BASE_URL}/lists/l2/active.json", json=envelope(big, 1, 1000))
+    page = next(iter(api().get_pages("lists/l2/active.json", columns=schema)))
+    assert isinstance(page, pa.Table) and page.num_rows == 200
