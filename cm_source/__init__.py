@@ -1,16 +1,20 @@
 """Campaign Monitor (API v3.3) for dlt: a source that loads every table, a writer that upserts lists,
 and a sandbox that speaks the API locally."""
 
+from typing import Any
+
 from .errors import CampaignMonitorError
 from .read import TABLES, campaign_monitor_source
-from .write import UpsertReport, UpsertSettings, campaign_monitor_subscribers, upsert_subscribers
 
-__all__ = [
-    "CampaignMonitorError",
-    "TABLES",
-    "UpsertReport",
-    "UpsertSettings",
-    "campaign_monitor_source",
-    "campaign_monitor_subscribers",
-    "upsert_subscribers",
-]
+# The write side (and phonenumbers with it) is imported when first named: a read does not need it.
+_WRITE_NAMES = ("UpsertReport", "UpsertSettings", "campaign_monitor_subscribers", "upsert_subscribers")
+
+__all__ = ["CampaignMonitorError", "TABLES", "campaign_monitor_source", *_WRITE_NAMES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WRITE_NAMES:
+        from . import write
+
+        return getattr(write, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
