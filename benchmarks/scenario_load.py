@@ -46,10 +46,13 @@ def run_size(bench: Bench, size: int, states: List[str], want_floor: bool, want_
     out: Dict[str, Any] = {"size": size, "rows": total, "generate_s": generated_s}
     expected = expected_requests(account, states)
     with TimedSandbox(account, cache_answers=True) as server:
-        # Every page once, untimed, so that the floor and the load both get pages the server has
-        # already encoded: the server, a Python sandbox, is then not what is measured.
-        bench.say("   warming the server's answer cache ...")
+        # Every request once, untimed, so that the floor and the load both get answers the server has
+        # already encoded: the server, a Python sandbox, is then not what is measured. The connector's
+        # own run warms its catch-up requests, which the sandbox answers by scanning a whole list-state.
+        bench.say("   warming the server's answer cache (the floor's pages, then one connector run) ...")
         floor(bench, server, account, states)
+        if want_load:
+            bench.measure(server, "load", {"profile": False}, args.concurrency)
         if args.latency:
             server.sandbox.faults.latency(args.latency)
         if args.rate_limit:
@@ -154,8 +157,8 @@ def size_checks(bench: Bench, sizes: List[Dict[str, Any]]) -> None:
         check(f"load at {largest['size']:,} within {targets.LOAD_VS_FLOOR:g}× the floor",
               load_s / floor_s <= targets.LOAD_VS_FLOOR, f"{load_s:.1f} s / {floor_s:.1f} s = {load_s / floor_s:.1f}×")
     for s in loads:
-        check(f"load at {s['size']:,}: peak RSS < {targets.PEAK_RSS_MB:g} MB",
-              s["load"]["peak_rss_mb"] < targets.PEAK_RSS_MB, f"{s['load']['peak_rss_mb']:.0f} MB")
+        check(f"load at {s['size']:,}: peak RSS ≤ {targets.PEAK_RSS_MB:g} MB",
+              s["load"]["peak_rss_mb"] <= targets.PEAK_RSS_MB, f"{s['load']['peak_rss_mb']:.0f} MB")
     if len(loads) > 1:
         smallest = min(loads, key=lambda s: s["size"])
         most, least = largest["load"]["peak_rss_mb"], smallest["load"]["peak_rss_mb"]

@@ -4,12 +4,13 @@ They were set by the issue that asked for this benchmark and are written down in
 the exact ones (requests the minimum, rows equal to the sandbox's, one import per 1000 rows) need no number.
 """
 
-# README Targets, "load at the largest size ≤ 2× the floor" (the benchmark's issue).
-LOAD_VS_FLOOR = 2.0
-# README Targets, "peak RSS < 500 MB" (the benchmark's issue).
-PEAK_RSS_MB = 500.0
-# README Targets, "peak RSS at the largest size ≤ 1.5× at the smallest" (the benchmark's issue).
-MEMORY_GROWTH = 1.5
+# The performance issue: "1,000,000 subscribers into DuckDB: ≤ 1.5× the floor" (was 2× when the floor
+# was measured against the uncached sandbox).
+LOAD_VS_FLOOR = 1.5
+# The performance issue: "peak RSS ≤ 300 MB" (was < 500 MB).
+PEAK_RSS_MB = 300.0
+# The performance issue: "memory at 1M ≤ 1.3× memory at 100k" (was 1.5×).
+MEMORY_GROWTH = 1.3
 # README Targets, "reading concurrently ≥ 3× faster than sequentially at 50 ms latency" (the benchmark's issue).
 LATENCY_SPEEDUP = 3.0
 # README Targets, "≥ 80% of the allowed rate": the issue's "close to the allowed rate".
