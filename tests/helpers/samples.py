@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "createsend"
 
@@ -34,3 +34,18 @@ def rows_of(name: str) -> List[Dict[str, Any]]:
     """The rows of a sample, whether it is a bare array or a paged envelope."""
     body = sample(name)
     return body["Results"] if isinstance(body, dict) else body
+
+
+def a_joiner_after_page_one(live: List[Dict[str, Any]]) -> Callable[[Any, Any], Dict[str, Any]]:
+    """A requests-mock answer paging ``live`` by 10 in which a subscriber joins (sorting first) once
+    page 1 of the first pass is read, so page 2 shifts by one row."""
+    size = len(live)
+
+    def respond(request: Any, context: Any) -> Dict[str, Any]:
+        page = int(request.qs["page"][0])
+        answer = envelope(live, page, 10)
+        if page == 1 and len(live) == size:
+            live.insert(0, {"EmailAddress": "a-new-joiner@example.com"})
+        return answer
+
+    return respond

@@ -11,7 +11,7 @@ import requests
 from cm_source.http import CampaignMonitorAPI, RetryPolicy
 from cm_source.errors import CampaignMonitorError
 from helpers.mock_account import API_KEY, BASE_URL
-from helpers.samples import envelope, rows_of
+from helpers.samples import a_joiner_after_page_one, envelope, rows_of
 
 
 def api_with_recorded_sleeps(**kwargs: Any) -> "tuple[CampaignMonitorAPI, List[float]]":
@@ -162,15 +162,7 @@ def test_rows_moving_while_paging_are_read_again_without_duplicates(requests_moc
     """A subscriber joins (sorting first) after page 1 was read: page 2 shifts by one row."""
     people = [{"EmailAddress": f"p{i:02d}@example.com"} for i in range(15)]
     live = list(people)
-
-    def respond(request: Any, context: Any) -> Any:
-        page = int(request.qs["page"][0])
-        answer = envelope(live, page, 10)
-        if page == 1 and len(live) == 15:
-            live.insert(0, {"EmailAddress": "a-new-joiner@example.com"})
-        return answer
-
-    requests_mock.get(f"{BASE_URL}/lists/l1/active.json", json=respond)
+    requests_mock.get(f"{BASE_URL}/lists/l1/active.json", json=a_joiner_after_page_one(live))
     api, _ = api_with_recorded_sleeps()
     rows = [r["EmailAddress"] for page in api.get_pages("lists/l1/active.json", row_key=("EmailAddress",)) for r in page]
     assert len(rows) == len(set(rows)) == 16

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pytest
-from helpers.samples import envelope, rows_of
+from helpers.samples import a_joiner_after_page_one, envelope, rows_of
 
 from cm_source.api_facts import BASE_URL
 from cm_source.http import CampaignMonitorAPI, RetryPolicy
@@ -118,15 +118,7 @@ def test_rows_moving_while_arrow_pages_are_read_are_read_once(monkeypatch: Any, 
     """A subscriber joins (sorting first) after page 1 was read: page 2 shifts by one row."""
     monkeypatch.setattr(answers, "ARROW_MIN_BYTES", 0)
     live = [{"EmailAddress": f"p{i:02d}@example.com"} for i in range(15)]
-
-    def respond(request: Any, context: Any) -> Any:
-        page = int(request.qs["page"][0])
-        answer = envelope(live, page, 10)
-        if page == 1 and len(live) == 15:
-            live.insert(0, {"EmailAddress": "a-new-joiner@example.com"})
-        return answer
-
-    requests_mock.get(f"{BASE_URL}/lists/l1/active.json", json=respond)
+    requests_mock.get(f"{BASE_URL}/lists/l1/active.json", json=a_joiner_after_page_one(live))
     schema = envelope_schema(page_fields(ENDPOINT["active_subscribers"]))
     pages = list(api().get_pages("lists/l1/active.json", row_key=("EmailAddress",), columns=schema))
     assert all(isinstance(page, pa.Table) for page in pages)
