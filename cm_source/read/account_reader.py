@@ -15,7 +15,7 @@ from ..errors import AccessRefused
 from ..http import CampaignMonitorAPI
 from ..http.arrow_pages import envelope_schema
 from .catalogue import ENDPOINTS, Endpoint, read_under
-from .columnar import combined, page_fields
+from .columnar import combined, gathered, page_fields
 from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
 from .incremental import LEFT_COLUMN, IncrementalRun
@@ -99,10 +99,9 @@ class AccountReader:
         the rows to load (an incremental read's cursor).
         """
         rules = PageRules(endpoint, ids, zone, self.local_time)
-        for rows in self.pages(endpoint, endpoint.path.format(**ids), params, as_arrow=keep is None):
-            rows = keep(rows) if keep is not None else rows
-            if rows:
-                yield shape_page(rows, rules, nested_as_text)
+        pages = self.pages(endpoint, endpoint.path.format(**ids), params, as_arrow=keep is None)
+        kept = (keep(rows) if keep is not None else rows for rows in pages)
+        yield from gathered(shape_page(rows, rules, nested_as_text) for rows in kept if len(rows))
 
     def pages(
         self, endpoint: Endpoint, path: str, params: Optional[Mapping[str, str]] = None, as_arrow: bool = False

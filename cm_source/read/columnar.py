@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Sequence
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -27,6 +27,8 @@ API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # its key), so no child table and no join key is needed.
 CUSTOM_FIELDS_TYPE = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
 API_CUSTOM_FIELDS_TYPE = pa.list_(pa.struct([("Key", pa.string()), ("Value", pa.string())]))
+# Rows of a large table handed to dlt as one item: dlt's schema work and Parquet writing cost per item.
+ROWS_PER_ITEM = 25_000
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 LOCAL_TIMESTAMP = pa.timestamp("us")
 
@@ -141,6 +143,24 @@ def combined(pages: List[Any]) -> List[Any]:
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass
     return [*tables, *([rows] if rows else [])]
+
+
+def gathered(pages: Iterable[Any], rows_per_item: int = ROWS_PER_ITEM) -> Iterator[Any]:
+    """One reader's Arrow pages handed on ``rows_per_item`` rows at a time (through ``combined``), so dlt's
+    work per item is done once per many pages; a page of plain rows goes on as it is."""
+    waiting: List[pa.Table] = []
+    rows = 0
+    for page in pages:
+        if not isinstance(page, pa.Table):
+            yield page
+            continue
+        waiting.append(page)
+        rows += page.num_rows
+        if rows >= rows_per_item:
+            yield from combined(waiting)
+            waiting, rows = [], 0
+    if waiting:
+        yield from combined(waiting)
 
 
 def plain_array(values: List[Any], nested_as_text: bool = False) -> pa.Array:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
+
 from cm_source.read.catalogue import ENDPOINTS_BY_TABLE
+from cm_source.read.columnar import gathered
 from cm_source.read.rows import PageRules, ReadRow, shape_page, shape_row
 from cm_source.read.time_zones import LocalTime
 
@@ -43,3 +46,12 @@ def test_a_row_that_names_its_own_zone_uses_it_for_that_field_only() -> None:
                      "ScheduledTimeZone": "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London"}, rules)
     assert row["DateScheduled"] == dt.datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
     assert row["DateCreated"] == dt.datetime(2024, 1, 14, 23, 0, tzinfo=UTC)
+
+
+def test_arrow_pages_reach_dlt_gathered_into_larger_items_in_order() -> None:
+    """dlt's work per item is done once per many pages; plain row pages are not held back."""
+    pages = [pa.table({"n": [3 * page + i for i in range(3)]}) for page in range(5)]
+    rows_page = [{"n": "a row page"}]
+    items = list(gathered([pages[0], pages[1], rows_page, pages[2], pages[3], pages[4]], rows_per_item=7))
+    assert [item.num_rows if isinstance(item, pa.Table) else item for item in items] == [rows_page, 9, 6]
+    assert [n for item in items if isinstance(item, pa.Table) for n in item.column("n").to_pylist()] == list(range(15))
