@@ -15,7 +15,7 @@ from ..errors import AccessRefused
 from ..http import CampaignMonitorAPI
 from ..http.arrow_pages import envelope_schema
 from .catalogue import ENDPOINTS, Endpoint, read_under
-from .columnar import combined, gathered, page_fields
+from .columnar import combined, gathered, page_fields, release_unused_memory
 from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
 from .incremental import LEFT_COLUMN, IncrementalRun
@@ -86,6 +86,8 @@ class AccountReader:
             hints = dlt.mark.make_hints(**plan.hints) if plan is not None and plan.hints else None
             for item in read_concurrently(readers, self.api.max_concurrent_requests, combine=combined):
                 yield dlt.mark.with_hints(item, hints) if hints is not None else item
+            if endpoint.columnar:
+                release_unused_memory()
 
         return read_children
 

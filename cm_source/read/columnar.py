@@ -163,6 +163,12 @@ def gathered(pages: Iterable[Any], rows_per_item: int = ROWS_PER_ITEM) -> Iterat
         yield from combined(waiting)
 
 
+def release_unused_memory() -> None:
+    """Give back what Arrow's pool keeps of a large table's pages once they are written: dlt writes them
+    on the thread the table is read from, and the pool would hold that memory through the load step."""
+    pa.default_memory_pool().release_unused()
+
+
 def plain_array(values: List[Any], nested_as_text: bool = False) -> pa.Array:
     """Arrow's own inference; a field mixing types (or all empty) is kept as text, never dropped."""
     try:

@@ -9,6 +9,7 @@ import dlt
 import pytest
 
 from cm_source import TABLES, campaign_monitor_source
+from cm_source.read import account_reader
 from helpers.mock_account import API_KEY, BASE_URL, CLIENT_IDS, MockAccount, client_details
 from helpers.warehouse import CUSTOM_FIELDS, query, table_names
 from helpers.samples import rows_of, sample
@@ -214,3 +215,17 @@ def test_an_unparseable_date_is_kept_not_dropped(requests_mock: Any, pipeline: d
     rows = query(pipeline, "SELECT date_created, date_created__v_text FROM draft_campaigns ORDER BY campaign_id")
     created = dt.datetime(2010, 8, 19, 6, 8, tzinfo=dt.timezone.utc)  # 16:08 in Sydney (+10:00)
     assert sorted(rows, key=str) == sorted([(created, None), (None, "19/08/2010 4:08pm")], key=str)
+
+
+def test_arrow_memory_is_given_back_once_each_large_table_is_read(
+    mock_account: MockAccount, pipeline: dlt.Pipeline, monkeypatch: Any
+) -> None:
+    """Once per large (columnar) table's read, not for the small tables: the pool would otherwise keep
+    the pages' memory through the load step."""
+    released: list = []
+    monkeypatch.setattr(account_reader, "release_unused_memory", lambda: released.append(1))
+    pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("lists", "active_subscribers"))
+    assert released  # once per parent item the table is read under
+    released.clear()
+    pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("lists", "segments"))
+    assert released == []
