@@ -155,7 +155,7 @@ def size_checks(bench: Bench, sizes: List[Dict[str, Any]]) -> None:
     if "floor" in largest and "error" not in largest["floor"]:
         load_s, floor_s = largest["load"]["wall_s"], largest["floor"]["wall_s"]
         check(f"load at {largest['size']:,} within {targets.LOAD_VS_FLOOR:g}× the floor",
-              load_s / floor_s <= targets.LOAD_VS_FLOOR, f"{load_s:.1f} s / {floor_s:.1f} s = {load_s / floor_s:.1f}×")
+              load_s / floor_s <= targets.LOAD_VS_FLOOR, f"{load_s:.1f} s / {floor_s:.1f} s = {load_s / floor_s:.2f}×")
     for s in loads:
         check(f"load at {s['size']:,}: peak RSS ≤ {targets.PEAK_RSS_MB:g} MB",
               s["load"]["peak_rss_mb"] <= targets.PEAK_RSS_MB, f"{s['load']['peak_rss_mb']:.0f} MB")
