@@ -17,6 +17,8 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 # in the same time (benchmarks/subscribers.py); it spills to a temp file if it must.
 DUCKDB_MEMORY_LIMIT = "128MB"
 # Load into a staging dataset, then swap each table (with its child tables) in, one transaction each.
+# The copy is the largest cost left in a big load (README, Performance); it is what keeps a failed
+# load from leaving a half-replaced table.
 ATOMIC_REPLACE = "insert-from-staging"
 # The fastest format per destination type, measured (benchmarks/destinations.py); elsewhere Parquet
 # where the destination takes it (Arrow pages go through unconverted), else dlt's own choice.
