@@ -15,6 +15,7 @@ import requests
 from benchmarks import targets
 from benchmarks.accounts import build_account
 from benchmarks.runner import Bench, TimedSandbox
+from benchmarks.scenario_load import cpu_text
 from benchmarks.workers import DATASET, DUCKDB_FILE, list_state
 from cm_source import TABLES
 from cm_source.sandbox import Account, account_activity
@@ -88,8 +89,7 @@ def report(bench: Bench, size: int, full: Dict[str, Any], again: Dict[str, Any],
     full_requests, requests = full["requests_seen"]["total"], again["requests_seen"]["total"]
     for name, result in (("incremental: full", full), ("incremental: changes", again)):
         bench.say(f"   {name}: {result['wall_s']:.1f} s, {result['requests_seen']['total']:,} requests,"
-                  f" peak RSS {result['peak_rss_mb']:.0f} MB; sandbox handler {result['server_s']:.1f} s"
-                  f" + encoding {result['encode_s']:.1f} s")
+                  f" peak RSS {result['peak_rss_mb']:.0f} MB; {cpu_text(result)}")
         bench.report.row(name, size, result, size, None, result["requests_seen"]["total"])
     bench.report.check(
         f"incremental run sends ≤ {targets.INCREMENTAL_REQUESTS:.0%} of the full run's requests",

@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 from benchmarks import targets
 from benchmarks.accounts import comparison_account, concurrent_side, layout_text
 from benchmarks.runner import Bench, TimedSandbox
-from benchmarks.scenario_load import floor, steps_text
+from benchmarks.scenario_load import cpu_text, floor, steps_text
 
 
 def run(bench: Bench, states: List[str]) -> None:
@@ -32,7 +32,7 @@ def run(bench: Bench, states: List[str]) -> None:
                 bench.say("   " + result["error"])
             else:
                 bench.say(f"   {label}: {result['wall_s']:.2f} s ({steps_text(result, with_rss=False)};"
-                          f" CPU {result['cpu_s']:.1f} s); {seen['total']} requests over {result['span_s']:.2f} s:"
+                          f" {cpu_text(result)}); {seen['total']} requests over {result['span_s']:.2f} s:"
                           f" {seen['pages']} pages, {seen['catch_up']} catch-up, other {seen['other_by_path']},"
                           f" read twice {seen['read_twice']}")
             bench.report.row(f"latency load c={concurrency}", args.compare_subscribers, result, total,

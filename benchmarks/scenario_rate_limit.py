@@ -8,6 +8,7 @@ from typing import List
 from benchmarks import targets
 from benchmarks.accounts import comparison_account, concurrent_side
 from benchmarks.runner import Bench, TimedSandbox
+from benchmarks.scenario_load import cpu_text
 
 
 def run(bench: Bench, states: List[str]) -> None:
@@ -30,7 +31,7 @@ def run(bench: Bench, states: List[str]) -> None:
                      expected["total"], seen["total"], note=f"{rate:.1f} req/s, {refused} × 429")
     failed = "error" in result
     bench.say(f"   {answered} answered + {refused} × 429 over {span:.1f} s: {rate:.2f} answered/s of {limit} allowed"
-              + (f"; FAILED: {result['error']}" if failed else f"; load {result['wall_s']:.1f} s"))
+              + (f"; FAILED: {result['error']}" if failed else f"; load {result['wall_s']:.1f} s; {cpu_text(result)}"))
     bench.report.check(f"rate limit {limit}/s: achieved ≥ {targets.RATE_SHARE:.0%} of the allowed rate",
                        not failed and rate >= targets.RATE_SHARE * limit,
                        f"{rate:.2f} req/s answered of {limit}/s" + (" (the load FAILED)" if failed else ""))

@@ -48,7 +48,8 @@ def report_write(bench: Bench, result: Dict[str, Any], expected: int, imports: i
     calls, added = result["calls_s"], result["wall_s"] - result["calls_s"]
     bench.say(f"   medians of {args.write_rounds} rounds: upsert {result['wall_s']:.2f} s; the same {expected} imports"
               f" alone {calls:.2f} s, so the local work adds {added:.2f} s; that work alone (dry run) takes"
-              f" {result['dry_run_s']:.2f} s of CPU. Sandbox handler time {server_s:.1f} s a round;"
+              f" {result['dry_run_s']:.2f} s of CPU. Sandbox handler time {server_s:.1f} s a round; the worker's"
+              f" CPU {result['cpu_s']:.1f} s in all;"
               f" {result['new']:,} new, {result['updated']:,} updated, {result['rejected']:,} rejected"
               + (f" e.g. {result['rejections_sample']}" if result["rejected"] else ""))
     rows = args.write_rows

@@ -237,6 +237,7 @@ def worker_write(spec: Spec) -> Dict[str, Any]:
         "rejected": max(len(report.rejected) for report in reports),
         "dry_rejected": len(dry.rejected),
         "rejections_sample": [f"{r.code} {r.message}" for r in first.rejected[:3]],
+        "cpu_s": process_cpu_s(),
         "peak_rss_mb": peak_rss_mb(),
         "baseline_rss_mb": baseline,
     }
