@@ -93,15 +93,17 @@ class AccountReader:
 
     def read_endpoint(
         self, endpoint: Endpoint, ids: Mapping[str, str], zone: Any, nested_as_text: bool,
-        params: Optional[Mapping[str, str]] = None, keep: Optional[Callable[[List[Any]], List[Any]]] = None,
+        params: Optional[Mapping[str, str]] = None, keep: Optional[Callable[[Any], Any]] = None,
+        keep_takes_arrow: bool = False,
     ) -> Iterator[Any]:
         """Stream one endpoint under one parent, page by page, each page shaped by the catalogue's rules.
 
         ``params`` are added to the catalogue's; ``keep`` sees each page as the API sent it and returns
-        the rows to load (an incremental read's cursor).
+        the rows to load (an incremental read's cursor); it is handed rows, or an Arrow page only if
+        ``keep_takes_arrow``.
         """
         rules = PageRules(endpoint, ids, zone, self.local_time)
-        pages = self.pages(endpoint, endpoint.path.format(**ids), params, as_arrow=keep is None)
+        pages = self.pages(endpoint, endpoint.path.format(**ids), params, as_arrow=keep is None or keep_takes_arrow)
         kept = (keep(rows) if keep is not None else rows for rows in pages)
         yield from gathered(shape_page(rows, rules, nested_as_text) for rows in kept if len(rows))
 

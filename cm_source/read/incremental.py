@@ -30,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import dlt
+import pyarrow as pa
 from dlt.common.pipeline import current_pipeline
 
 from ..errors import CampaignMonitorError
@@ -226,8 +227,13 @@ class ListRead:
     started: Optional[float] = None
     ended: Optional[float] = None
 
-    def saw(self, rows: List[Row]) -> None:
-        dates = (str(row.get("Date") or "") for row in rows)
+    def saw(self, rows: Any) -> None:
+        """Note the latest ``Date`` of a page: the API's rows, or a page Arrow decoded (times as text)."""
+        if isinstance(rows, pa.Table):
+            values = rows.column("Date").to_pylist() if "Date" in rows.column_names else []
+            dates = (str(value or "") for value in values)
+        else:
+            dates = (str(row.get("Date") or "") for row in rows)
         self.latest = max(self.latest, max((d for d in dates if len(d) == 19 and d[:4].isdigit()), default=""))
 
     def next_since(self, previous: Optional[str]) -> Optional[str]:

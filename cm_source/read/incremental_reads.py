@@ -42,7 +42,7 @@ def state_changes(
     read = run.lists.read_of(list_id)
     if since is None:
         ended = run.lists.timed(list_id)
-        yield from reader.read_endpoint(endpoint, ids, zone, nested_as_text, keep=seen_by(read))
+        yield from reader.read_endpoint(endpoint, ids, zone, nested_as_text, keep=seen_by(read), keep_takes_arrow=True)
         ended()
     else:
         def fetch(path: str, params: Mapping[str, str]) -> List[Row]:
@@ -63,8 +63,8 @@ def state_changes(
 
 
 def seen_by(read: Any) -> Any:
-    """A page filter that loads every row and notes the latest ``Date`` among them."""
-    def keep(rows: List[Row]) -> List[Row]:
+    """A page filter that loads every row (a list, or an Arrow page) and notes the latest ``Date`` among them."""
+    def keep(rows: Any) -> Any:
         read.saw(rows)
         return rows
 

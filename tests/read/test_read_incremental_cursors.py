@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from cm_source.read.incremental import EventCursor, ListRead, now_in_one_state
 
 
@@ -57,3 +59,15 @@ def test_someone_seen_in_two_states_is_kept_in_the_one_they_moved_to_last() -> N
     result = now_in_one_state(by_state)
     assert [row["EmailAddress"] for row in result["active"]] == ["b@x"]
     assert [row["EmailAddress"] for row in result["unsubscribed"]] == ["A@x"]
+
+
+def test_a_list_cursor_is_noted_from_an_arrow_page_as_from_rows() -> None:
+    """A first incremental read takes the fast Arrow path: its pages still move the list's cursor."""
+    dates = ["2024-07-01 09:00:00", None, "2024-07-02 10:30:00", "not a time"]
+    from_rows, from_arrow = ListRead(), ListRead()
+    from_rows.saw([{"Date": value} for value in dates])
+    from_arrow.saw(pa.table({"EmailAddress": ["a", "b", "c", "d"], "Date": pa.array(dates, pa.string())}))
+    assert from_arrow.latest == from_rows.latest == "2024-07-02 10:30:00"
+    no_dates = ListRead()
+    no_dates.saw(pa.table({"EmailAddress": ["a"]}))
+    assert no_dates.latest == ""
