@@ -49,7 +49,7 @@ def worker_floor(spec: Spec) -> Dict[str, Any]:
     session = requests.Session()
     session.auth = (spec["api_key"], "x")
     rows = sent = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), process_cpu_s()
     for path in spec["paths"]:
         page = 1
         while True:
@@ -67,7 +67,7 @@ def worker_floor(spec: Spec) -> Dict[str, Any]:
             page += 1
     return {
         "wall_s": time.perf_counter() - started,
-        "cpu_s": process_cpu_s(),
+        "cpu_s": process_cpu_s() - cpu_started,
         "rows": rows,
         "requests": sent,
         "peak_rss_mb": peak_rss_mb(),

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 ROWS_FIELD = "Results"
-# The reader's scratch memory comes from malloc, which gives it back: Arrow's default pool (mimalloc)
-# kept a hundred megabytes and more of it for the rest of a million-row read.
+# The reader's memory comes from malloc, which gives it back once a page is freed on another thread;
+# Arrow's default pool (mimalloc) kept it for the rest of a long read (README, Performance).
 _PAGE_MEMORY = pa.system_memory_pool()
 
 
@@ -58,11 +58,11 @@ def _holds_time(kind: pa.DataType) -> bool:
 def envelope_parts(envelope: pa.Table) -> Optional[Tuple[pa.Table, int, int]]:
     """A decoded envelope's rows (one column per field), page count and total; None without a page count."""
     names = envelope.column_names
-    if "NumberOfPages" not in names or envelope.column("NumberOfPages")[0].as_py() is None:
-        return None
     try:
-        pages = int(envelope.column("NumberOfPages")[0].as_py())
+        pages = int(envelope.column("NumberOfPages")[0].as_py()) if "NumberOfPages" in names else None
     except (TypeError, ValueError):
+        pages = None
+    if pages is None:
         return None
     results = envelope.column(ROWS_FIELD).combine_chunks()
     rows = pa.Table.from_struct_array(results.flatten())

@@ -19,6 +19,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from .time_zones import LocalTime
 
 if TYPE_CHECKING:
+    from .catalogue import Endpoint
     from .rows import PageRules
 
 Row = Dict[str, Any]
@@ -79,12 +80,8 @@ def decoded_page_table(decoded: pa.Table, rules: PageRules, nested_as_text: bool
             columns.update(timestamp_columns(column_name(field), array, rules.zone_of(field), rules.local_time))
         elif field == endpoint.custom_fields:
             columns[column_name(field)] = decoded_custom_fields(array, nested_as_text)
-        elif nested_as_text and pa.types.is_nested(array.type):
-            columns[column_name(field)] = pa.array([as_text(value) for value in array.to_pylist()], pa.string())
-        elif pa.types.is_null(array.type):
-            columns[column_name(field)] = pa.nulls(len(array), pa.string())
         else:
-            columns[column_name(field)] = array
+            columns[column_name(field)] = plain_array(array, nested_as_text)
     return assembled(columns, decoded.num_rows, rules)
 
 
@@ -105,7 +102,7 @@ def assembled(columns: Dict[str, pa.Array], length: int, rules: PageRules) -> pa
     return pa.Table.from_arrays([columns[name] for name in names], schema=schema)
 
 
-def page_fields(endpoint: Any) -> Dict[str, pa.DataType]:
+def page_fields(endpoint: Endpoint) -> Dict[str, pa.DataType]:
     """The fields of an endpoint's rows whose type the catalogue knows, as Arrow reads a page of them:
     times and always-text fields as text, the custom fields as key/value entries, floats as floats."""
     fields: Dict[str, pa.DataType] = {name: pa.string() for name in (*endpoint.row_key, *endpoint.always_text)}
@@ -169,14 +166,16 @@ def release_unused_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def plain_array(values: List[Any], nested_as_text: bool = False) -> pa.Array:
-    """Arrow's own inference; a field mixing types (or all empty) is kept as text, never dropped."""
+def plain_array(values: Any, nested_as_text: bool = False) -> pa.Array:
+    """Arrow's own inference (or the type Arrow decoded ``values`` with, when they are an Arrow array);
+    a field mixing types, or all empty, is kept as text, never dropped."""
     try:
-        array = pa.array(values)
+        array = values if isinstance(values, pa.Array) else pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         array = None
     if array is None or pa.types.is_null(array.type) or (nested_as_text and pa.types.is_nested(array.type)):
-        return pa.array([as_text(value) for value in values], pa.string())
+        listed = values.to_pylist() if isinstance(values, pa.Array) else values
+        return pa.array([as_text(value) for value in listed], pa.string())
     return array
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 from zoneinfo import ZoneInfo
 
-from .catalogue import Endpoint
 import pyarrow as pa
 
+from .catalogue import Endpoint
 from .columnar import decoded_page_table, page_table
 from .time_zones import LocalTime
 
