@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import sys
 from typing import Any, Callable, Iterator, Optional
 
@@ -98,10 +100,12 @@ def destination_refused(pipeline: Any, cause: BaseException) -> str:
 def missing_destination_setting(exc: ConfigFieldMissingException) -> str:
     """Which destination setting is missing, by its environment variable, with an example value."""
     kind = destination_type(exc.config)
-    settings = " and ".join(destination_setting(kind, name) for name in exc.fields)
+    names = [destination_setting(kind, name) for name in exc.fields]
     example = CREDENTIALS_EXAMPLES.get(kind)
     hint = f" (e.g. {example})" if example else ""
-    return f"the {kind} destination is not configured: set {settings}{hint}, or put it in .dlt/secrets.toml"
+    if names and all(name in os.environ for name in names):  # set, but dlt found a part missing (a password)
+        return f"the {kind} destination's {' and '.join(names)} is set but incomplete: give every part{hint}"
+    return f"the {kind} destination is not configured: set {' and '.join(names)}{hint}, or put it in .dlt/secrets.toml"
 
 
 def destination_setting(kind: str, field: str) -> str:

@@ -195,6 +195,8 @@ def one_line_failure(result: Any) -> str:
 @pytest.mark.parametrize("destination, env, expected", [
     ("postgres", {}, "the postgres destination is not configured: set DESTINATION__POSTGRES__CREDENTIALS"),
     ("filesystem", {}, "the filesystem destination is not configured: set DESTINATION__FILESYSTEM__BUCKET_URL"),
+    ("postgres", {"DESTINATION__POSTGRES__CREDENTIALS": "postgresql://loader@127.0.0.1:1/analytics"},
+     "the postgres destination's DESTINATION__POSTGRES__CREDENTIALS is set but incomplete: give every part"),
     ("postgres", {"DESTINATION__POSTGRES__CREDENTIALS": "postgresql://loader:pw-0123@127.0.0.1:1/analytics"},
      "could not connect to the postgres destination (connection to server at \"127.0.0.1\", port 1 failed"),
     ("postgress", {}, "unknown destination 'postgress'"),
