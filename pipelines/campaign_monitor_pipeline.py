@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+# Arrow allocates from malloc, which gives freed pages back; its default pool (mimalloc) kept the
+# extract step's memory into the load step. Read before Arrow's first allocation (README, Performance).
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 import dlt  # noqa: E402
 from dlt.common.configuration.exceptions import ConfigFieldMissingException  # noqa: E402

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from cm_source import TABLES, campaign_monitor_source
 from cm_source.sandbox import Account, Sandbox
 from helpers.warehouse import CUSTOM_FIELDS, query, table_names
 from helpers.expected import KEY_SQL, STATES, assert_table_holds, expected_rows
-from helpers.scripts import printed_counts
+from helpers.scripts import SCRIPT, printed_counts
 from helpers.scripts import run_pipeline_script as run_script
 
 
@@ -113,6 +115,17 @@ def one_line_failure(result: subprocess.CompletedProcess) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     return lines[0]
+
+
+@pytest.mark.parametrize("chosen, expected", [(None, "system"), ("jemalloc", "jemalloc")])
+def test_script_takes_arrow_memory_from_malloc_unless_told_otherwise(chosen: str, expected: str) -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen:
+        environment["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    code = ("import runpy; runpy.run_path(%r, run_name='not_main'); import pyarrow;"
+            " print(pyarrow.default_memory_pool().backend_name)" % str(SCRIPT))
+    printed = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True)
+    assert printed.stdout.split()[-1] == expected
 
 
 def test_script_refuses_an_unknown_table_listing_the_valid_ones(tmp_path: Path) -> None:
