@@ -16,7 +16,10 @@ from .reads import (
     get_list_details, get_list_stats, get_segment_details, get_segment_subscribers, get_sent_campaigns,
     get_subscribers, get_suppression_list, get_system_date, get_webhooks,
 )
-from .writes import add_subscriber, get_subscriber, import_subscribers, unsubscribe_subscriber
+from .writes import (
+    add_subscriber, delete_subscriber, get_subscriber, import_subscribers, suppress_addresses, unsubscribe_subscriber,
+    unsuppress_address,
+)
 
 
 class Route(NamedTuple):
@@ -69,6 +72,9 @@ ROUTES: list[Route] = [
     _route("POST", "/subscribers/{lid}.json", add_subscriber, status=201),
     _route("POST", "/subscribers/{lid}/import.json", import_subscribers, status=201),
     _route("POST", "/subscribers/{lid}/unsubscribe.json", unsubscribe_subscriber),
+    _route("DELETE", "/subscribers/{lid}.json", delete_subscriber),
+    _route("POST", "/clients/{cid}/suppress.json", suppress_addresses),
+    _route("PUT", "/clients/{cid}/unsuppress.json", unsuppress_address),
 ]
 
 

@@ -1,5 +1,5 @@
 """The /subscribers/{lid} endpoints: read one subscriber back, add one, import up to 1000, unsubscribe
-one. Every write goes through ListWrite, which finds rows by address in the list's member index and
+or delete one; and a client's suppression list: suppress many, unsuppress one. Every write goes through ListWrite, which finds rows by address in the list's member index and
 stores what changed as new lists."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 from ..api_facts import IMPORT_LIMIT as MAX_IMPORT
 from .account import STATES, Account
 from .messages import ApiError, ApiRequest
-from .reads import list_in_path
+from .reads import client_in_path, list_in_path
 from .validation import SubscriberWrite, checked_email, entry_address, subscriber_write
 
 INACTIVE_STATES = ("Unsubscribed", "Bounced", "Deleted")
@@ -142,12 +142,22 @@ class ListWrite:
         """Move the list's subscriber with this address to Unsubscribed as of the account's date; one
         that has already left (Unsubscribed, Bounced, Deleted) stays as it is. 203 when the list has no
         such address."""
-        key = email.casefold()
-        current = self._current(key)
+        current = self._member(email)
+        if current["State"] not in INACTIVE_STATES:
+            self.changed[email.casefold()] = {**current, "State": "Unsubscribed", "Date": self.account.system_date}
+
+    def delete(self, email: str) -> None:
+        """Move the list's subscriber with this address to Deleted as of the account's date, from any
+        state; one already Deleted stays as it is. 203 when the list has no such address."""
+        current = self._member(email)
+        if current["State"] != "Deleted":
+            self.changed[email.casefold()] = {**current, "State": "Deleted", "Date": self.account.system_date}
+
+    def _member(self, email: str) -> dict:
+        current = self._current(email.casefold())
         if current is None:
             raise ApiError(400, 203, NOT_IN_LIST)
-        if current["State"] not in INACTIVE_STATES:
-            self.changed[key] = {**current, "State": "Unsubscribed", "Date": self.account.system_date}
+        return current
 
     def _merged(self, current: dict, wanted: SubscriberWrite) -> dict:
         """A new row: what was given replaces what is stored; resubscribing moves an inactive row back
@@ -290,7 +300,8 @@ def import_subscribers(request: ApiRequest) -> dict:
 def unsubscribe_subscriber(request: ApiRequest) -> None:
     """POST /subscribers/{lid}/unsubscribe.json {"EmailAddress"}: see ListWrite.unsubscribe; 200 with an
     empty body. The reference gives no error codes for it: an unusable address is 1 and one the list
-    lacks is 203, as for GET /subscribers/{lid}.json."""
+    lacks is 203, as for GET /subscribers/{lid}.json. A list whose UnsubscribeSetting is AllClientLists
+    unsubscribes the address from every list of its client and adds it to the client's suppression list."""
     list_id = list_in_path(request)
     body = request.body
     if not isinstance(body, dict):
@@ -299,3 +310,58 @@ def unsubscribe_subscriber(request: ApiRequest) -> None:
     write = ListWrite(request.account, list_id, resubscribe=False)
     write.unsubscribe(email)
     write.save()
+    account = request.account
+    if account.list_details.get(list_id, {}).get("UnsubscribeSetting") != "AllClientLists":
+        return
+    for other in account.lists[write.owner]:
+        if other["ListID"] != list_id and _member_index(account, other["ListID"]).row(email.casefold()) is not None:
+            elsewhere = ListWrite(account, other["ListID"], resubscribe=False)
+            elsewhere.unsubscribe(email)
+            elsewhere.save()
+    _suppress(account, write.owner, [email], "Unsubscribed")
+
+
+def delete_subscriber(request: ApiRequest) -> None:
+    """DELETE /subscribers/{lid}.json?email=: see ListWrite.delete; 200 with an empty body."""
+    list_id = list_in_path(request)
+    email = checked_email(request.query.get("email", ""))
+    write = ListWrite(request.account, list_id, resubscribe=False)
+    write.delete(email)
+    write.save()
+
+
+def _suppress(account: Account, client_id: str, emails: list[str], reason: str) -> None:
+    """Add the addresses not yet suppressed to the client's suppression list, as of the account's date."""
+    known = set(_suppressed_addresses(account, client_id))
+    added = []
+    for email in emails:
+        if email.casefold() not in known:
+            known.add(email.casefold())
+            added.append({"SuppressionReason": reason, "EmailAddress": email, "Date": account.system_date,
+                          "State": "Suppressed"})
+    if added:
+        account.suppression_list[client_id] = account.suppression_list[client_id] + added
+
+
+def suppress_addresses(request: ApiRequest) -> None:
+    """POST /clients/{cid}/suppress.json {"EmailAddresses": [...]}: every address is checked first (400 Code 1
+    names the first bad one and suppresses none); list memberships do not change. The reason the sandbox
+    records ("Manually suppressed") is its own: the reference does not give the API's."""
+    client_id = client_in_path(request)
+    body = request.body
+    emails = body.get("EmailAddresses") if isinstance(body, dict) else None
+    if not isinstance(emails, list) or not emails:
+        raise ApiError(400, 400, "The request body must be a JSON object with a non-empty EmailAddresses array")
+    _suppress(request.account, client_id, [checked_email(e if isinstance(e, str) else "") for e in emails],
+              "Manually suppressed")
+
+
+def unsuppress_address(request: ApiRequest) -> None:
+    """PUT /clients/{cid}/unsuppress.json?email=: take one address off the client's suppression list; an
+    address that is not on it is answered 200 as well (the reference gives no error for it)."""
+    client_id = client_in_path(request)
+    key = checked_email(request.query.get("email", "")).casefold()
+    rows = request.account.suppression_list[client_id]
+    kept = [row for row in rows if row["EmailAddress"].casefold() != key]
+    if len(kept) != len(rows):
+        request.account.suppression_list[client_id] = kept

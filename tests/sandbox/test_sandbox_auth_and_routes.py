@@ -102,7 +102,7 @@ def test_writes_check_the_list_and_the_key_scope(writer: Writer) -> None:
 
 def test_other_methods_on_subscriber_paths_are_405(writer: Writer) -> None:
     put = writer.http.put(writer.url + ".json", json=person("x@example.com"))
-    assert put.status_code == 405 and put.headers["Allow"] == "GET, POST"
+    assert put.status_code == 405 and put.headers["Allow"] == "DELETE, GET, POST"
     assert writer.http.get(writer.url + "/import.json").headers["Allow"] == "POST"
 
 

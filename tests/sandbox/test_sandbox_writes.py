@@ -329,3 +329,42 @@ def test_a_write_to_a_list_in_another_shape_is_refused() -> None:
     body = json.dumps(person("someone.new@example.com")).encode()
     with pytest.raises(ValueError, match="stored twice"):
         server.handle("POST", f"/api/v3.3/subscribers/{list_id}.json", basic_auth(server)["Authorization"], body)
+
+
+def test_delete_moves_a_subscriber_to_deleted_from_any_state(writer: Writer) -> None:
+    active, unsubscribed = writer.generated("Active")["EmailAddress"], writer.generated("Unsubscribed")["EmailAddress"]
+    for email in (active.upper(), unsubscribed):
+        response = writer.http.delete(writer.url + ".json", params={"email": email})
+        assert (response.status_code, response.content) == (200, b"")
+    for email in (active, unsubscribed):
+        assert (writer.details(email)["State"], writer.details(email)["Date"]) == ("Deleted", writer.now)
+        assert email in writer.emails("deleted") and email not in writer.emails("active")
+    again = writer.http.delete(writer.url + ".json", params={"email": active})
+    assert again.status_code == 200 and writer.details(active)["State"] == "Deleted"
+    unknown = writer.http.delete(writer.url + ".json", params={"email": "never.here@example.com"})
+    assert (unknown.status_code, unknown.json()["Code"]) == (400, 203)
+
+
+@pytest.mark.parametrize("setting", ["AllClientLists", "OnlyThisList"])
+def test_unsubscribe_follows_the_lists_unsubscribe_setting(writer: Writer, setting: str) -> None:
+    other = writer.account.lists[writer.client_id][1]["ListID"]
+    email = "on.two.lists@example.com"
+    for list_id in (writer.list_id, other):
+        imported = writer.http.post(f"{writer.sandbox.base_url}/subscribers/{list_id}/import.json",
+                                    json={"Subscribers": [person(email)]})
+        assert imported.status_code == 201
+    writer.account.list_details[writer.list_id]["UnsubscribeSetting"] = setting
+    suppressed_before = len(writer.account.suppression_list[writer.client_id])
+
+    assert writer.http.post(writer.url + "/unsubscribe.json", json={"EmailAddress": email}).status_code == 200
+
+    elsewhere = writer.http.get(f"{writer.sandbox.base_url}/subscribers/{other}.json", params={"email": email}).json()
+    suppressions = writer.account.suppression_list[writer.client_id]
+    assert writer.details(email)["State"] == "Unsubscribed"
+    if setting == "AllClientLists":
+        assert (elsewhere["State"], elsewhere["Date"]) == ("Unsubscribed", writer.now)
+        assert suppressions[-1] == {"SuppressionReason": "Unsubscribed", "EmailAddress": email,
+                                    "Date": writer.now, "State": "Suppressed"}
+        assert len(suppressions) == suppressed_before + 1
+    else:
+        assert elsewhere["State"] == "Active" and len(suppressions) == suppressed_before
