@@ -5,7 +5,7 @@ stores what changed as new lists."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..api_facts import IMPORT_LIMIT as MAX_IMPORT
 from .account import STATES, Account
@@ -14,6 +14,8 @@ from .reads import client_in_path, list_in_path
 from .validation import SubscriberWrite, checked_email, entry_address, subscriber_write
 
 INACTIVE_STATES = ("Unsubscribed", "Bounced", "Deleted")
+# Stored rows a write changes above which their places are looked up in a map rather than one by one.
+MANY_ROWS = 16
 NOT_IN_LIST = "Subscriber not in list or has already been removed."
 SUBSCRIBER_DETAIL_FIELDS = (
     "EmailAddress", "Name", "MobileNumber", "Date", "ListJoinedDate", "State", "CustomFields", "ReadsEmailWith",
@@ -41,16 +43,22 @@ def _merged_custom_fields(stored: list[dict], changes: dict[str, list[str]], fie
 
 @dataclass(eq=False)
 class _MemberIndex:
-    """Where each address of one list is stored: case-folded address -> (state, position in that state's
-    rows), for exactly the state lists in `lists` (by identity, in the list's order of states)."""
+    """Where each address of one list is stored: case-folded address -> (state, the row), for exactly the
+    state lists in `lists` (by identity, in the list's order of states), and per state the id() of each
+    row in order, so that a row's place is found by a C-level scan of integers instead of keeping every
+    row's position up to date (which made each write cost a pass over the whole list)."""
 
     lists: dict[str, list[dict]]
-    where: dict[str, tuple[str, int]]
+    where: dict[str, tuple[str, dict]]
+    ids: dict[str, list[int]]
 
     def row(self, key: str) -> dict | None:
         """The row stored for a case-folded address, if any."""
         spot = self.where.get(key)
-        return None if spot is None else self.lists[spot[0]][spot[1]]
+        return None if spot is None else spot[1]
+
+    def position(self, state: str, row: dict) -> int:
+        return self.ids[state].index(id(row))
 
 
 def _member_index(account: Account, list_id: str) -> _MemberIndex:
@@ -68,16 +76,27 @@ def _member_index(account: Account, list_id: str) -> _MemberIndex:
         return index
     if sorted(members) != sorted(STATES):
         raise ValueError(f"list {list_id} holds the states {', '.join(members)}, not {', '.join(STATES)}")
-    where: dict[str, tuple[str, int]] = {}
+    where: dict[str, tuple[str, dict]] = {}
     for state, rows in members.items():
-        for position, row in enumerate(rows):
+        for row in rows:
             key = row["EmailAddress"].casefold()
             if row["State"] != state or key in where:
                 raise ValueError(f"list {list_id}: {row['EmailAddress']} is stored twice or in another state's rows")
-            where[key] = (state, position)
-    index = _MemberIndex(dict(members), where)
+            where[key] = (state, row)
+    index = _MemberIndex(dict(members), where, {state: [id(row) for row in rows] for state, rows in members.items()})
     account.derived.member_indexes[list_id] = index
     return index
+
+
+def _without(items: list, positions: set[int]) -> list:
+    """`items` less the given positions, joined from slices (C-level copies)."""
+    kept: list = []
+    start = 0
+    for position in sorted(positions):
+        kept.extend(items[start:position])
+        start = position + 1
+    kept.extend(items[start:])
+    return kept
 
 
 def _suppressed_addresses(account: Account, client_id: str) -> set[str]:
@@ -104,7 +123,8 @@ class ListWrite:
     """Upserts into one list, run under the account lock. The API matches addresses ignoring case, so
     rows are found by case-folded address through the list's member index and the client's suppressed
     addresses through _suppressed_addresses; save() stores the outcome as new lists, never editing what a
-    reply may still be encoding, at a cost that grows with the rows written rather than with the list.
+    reply may still be encoding; what it does per stored row of the list is C-level copying and scanning,
+    its Python work grows with the rows written.
 
     The outcome is that of putting every row of the list (state by state, in stored order) into one
     dict by case-folded address, upserting into it, and storing each state's rows in the dict's order:
@@ -184,42 +204,53 @@ class ListWrite:
             ]
         rank = {state: number for number, state in enumerate(self.index.lists)}
         changes: dict[str, _StateChange] = {}
+        position_of = self._positions()
         for key, row in self.changed.items():
             spot, state = self.index.where.get(key), row["State"]
             if spot is None:
                 changes.setdefault(state, _StateChange()).new.append((key, row))
-            elif spot[0] == state:
-                changes.setdefault(state, _StateChange()).updated[spot[1]] = row
+                continue
+            position = position_of(*spot)
+            if spot[0] == state:
+                changes.setdefault(state, _StateChange()).updated[position] = row
             else:
-                changes.setdefault(spot[0], _StateChange()).leaving.add(spot[1])
-                changes.setdefault(state, _StateChange()).arriving.append((rank[spot[0]], spot[1], key, row))
+                changes.setdefault(spot[0], _StateChange()).leaving.add(position)
+                changes.setdefault(state, _StateChange()).arriving.append((rank[spot[0]], position, key, row))
         members = self.account.subscribers[self.list_id]
         for state, change in changes.items():
-            members[state] = self.index.lists[state] = self._stored(state, rank[state], change)
+            rows, ids = self._stored(state, rank[state], change)
+            members[state] = self.index.lists[state] = rows
+            self.index.ids[state] = ids
+        for key, row in self.changed.items():
+            self.index.where[key] = (row["State"], row)
 
-    def _stored(self, state: str, rank: int, change: _StateChange) -> list[dict]:
-        """The new rows of one state, re-indexing only the rows whose place changed (all of the state's
-        rows only when rows left it or came in ahead of its own)."""
-        own = self.index.lists[state]
+    def _positions(self) -> Callable[[str, dict], int]:
+        """How to find a stored row's place: a scan per row for a few rows (one unsubscribe), one map
+        of the states touched for many (an import of a thousand)."""
+        touched = [spot for spot in map(self.index.where.get, self.changed) if spot is not None]
+        if len(touched) <= MANY_ROWS:
+            return self.index.position
+        maps = {state: {ident: place for place, ident in enumerate(self.index.ids[state])}
+                for state in {state for state, _ in touched}}
+        return lambda state, row: maps[state][id(row)]
+
+    def _stored(self, state: str, rank: int, change: _StateChange) -> tuple[list[dict], list[int]]:
+        """The new rows of one state and their ids; always new lists, since replies may still be encoding
+        the old ones."""
+        own, ids = self.index.lists[state], self.index.ids[state]
         if change.updated:
-            own = list(own)
+            own, ids = list(own), list(ids)
             for position, row in change.updated.items():
                 own[position] = row
+                ids[position] = id(row)
         if change.leaving:
-            own = [row for position, row in enumerate(own) if position not in change.leaving]
-        moved = sorted(change.arriving)
+            own, ids = _without(own, change.leaving), _without(ids, change.leaving)
+        moved = sorted(change.arriving, key=lambda arrival: arrival[:2])
         ahead = [row for number, _, _, row in moved if number < rank]
-        behind = [(key, row) for number, _, key, row in moved if number > rank] + change.new
-        # Always a new list: when no row came in, some were updated or left, and `own` was copied.
-        rows = ahead + own + [row for _, row in behind] if ahead or behind else own
-        where = self.index.where
-        if change.leaving or ahead:
-            for position, row in enumerate(rows):
-                where[row["EmailAddress"].casefold()] = (state, position)
-        else:
-            for position, (key, _) in enumerate(behind, start=len(own)):
-                where[key] = (state, position)
-        return rows
+        behind = [row for number, _, _, row in moved if number > rank] + [row for _, row in change.new]
+        if not ahead and not behind:
+            return own, ids
+        return ahead + own + behind, [id(row) for row in ahead] + ids + [id(row) for row in behind]
 
 
 def _resubscribe(body: dict) -> bool:
