@@ -1,4 +1,4 @@
-"""Campaign Monitor (API v3.3) for dlt: a source that loads every table, a writer that upserts lists,
+"""Campaign Monitor (API v3.3) for dlt: a source that loads every table, a writer that upserts and mirrors lists,
 and a sandbox that speaks the API locally."""
 
 from typing import Any
@@ -7,7 +7,10 @@ from .errors import CampaignMonitorError
 from .read import TABLES, campaign_monitor_source
 
 # The write side (and phonenumbers with it) is imported when first named: a read does not need it.
-_WRITE_NAMES = ("UpsertReport", "UpsertSettings", "campaign_monitor_subscribers", "upsert_subscribers")
+_WRITE_NAMES = (
+    "ActionReport", "MirrorReport", "UpsertReport", "UpsertSettings", "campaign_monitor_subscribers",
+    "delete_subscribers", "mirror_list", "suppress", "unsubscribe_subscribers", "unsuppress", "upsert_subscribers",
+)
 
 __all__ = ["CampaignMonitorError", "TABLES", "campaign_monitor_source", *_WRITE_NAMES]
 

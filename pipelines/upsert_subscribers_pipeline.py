@@ -1,11 +1,19 @@
-"""Upsert subscribers into a Campaign Monitor list from a CSV, JSON Lines or Parquet file, or a DuckDB query.
+"""Write people into Campaign Monitor from a CSV, JSON Lines or Parquet file, or a DuckDB query.
 
     python pipelines/upsert_subscribers_pipeline.py --list-id LIST --input people.csv
     python pipelines/upsert_subscribers_pipeline.py --list-id LIST --duckdb campaign_monitor.duckdb \\
         --query "SELECT email_address, name FROM campaign_monitor_data.active_subscribers"
+    python pipelines/upsert_subscribers_pipeline.py --mode mirror --removal unsubscribe --list-id LIST \\
+        --input audience.csv --dry-run                  # the plan: who is added, updated, removed
+    python pipelines/upsert_subscribers_pipeline.py --mode suppress --client-id CLIENT --input people.csv
 
-Exit 0: every row accepted. Exit 1: the good rows were written, some were rejected (see the rejects
-file). Exit 2: nothing could be done (bad key, unknown list or column, unreadable input).
+Modes: upsert (default) adds and updates; mirror also removes (unsubscribes or deletes) every member
+not in the input, refusing to remove more than --max-removals (default 10% of the list); unsubscribe
+and delete act on one list, suppress and unsuppress on a client's suppression list.
+
+Exit 0: every row done. Exit 1: the rest was done, some rows were refused (see the rejects file).
+Exit 2: nothing could be done (bad key, unknown list, client or column, unreadable input, a mirror
+that would remove too many).
 """
 
 from __future__ import annotations
@@ -21,7 +29,10 @@ from typing import Any, Dict, Iterator, Optional, Sequence
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 from cm_source.failures import UserError, run_script  # noqa: E402
-from cm_source import UpsertSettings, upsert_subscribers  # noqa: E402
+from cm_source import UpsertSettings, mirror_list, upsert_subscribers  # noqa: E402
+from cm_source.write.actions import ACTIONS, LIST_ACTIONS, run_action  # noqa: E402
+from cm_source.write.imports import credentials  # noqa: E402
+from cm_source.http import CampaignMonitorAPI  # noqa: E402
 
 Row = Dict[str, Any]
 READ_CHUNK = 10_000
@@ -33,13 +44,21 @@ class InputError(UserError):
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--list-id", required=True, help="the list to upsert into")
+    parser.add_argument("--mode", default="upsert", choices=["upsert", "mirror", *ACTIONS],
+                        help="what to do with the input's people (default: upsert)")
+    parser.add_argument("--list-id", help="the list to write to (every mode but suppress and unsuppress)")
+    parser.add_argument("--client-id", help="the client whose suppression list to change (suppress, unsuppress)")
+    parser.add_argument("--removal", default="unsubscribe", choices=["unsubscribe", "delete"],
+                        help="mirror: how members not in the input leave the list (default: unsubscribe)")
+    parser.add_argument("--max-removals", type=int, metavar="N",
+                        help="mirror: refuse to remove more than N members (default: 10%% of the list's members)")
+    parser.add_argument("--plan", help="mirror: where the plan goes, one row per address (default: <input>.plan.csv)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="a .csv, .jsonl/.ndjson, .json (array) or .parquet file")
     source.add_argument("--query", help="SQL whose rows to push (needs --duckdb)")
     parser.add_argument("--duckdb", help="the DuckDB database file --query runs against")
     parser.add_argument("--rejects", help="where rejected rows go (default: <input>.rejects.csv)")
-    parser.add_argument("--dry-run", action="store_true", help="validate and report; send nothing")
+    parser.add_argument("--dry-run", action="store_true", help="validate, plan and report; send nothing")
     parser.add_argument("--resubscribe", action="store_true", help="re-add people who unsubscribed, bounced or were deleted")
     parser.add_argument("--consent-to-track-default", default="Unchanged", choices=["Yes", "No", "Unchanged"],
                         help="ConsentToTrack where the input has no consent_to_track column (default: Unchanged)")
@@ -50,6 +69,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.query and not args.duckdb:
         parser.error("--query needs --duckdb FILE")
+    on_client = args.mode in ACTIONS and args.mode not in LIST_ACTIONS
+    if on_client and not args.client_id:
+        parser.error(f"--mode {args.mode} needs --client-id CLIENT (it changes a client's suppression list)")
+    if not on_client and not args.list_id:
+        parser.error(f"--mode {args.mode} needs --list-id LIST")
     return args
 
 
@@ -105,10 +129,16 @@ def read_duckdb(database: str, query: str) -> Iterator[Row]:
         raise InputError(f"the query failed in {database}: {str(exc).splitlines()[0]}") from None
 
 
-def rejects_path(args: argparse.Namespace) -> Path:
-    if args.rejects:
-        return Path(args.rejects)
-    return Path(f"{Path(args.input).stem}.rejects.csv" if args.input else "query.rejects.csv")
+def output_path(args: argparse.Namespace, option: Optional[str], kind: str) -> Path:
+    """``option`` if given, else ``<input stem>.<kind>.csv`` (``query.<kind>.csv`` for a query)."""
+    if option:
+        return Path(option)
+    return Path(f"{Path(args.input).stem}.{kind}.csv" if args.input else f"query.{kind}.csv")
+
+
+def checkpoint_path(args: argparse.Namespace) -> str:
+    """Finished writes are remembered here until the run completes, so a re-run resumes."""
+    return str(Path(".campaign_monitor") / f"{args.mode}-{args.list_id or args.client_id}.jsonl")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,19 +149,31 @@ def run(args: argparse.Namespace) -> int:
         queue_autoresponders=args.queue_autoresponders,
         restart_autoresponders=args.restart_autoresponders,
     )
-    rejects = rejects_path(args)
-    report = upsert_subscribers(
-        read_rows(args),
-        args.list_id,
-        settings=settings,
-        rejects_path=str(rejects),
-        # finished imports are remembered here until the run completes, so a re-run resumes
-        checkpoint_path=str(Path(".campaign_monitor") / f"upsert-{args.list_id}.json"),
-        dry_run=args.dry_run,
-    )
-    print(report.summary())
-    if report.rejected:
-        print(f"{len(report.rejected):,} rejected rows, each with its code and message, are in {rejects}")
+    rejects = output_path(args, args.rejects, "rejects")
+    common = {"rejects_path": str(rejects), "checkpoint_path": checkpoint_path(args), "dry_run": args.dry_run}
+    if args.mode == "mirror":
+        plan = output_path(args, args.plan, "plan")
+        try:
+            report = mirror_list(read_rows(args), args.list_id, args.removal, max_removals=args.max_removals,
+                                 settings=settings, plan_path=str(plan), **common)
+        finally:
+            if plan.exists():
+                print(f"the plan, one row per address, is in {plan}")
+        print(report.summary())
+        refused = report.refused
+    elif args.mode == "upsert":
+        report = upsert_subscribers(read_rows(args), args.list_id, settings=settings, **common)
+        print(report.summary())
+        refused = len(report.rejected)
+    else:
+        api = CampaignMonitorAPI(*credentials(None, None))
+        action = run_action(read_rows(args), args.mode, args.list_id or args.client_id, api=api, **common)
+        print(action.summary())
+        refused = len(action.refused)
+        if action.not_found:
+            print(f"{len(action.not_found):,} addresses were not on the list; they are in {rejects} (code 203)")
+    if refused:
+        print(f"{refused:,} refused rows, each with its code and message, are in {rejects}")
         return 1
     return 0
 

@@ -40,6 +40,14 @@ def json_body(response: requests.Response) -> Any:
         return NOT_JSON
 
 
+def write_body(response: requests.Response) -> Any:
+    """A write's answer: unsubscribe, delete and unsuppress succeed with 200 and an empty body (None
+    here), which from a read would be a body cut short."""
+    if response.ok and not response.content:
+        return None
+    return json_body(response)
+
+
 def page_body(response: requests.Response, schema: pa.Schema) -> Any:
     """A page of a large table: an Arrow envelope where it reads as ``schema`` declares, else JSON.
 

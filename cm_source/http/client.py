@@ -17,7 +17,7 @@ from requests.adapters import HTTPAdapter
 
 from ..api_facts import BASE_URL, BASE_URL_SETTING
 from ..errors import MISSING_KEY, CampaignMonitorError
-from .answers import NOT_JSON, check_response, describe_answer, give_up, json_body, page_body
+from .answers import NOT_JSON, check_response, describe_answer, give_up, json_body, page_body, write_body
 from .paging import every_row_once
 from .rate_limit import RateGate, budget_wait
 from .retry import RETRY_EXCEPTIONS, RETRY_STATUSES, RetryPolicy
@@ -88,8 +88,17 @@ class CampaignMonitorAPI:
         """POST a JSON body, or one already encoded as bytes; retried like reads, which is safe only
         because writes are upserts."""
         if isinstance(body, bytes):
-            return self._send("POST", path, data=body, headers={"Content-Type": "application/json"})
-        return self._send("POST", path, json=body)
+            return self._send("POST", path, write_body, data=body, headers={"Content-Type": "application/json"})
+        return self._send("POST", path, write_body, json=body)
+
+    def delete(self, path: str, params: Mapping[str, Any]) -> Any:
+        """DELETE with query parameters (``email=``); retried like reads, safe because a removal repeated
+        leaves the same state."""
+        return self._send("DELETE", path, write_body, params=dict(params))
+
+    def put(self, path: str, params: Mapping[str, Any]) -> Any:
+        """PUT with query parameters and no body (``unsuppress.json?email=``); retried like a DELETE."""
+        return self._send("PUT", path, write_body, params=dict(params))
 
     def get_page(self, schema: pa.Schema, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:
         """GET one page of a large table, decoded by Arrow as ``schema`` declares where it can (see ``arrow_pages``)."""

@@ -2,12 +2,20 @@
 
 An input row becomes the API's subscriber (``rows``, with the list's ``custom_fields``), rows go out
 in bulk imports (``imports``, resumable through ``checkpoint``), and every row not written is kept
-with its reason (``rejects``). ``list_destination`` offers the same as a dlt destination.
+with its reason (``rejects``). ``list_destination`` offers the same as a dlt destination. ``mirror``
+makes a list's members be the input's people (``members`` reads who is on it now), removing the others
+one request each (``actions``, which also unsubscribes, deletes, suppresses and unsuppresses on request).
 """
 
+from .actions import ActionReport, delete_subscribers, suppress, unsubscribe_subscribers, unsuppress
 from .imports import UpsertReport, upsert_subscribers
 from .list_destination import campaign_monitor_subscribers
+from .mirror import MirrorPlan, MirrorReport, mirror_list
 from .rejects import Rejection
 from .settings import UpsertSettings
 
-__all__ = ["Rejection", "UpsertReport", "UpsertSettings", "campaign_monitor_subscribers", "upsert_subscribers"]
+__all__ = [
+    "ActionReport", "MirrorPlan", "MirrorReport", "Rejection", "UpsertReport", "UpsertSettings",
+    "campaign_monitor_subscribers", "delete_subscribers", "mirror_list", "suppress", "unsubscribe_subscribers",
+    "unsuppress", "upsert_subscribers",
+]

@@ -1,4 +1,4 @@
-"""Imports already finished, so a re-run after an interruption does not send them again."""
+"""Writes already finished, so a re-run after an interruption does not send them again."""
 
 from __future__ import annotations
 
@@ -9,30 +9,39 @@ from typing import Any, Dict, Optional
 
 
 class Checkpoint:
-    """Results of imports already finished, so a re-run after an interruption does not send them again.
+    """Results of writes already finished (imports, removals), so a re-run after an interruption does not
+    send them again.
 
-    Batches are recognised by a hash of their exact body: changed input is simply sent.
+    A write is recognised by a hash of what it sends (an import's exact body, a removal's action and
+    address): changed input is simply sent. The file is a log with one line per finished write, appended
+    as each finishes, so recording the ten-thousandth removal costs what recording the first did; a line
+    cut short by a kill is ignored (that write is sent again, which an upsert or a removal allows).
     """
 
     def __init__(self, path: Optional[Path]) -> None:
         self.path = path
         self.done: Dict[str, Dict[str, Any]] = {}
         if path is not None and path.exists():
-            self.done = json.loads(path.read_text(encoding="utf-8"))
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                    self.done[entry["key"]] = entry["result"]
+                except (ValueError, KeyError, TypeError):
+                    continue
 
     def key(self, list_id: str, body: bytes) -> Optional[str]:
-        """None without a checkpoint file: there is nothing to resume, so no body is hashed."""
+        """None without a checkpoint file: there is nothing to resume, so nothing is hashed."""
         if self.path is None:
             return None
         return hashlib.sha256(list_id.encode("utf-8") + b"\n" + body).hexdigest()
 
     def record(self, key: Optional[str], result: Dict[str, Any]) -> None:
-        if key is not None:
-            self.done[key] = result
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(self.done), encoding="utf-8")
-            temporary.replace(self.path)  # atomic: a kill mid-write never corrupts the checkpoint
+        if key is None or self.path is None:
+            return
+        self.done[key] = result
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as log:
+            log.write(json.dumps({"key": key, "result": result}) + "\n")
 
     def clear(self) -> None:
         if self.path is not None and self.path.exists():

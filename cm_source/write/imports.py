@@ -64,6 +64,7 @@ class Prepared:
     """The rows to send, one per email in the order of each email's last row, and the rows set aside."""
 
     rows: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # lower-cased email -> its last row
+    addresses: Dict[str, str] = field(default_factory=dict)  # lower-cased email -> as its last row spells it
     rejected: List[Rejection] = field(default_factory=list)
     duplicates: List[str] = field(default_factory=list)
     rows_read: int = 0
@@ -92,6 +93,7 @@ def prepare(rows: Iterable[Row], fields: CustomFields) -> Prepared:
             prepared.duplicates.append(address)
             del prepared.rows[address.lower()]  # re-inserted, so the batch order follows the winning row
         prepared.rows[address.lower()] = row
+        prepared.addresses[address.lower()] = address
     return prepared
 
 
@@ -167,12 +169,34 @@ def upsert_subscribers(
     api = api or CampaignMonitorAPI(*credentials(api_key, base_url))
     fields = fields or CustomFields.fetch(api, list_id)
     prepared = prepare(rows, fields)
+    checkpoint = Checkpoint(Path(checkpoint_path) if checkpoint_path else None)
+    report = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run)
+    if not dry_run:
+        checkpoint.clear()
+    if rejects_path:
+        write_rejects(Path(rejects_path), report.rejected)
+    return report
+
+
+def upsert_prepared(
+    api: CampaignMonitorAPI,
+    list_id: str,
+    prepared: Prepared,
+    fields: CustomFields,
+    settings: UpsertSettings,
+    checkpoint: Checkpoint,
+    dry_run: bool = False,
+) -> UpsertReport:
+    """The imports of rows already prepared (``prepare``), each recorded in ``checkpoint`` once it is done.
+
+    In a dry run the rows are converted (so every row a real run would refuse here is refused) and
+    nothing is sent; they are counted as new, since only the API can tell new from existing.
+    """
     report = UpsertReport(list_id, rows_read=prepared.rows_read, duplicates=prepared.duplicates, dry_run=dry_run)
     batches = subscriber_batches(prepared, fields, settings)
     if dry_run:
-        report.new = sum(len(batch) for batch in batches)  # unknown until sent: counted as new
+        report.new = sum(len(batch) for batch in batches)
     else:
-        checkpoint = Checkpoint(Path(checkpoint_path) if checkpoint_path else None)
         # The next import's rows are converted and encoded while this one is in flight.
         for batch, body in one_ahead((batch, import_body(batch, settings)) for batch in batches):
             key = checkpoint.key(list_id, body)
@@ -184,10 +208,7 @@ def upsert_subscribers(
                 checkpoint.record(key, result)
                 report.imports_sent += 1
             account_for(report, result, batch)
-        checkpoint.clear()
     report.rejected[:0] = prepared.rejected  # rows refused here first, then those the API refused
-    if rejects_path:
-        write_rejects(Path(rejects_path), report.rejected)
     return report
 
 

@@ -1,4 +1,4 @@
-"""The upsert script against the sandbox over real HTTP: what lands in the list, the rejects, exit codes."""
+"""The write script against the sandbox over real HTTP: what lands in the list, the rejects, exit codes."""
 
 from __future__ import annotations
 
@@ -148,3 +148,61 @@ def test_the_destination_pipes_a_dlt_resource_into_the_list(sandbox: Sandbox, tm
     assert (piped["ConsentToTrack"], piped["MobileNumber"]) == ("Yes", "+61412345678")
     assert subscriber(sandbox, lid, "piped1@example.com")["ConsentToTrack"] == "No"
     assert '"code": 1' in (tmp_path / "rejects.jsonl").read_text()
+
+
+def active_emails(sandbox: Sandbox, lid: str) -> List[str]:
+    return sorted(row["EmailAddress"] for row in sandbox.account.subscribers[lid]["Active"])
+
+
+def test_the_script_mirrors_a_list_after_a_dry_run_shows_the_plan(sandbox: Sandbox, tmp_path: Path) -> None:
+    lid = list_id(sandbox.account)
+    sandbox.account.list_details[lid]["UnsubscribeSetting"] = "OnlyThisList"
+    before = active_emails(sandbox, lid)
+    keep = before[: int(len(before) * 0.95)]
+    source = write_csv(tmp_path / "audience.csv", [{"email_address": e} for e in keep + ["joiner@example.com"]])
+    sandbox.requests.clear()
+
+    dry = run_upsert(sandbox, tmp_path, "--mode", "mirror", "--list-id", lid, "--input", str(source), "--dry-run")
+
+    assert dry.returncode == 0, dry.stderr
+    assert [r.method for r in sandbox.requests if r.method != "GET"] == []
+    with (tmp_path / "audience.plan.csv").open(encoding="utf-8") as handle:
+        planned = {row["email_address"]: row["action"] for row in csv.DictReader(handle)}
+    leaving = {e for e, action in planned.items() if action == "unsubscribe"}
+    assert planned["joiner@example.com"] == "add" and set(before) - set(keep) <= leaving
+    assert f"unsubscribe {len(leaving)}" in dry.stdout and "audience.plan.csv" in dry.stdout
+
+    real = run_upsert(sandbox, tmp_path, "--mode", "mirror", "--list-id", lid, "--input", str(source))
+
+    assert real.returncode == 0, real.stderr
+    assert f"unsubscribe: {len(leaving)} done, 0 refused" in real.stdout
+    assert active_emails(sandbox, lid) == sorted(set(keep) | {"joiner@example.com"} - leaving)
+    assert {row["EmailAddress"] for row in sandbox.account.subscribers[lid]["Unsubscribed"]} >= leaving
+
+
+def test_a_mirror_that_would_empty_the_list_exits_2_in_one_line(sandbox: Sandbox, tmp_path: Path) -> None:
+    lid = list_id(sandbox.account)
+    source = write_csv(tmp_path / "audience.csv", [{"email_address": "only.me@example.com"}])
+    sandbox.requests.clear()
+    result = run_upsert(sandbox, tmp_path, "--mode", "mirror", "--removal", "delete", "--list-id", lid, "--input", str(source))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mirror refused: it would delete" in lines[0] and "--max-removals" in lines[0]
+    assert [r for r in sandbox.requests if r.method != "GET"] == []
+
+
+def test_the_script_suppresses_and_unsubscribes_with_exit_codes(sandbox: Sandbox, tmp_path: Path) -> None:
+    client_id, lid = sandbox.account.clients[0]["ClientID"], list_id(sandbox.account)
+    people = write_csv(tmp_path / "people.csv", [{"email_address": "quiet@example.com"}, {"email_address": "not an address"}])
+    suppressed = run_upsert(sandbox, tmp_path, "--mode", "suppress", "--client-id", client_id, "--input", str(people))
+    assert suppressed.returncode == 1 and "1 refused" in suppressed.stdout
+    assert "quiet@example.com" in {row["EmailAddress"] for row in sandbox.account.suppression_list[client_id]}
+
+    member = active_emails(sandbox, lid)[0]
+    leaving = write_csv(tmp_path / "leaving.csv", [{"email_address": member}, {"email_address": "stranger@example.com"}])
+    result = run_upsert(sandbox, tmp_path, "--mode", "unsubscribe", "--list-id", lid, "--input", str(leaving))
+    assert result.returncode == 0, result.stderr
+    assert "1 done, 0 refused, 1 not found" in result.stdout and "leaving.rejects.csv" in result.stdout
+    assert member not in active_emails(sandbox, lid)
+    usage = run_upsert(sandbox, tmp_path, "--mode", "suppress", "--input", str(people))
+    assert usage.returncode == 2 and "needs --client-id" in usage.stderr
