@@ -28,7 +28,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from benchmarks.workers import CONCURRENCY_ENV, run_as_worker  # noqa: E402
 
-SCENARIOS = ("floor", "load", "fanout", "latency", "ratelimit", "write", "incremental")
+SCENARIOS = ("floor", "load", "fanout", "latency", "ratelimit", "write", "mirror", "incremental")
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -58,6 +58,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--write-rows", type=int, default=100_000, help="rows the write scenario upserts (default 100000)")
     parser.add_argument("--write-existing", type=int, default=20_000,
                         help="subscribers already on the sandbox list written to (default 20000)")
+    parser.add_argument("--mirror-members", type=int, default=100_000,
+                        help="members of the list the mirror scenario mirrors to as many rows (default 100000)")
     parser.add_argument("--write-rounds", type=int, default=3,
                         help="rounds of calls-alone then upsert in the write scenario, medians reported (default 3)")
     parser.add_argument("--profile", action="store_true", help="also cProfile one load (a separate, untimed run)")
@@ -82,8 +84,8 @@ def run_scenarios(args: argparse.Namespace, command: str) -> None:
     import dlt
 
     from benchmarks import (
-        scenario_fan_out, scenario_incremental, scenario_latency, scenario_load, scenario_profile, scenario_rate_limit,
-        scenario_write,
+        scenario_fan_out, scenario_incremental, scenario_latency, scenario_load, scenario_mirror, scenario_profile,
+        scenario_rate_limit, scenario_write,
     )
     from benchmarks.accounts import connector_states
     from benchmarks.runner import Bench
@@ -102,6 +104,7 @@ def run_scenarios(args: argparse.Namespace, command: str) -> None:
         ("latency" in args.only, lambda: scenario_latency.run(bench, states)),
         ("ratelimit" in args.only, lambda: scenario_rate_limit.run(bench, states)),
         ("write" in args.only, lambda: scenario_write.run(bench)),
+        ("mirror" in args.only, lambda: scenario_mirror.run(bench)),
         ("incremental" in args.only, lambda: scenario_incremental.run(bench)),
         (args.profile, lambda: scenario_profile.run(bench)),
     ]

@@ -23,7 +23,7 @@ import dlt
 import requests
 
 from benchmarks.memory import RssSampler, peak_rss_mb, process_cpu_s
-from cm_source import UpsertSettings, campaign_monitor_source, upsert_subscribers
+from cm_source import UpsertSettings, campaign_monitor_source, mirror_list, upsert_subscribers
 from cm_source.api_facts import MAX_PAGE_SIZE, SUBSCRIBER_PARAMS, SUBSCRIBER_STATES
 from cm_source.read.destinations import destination_for
 from cm_source.write.custom_fields import CustomFields
@@ -243,8 +243,67 @@ def worker_write(spec: Spec) -> Dict[str, Any]:
     }
 
 
+def worker_replay(spec: Spec) -> Dict[str, Any]:
+    """The requests a mirror sent (the spec's ``requests``), sent again to a twin sandbox in the same state:
+    reads and imports one after another on one keep-alive session, removals from ``concurrency`` threads
+    with a session each, as the mirror sends them."""
+    base_url, api_key, requests_made, concurrency = spec["base_url"], spec["api_key"], spec["requests"], spec["concurrency"]
+    session = requests.Session()
+    session.auth = (api_key, "x")
+    sessions = threading.local()
+
+    def send(request: Dict[str, Any], on: requests.Session) -> None:
+        on.request(request["method"], base_url + request["path"], params=request["query"],
+                   json=request["body"], timeout=300).raise_for_status()
+
+    def remove(request: Dict[str, Any]) -> None:
+        if not hasattr(sessions, "session"):
+            sessions.session = requests.Session()
+            sessions.session.auth = (api_key, "x")
+        send(request, sessions.session)
+
+    removals = [r for r in requests_made if r["method"] == "DELETE" or r["path"].endswith("/unsubscribe.json")]
+    started = time.perf_counter()
+    for request in requests_made:
+        if request not in removals:
+            send(request, session)
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(remove, removals))
+    return {"wall_s": time.perf_counter() - started, "cpu_s": process_cpu_s(), "peak_rss_mb": peak_rss_mb()}
+
+
+def worker_mirror(spec: Spec) -> Dict[str, Any]:
+    """The mirror three ways: a dry run (reading the list, the plan, validation and conversion; nothing
+    sent); the real mirror; and the same requests alone, replayed by the parent against a twin sandbox
+    (``replay``). Rows: the spec's ``keep`` members (renamed) and ``new`` addresses."""
+    baseline = peak_rss_mb()
+    rows = [{"email_address": email, "name": "Mirrored"} for email in spec["keep"]]
+    rows += [{"email_address": f"bench.mirror.{number}@example.com", "name": "New"} for number in range(spec["new"])]
+    common = {"api_key": spec["api_key"], "base_url": spec["base_url"], "max_removals": spec["max_removals"]}
+    dry_s, planned = timed(lambda: mirror_list(rows, spec["list_id"], dry_run=True, **common))
+    cpu_before = process_cpu_s()
+    wall_s, report = timed(lambda: mirror_list(rows, spec["list_id"], **common))
+    return {
+        "rows": len(rows),
+        "dry_run_s": dry_s,
+        "wall_s": wall_s,
+        "cpu_s": process_cpu_s() - cpu_before,
+        "plan": {"add": len(planned.plan.add), "update": len(planned.plan.update), "remove": len(planned.plan.remove)},
+        "new": report.upsert.new,
+        "updated": report.upsert.updated,
+        "removed": report.removals.done,
+        "refused": report.refused,
+        "not_found": len(report.removals.not_found),
+        "imports_sent": report.upsert.imports_sent,
+        "removal_requests": report.removals.requests_sent,
+        "peak_rss_mb": peak_rss_mb(),
+        "baseline_rss_mb": baseline,
+    }
+
+
 WORKERS: Dict[str, Callable[[Spec], Dict[str, Any]]] = {
     "floor": worker_floor, "load": worker_load, "write": worker_write, "fan_out_floor": worker_fan_out_floor,
+    "mirror": worker_mirror, "replay": worker_replay,
 }
 
 
