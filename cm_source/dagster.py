@@ -1,0 +1,119 @@
+"""Dagster assets for the source: one asset per table, and with an agency key one partition per client.
+
+Needs the ``dagster`` extra (``pip install "cm-source[dagster]"``), which pins ``dagster`` and
+``dagster-dlt`` as a pair that resolves. Built on ``dagster-dlt``'s ``@dlt_assets``; each partition
+runs under a dlt pipeline of its own (``<pipeline_name>_<client_id>``), because partitions run side by
+side under one pipeline name race on its state (dagster-dlt's issue 21022). All partitions load one
+dataset: a table a full refresh would replace is instead replaced for the partition's client only
+(dlt's ``delete-insert`` merge on ``client_id``, which every table has), so partitions never remove each
+other's rows; tables an incremental run merges by key are left as they are.
+"""
+
+# No "from __future__ import annotations": Dagster reads the asset function's annotations as types.
+
+from typing import Any, Dict, List, Optional, Sequence
+
+import dlt
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, StaticPartitionsDefinition
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+
+from .api_facts import BASE_URL
+from .http import CampaignMonitorAPI
+from .read import campaign_monitor_source
+from .read.catalogue import ENDPOINTS_BY_TABLE
+from .read.destinations import destination_for
+from .write.imports import credentials
+
+DEFAULT_GROUP = "campaign_monitor"
+PARTITION_DISPOSITION = {"disposition": "merge", "strategy": "delete-insert"}
+
+__all__ = ["DagsterDltResource", "campaign_monitor_assets", "client_ids_of"]
+
+
+class CampaignMonitorTranslator(DagsterDltTranslator):
+    """Asset keys ``[group, table]`` in one group, with each table's primary key in its metadata."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> Any:
+        spec = super().get_asset_spec(data)
+        endpoint = ENDPOINTS_BY_TABLE.get(data.resource.name)
+        key = list(endpoint.primary_key) if endpoint is not None else []
+        return spec.replace_attributes(
+            key=AssetKey([self.group, data.resource.name]),
+            group_name=self.group,
+            deps=[],  # the source's tables are read side by side, not from each other's assets
+            metadata={**spec.metadata, "primary_key": key, "merge_key_in_partitions": "client_id"},
+        )
+
+
+def client_ids_of(api_key: Optional[str] = None, base_url: Optional[str] = None) -> List[str]:
+    """Every client the key can see (``clients.json``): the partitions, when none are configured."""
+    api = CampaignMonitorAPI(*credentials(api_key, base_url))
+    return [str(row["ClientID"]) for row in api.get_array("clients.json")]
+
+
+def partition_safe(source: Any) -> Any:
+    """Each full-refresh table replaced for this run's client only (see the module's docstring)."""
+    for resource in source.selected_resources.values():
+        if resource.write_disposition == "replace":
+            resource.apply_hints(write_disposition=PARTITION_DISPOSITION, merge_key="client_id")
+    return source
+
+
+def campaign_monitor_assets(
+    *,
+    destination: Any = "duckdb",
+    dataset_name: str = "campaign_monitor_data",
+    pipeline_name: str = "campaign_monitor",
+    client_ids: Optional[Sequence[str]] = None,
+    partitioned: bool = True,
+    tables: Optional[Sequence[str]] = None,
+    group_name: str = DEFAULT_GROUP,
+    api_key: Optional[str] = None,
+    base_url: Optional[str] = None,
+    pipelines_dir: Optional[str] = None,
+    duckdb_path: str = "campaign_monitor.duckdb",
+    **source_settings: Any,
+) -> AssetsDefinition:
+    """The source's tables as Dagster assets, materialised with ``DagsterDltResource`` (as ``dlt``).
+
+    ``partitioned`` gives one static partition per client: ``client_ids``, or every client the key
+    sees when the definitions load. ``source_settings`` (``incremental``, ``reports_sent_after``, …)
+    go to ``campaign_monitor_source``; the key and base URL default to its settings. ``destination``
+    is a dlt destination or its name (configured the dlt way; DuckDB loads into ``duckdb_path``).
+    """
+    key, url = credentials(api_key, base_url)
+    partitions = None
+    if partitioned:
+        partitions = StaticPartitionsDefinition(list(client_ids) if client_ids else client_ids_of(key, url))
+
+    def source_for(client_id: Optional[str]) -> Any:
+        source = campaign_monitor_source(api_key=key, base_url=url or BASE_URL, client_id=client_id, **source_settings)
+        source = source.with_resources(*tables) if tables else source
+        return partition_safe(source) if client_id else source
+
+    def pipeline_for(client_id: Optional[str]) -> dlt.Pipeline:
+        return dlt.pipeline(
+            pipeline_name=f"{pipeline_name}_{client_id}" if client_id else pipeline_name,
+            # every partition into one warehouse: a DuckDB file named for the job, not for each pipeline
+            destination=destination_for(destination, duckdb_path) if isinstance(destination, str) else destination,
+            dataset_name=dataset_name,
+            pipelines_dir=pipelines_dir,
+        )
+
+    @dlt_assets(
+        dlt_source=source_for(None),
+        dlt_pipeline=pipeline_for(None),
+        name=group_name,
+        dagster_dlt_translator=CampaignMonitorTranslator(group_name),
+        partitions_def=partitions,
+    )
+    def assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Any:
+        client_id = context.partition_key if partitions is not None else None
+        run: Dict[str, Any] = {"loader_file_format": "parquet"} if destination == "duckdb" else {}
+        yield from dlt.run(context=context, dlt_source=source_for(client_id), dlt_pipeline=pipeline_for(client_id), **run)
+
+    return assets
