@@ -142,7 +142,7 @@ class Bench:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         env["RUNTIME__DLTHUB_TELEMETRY"] = "false"
-        env.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")  # as pipelines/campaign_monitor_pipeline.py sets it
+        env.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")  # as the cm-source command sets it
         env.pop(CONCURRENCY_ENV, None)
         if concurrency is not None:
             env[CONCURRENCY_ENV] = str(concurrency)

@@ -116,7 +116,7 @@ def worker_load(spec: Spec) -> Dict[str, Any]:
     source = source.with_resources(*tables)
     pipeline = dlt.pipeline(
         pipeline_name="cm_benchmark",
-        destination=destination_for("duckdb", str(workdir / DUCKDB_FILE)),  # as pipelines/campaign_monitor_pipeline.py
+        destination=destination_for("duckdb", str(workdir / DUCKDB_FILE)),  # as cm-source load does
         dataset_name=DATASET,
         pipelines_dir=str(workdir / "pipelines"),
     )

@@ -1,23 +1,25 @@
-"""Campaign Monitor (API v3.3) for dlt: a source that loads every table, a writer that upserts and mirrors lists,
-and a sandbox that speaks the API locally."""
+"""Campaign Monitor (API v3.3) for dlt: a source that loads every table, a writer that upserts and mirrors
+lists, and a sandbox that speaks the API locally."""
 
+from importlib import import_module
 from typing import Any
 
 from .errors import CampaignMonitorError
-from .read import TABLES, campaign_monitor_source
 
-# The write side (and phonenumbers with it) is imported when first named: a read does not need it.
-_WRITE_NAMES = (
-    "ActionReport", "MirrorReport", "UpsertReport", "UpsertSettings", "campaign_monitor_subscribers",
-    "delete_subscribers", "mirror_list", "suppress", "unsubscribe_subscribers", "unsuppress", "upsert_subscribers",
-)
+# Both sides are imported when first named: a read does not need the write side (phonenumbers), and the
+# command line sets Arrow's memory pool before anything imports pyarrow (see cm_source.commands).
+_LAZY = {
+    "TABLES": "read", "campaign_monitor_source": "read",
+    **dict.fromkeys((
+        "ActionReport", "MirrorReport", "UpsertReport", "UpsertSettings", "campaign_monitor_subscribers",
+        "delete_subscribers", "mirror_list", "suppress", "unsubscribe_subscribers", "unsuppress", "upsert_subscribers",
+    ), "write"),
+}
 
-__all__ = ["CampaignMonitorError", "TABLES", "campaign_monitor_source", *_WRITE_NAMES]
+__all__ = ["CampaignMonitorError", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _WRITE_NAMES:
-        from . import write
-
-        return getattr(write, name)
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

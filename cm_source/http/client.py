@@ -67,6 +67,8 @@ class CampaignMonitorAPI:
         self._gate = RateGate(retry.sleep)
         self._sending = 0  # requests in flight now, so an answer can tell whether the budget is spoken for
         self._sending_lock = threading.Lock()
+        # Told of every answer: its status and the seconds this request waited at the rate gate (progress).
+        self.observer: Optional[Callable[[int, float], None]] = None
         self._system_date: Optional[str] = None
         self._system_date_lock = threading.Lock()
         if session is None:
@@ -117,7 +119,7 @@ class CampaignMonitorAPI:
             response: Optional[requests.Response] = None
             try:
                 with self._in_flight:
-                    self._gate.wait()
+                    waited = self._gate.wait()
                     with self._sending_lock:
                         self._sending += 1
                     try:
@@ -129,6 +131,8 @@ class CampaignMonitorAPI:
                             others_in_flight = self._sending
                         if response is not None:
                             self._hold_for(response, others_in_flight, attempt)
+                            if self.observer is not None:
+                                self.observer(response.status_code, waited)
             except RETRY_EXCEPTIONS as exc:
                 problem = f"could not reach {self.base_url} ({type(exc).__name__})"
             else:

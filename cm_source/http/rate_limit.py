@@ -42,8 +42,11 @@ class RateGate:
         with self._lock:
             self._opens_at = max(self._opens_at, self._clock() + seconds)
 
-    def wait(self) -> None:
+    def wait(self) -> float:
+        """Wait until the gate opens; the seconds waited (0 when it was open)."""
         with self._lock:
             delay = self._opens_at - self._clock()
         if delay > 0:
             self._sleep(delay)
+            return delay
+        return 0.0

@@ -20,6 +20,7 @@ from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
 from .incremental import LEFT_COLUMN, IncrementalRun
 from .incremental_reads import read_incrementally
+from .progress import RunProgress
 from .rows import PageRules, ReadRow, shape_page, shape_row
 from .time_zones import LocalTime
 
@@ -32,8 +33,11 @@ class AccountReader:
     def __init__(
         self, api: CampaignMonitorAPI, local_time: LocalTime, reports_from: Optional[date],
         nested_as_text: Optional[bool] = None, incremental: Optional[IncrementalRun] = None,
+        progress: Optional[RunProgress] = None,
     ) -> None:
         self.api = api
+        self.progress = progress or RunProgress()
+        api.observer = self.progress.answered
         self.local_time = local_time
         self.reports_from = reports_from
         self.nested_as_text = nested_as_text
@@ -44,6 +48,8 @@ class AccountReader:
     def read_root(self, endpoint: Endpoint, only: Optional[str]) -> Iterator[List[ReadRow]]:
         """A table read under nothing (clients): the one row asked for, or every row the key can list,
         each completed by its ``details``."""
+        self.progress.attach()
+        self.progress.started(endpoint.table)
         listed = [{endpoint.hands_down[0]: only}] if only else self._listed(endpoint)
         rules = PageRules(endpoint, {}, None, self.local_time)
         rows = []
@@ -51,6 +57,7 @@ class AccountReader:
             if endpoint.details and endpoint.with_details is not None:
                 row = endpoint.with_details(row, self.api.get(endpoint.details.format(**row)))
             rows.append(shape_row(row, rules))
+        self.progress.page(endpoint.table)
         yield rows
 
     def _listed(self, endpoint: Endpoint) -> List[Row]:
@@ -70,6 +77,7 @@ class AccountReader:
         id_names = read_under(endpoint)
 
         def read_children(parent_rows: Any) -> Iterator[Any]:
+            self.progress.attach()
             as_text = endpoint.columnar and self.nested_as_text_here()
             parents = [
                 row for row in (parent_rows if isinstance(parent_rows, list) else [parent_rows])
@@ -113,16 +121,20 @@ class AccountReader:
         """The rows of one request, or of each page of a paged one, as the API sent them; with
         ``as_arrow`` a columnar table's page may come as Arrow decoded it (``http.arrow_pages``)."""
         query = {**endpoint.params, **(params or {})}
+        self.progress.started(endpoint.table)
         if endpoint.shape == "paged":
             columns = envelope_schema(page_fields(endpoint)) if as_arrow and endpoint.columnar else None
-            yield from self.api.get_pages(
+            answers: Iterator[Any] = self.api.get_pages(
                 path, query, row_key=endpoint.row_key, changed_since_param=endpoint.changed_since_param,
                 columns=columns,
             )
         elif endpoint.shape == "array":
-            yield self.api.get_array(path, query)
+            answers = iter([self.api.get_array(path, query)])
         else:
-            yield self.api.get_object(path, endpoint.rows_at)
+            answers = iter([self.api.get_object(path, endpoint.rows_at)])
+        for page in answers:
+            self.progress.page(endpoint.table)
+            yield page
 
     def reports_wanted(self, campaign: Row) -> bool:
         sent = campaign.get("SentDate")

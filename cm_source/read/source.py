@@ -34,6 +34,7 @@ def campaign_monitor_source(
     nested_as_text: Optional[bool] = None,
     incremental: bool = False,
     report_refresh_days: int = 30,
+    progress: Optional[Any] = None,
 ) -> Sequence[DltResource]:
     """Every table of a Campaign Monitor account, each a full-refresh read of every page.
 
@@ -52,12 +53,16 @@ def campaign_monitor_source(
     email, other reports only for campaigns sent within ``report_refresh_days``. Its tables still
     equal a full refresh, except for edits that do not move a subscriber's ``Date`` (name, custom
     fields): a full refresh reconciles those.
+
+    ``progress`` (a ``read.progress.RunProgress``) receives the run's requests, pages per table and
+    429s, shown on the pipeline's progress collector and kept for a summary; one is made otherwise.
     """
     retry = RetryPolicy(max_attempts=max_attempts, timeout_seconds=request_timeout, backoff_seconds=backoff_seconds)
     api = CampaignMonitorAPI(api_key, base_url, retry=retry, max_concurrent_requests=max_concurrent_requests)
     run = IncrementalRun(refresh_days(report_refresh_days), api.system_date) if incremental else None
     account = AccountReader(
-        api, LocalTime(convert_to_utc), sent_on_or_after(reports_sent_after), nested_as_text, incremental=run
+        api, LocalTime(convert_to_utc), sent_on_or_after(reports_sent_after), nested_as_text, incremental=run,
+        progress=progress,
     )
     resources: Dict[str, DltResource] = {}
     for endpoint in ENDPOINTS:  # parents come before their children

@@ -10,10 +10,10 @@ from .generate import generate_account
 from .server import Sandbox
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, prog: str = "python -m cm_source.sandbox") -> None:
     """Run a sandbox in the foreground until interrupted."""
     parser = argparse.ArgumentParser(
-        prog="python -m cm_source.sandbox", description="Serve a generated Campaign Monitor v3.3 account locally."
+        prog=prog, description="Serve a generated Campaign Monitor v3.3 account locally."
     )
     parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (default: a free one)")
     parser.add_argument("--subscribers", type=int, default=3000, help="total subscriber rows (default 3000)")

@@ -85,8 +85,10 @@ def act_on(
     emails: Iterable[str],
     checkpoint: Checkpoint,
     report: Optional[ActionReport] = None,
+    progress: Optional[Callable[[Any], None]] = None,
 ) -> ActionReport:
-    """Do ``action`` to every address once (the first spelling of each, ignoring case) and report on each."""
+    """Do ``action`` to every address once (the first spelling of each, ignoring case) and report on each;
+    ``progress`` is handed the report after each address."""
     report = report or ActionReport(action, target)
     unique = list({email.lower(): email for email in reversed(list(emails))}.values())[::-1]
     pending = []
@@ -105,6 +107,8 @@ def act_on(
     for key, outcome in outcomes:
         checkpoint.record(key, outcome.as_result())
         report.add(outcome)
+        if progress is not None:
+            progress(report)
     return report
 
 
@@ -233,6 +237,7 @@ def run_action(
     rejects_path: Optional[str] = None,
     checkpoint_path: Optional[str] = None,
     dry_run: bool = False,
+    progress: Optional[Callable[[Any], None]] = None,
 ) -> ActionReport:
     """``action`` on the address of every row, with a report on each and the ones not done in ``rejects_path``."""
     check_target(api, action, target)
@@ -242,7 +247,7 @@ def run_action(
         report.done = len({email.lower() for email in emails})
     else:
         checkpoint = Checkpoint(Path(checkpoint_path) if checkpoint_path else None)
-        act_on(api, action, target, emails, checkpoint, report)
+        act_on(api, action, target, emails, checkpoint, report, progress)
         checkpoint.clear()
     if rejects_path:
         write_rejects(Path(rejects_path), report.not_done)
@@ -262,10 +267,11 @@ def _named(action: Action, target: str, what: str) -> Callable[..., ActionReport
         checkpoint_path: Optional[str] = None,
         dry_run: bool = False,
         api: Optional[CampaignMonitorAPI] = None,
+        progress: Optional[Callable[[Any], None]] = None,
     ) -> ActionReport:
         api = api or CampaignMonitorAPI(*credentials(api_key, base_url))
         return run_action(rows, action, target_id, api=api, rejects_path=rejects_path,
-                          checkpoint_path=checkpoint_path, dry_run=dry_run)
+                          checkpoint_path=checkpoint_path, dry_run=dry_run, progress=progress)
 
     act.__name__ = act.__qualname__ = {"unsubscribe": "unsubscribe_subscribers", "delete": "delete_subscribers"}.get(action, action)
     act.__doc__ = (

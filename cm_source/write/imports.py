@@ -10,7 +10,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar
 
 import dlt
 
@@ -160,17 +160,19 @@ def upsert_subscribers(
     dry_run: bool = False,
     api: Optional[CampaignMonitorAPI] = None,
     fields: Optional[CustomFields] = None,
+    progress: Optional[Callable[[Any], None]] = None,
 ) -> UpsertReport:
     """Upsert ``rows`` into list ``list_id`` in imports of at most the API's limit and report on every row.
 
     The key and base URL default to the read side's ``[sources.campaign_monitor]`` settings.
-    Raises ``CampaignMonitorError`` when nothing can be done (bad key, unknown list or column).
+    ``progress`` is handed the report (so far) after each import. Raises ``CampaignMonitorError``
+    when nothing can be done (bad key, unknown list or column).
     """
     api = api or CampaignMonitorAPI(*credentials(api_key, base_url))
     fields = fields or CustomFields.fetch(api, list_id)
     prepared = prepare(rows, fields)
     checkpoint = Checkpoint(Path(checkpoint_path) if checkpoint_path else None)
-    report = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run)
+    report = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run, progress)
     if not dry_run:
         checkpoint.clear()
     if rejects_path:
@@ -186,6 +188,7 @@ def upsert_prepared(
     settings: UpsertSettings,
     checkpoint: Checkpoint,
     dry_run: bool = False,
+    progress: Optional[Callable[[Any], None]] = None,
 ) -> UpsertReport:
     """The imports of rows already prepared (``prepare``), each recorded in ``checkpoint`` once it is done.
 
@@ -208,6 +211,8 @@ def upsert_prepared(
                 checkpoint.record(key, result)
                 report.imports_sent += 1
             account_for(report, result, batch)
+            if progress is not None:
+                progress(report)
     report.rejected[:0] = prepared.rejected  # rows refused here first, then those the API refused
     return report
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, List, Literal, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Literal, Optional, Tuple
 
 from ..errors import CampaignMonitorError
 from ..http import CampaignMonitorAPI
@@ -131,13 +131,15 @@ def mirror_list(
     plan_path: Optional[str] = None,
     dry_run: bool = False,
     api: Optional[CampaignMonitorAPI] = None,
+    progress: Optional[Callable[[Any], None]] = None,
 ) -> MirrorReport:
     """Make list ``list_id``'s members the input's people: upsert every row, then remove (``unsubscribe``
     or ``delete``) every member whose address is not in the input.
 
     ``max_removals`` defaults to 10% of the list's members. The plan is written to ``plan_path`` (CSV)
     before anything is sent, in a dry run too. Raises ``CampaignMonitorError`` when nothing can be done
-    (bad key, unknown list or column, too many removals).
+    (bad key, unknown list or column, too many removals). ``progress`` is handed the upsert's report
+    after each import, then the removals' after each removal.
     """
     if removal not in ("unsubscribe", "delete"):
         raise CampaignMonitorError(f"removal must be unsubscribe or delete, not {removal!r}")
@@ -149,12 +151,12 @@ def mirror_list(
         plan.write(Path(plan_path))
     check_removals(plan)
     checkpoint = Checkpoint(Path(checkpoint_path) if checkpoint_path else None)
-    upsert = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run)
+    upsert = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run, progress)
     removals = ActionReport(removal, list_id, dry_run=dry_run)
     if dry_run:
         removals.done = len(plan.remove)
     else:
-        act_on(api, removal, list_id, plan.remove, checkpoint, removals)
+        act_on(api, removal, list_id, plan.remove, checkpoint, removals, progress)
         checkpoint.clear()
     if rejects_path:
         write_rejects(Path(rejects_path), upsert.rejected + removals.not_done)

@@ -110,6 +110,28 @@ def test_demo_script_fills_every_table(tmp_path: Path, account: Account) -> None
     assert (tmp_path / "campaign_monitor_demo.duckdb").exists()
 
 
+def test_a_run_outside_a_terminal_logs_its_progress_and_sums_up_requests(tmp_path: Path, account: Account) -> None:
+    result = run_script("--demo", "--tables", "lists,active_subscribers", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    logged = [line for line in result.stdout.splitlines() if " | Time: " in line]  # dlt's LogCollector
+    assert any(line.startswith("Requests: ") for line in logged)
+    pages = expected_pages(account)
+    assert f"Pages (active_subscribers): {pages}  | Time:" in result.stdout  # the final counters
+    row = next(line.split() for line in result.stdout.splitlines() if line.startswith("active_subscribers "))
+    assert row[1:3] == [f"{sum(expected_rows(account)['active_subscribers'].values()):,}", str(pages)]
+    summary = next(line for line in result.stdout.splitlines() if " requests, " in line).split()
+    assert int(summary[0].replace(",", "")) > pages and summary[2:5] == ["0", "429s", "waited"]
+    quiet = run_script("--demo", "--tables", "lists", "--quiet", cwd=tmp_path)
+    assert quiet.returncode == 0 and " | Time: " not in quiet.stdout and " requests, 0 429s waited out" in quiet.stdout
+
+
+def expected_pages(account: Account) -> int:
+    """Pages of active_subscribers read: one per 1000 rows of each list (at least one), and the catch-up
+    read after a list of more than one page (its answer is a page too)."""
+    pages = [max(1, -(-len(states["Active"]) // 1000)) for states in account.subscribers.values()]
+    return sum(pages) + sum(count > 1 for count in pages)
+
+
 def one_line_failure(result: subprocess.CompletedProcess) -> str:
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()

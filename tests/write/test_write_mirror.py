@@ -193,3 +193,20 @@ def test_an_unknown_list_stops_an_action_before_anything_is_sent(sandbox: Sandbo
     with pytest.raises(CampaignMonitorError, match="list nosuchlist does not exist"):
         unsubscribe_subscribers(["a@example.com"], "nosuchlist", api=api(sandbox))
     assert writes(sandbox) == []
+
+
+def test_progress_is_told_after_each_import_and_each_removal(sandbox: Sandbox, capsys: pytest.CaptureFixture) -> None:
+    from cm_source.commands.push import ProgressLines
+
+    rows = audience(sandbox, keep=0.95)  # one import, then a removal per leaving member
+    seen: List[str] = []
+    printer = ProgressLines(every_s=0)
+
+    def both(report: Any) -> None:
+        seen.append(report.summary())
+        printer(report)
+
+    report = mirror_list(rows, sandbox.sandbox_list, api=api(sandbox), progress=both)
+    assert len(seen) == 1 + report.removals.done
+    assert "imported" in seen[0] and seen[-1] == report.removals.summary()
+    assert capsys.readouterr().out.count("so far: ") == len(seen)

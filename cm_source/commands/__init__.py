@@ -1,0 +1,68 @@
+"""``cm-source``: the project's command line, one subcommand per job.
+
+    cm-source load --demo                      # the built-in sandbox into DuckDB; no account needed
+    cm-source load --incremental               # your account (key in .dlt/secrets.toml): what changed
+    cm-source push --list-id LIST --input people.csv
+    cm-source push --mode mirror --list-id LIST --input audience.csv --dry-run
+    cm-source sandbox --subscribers 100000     # serve a generated account on loopback
+
+``cm-source <command> --help`` documents each. The scripts under ``pipelines/`` run the same code.
+"""
+
+import os
+import sys
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
+# Set before pyarrow is first imported, which is why cm_source's own import loads nothing heavy:
+# Arrow then allocates from malloc, which gives freed pages back; its default pool (mimalloc) kept the
+# extract step's memory into the load step (README, Performance). An explicit choice is kept.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+Command = Callable[[Sequence[str], str], int]
+
+
+def _load(argv: Sequence[str], prog: str) -> int:
+    from .load import main
+
+    return main(argv, prog)
+
+
+def _push(argv: Sequence[str], prog: str) -> int:
+    from .push import main
+
+    return main(argv, prog)
+
+
+def _sandbox(argv: Sequence[str], prog: str) -> int:
+    from ..sandbox.__main__ import main
+
+    main(list(argv), prog)
+    return 0
+
+
+COMMANDS: Dict[str, Tuple[Command, str]] = {
+    "load": (_load, "load an account (or --demo, the sandbox) into DuckDB or any dlt destination"),
+    "push": (_push, "write people into a list: upsert, mirror, unsubscribe, delete, suppress, unsuppress"),
+    "sandbox": (_sandbox, "serve a generated Campaign Monitor account locally, with fault switches"),
+}
+
+
+def usage() -> str:
+    lines = [__doc__.strip(), "", "commands:"]
+    lines += [f"  {name:<8} {summary}" for name, (_, summary) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Dispatch to a subcommand; no command, or an unknown one, prints the usage (exit 2)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(usage())
+        return 0
+    if not argv or argv[0] not in COMMANDS:
+        problem = f"unknown command {argv[0]!r}" if argv else "a command is needed"
+        print(f"{usage()}\n\ncm-source: error: {problem}", file=sys.stderr)
+        return 2
+    command, _ = COMMANDS[argv[0]]
+    return command(argv[1:], f"cm-source {argv[0]}")

@@ -1,0 +1,226 @@
+"""Load a Campaign Monitor account (or, with --demo, the built-in sandbox) into DuckDB or any dlt destination.
+
+    cm-source load --demo
+    cm-source load --client-id 4a397c... --tables lists,active_subscribers
+    cm-source load --incremental        # what changed since the last run
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+
+import dlt
+from dlt.common.runtime.collector import Collector, LogCollector, NullCollector, TqdmCollector
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+
+from cm_source import TABLES, campaign_monitor_source
+from cm_source.failures import UserError, destination_refused, run_script
+from cm_source.read.destinations import (
+    can_merge, destination_for, destination_type, file_format, has_atomic_replace, nested_as_text_for,
+)
+from cm_source.read.incremental import STATE_KEY
+from cm_source.read.progress import RunProgress
+
+PIPELINE_NAME = "campaign_monitor"
+DEFAULT_DATASET = "campaign_monitor_data"
+PROGRESS_LOG_SECONDS = 5.0
+
+
+def parse_args(argv: Optional[Sequence[str]] = None, prog: str = "cm-source load") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--demo", action="store_true", help="load from the built-in sandbox; no account needed")
+    parser.add_argument("--destination", default="duckdb", help="any dlt destination name (default: duckdb)")
+    parser.add_argument(
+        "--file-format", help="loader file format (default: the fastest the destination takes; see the README)"
+    )
+    parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset (schema) name (default: {DEFAULT_DATASET})")
+    parser.add_argument("--quiet", action="store_true", help="no progress while it runs, only the closing summary")
+    parser.add_argument("--tables", help=f"comma-separated tables to load (default: all of {', '.join(TABLES)})")
+    parser.add_argument("--client-id", help="load only this client (default: every client the key can see)")
+    parser.add_argument(
+        "--reports-sent-after", metavar="YYYY-MM-DD",
+        help="read campaign reports only for campaigns sent on or after this day (default: every sent campaign)",
+    )
+    parser.add_argument(
+        "--local-times", action="store_true",
+        help="load timestamps as Campaign Monitor sends them (client local time) instead of converting to UTC",
+    )
+    parser.add_argument(
+        "--incremental", action="store_true",
+        help="read only what changed since the last run (subscribers, report events, recent campaigns' reports)",
+    )
+    parser.add_argument(
+        "--report-refresh-days", type=int, metavar="N",
+        help="with --incremental, re-read reports of campaigns sent within N days (default 30)",
+    )
+    parser.add_argument(
+        "--full-refresh", action="store_true",
+        help="drop this source's tables and state first and read everything again (reconciles an incremental load)",
+    )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on failure")
+    return parser.parse_args(argv)
+
+
+def selected_tables(tables: Optional[str]) -> List[str]:
+    """The tables named by --tables, refusing unknown names before any request is sent."""
+    if not tables:
+        return list(TABLES)
+    names = [name.strip() for name in tables.split(",") if name.strip()]
+    unknown = [name for name in names if name not in TABLES]
+    if unknown:
+        raise SystemExit(f"error: unknown table {', '.join(unknown)}: choose from {', '.join(TABLES)}")
+    return names
+
+
+def duckdb_file(pipeline_name: str, dataset: str) -> str:
+    """A DuckDB file whose name differs from the dataset: DuckDB cannot tell them apart otherwise."""
+    stem = pipeline_name if pipeline_name != dataset else f"{pipeline_name}_warehouse"
+    return str(Path.cwd() / f"{stem}.duckdb")
+
+
+@contextlib.contextmanager
+def source_settings(demo: bool, activity_rounds: int = 0) -> Iterator[Dict[str, Any]]:
+    """Arguments for the source: the sandbox's for --demo, else none (dlt reads config and secrets).
+
+    The demo's account has had one round of activity (joins, moves, a new campaign) per incremental
+    run before this one, so that a second incremental run has something, but not much, to read.
+    """
+    if not demo:
+        yield {}
+        return
+    from cm_source.sandbox import Sandbox, account_activity, generate_account
+
+    account = generate_account()
+    for _ in range(activity_rounds):
+        account_activity(account)
+    with Sandbox(account) as sandbox:
+        since = f" (after {activity_rounds} rounds of account activity)" if activity_rounds else ""
+        print(f"Sandbox running at {sandbox.base_url}{since}")
+        yield {"api_key": sandbox.api_key, "base_url": sandbox.base_url}
+
+
+def incremental_memory(pipeline: dlt.Pipeline) -> Dict[str, Any]:
+    """The source's incremental state, as the last run left it (empty before the first)."""
+    return pipeline.state.get("sources", {}).get("campaign_monitor", {}).get(STATE_KEY, {})
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    tables = selected_tables(args.tables)
+    pipeline_name = f"{PIPELINE_NAME}_demo" if args.demo else PIPELINE_NAME
+    destination = destination_for(args.destination, duckdb_file(pipeline_name, args.dataset))
+    if args.incremental and not can_merge(destination):
+        raise UserError(
+            f"--incremental needs a destination that can update and delete rows by key, and"
+            f" {destination_type(destination)} cannot: run without --incremental (a full refresh)"
+        )
+    if not has_atomic_replace(destination):
+        print(
+            f"note: {destination_type(destination)} cannot swap tables in atomically: a run that fails"
+            " half-way can leave a table half-replaced; the next complete run repairs it",
+            file=sys.stderr,
+        )
+    pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=args.dataset,
+                            progress=progress_display(args.quiet))
+    progress = RunProgress()
+    if pipeline.has_pending_data:
+        # dlt would load it instead of reading the account, possibly for another destination: every
+        # table is a full refresh, so reading again is both simpler and fresher
+        print("note: dropping the unloaded data of an earlier run that did not finish; reading everything again",
+              file=sys.stderr)
+        pipeline.abort_packages()
+    prepare_dataset(pipeline)
+    rounds = incremental_memory(pipeline).get("runs", 0) if args.incremental and not args.full_refresh else 0
+    with source_settings(args.demo, rounds) as settings:
+        if args.client_id:
+            settings["client_id"] = args.client_id
+        if args.reports_sent_after:
+            settings["reports_sent_after"] = args.reports_sent_after
+        if args.local_times:
+            settings["convert_to_utc"] = False
+        if args.incremental:
+            settings["incremental"] = True
+        if args.report_refresh_days is not None:
+            settings["report_refresh_days"] = args.report_refresh_days
+        loader_format = args.file_format or file_format(destination)
+        settings["nested_as_text"] = nested_as_text_for(loader_format)
+        settings["progress"] = progress
+        source = campaign_monitor_source(**settings).with_resources(*tables)
+        pipeline.run(source, loader_file_format=loader_format, refresh="drop_sources" if args.full_refresh else None)
+    print_summary(pipeline, tables, progress, time.monotonic() - started)
+    if args.incremental:
+        print_incremental_note(pipeline)
+    return 0
+
+
+def prepare_dataset(pipeline: dlt.Pipeline) -> None:
+    """Create the dataset before anything is read: a destination that refuses fails in seconds, not
+    after the whole account was read (dlt would create it only in its load step)."""
+    try:
+        with pipeline.destination_client() as client:
+            client.initialize_storage()
+    except ConfigFieldMissingException:
+        raise  # explained as the setting to set
+    except Exception as exc:  # whatever the driver raises: the destination's fault, not a bug of ours
+        raise UserError(destination_refused(pipeline, exc)) from exc
+
+
+def progress_display(quiet: bool) -> Collector:
+    """dlt's own progress collectors: a live bar per counter on a terminal, a log line every few seconds
+    otherwise (a scheduled run writes a log, not a terminal), nothing with --quiet."""
+    if quiet:
+        return NullCollector()
+    if sys.stdout.isatty():
+        return TqdmCollector(single_bar=False)
+    return LogCollector(log_period=PROGRESS_LOG_SECONDS, logger=sys.stdout, dump_system_stats=False)
+
+
+def print_summary(pipeline: dlt.Pipeline, tables: List[str], progress: RunProgress, wall_s: float) -> None:
+    """Rows, pages and wall time per table (child tables indented under their parent), the run's requests
+    and 429s, and where the data went.
+
+    Rows are counted in the destination: dlt's normalize counts are not rows for every file format.
+    A table's wall time runs from its first request to its last page; tables are read side by side.
+    """
+    loaded = set(pipeline.default_schema.data_table_names(seen_data_only=True))
+    names = [name for name in loaded if name.split("__")[0] in tables]
+    counts = dict(pipeline.dataset().row_counts(table_names=names).fetchall()) if names else {}
+    width = max(len(name) for name in [*tables, *counts])
+    print(f"\n{'table':<{width}}  {'rows':>9}  {'pages':>7}  {'read s':>7}")
+    for table in tables:
+        figures = progress.tables.get(table)
+        pages, seconds = (figures.pages, f"{figures.wall_s:7.1f}") if figures else (0, f"{'-':>7}")
+        print(f"{table:<{width}}  {counts.get(table, 0):>9,}  {pages:>7,}  {seconds}")
+        for child in sorted(name for name in counts if name.startswith(f"{table}__")):
+            print(f"{child:<{width}}  {counts[child]:>9,}")
+    where = pipeline.destination_client().config  # type: ignore[attr-defined]
+    location = (
+        getattr(where, "bucket_url", None)
+        or getattr(getattr(where, "credentials", None), "database", None)
+        or pipeline.destination.destination_name
+    )
+    print(f"\n{progress.requests:,} requests, {progress.rate_limited:,} 429s waited out"
+          f" ({progress.waited_s:.1f} s held at the rate gate), {wall_s:.1f} s in all")
+    print(f"Loaded into {location}, dataset {pipeline.dataset_name}")
+
+
+def print_incremental_note(pipeline: dlt.Pipeline) -> None:
+    """What an incremental run cannot see, and when the subscriber tables were last read in full."""
+    memory = incremental_memory(pipeline)
+    print(
+        "Incremental: read what changed since the last run. A change to a subscriber's name or custom"
+        " fields that does not move their Date is not seen until a full read; the subscriber tables were"
+        f" last read in full {memory.get('last_full_read', 'never')}. Run with --full-refresh to reconcile."
+    )
+
+
+def main(argv: Optional[Sequence[str]] = None, prog: str = "cm-source load") -> int:
+    args = parse_args(argv, prog)
+    return run_script(lambda: run(args), debug=args.debug, failure_exit=1)
+

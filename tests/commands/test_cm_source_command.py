@@ -1,0 +1,51 @@
+"""The ``cm-source`` command as installed by ``pip install .``: its help, its subcommands, its errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Optional
+
+import pytest
+
+from cm_source.sandbox import Sandbox, generate_account
+
+COMMAND = Path(sys.executable).with_name("cm-source")
+
+
+def cm_source(*args: str, cwd: Path, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    environment.update({"DLT_DATA_DIR": str(cwd / "dlt"), **(env or {})})
+    return subprocess.run([str(COMMAND), *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    result = cm_source("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert all(f"  {name} " in result.stdout for name in ("load", "push", "sandbox"))
+    for name, option in (("load", "--incremental"), ("push", "--mode"), ("sandbox", "--subscribers")):
+        help_text = cm_source(name, "--help", cwd=tmp_path)
+        assert help_text.returncode == 0 and f"usage: cm-source {name}" in help_text.stdout and option in help_text.stdout
+
+
+@pytest.mark.parametrize("args, problem", [((), "a command is needed"), (("lod",), "unknown command 'lod'")])
+def test_no_or_an_unknown_command_exits_2_with_the_usage(tmp_path: Path, args: tuple, problem: str) -> None:
+    result = cm_source(*args, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().endswith(f"cm-source: error: {problem}")
+
+
+def test_load_demo_and_push_work_through_the_command(tmp_path: Path) -> None:
+    loaded = cm_source("load", "--demo", "--tables", "lists", "--quiet", cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    assert any(line.split()[:1] == ["lists"] for line in loaded.stdout.splitlines())
+    with Sandbox(generate_account(subscribers=50)) as sandbox:
+        people = tmp_path / "people.csv"
+        people.write_text("email_address\nvia.command@example.com\n", encoding="utf-8")
+        list_id = sandbox.account.lists[sandbox.account.clients[0]["ClientID"]][0]["ListID"]
+        pushed = cm_source("push", "--list-id", list_id, "--input", str(people), cwd=tmp_path, env={
+            "SOURCES__CAMPAIGN_MONITOR__API_KEY": sandbox.api_key, "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url})
+        assert pushed.returncode == 0, pushed.stderr
+        emails = {row["EmailAddress"] for row in sandbox.account.subscribers[list_id]["Active"]}
+        assert "via.command@example.com" in emails
