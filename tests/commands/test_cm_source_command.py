@@ -49,3 +49,19 @@ def test_load_demo_and_push_work_through_the_command(tmp_path: Path) -> None:
         assert pushed.returncode == 0, pushed.stderr
         emails = {row["EmailAddress"] for row in sandbox.account.subscribers[list_id]["Active"]}
         assert "via.command@example.com" in emails
+
+
+def test_load_into_a_running_postgres(tmp_path: Path, postgres_url: str) -> None:
+    import contextlib
+
+    import psycopg2
+
+    result = cm_source("load", "--demo", "--destination", "postgres", "--tables", "clients,active_subscribers",
+                       "--quiet", cwd=tmp_path, env={"DESTINATION__POSTGRES__CREDENTIALS": postgres_url})
+    assert result.returncode == 0, result.stderr
+    printed = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in result.stdout.splitlines()
+               if line.split()[:1] in (["clients"], ["active_subscribers"])}
+    with contextlib.closing(psycopg2.connect(postgres_url)) as connection, connection.cursor() as cursor:
+        for table, rows in printed.items():
+            cursor.execute(f"SELECT count(*) FROM campaign_monitor_data.{table}")
+            assert cursor.fetchone()[0] == rows > 0
