@@ -18,12 +18,10 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, StaticPar
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from .api_facts import BASE_URL
-from .http import CampaignMonitorAPI
+from .account_access import api_from_settings
 from .read import campaign_monitor_source
 from .read.catalogue import ENDPOINTS_BY_TABLE
 from .read.destinations import destination_for
-from .write.imports import credentials
 
 DEFAULT_GROUP = "campaign_monitor"
 PARTITION_DISPOSITION = {"disposition": "merge", "strategy": "delete-insert"}
@@ -51,7 +49,7 @@ class CampaignMonitorTranslator(DagsterDltTranslator):
 
 def client_ids_of(api_key: Optional[str] = None, base_url: Optional[str] = None) -> List[str]:
     """Every client the key can see (``clients.json``): the partitions, when none are configured."""
-    api = CampaignMonitorAPI(*credentials(api_key, base_url))
+    api = api_from_settings(api_key, base_url)
     return [str(row["ClientID"]) for row in api.get_array("clients.json")]
 
 
@@ -85,13 +83,14 @@ def campaign_monitor_assets(
     go to ``campaign_monitor_source``; the key and base URL default to its settings. ``destination``
     is a dlt destination or its name (configured the dlt way; DuckDB loads into ``duckdb_path``).
     """
-    key, url = credentials(api_key, base_url)
     partitions = None
     if partitioned:
-        partitions = StaticPartitionsDefinition(list(client_ids) if client_ids else client_ids_of(key, url))
+        partitions = StaticPartitionsDefinition(list(client_ids) if client_ids else client_ids_of(api_key, base_url))
+    given = {name: value for name, value in (("api_key", api_key), ("base_url", base_url)) if value}
 
     def source_for(client_id: Optional[str]) -> Any:
-        source = campaign_monitor_source(api_key=key, base_url=url or BASE_URL, client_id=client_id, **source_settings)
+        # credentials not given here come from the source's settings (a key, or OAuth tokens)
+        source = campaign_monitor_source(client_id=client_id, **given, **source_settings)
         source = source.with_resources(*tables) if tables else source
         return partition_safe(source) if client_id else source
 

@@ -29,8 +29,7 @@ from typing import Any, Dict, Iterator, Optional, Sequence
 from cm_source.failures import UserError, run_script
 from cm_source import UpsertSettings, mirror_list, upsert_subscribers
 from cm_source.write.actions import ACTIONS, LIST_ACTIONS, run_action
-from cm_source.write.imports import credentials
-from cm_source.http import CampaignMonitorAPI
+from cm_source.account_access import api_from_settings
 
 Row = Dict[str, Any]
 READ_CHUNK = 10_000
@@ -182,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         print(report.summary())
         refused = len(report.rejected)
     else:
-        api = CampaignMonitorAPI(*credentials(None, None))
+        api = api_from_settings()
         action = run_action(read_rows(args), args.mode, args.list_id or args.client_id, api=api, **common)
         print(action.summary())
         refused = len(action.refused)

@@ -13,7 +13,10 @@ import orjson
 import pyarrow as pa
 import requests
 
-from ..api_facts import API_KEY_SETTING, BASE_URL_SETTING, CLIENT_ID_SETTING
+from ..api_facts import (
+    ACCESS_TOKEN_SETTING, API_KEY_SETTING, BASE_URL_SETTING, CLIENT_ID_SETTING, EXPIRED_TOKEN, INVALID_TOKEN,
+    REFRESH_TOKEN_SETTING, REVOKED_TOKEN,
+)
 from ..errors import AccessRefused, CampaignMonitorError, NotFound, RequestRefused, Unavailable
 from .arrow_pages import decode_page
 
@@ -125,6 +128,13 @@ def describe_error(method: str, path: str, status: int, code: Optional[int], mes
     if status == 400 and code == 101 and len(subject) > 1 and subject[0] in ("lists", "subscribers"):
         list_id = subject[1].removesuffix(".json")
         return f"list {list_id} does not exist or this API key cannot see it ({answer}): check the list ID"
+    if status == 401 and code in (INVALID_TOKEN, REVOKED_TOKEN, EXPIRED_TOKEN):
+        kind = {INVALID_TOKEN: "is not valid", REVOKED_TOKEN: "was revoked", EXPIRED_TOKEN: "expired again"}[code]
+        return (
+            f"Campaign Monitor refused the OAuth access token: it {kind} ({answer}) on {request}: get new tokens"
+            f" (README, Authentication) and set {ACCESS_TOKEN_SETTING} and {REFRESH_TOKEN_SETTING}, then delete"
+            " the token file (default .campaign_monitor/tokens.json), which a run prefers"
+        )
     if status == 401:
         return f"Campaign Monitor rejected the API key ({answer}) on {request}: check {API_KEY_SETTING}"
     if status == 404:

@@ -15,9 +15,10 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
 from requests.adapters import HTTPAdapter
 
-from ..api_facts import BASE_URL, BASE_URL_SETTING
+from ..api_facts import BASE_URL, BASE_URL_SETTING, EXPIRED_TOKEN
 from ..errors import MISSING_KEY, CampaignMonitorError
-from .answers import NOT_JSON, check_response, describe_answer, give_up, json_body, page_body, write_body
+from .answers import NOT_JSON, check_response, describe_answer, error_fields, give_up, json_body, page_body, write_body
+from .oauth import OAuthTokens
 from .paging import every_row_once
 from .rate_limit import RateGate, budget_wait
 from .retry import RETRY_EXCEPTIONS, RETRY_STATUSES, RetryPolicy
@@ -54,9 +55,11 @@ class CampaignMonitorAPI:
         retry: RetryPolicy = RetryPolicy(),
         session: Optional[requests.Session] = None,
         max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
+        oauth: Optional[OAuthTokens] = None,
     ) -> None:
-        if not api_key:
+        if not api_key and oauth is None:
             raise CampaignMonitorError(MISSING_KEY)
+        self.oauth = None if api_key else oauth  # the API key wins when both are configured
         if max_concurrent_requests < 1:
             raise CampaignMonitorError(f"max_concurrent_requests must be 1 or more, not {max_concurrent_requests}")
         self.base_url = check_base_url(base_url)
@@ -78,7 +81,7 @@ class CampaignMonitorAPI:
             session.mount("http://", adapter)
         self._rest = RESTClient(
             base_url=self.base_url,
-            auth=HttpBasicAuth(username=api_key, password="x"),
+            auth=HttpBasicAuth(username=api_key, password="x") if api_key else self.oauth,
             session=session,
         )
 
@@ -115,8 +118,12 @@ class CampaignMonitorAPI:
         before the slot is given back: a thread that queued for a slot, or takes the one just freed,
         never sends past a hold it could not yet see.
         """
-        for attempt in range(1, self.retry.max_attempts + 1):
+        refreshed = False
+        attempt = 0
+        while attempt < self.retry.max_attempts:
+            attempt += 1
             response: Optional[requests.Response] = None
+            generation = self.oauth.generation if self.oauth is not None else 0
             try:
                 with self._in_flight:
                     waited = self._gate.wait()
@@ -136,6 +143,10 @@ class CampaignMonitorAPI:
             except RETRY_EXCEPTIONS as exc:
                 problem = f"could not reach {self.base_url} ({type(exc).__name__})"
             else:
+                if self._expired_token(response, body) and not refreshed:
+                    self.oauth.refresh(generation, self._rest.session)  # type: ignore[union-attr]
+                    refreshed, attempt = True, attempt - 1  # the request again, with the new token
+                    continue
                 if response.status_code not in RETRY_STATUSES and not (response.ok and body is NOT_JSON):
                     return check_response(response, body, method, path)
                 problem = describe_answer(response, body)
@@ -145,6 +156,10 @@ class CampaignMonitorAPI:
             if response is None or response.status_code != 429:  # a 429 already holds every reader
                 self.retry.sleep(self.retry.wait_after(response, attempt))
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _expired_token(self, response: requests.Response, body: Any) -> bool:
+        """A 401 Code 121 to an OAuth request: refresh once (whichever thread gets there first) and resend."""
+        return self.oauth is not None and response.status_code == 401 and error_fields(body)[0] == EXPIRED_TOKEN
 
     def _hold_for(self, response: requests.Response, others_in_flight: int, attempt: int) -> None:
         """Hold every reader after a 429 (until its reset, or a backoff), or once the budget is spent."""

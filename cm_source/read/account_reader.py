@@ -64,6 +64,8 @@ class AccountReader:
         try:
             return self.api.get_array(endpoint.path, endpoint.params)
         except AccessRefused as exc:
+            if self.api.oauth is not None:
+                raise  # a token's refusal says itself which settings to fix; a client key is not involved
             raise AccessRefused(
                 f"Campaign Monitor refused to list {endpoint.table} with this API key ({exc.status} Code {exc.code}):"
                 f" if it is a client's API key, set {CLIENT_ID_SETTING}; otherwise check {API_KEY_SETTING}",

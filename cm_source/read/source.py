@@ -11,7 +11,8 @@ from dlt.extract.resource import DltResource
 
 from ..api_facts import BASE_URL
 from ..errors import CampaignMonitorError
-from ..http import DEFAULT_MAX_CONCURRENT_REQUESTS, CampaignMonitorAPI, RetryPolicy
+from ..account_access import api_from_settings
+from ..http import DEFAULT_MAX_CONCURRENT_REQUESTS, RetryPolicy
 from .account_reader import AccountReader
 from .catalogue import ENDPOINTS, Endpoint, read_under
 from .incremental import IncrementalRun, incremental_hints
@@ -22,7 +23,7 @@ _naming = NamingConvention()
 
 @dlt.source(name="campaign_monitor", section="campaign_monitor")
 def campaign_monitor_source(
-    api_key: str = dlt.secrets.value,
+    api_key: Optional[str] = dlt.secrets.value,
     client_id: Optional[str] = None,
     base_url: str = BASE_URL,
     reports_sent_after: Optional[str] = None,
@@ -35,6 +36,9 @@ def campaign_monitor_source(
     incremental: bool = False,
     report_refresh_days: int = 30,
     progress: Optional[Any] = None,
+    access_token: Optional[str] = dlt.secrets.value,
+    refresh_token: Optional[str] = dlt.secrets.value,
+    token_file: Optional[str] = None,
 ) -> Sequence[DltResource]:
     """Every table of a Campaign Monitor account, each a full-refresh read of every page.
 
@@ -54,11 +58,16 @@ def campaign_monitor_source(
     equal a full refresh, except for edits that do not move a subscriber's ``Date`` (name, custom
     fields): a full refresh reconciles those.
 
+    Acting for another account, ``access_token`` and ``refresh_token`` (OAuth 2) replace ``api_key``
+    (which wins when both are set); the token pair each refresh returns is kept in ``token_file``
+    (default ``.campaign_monitor/tokens.json``), which later runs read first.
+
     ``progress`` (a ``read.progress.RunProgress``) receives the run's requests, pages per table and
     429s, shown on the pipeline's progress collector and kept for a summary; one is made otherwise.
     """
     retry = RetryPolicy(max_attempts=max_attempts, timeout_seconds=request_timeout, backoff_seconds=backoff_seconds)
-    api = CampaignMonitorAPI(api_key, base_url, retry=retry, max_concurrent_requests=max_concurrent_requests)
+    api = api_from_settings(api_key, base_url, access_token, refresh_token, token_file, retry=retry,
+                            max_concurrent_requests=max_concurrent_requests)
     run = IncrementalRun(refresh_days(report_refresh_days), api.system_date) if incremental else None
     account = AccountReader(
         api, LocalTime(convert_to_utc), sent_on_or_after(reports_sent_after), nested_as_text, incremental=run,

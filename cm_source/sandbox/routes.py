@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from .account import CAMPAIGN_REPORTS, JOURNEY_REPORTS, STATES, Account
 from .messages import KEY_REFUSED, ApiError, Handler
+from .oauth import OAuthGrants
 from .reads import (
     get_campaign_lists_and_segments, get_campaign_report, get_campaign_summary, get_client_collection,
     get_client_details, get_clients, get_custom_fields, get_email_client_usage, get_journey, get_journey_email_report,
@@ -106,9 +107,13 @@ def _basic_username(header: str | None) -> str | None:
     return username if colon else None
 
 
-def authenticate(account: Account, header: str | None) -> str | None:
-    """Check HTTP Basic auth (API key as username, any password); return the key's client scope
-    (None for the administrator key)."""
+def authenticate(account: Account, header: str | None, grants: OAuthGrants | None = None) -> str | None:
+    """Check HTTP Basic auth (API key as username, any password), or an OAuth Bearer token, which acts for
+    the whole account; return the key's client scope (None for the administrator key and for tokens)."""
+    scheme, _, token = (header or "").partition(" ")
+    if grants is not None and scheme.lower() == "bearer":
+        grants.check(token.strip())
+        return None
     api_key = _basic_username(header)
     if api_key is None:
         raise ApiError(401, 50, "Must supply a valid HTTP Basic Authorization header")

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .account import Account
 from .faults import Faults
 from .messages import ApiError, ApiRequest, RecordedRequest, Reply
+from .oauth import TOKEN_PATH, OAuthGrants
 from .paging import given_query
 from .routes import authenticate, find_route
 
@@ -56,18 +57,24 @@ class _Arrival:
     sent: dict[str, str]  # the query as sent, recorded so (`date=` included)
     query: dict[str, str]  # as given_query() makes it: what routing and handlers see
     authorization: str | None
-    document: Any  # the body decoded as UTF-8 JSON; None when empty or undecodable
+    document: Any  # the body decoded as UTF-8 JSON (a form for the token endpoint); None when empty or undecodable
 
     @classmethod
     def read(cls, method: str, target: str, authorization: str | None, body: bytes) -> _Arrival:
         """Split the request target into path and query and decode the body."""
         path, in_api = _request_path(target)
         sent = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
-        return cls(method, path, in_api, sent, given_query(sent), authorization, _decode_body(body))
+        document = _decode_form(body) if path == TOKEN_PATH and not in_api else _decode_body(body)
+        return cls(method, path, in_api, sent, given_query(sent), authorization, document)
 
     def recorded(self, fault: str | None = None) -> RecordedRequest:
         """The request as Sandbox.requests keeps it."""
         return RecordedRequest(self.method, self.path, self.sent, self.document, fault)
+
+
+def _decode_form(raw: bytes) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body, as the token endpoint takes it."""
+    return dict(parse_qsl(raw.decode("utf-8", errors="replace")))
 
 
 def _decode_body(raw: bytes) -> Any:
@@ -103,6 +110,7 @@ class Sandbox:
         self._answers_made = 0  # how many times the cache was emptied
         self.requests: list[RecordedRequest] = []
         self.faults = Faults()
+        self.oauth = OAuthGrants()  # Bearer tokens: grant(), expire(), revoke()
         self._requests_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -196,10 +204,12 @@ class Sandbox:
         """Route, authenticate and run the handler, with the query given_query() made, under the
         account's lock."""
         try:
+            if not arrival.in_api and arrival.path == TOKEN_PATH and arrival.method == "POST":
+                return Reply(*self.oauth.refreshed(arrival.document))
             if not arrival.in_api:
                 raise ApiError(404, 404, f"Unknown endpoint: {arrival.path}")
             handler, params, status = find_route(arrival.method, arrival.path)
-            scope = authenticate(self.account, arrival.authorization)
+            scope = authenticate(self.account, arrival.authorization, self.oauth)
             with self.account.lock:
                 return Reply(status, handler(ApiRequest(self.account, scope, params, arrival.query, arrival.document)))
         except ApiError as error:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Literal, Optional, Tuple
 
+from ..account_access import api_from_settings
 from ..errors import RequestRefused
 from ..http import CampaignMonitorAPI
 from ..http.answers import error_fields
 from .checkpoint import Checkpoint
-from .imports import credentials
 from .rejects import Rejection, write_rejects
 
 Action = Literal["unsubscribe", "delete", "suppress", "unsuppress"]
@@ -269,7 +269,7 @@ def _named(action: Action, target: str, what: str) -> Callable[..., ActionReport
         api: Optional[CampaignMonitorAPI] = None,
         progress: Optional[Callable[[Any], None]] = None,
     ) -> ActionReport:
-        api = api or CampaignMonitorAPI(*credentials(api_key, base_url))
+        api = api or api_from_settings(api_key, base_url)
         return run_action(rows, action, target_id, api=api, rejects_path=rejects_path,
                           checkpoint_path=checkpoint_path, dry_run=dry_run, progress=progress)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar
 
-import dlt
 
-from ..api_facts import BASE_URL, IMPORT_LIMIT
+from ..api_facts import IMPORT_LIMIT
+from ..account_access import api_from_settings
 from ..errors import RequestRefused
 from ..http import CampaignMonitorAPI
 from ..http.answers import error_fields
@@ -168,7 +168,7 @@ def upsert_subscribers(
     ``progress`` is handed the report (so far) after each import. Raises ``CampaignMonitorError``
     when nothing can be done (bad key, unknown list or column).
     """
-    api = api or CampaignMonitorAPI(*credentials(api_key, base_url))
+    api = api or api_from_settings(api_key, base_url)
     fields = fields or CustomFields.fetch(api, list_id)
     prepared = prepare(rows, fields)
     checkpoint = Checkpoint(Path(checkpoint_path) if checkpoint_path else None)
@@ -226,16 +226,6 @@ def account_for(report: UpsertReport, result: Mapping[str, Any], batch: Batch) -
         email = str(failure.get("EmailAddress", ""))
         row = rows_by_email.get(email.lower(), {"email_address": email})
         report.rejected.append(Rejection(row, int(failure.get("Code") or 0), str(failure.get("Message") or "")))
-
-
-def credentials(api_key: Optional[str], base_url: Optional[str]) -> Tuple[str, str]:
-    """The key and base URL, from the arguments or else the read side's settings: one secret serves both.
-
-    A missing key is refused by ``CampaignMonitorAPI``, with the same message as on the read side.
-    """
-    key = api_key or dlt.secrets.get("sources.campaign_monitor.api_key") or ""
-    url = base_url or dlt.config.get("sources.campaign_monitor.base_url") or BASE_URL
-    return str(key), str(url)
 
 
 def one_ahead(items: Iterator[T]) -> Iterator[T]:

@@ -14,7 +14,8 @@ from dlt.common.schema import TTableSchema
 from ..api_facts import IMPORT_LIMIT
 from ..http import CampaignMonitorAPI
 from .custom_fields import CustomFields
-from .imports import credentials, upsert_subscribers
+from ..account_access import api_from_settings
+from .imports import upsert_subscribers
 from .rejects import write_rejects
 from .settings import UpsertSettings
 
@@ -62,7 +63,7 @@ def campaign_monitor_subscribers(
     The key and base URL default to ``[sources.campaign_monitor]``, the read side's settings.
     dlt remembers which batches finished, so a failed load resumes where it stopped.
     """
-    api = CampaignMonitorAPI(*credentials(api_key, base_url))
+    api = api_from_settings(api_key, base_url)
     settings = UpsertSettings(
         resubscribe=resubscribe, consent_to_track_default=consent_to_track_default, default_region=default_region
     )

@@ -18,7 +18,8 @@ from ..http import CampaignMonitorAPI
 from .actions import ActionReport, act_on
 from .checkpoint import Checkpoint
 from .custom_fields import CustomFields
-from .imports import Prepared, UpsertReport, credentials, prepare, upsert_prepared
+from ..account_access import api_from_settings
+from .imports import Prepared, UpsertReport, prepare, upsert_prepared
 from .members import ListMembers, list_members
 from .rejects import write_rejects
 from .rows import Row
@@ -143,7 +144,7 @@ def mirror_list(
     """
     if removal not in ("unsubscribe", "delete"):
         raise CampaignMonitorError(f"removal must be unsubscribe or delete, not {removal!r}")
-    api = api or CampaignMonitorAPI(*credentials(api_key, base_url))
+    api = api or api_from_settings(api_key, base_url)
     fields = CustomFields.fetch(api, list_id)
     prepared = prepare(rows, fields)
     plan = plan_mirror(prepared, list_members(api, list_id), list_id, removal, settings.resubscribe, max_removals)

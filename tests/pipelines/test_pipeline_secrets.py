@@ -60,3 +60,27 @@ def test_no_key_in_errors(sandbox: Sandbox, tmp_path: Path) -> None:
     assert "check SOURCES__CAMPAIGN_MONITOR__API_KEY" in message
     assert wrong not in message and wrong not in str(failure.value)
     assert files_containing(tmp_path, [wrong]) == []
+
+
+def test_no_oauth_token_anywhere_but_the_token_file(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = sandbox.oauth.grant()
+    monkeypatch.delenv("SOURCES__CAMPAIGN_MONITOR__API_KEY", raising=False)
+    monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__ACCESS_TOKEN", first["access_token"])
+    monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__REFRESH_TOKEN", first["refresh_token"])
+    monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__BASE_URL", sandbox.base_url)
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level(logging.DEBUG)
+    sandbox.oauth.expire_after(50)  # so a refresh happens, and the new pair exists too
+    pipeline = dlt.pipeline("cm_oauth_secrets", destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
+                            dataset_name="cm_data", pipelines_dir=str(tmp_path / "pipelines"))
+    pipeline.run(campaign_monitor_source(), loader_file_format="parquet")
+
+    assert sandbox.oauth.refreshes == 1
+    tokens = [*first.values(), *sandbox.oauth.access, *sandbox.oauth.refresh]
+    tokens = [str(token) for token in tokens if isinstance(token, str)]
+    token_file = tmp_path / ".campaign_monitor" / "tokens.json"
+    assert [found for found in files_containing(tmp_path, tokens) if not found.startswith(str(token_file))] == []
+    assert files_containing(token_file.parent, tokens)  # they are kept, there and only there
+    assert not [t for t in tokens if t in caplog.text] and not [t for t in tokens if t in str(pipeline.last_trace)]

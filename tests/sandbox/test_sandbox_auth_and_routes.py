@@ -20,7 +20,6 @@ session, ids, writer = shared.session, shared.ids, shared.writer  # fixtures
     "headers",
     [
         {},
-        {"Authorization": "Bearer abc"},
         {"Authorization": "Basic !!!"},
         {"Authorization": "Basic " + base64.b64encode(b"nocolon").decode()},
     ],
@@ -29,6 +28,27 @@ def test_missing_or_malformed_auth_is_code_50(sandbox: Sandbox, headers: dict) -
     response = requests.get(sandbox.base_url + "/systemdate.json", headers=headers)
     assert response.status_code == 401
     assert response.json() == {"Code": 50, "Message": "Must supply a valid HTTP Basic Authorization header"}
+
+
+def test_bearer_tokens_are_checked_as_the_api_checks_them(sandbox: Sandbox) -> None:
+    def code(token: str) -> tuple:
+        response = requests.get(sandbox.base_url + "/systemdate.json", headers={"Authorization": f"Bearer {token}"})
+        return response.status_code, response.json().get("Code") if response.status_code != 200 else None
+
+    assert code("abc") == (401, 120)
+    pair = sandbox.oauth.grant()
+    assert code(pair["access_token"]) == (200, None)
+    sandbox.oauth.expire()
+    assert code(pair["access_token"]) == (401, 121)
+    refreshed = requests.post(sandbox.base_url.removesuffix("/api/v3.3") + "/oauth/token",
+                              data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})
+    assert refreshed.status_code == 200 and set(refreshed.json()) == {"access_token", "expires_in", "refresh_token"}
+    assert refreshed.json()["refresh_token"] != pair["refresh_token"] and code(refreshed.json()["access_token"]) == (200, None)
+    again = requests.post(sandbox.base_url.removesuffix("/api/v3.3") + "/oauth/token",
+                          data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})
+    assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")  # rotated: the old one is spent
+    sandbox.oauth.revoke()
+    assert code(refreshed.json()["access_token"]) == (401, 122)
 
 
 def test_unknown_key_is_code_100(sandbox: Sandbox) -> None:
