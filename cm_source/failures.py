@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import sys
 from typing import Any, Callable, Iterator, Optional
@@ -83,12 +84,23 @@ def destination_failure(step: PipelineStepFailed, cause: BaseException) -> Optio
     return None
 
 
+# DuckDB's words for a file another process has open for writing.
+DUCKDB_LOCK = re.compile(r'Could not set lock on file "([^"]+)"(?:: Conflicting lock is held in ([^.]+?\(PID \d+\)))?')
+
+
 def destination_refused(pipeline: Any, cause: BaseException) -> str:
     """One line for a destination that would not connect or would not give us its dataset."""
     kind = destination_type(pipeline.destination)
     setting = destination_setting(kind, "bucket_url" if kind == "filesystem" else "credentials")
     root = list(causes(cause))[-1]
     reason = next((line.strip() for line in str(root).splitlines() if line.strip()), type(root).__name__)
+    locked = DUCKDB_LOCK.search(str(root))
+    if locked:
+        holder = f" ({locked.group(2)})" if locked.group(2) else ""
+        return (
+            f"the DuckDB file {locked.group(1)} is locked: another process holds it{holder} (a notebook, a"
+            " DuckDB shell, another run): close it there and run again"
+        )
     if is_connection_failure(root):
         return f"could not connect to the {kind} destination ({reason}): check {setting}"
     return (

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
+import itertools
 import json
 import time
 from pathlib import Path
@@ -30,6 +32,8 @@ from cm_source.failures import UserError, run_script
 from cm_source import UpsertSettings, mirror_list, upsert_subscribers
 from cm_source.write.actions import ACTIONS, LIST_ACTIONS, run_action
 from cm_source.account_access import api_from_settings
+from cm_source.write.lists import list_named
+from cm_source.write.rows import NoEmailColumn
 
 Row = Dict[str, Any]
 READ_CHUNK = 10_000
@@ -45,6 +49,12 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: str = "cm-source push
     parser.add_argument("--mode", default="upsert", choices=["upsert", "mirror", *ACTIONS],
                         help="what to do with the input's people (default: upsert)")
     parser.add_argument("--list-id", help="the list to write to (every mode but suppress and unsuppress)")
+    parser.add_argument("--list", dest="list_name", metavar="NAME",
+                        help="the list by its name instead of --list-id (with --client-id when the key sees several clients)")
+    parser.add_argument("--create-list", action="store_true", help="with --list: create the list when no list has that name")
+    parser.add_argument("--unsubscribe-setting", default="AllClientLists", choices=["AllClientLists", "OnlyThisList"],
+                        help="--create-list: what an unsubscribe from the new list does (default: AllClientLists)")
+    parser.add_argument("--confirmed-opt-in", action="store_true", help="--create-list: the new list asks new people to confirm")
     parser.add_argument("--client-id", help="the client whose suppression list to change (suppress, unsuppress)")
     parser.add_argument("--removal", default="unsubscribe", choices=["unsubscribe", "delete"],
                         help="mirror: how members not in the input leave the list (default: unsubscribe)")
@@ -55,6 +65,15 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: str = "cm-source push
     source.add_argument("--input", help="a .csv, .jsonl/.ndjson, .json (array) or .parquet file")
     source.add_argument("--query", help="SQL whose rows to push (needs --duckdb)")
     parser.add_argument("--duckdb", help="the DuckDB database file --query runs against")
+    parser.add_argument("--map", action="append", default=[], metavar="SOURCE=TARGET",
+                        help="take input column SOURCE as TARGET (email_address, name, mobile_number, consent_to_track,"
+                             " consent_to_send_sms or a custom field); repeatable")
+    parser.add_argument("--map-file", help="a TOML file of SOURCE = \"TARGET\" lines (or under [map]), as --map")
+    parser.add_argument("--delimiter", help="the CSV delimiter (default: detected among comma, semicolon and tab)")
+    parser.add_argument("--encoding", default="utf-8-sig",
+                        help="the input file's text encoding, e.g. cp1252 or latin-1 (default: UTF-8, BOM accepted)")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="accept an input without rows (upsert and the explicit actions; a mirror never does)")
     parser.add_argument("--rejects", help="where rejected rows go (default: <input>.rejects.csv)")
     parser.add_argument("--dry-run", action="store_true", help="validate, plan and report; send nothing")
     parser.add_argument("--resubscribe", action="store_true", help="re-add people who unsubscribed, bounced or were deleted")
@@ -71,8 +90,10 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: str = "cm-source push
     on_client = args.mode in ACTIONS and args.mode not in LIST_ACTIONS
     if on_client and not args.client_id:
         parser.error(f"--mode {args.mode} needs --client-id CLIENT (it changes a client's suppression list)")
-    if not on_client and not args.list_id:
-        parser.error(f"--mode {args.mode} needs --list-id LIST")
+    if not on_client and not (args.list_id or args.list_name):
+        parser.error(f"--mode {args.mode} needs --list-id LIST or --list NAME")
+    if args.delimiter and len(args.delimiter.replace("\\t", "\t")) != 1:
+        parser.error("--delimiter takes one character (\\t for a tab)")
     return args
 
 
@@ -85,8 +106,7 @@ def read_rows(args: argparse.Namespace) -> Iterator[Row]:
         path = Path(args.input)
         suffix = path.suffix.lower()
         if suffix == ".csv":
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                yield from csv.DictReader(handle)
+            yield from read_csv(path, args.encoding, args.delimiter)
         elif suffix == ".json":
             with path.open(encoding="utf-8") as handle:
                 rows = json.load(handle)
@@ -110,6 +130,49 @@ def read_rows(args: argparse.Namespace) -> Iterator[Row]:
             raise InputError(f"{path}: unknown input type {suffix or '(none)'}: use .csv, .jsonl or .parquet")
     except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
         raise InputError(f"cannot read {args.input or args.duckdb}: {exc}") from None
+
+
+def read_csv(path: Path, encoding: str, delimiter: Optional[str]) -> Iterator[Row]:
+    """A CSV as spreadsheets and other tools export it: the whole file is decoded first (so a wrong
+    encoding stops the run before anything is sent, naming the line), and the delimiter is detected
+    among comma, semicolon and tab unless given."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode(encoding)
+    except LookupError:
+        raise InputError(f"--encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, cp1252, latin-1)") from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path} line {line} is not {encoding} text (byte 0x{raw[exc.start]:02x}): give the file's encoding,"
+            " e.g. --encoding cp1252 for a Windows or Excel export, --encoding latin-1"
+        ) from None
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(text[:65536].split("\n", 1)[0] or ",", delimiters=",;\t").delimiter
+        except csv.Error:
+            delimiter = ","  # one column, or nothing to tell by: the CSV default
+    yield from csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter.replace("\\t", "\t"))
+
+
+def column_map(args: argparse.Namespace) -> Dict[str, str]:
+    """--map-file's pairs, then every --map (a later one wins)."""
+    found: Dict[str, str] = {}
+    if args.map_file:
+        import tomlkit  # dlt's own TOML library; tomllib is Python 3.11+
+
+        try:
+            document = tomlkit.loads(Path(args.map_file).read_text(encoding="utf-8")).unwrap()
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the mapping file {args.map_file}: {exc}") from None
+        pairs = document.get("map", document)
+        found.update({str(k): str(v) for k, v in pairs.items() if not isinstance(v, dict)})
+    for item in args.map:
+        source, equals, target = item.partition("=")
+        if not equals or not source.strip() or not target.strip():
+            raise InputError(f"--map {item!r} is not SOURCE=TARGET (e.g. --map E-mail=email_address)")
+        found[source.strip()] = target.strip()
+    return found
 
 
 def read_duckdb(database: str, query: str) -> Iterator[Row]:
@@ -163,34 +226,63 @@ def run(args: argparse.Namespace) -> int:
         queue_autoresponders=args.queue_autoresponders,
         restart_autoresponders=args.restart_autoresponders,
     )
+    api = api_from_settings()
+    if args.list_name:
+        args.list_id = list_named(api, args.list_name, args.client_id, args.create_list, args.unsubscribe_setting,
+                                  args.confirmed_opt_in)
+        print(f"list {args.list_name!r} is {args.list_id}")
+    rows = input_rows(args)
     rejects = output_path(args, args.rejects, "rejects")
     common = {"rejects_path": str(rejects), "checkpoint_path": checkpoint_path(args), "dry_run": args.dry_run,
-              "progress": None if args.quiet else ProgressLines()}
+              "progress": None if args.quiet else ProgressLines(), "api": api}
+    try:
+        refused = send(args, rows, settings, rejects, common)
+    except NoEmailColumn as exc:
+        raise NoEmailColumn(exc.columns, str(args.input or "the query's rows")) from None
+    if refused:
+        print(f"{refused:,} refused rows, each with its code and message, are in {rejects}")
+        return 1
+    return 0
+
+
+def input_rows(args: argparse.Namespace) -> Iterator[Row]:
+    """The input's rows with --map applied; an input without rows stops here (exit 2) unless --allow-empty,
+    so an empty export or a query that matched nothing never passes for a run that did its work."""
+    renames = column_map(args)
+    rows = read_rows(args)
+    first = next(rows, None)
+    if first is None:
+        if not args.allow_empty or args.mode == "mirror":
+            what = f"{args.input} has no rows" if args.input else "the query returned no rows"
+            hint = "" if args.mode == "mirror" else "; pass --allow-empty if that is expected"
+            raise InputError(f"{what}: nothing to {args.mode}, nothing was sent{hint}")
+        return iter(())
+    return ({renames.get(k, k): v for k, v in row.items()} if renames else row
+            for row in itertools.chain([first], rows))
+
+
+def send(args: argparse.Namespace, rows: Iterator[Row], settings: UpsertSettings, rejects: Path,
+         common: Dict[str, Any]) -> int:
+    """The chosen mode's writes; returns how many rows or addresses were refused."""
     if args.mode == "mirror":
         plan = output_path(args, args.plan, "plan")
         try:
-            report = mirror_list(read_rows(args), args.list_id, args.removal, max_removals=args.max_removals,
+            report = mirror_list(rows, args.list_id, args.removal, max_removals=args.max_removals,
                                  settings=settings, plan_path=str(plan), **common)
         finally:
             if plan.exists():
                 print(f"the plan, one row per address, is in {plan}")
         print(report.summary())
-        refused = report.refused
-    elif args.mode == "upsert":
-        report = upsert_subscribers(read_rows(args), args.list_id, settings=settings, **common)
-        print(report.summary())
-        refused = len(report.rejected)
-    else:
-        api = api_from_settings()
-        action = run_action(read_rows(args), args.mode, args.list_id or args.client_id, api=api, **common)
-        print(action.summary())
-        refused = len(action.refused)
-        if action.not_found:
-            print(f"{len(action.not_found):,} addresses were not on the list; they are in {rejects} (code 203)")
-    if refused:
-        print(f"{refused:,} refused rows, each with its code and message, are in {rejects}")
-        return 1
-    return 0
+        return report.refused
+    if args.mode == "upsert":
+        upserted = upsert_subscribers(rows, args.list_id, settings=settings, **common)
+        print(upserted.summary())
+        return len(upserted.rejected)
+    action = run_action(rows, args.mode, args.list_id or args.client_id, **common)
+    print(action.summary())
+    if action.not_found:
+        print(f"{len(action.not_found):,} addresses were not on the list; they are in {rejects} (code 203)")
+    return len(action.refused)
 
 
 def main(argv: Optional[Sequence[str]] = None, prog: str = "cm-source push") -> int:

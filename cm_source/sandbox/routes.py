@@ -18,8 +18,8 @@ from .reads import (
     get_subscribers, get_suppression_list, get_system_date, get_webhooks,
 )
 from .writes import (
-    add_subscriber, delete_subscriber, get_subscriber, import_subscribers, suppress_addresses, unsubscribe_subscriber,
-    unsuppress_address,
+    add_subscriber, create_list, delete_subscriber, get_subscriber, import_subscribers, suppress_addresses,
+    unsubscribe_subscriber, unsuppress_address,
 )
 
 
@@ -76,6 +76,7 @@ ROUTES: list[Route] = [
     _route("DELETE", "/subscribers/{lid}.json", delete_subscriber),
     _route("POST", "/clients/{cid}/suppress.json", suppress_addresses),
     _route("PUT", "/clients/{cid}/unsuppress.json", unsuppress_address),
+    _route("POST", "/lists/{cid}.json", create_list, status=201),
 ]
 
 

@@ -4,6 +4,7 @@ stores what changed as new lists."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -396,3 +397,32 @@ def unsuppress_address(request: ApiRequest) -> None:
     kept = [row for row in rows if row["EmailAddress"].casefold() != key]
     if len(kept) != len(rows):
         request.account.suppression_list[client_id] = kept
+
+
+UNSUBSCRIBE_SETTINGS = ("AllClientLists", "OnlyThisList")
+
+
+def create_list(request: ApiRequest) -> str:
+    """POST /lists/{cid}.json {"Title", "UnsubscribePage", "UnsubscribeSetting", "ConfirmedOptIn",
+    "ConfirmationSuccessPage"}: a new, empty list with no custom fields; 201 with its ID as a JSON string.
+    A missing title or an unknown setting is 400 (the reference gives no codes: the sandbox's are 400)."""
+    client_id = client_in_path(request)
+    body = request.body if isinstance(request.body, dict) else {}
+    title = body.get("Title")
+    if not isinstance(title, str) or not title.strip():
+        raise ApiError(400, 400, "The list needs a Title")
+    setting = body.get("UnsubscribeSetting", "AllClientLists")
+    if setting not in UNSUBSCRIBE_SETTINGS:
+        raise ApiError(400, 400, f"UnsubscribeSetting must be one of {', '.join(UNSUBSCRIBE_SETTINGS)}")
+    account = request.account
+    list_id = secrets.token_hex(16)
+    account.lists[client_id] = account.lists[client_id] + [{"ListID": list_id, "Name": title}]
+    account.list_details[list_id] = {
+        "ConfirmedOptIn": body.get("ConfirmedOptIn") is True, "Title": title,
+        "UnsubscribePage": str(body.get("UnsubscribePage") or ""), "ListID": list_id,
+        "ConfirmationSuccessPage": str(body.get("ConfirmationSuccessPage") or ""), "UnsubscribeSetting": setting,
+    }
+    account.custom_fields[list_id] = []
+    account.webhooks[list_id] = []
+    account.subscribers[list_id] = {state: [] for state in STATES}
+    return list_id

@@ -18,6 +18,7 @@ from ..errors import RequestRefused
 from ..http import CampaignMonitorAPI
 from ..http.answers import error_fields
 from .checkpoint import Checkpoint
+from .custom_fields import EMAIL_HEADERS, column_name
 from .rejects import Rejection, write_rejects
 
 Action = Literal["unsubscribe", "delete", "suppress", "unsuppress"]
@@ -210,13 +211,19 @@ def addresses(rows: Iterable[Any], report: ActionReport) -> Iterator[str]:
     """The address of each row (a mapping's ``email_address``, or a plain string); a row without one is
     refused here with Code 1, as the API would refuse it."""
     for row in rows:
-        email = row if isinstance(row, str) else dict(row).get("email_address")
+        email = row if isinstance(row, str) else email_of(dict(row))
         text = str(email).strip() if email is not None else ""
         if text:
             yield text
         else:
             kept = {"action": report.action} if isinstance(row, str) else {**dict(row), "action": report.action}
             report.refused.append(Rejection(kept, 1, "email_address is empty"))
+
+
+def email_of(row: Dict[str, Any]) -> Any:
+    """The row's address: its ``email_address``, or a column other tools export it under (``Email``, …)."""
+    by_name = {column_name(column): value for column, value in row.items()}
+    return next((by_name[name] for name in EMAIL_HEADERS if name in by_name), None)
 
 
 def check_target(api: CampaignMonitorAPI, action: Action, target: str) -> None:

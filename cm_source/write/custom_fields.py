@@ -16,6 +16,8 @@ STANDARD_COLUMNS = ("email_address", "name", "mobile_number", "consent_to_track"
 READ_ONLY_COLUMNS = frozenset(
     {"list_id", "client_id", "date", "list_joined_date", "state", "reads_email_with", "_cm_left"}
 )
+# Headers other tools export the address under (Email, E-mail, Email Address, …), as dlt normalises them.
+EMAIL_HEADERS = ("email_address", "email", "e_mail", "emailaddress", "e_mail_address", "email_addr")
 # The read side keeps a subscriber's custom fields in one column of {key, value} entries.
 CUSTOM_FIELDS_COLUMN = "custom_fields"
 _naming = NamingConvention()
@@ -63,5 +65,6 @@ def custom_column(column: str) -> bool:
     """Whether an input column is a custom field (not standard, read-only or dlt's own)."""
     name = column_name(column)
     return not (
-        name in STANDARD_COLUMNS or name in READ_ONLY_COLUMNS or name == CUSTOM_FIELDS_COLUMN or name.startswith("_dlt")
+        name in STANDARD_COLUMNS or name in EMAIL_HEADERS or name in READ_ONLY_COLUMNS or name == CUSTOM_FIELDS_COLUMN
+        or name.startswith("_dlt")
     )

@@ -41,6 +41,7 @@ class UpsertReport:
     imports_sent: int = 0
     imports_resumed: int = 0  # finished by an earlier, interrupted run and not sent again
     dry_run: bool = False
+    email_column: str = "email_address"  # the input column taken as the address
 
     @property
     def accepted(self) -> int:
@@ -53,6 +54,7 @@ class UpsertReport:
             f" ({self.new:,} new, {self.updated:,} updated), {len(self.rejected):,} rejected,"
             f" {len(self.duplicates):,} duplicate emails (last row sent), {self.imports_sent} import calls"
             + (f", {self.imports_resumed} resumed" if self.imports_resumed else "")
+            + (f"; the address from column {self.email_column!r}" if self.email_column != "email_address" else "")
         )
 
 
@@ -68,20 +70,24 @@ class Prepared:
     rejected: List[Rejection] = field(default_factory=list)
     duplicates: List[str] = field(default_factory=list)
     rows_read: int = 0
+    email_column: str = "email_address"
 
 
-def prepare(rows: Iterable[Row], fields: CustomFields) -> Prepared:
+def prepare(rows: Iterable[Row], fields: CustomFields, column_map: Optional[Mapping[str, str]] = None) -> Prepared:
     """Everything that can stop the run, checked before the first request; and the last row of an email wins.
 
     Like Campaign Monitor within one import, the last row wins even when it is then rejected: the
     earlier rows are superseded, not sent in its place. Turning rows into subscribers (E.164 above
-    all) is left to ``subscriber_batches``, so that it can overlap the imports.
+    all) is left to ``subscriber_batches``, so that it can overlap the imports. ``column_map`` renames
+    input columns (``{"Email": "email_address", "Vorname": "name"}``) before anything else sees them.
     """
     prepared = Prepared()
+    renames = dict(column_map or {})
     for row in rows:
         prepared.rows_read += 1
-        row = dict(row)
+        row = {renames.get(column, column): value for column, value in row.items()} if renames else dict(row)
         shape = row_shape(fields, tuple(row))
+        prepared.email_column = shape.email_address or prepared.email_column
         if shape.custom_fields:  # checked now, not mid-import; converted again with the row
             custom_field_entries(row[shape.custom_fields], fields)
         email = row.get(shape.email_address) if shape.email_address else None
@@ -161,16 +167,18 @@ def upsert_subscribers(
     api: Optional[CampaignMonitorAPI] = None,
     fields: Optional[CustomFields] = None,
     progress: Optional[Callable[[Any], None]] = None,
+    column_map: Optional[Mapping[str, str]] = None,
 ) -> UpsertReport:
     """Upsert ``rows`` into list ``list_id`` in imports of at most the API's limit and report on every row.
 
     The key and base URL default to the read side's ``[sources.campaign_monitor]`` settings.
-    ``progress`` is handed the report (so far) after each import. Raises ``CampaignMonitorError``
+    ``progress`` is handed the report (so far) after each import; ``column_map`` renames input columns
+    (``{"E-mail": "email_address"}``). Raises ``CampaignMonitorError``
     when nothing can be done (bad key, unknown list or column).
     """
     api = api or api_from_settings(api_key, base_url)
     fields = fields or CustomFields.fetch(api, list_id)
-    prepared = prepare(rows, fields)
+    prepared = prepare(rows, fields, column_map)
     checkpoint = Checkpoint(Path(checkpoint_path) if checkpoint_path else None)
     report = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run, progress)
     if not dry_run:
@@ -195,7 +203,8 @@ def upsert_prepared(
     In a dry run the rows are converted (so every row a real run would refuse here is refused) and
     nothing is sent; they are counted as new, since only the API can tell new from existing.
     """
-    report = UpsertReport(list_id, rows_read=prepared.rows_read, duplicates=prepared.duplicates, dry_run=dry_run)
+    report = UpsertReport(list_id, rows_read=prepared.rows_read, duplicates=prepared.duplicates, dry_run=dry_run,
+                          email_column=prepared.email_column)
     batches = subscriber_batches(prepared, fields, settings)
     if dry_run:
         report.new = sum(len(batch) for batch in batches)

@@ -57,6 +57,7 @@ def campaign_monitor_subscribers(
     consent_to_track_default: str = "Unchanged",
     default_region: Optional[str] = None,
     rejects_path: str = "campaign_monitor_rejects.jsonl",
+    column_map: Optional[Dict[str, str]] = None,
 ) -> None:
     """Upsert each batch of rows into ``list_id``; rejected rows are appended to ``rejects_path``.
 
@@ -67,7 +68,8 @@ def campaign_monitor_subscribers(
     settings = UpsertSettings(
         resubscribe=resubscribe, consent_to_track_default=consent_to_track_default, default_region=default_region
     )
-    report = upsert_subscribers(items, list_id, api=api, fields=_list_fields(api, list_id), settings=settings)
+    report = upsert_subscribers(items, list_id, api=api, fields=_list_fields(api, list_id), settings=settings,
+                                column_map=column_map)
     write_rejects(Path(rejects_path), report.rejected, append=True)
     if report.rejected:
         logger.warning("%s; rejected rows appended to %s", report.summary(), rejects_path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, List, Literal, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Literal, Mapping, Optional, Tuple
 
 from ..errors import CampaignMonitorError
 from ..http import CampaignMonitorAPI
@@ -133,6 +133,7 @@ def mirror_list(
     dry_run: bool = False,
     api: Optional[CampaignMonitorAPI] = None,
     progress: Optional[Callable[[Any], None]] = None,
+    column_map: Optional[Mapping[str, str]] = None,
 ) -> MirrorReport:
     """Make list ``list_id``'s members the input's people: upsert every row, then remove (``unsubscribe``
     or ``delete``) every member whose address is not in the input.
@@ -146,7 +147,12 @@ def mirror_list(
         raise CampaignMonitorError(f"removal must be unsubscribe or delete, not {removal!r}")
     api = api or api_from_settings(api_key, base_url)
     fields = CustomFields.fetch(api, list_id)
-    prepared = prepare(rows, fields)
+    prepared = prepare(rows, fields, column_map)
+    if not prepared.addresses:
+        raise CampaignMonitorError(
+            f"mirror refused: the input holds no one ({prepared.rows_read:,} rows, none with an address), which"
+            f" would take every member off list {list_id}; nothing was sent. Check the input or its query"
+        )
     plan = plan_mirror(prepared, list_members(api, list_id), list_id, removal, settings.resubscribe, max_removals)
     if plan_path:
         plan.write(Path(plan_path))

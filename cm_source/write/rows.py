@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 import phonenumbers
 
 from ..errors import CampaignMonitorError
-from .custom_fields import CUSTOM_FIELDS_COLUMN, CustomFields, column_name, custom_column
+from .custom_fields import CUSTOM_FIELDS_COLUMN, EMAIL_HEADERS, CustomFields, column_name, custom_column
 from .settings import UpsertSettings
 
 CONSENT = {"true": "Yes", "yes": "Yes", "1": "Yes", "false": "No", "no": "No", "0": "No", "unchanged": "Unchanged"}
@@ -41,11 +41,17 @@ class RowShape:
 
 @lru_cache(maxsize=4096)
 def row_shape(fields: CustomFields, columns: Tuple[str, ...]) -> RowShape:
-    """The shape of rows with these columns; an unknown column stops the run (``check_columns``)."""
-    fields.check_columns(columns)
+    """The shape of rows with these columns; no address column, or an unknown column, stops the run.
+
+    The address is the first of ``email_address`` and the headers other tools export it under.
+    """
     by_name = {column_name(column): column for column in columns}
+    email = next((by_name[name] for name in EMAIL_HEADERS if name in by_name), None)
+    if email is None:  # the real fault, whatever the other columns are
+        raise NoEmailColumn(columns)
+    fields.check_columns(columns)
     return RowShape(
-        email_address=by_name.get("email_address"),
+        email_address=email,
         name=by_name.get("name"),
         mobile_number=by_name.get("mobile_number"),
         consent_to_track=by_name.get("consent_to_track"),
@@ -111,6 +117,16 @@ def e164(value: Any, default_region: Optional[str]) -> str:
     if not phonenumbers.is_possible_number(number):
         raise RowError(220, f"mobile_number {value!r} is not a possible phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class NoEmailColumn(CampaignMonitorError):
+    """No input column holds the address; ``source`` names the input where the caller knows it."""
+
+    def __init__(self, columns: Tuple[str, ...], source: str = "the input") -> None:
+        self.columns = columns
+        shown = ", ".join(repr(c) for c in columns) or "none"
+        super().__init__(f"no email column in {source} (columns: {shown}): map one with --map COLUMN=email_address"
+                         " (column_map={COLUMN: 'email_address'} in Python)")
 
 
 class RowError(Exception):

@@ -242,3 +242,13 @@ def test_an_unfinished_earlier_run_is_dropped_and_the_account_read_again(tmp_pat
     assert result.returncode == 0, result.stderr
     assert "note: dropping the unloaded data of an earlier run" in result.stderr
     assert printed_counts(result.stdout) == {"clients": len(account.clients)}
+
+
+def test_a_duckdb_file_another_process_holds_fails_in_one_line(tmp_path: Path) -> None:
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "campaign_monitor_demo.duckdb")):  # held open, as a notebook would
+        result = run_pipeline_script("--demo", "--tables", "lists", cwd=tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert "campaign_monitor_demo.duckdb is locked: another process holds it" in lines[0]

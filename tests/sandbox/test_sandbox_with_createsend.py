@@ -455,6 +455,15 @@ def test_suppress_and_unsuppress(sandbox: Sandbox, auth: dict, account: Account,
     assert bad.value.data.Code == 1
 
 
+def test_create_list(sandbox: Sandbox, auth: dict, account: Account, big: dict) -> None:
+    list_id = List(auth).create(big["client"], "Créé par createsend", "", True, "", "OnlyThisList")
+    assert sent(sandbox)[-1] == ("POST", f"/lists/{big['client']}.json", {})
+    details = List(auth, list_id).details()
+    assert (details.Title, details.ConfirmedOptIn, details.UnsubscribeSetting) == ("Créé par createsend", True, "OnlyThisList")
+    assert list_id in [row.ListID for row in Client(auth, big["client"]).lists()]
+    assert List(auth, list_id).active().TotalNumberOfRecords == 0 and List(auth, list_id).custom_fields() == []
+
+
 # The sandbox does not serve PUT /subscribers/{lid}.json: test_sandbox_auth_and_routes.py pins it as 405
 # (test_other_methods_on_subscriber_paths_are_405). This says what createsend expects, and turns into a
 # failure (strict) once the sandbox serves it, so that the mark comes off.
@@ -525,6 +534,7 @@ def test_createsend_reaches_every_endpoint_the_sandbox_serves(
         Subscriber(auth, small_list, email).delete,
         lambda: client.suppress([email]),
         lambda: client.unsuppress(email),
+        lambda: List(auth).create(big["client"], "Every Endpoint", "", False, "", "OnlyThisList"),
     ]
     for call in calls:
         call()

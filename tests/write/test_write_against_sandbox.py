@@ -206,3 +206,84 @@ def test_the_script_suppresses_and_unsubscribes_with_exit_codes(sandbox: Sandbox
     assert member not in active_emails(sandbox, lid)
     usage = run_upsert(sandbox, tmp_path, "--mode", "suppress", "--input", str(people))
     assert usage.returncode == 2 and "needs --client-id" in usage.stderr
+
+
+def posted(sandbox: Sandbox) -> List[Any]:
+    return [r for r in sandbox.requests if r.method != "GET"]
+
+
+def one_line(result: subprocess.CompletedProcess) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_an_export_headed_email_and_split_by_semicolons_loads(sandbox: Sandbox, tmp_path: Path) -> None:
+    lid = list_id(sandbox.account)
+    source = tmp_path / "export.csv"
+    source.write_text("E-mail;Name\nsemi.colon@example.com;Semi Colon\n", encoding="utf-8")
+    result = run_upsert(sandbox, tmp_path, "--list-id", lid, "--input", str(source))
+    assert result.returncode == 0, result.stderr
+    assert "the address from column 'E-mail'" in result.stdout
+    assert subscriber(sandbox, lid, "semi.colon@example.com")["Name"] == "Semi Colon"
+
+
+def test_no_email_column_names_the_fault_and_a_mapping_fixes_it(sandbox: Sandbox, tmp_path: Path) -> None:
+    lid = list_id(sandbox.account)
+    source = tmp_path / "crm.csv"
+    source.write_text("Kontakt,Vorname\nmapped@example.com,Mappe\n", encoding="utf-8")
+    sandbox.requests.clear()
+    line = one_line(run_upsert(sandbox, tmp_path, "--list-id", lid, "--input", str(source)))
+    assert line.endswith("no email column in " + str(source) + " (columns: 'Kontakt', 'Vorname'): map one with"
+                         " --map COLUMN=email_address (column_map={COLUMN: 'email_address'} in Python)")
+    assert posted(sandbox) == []
+    (tmp_path / "map.toml").write_text('[map]\nVorname = "name"\n', encoding="utf-8")
+    result = run_upsert(sandbox, tmp_path, "--list-id", lid, "--input", str(source), "--map", "Kontakt=email_address",
+                        "--map-file", str(tmp_path / "map.toml"))
+    assert result.returncode == 0, result.stderr
+    assert subscriber(sandbox, lid, "mapped@example.com")["Name"] == "Mappe"
+
+
+def test_a_windows_1252_export_names_the_line_and_the_option(sandbox: Sandbox, tmp_path: Path) -> None:
+    lid = list_id(sandbox.account)
+    source = tmp_path / "excel.csv"
+    source.write_bytes("email_address,name\r\nplain@example.com,Plain\r\nzoe@example.com,Zoé\r\n".encode("cp1252"))
+    sandbox.requests.clear()
+    line = one_line(run_upsert(sandbox, tmp_path, "--list-id", lid, "--input", str(source)))
+    assert f"{source} line 3 is not utf-8-sig text (byte 0xe9)" in line and "--encoding cp1252" in line
+    assert posted(sandbox) == []
+    result = run_upsert(sandbox, tmp_path, "--list-id", lid, "--input", str(source), "--encoding", "cp1252")
+    assert result.returncode == 0, result.stderr
+    assert subscriber(sandbox, lid, "zoe@example.com")["Name"] == "Zoé"
+
+
+@pytest.mark.parametrize("content", ["", "email_address,name\n"], ids=["no header", "only a header"])
+def test_an_empty_input_never_passes_by_accident(sandbox: Sandbox, tmp_path: Path, content: str) -> None:
+    lid = list_id(sandbox.account)
+    source = tmp_path / "empty.csv"
+    source.write_text(content, encoding="utf-8")
+    sandbox.requests.clear()
+    assert f"{source} has no rows: nothing to upsert" in one_line(run_upsert(sandbox, tmp_path, "--list-id", lid,
+                                                                              "--input", str(source)))
+    mirror = run_upsert(sandbox, tmp_path, "--mode", "mirror", "--list-id", lid, "--input", str(source), "--allow-empty")
+    assert "nothing to mirror" in one_line(mirror)
+    assert posted(sandbox) == []
+    allowed = run_upsert(sandbox, tmp_path, "--list-id", lid, "--input", str(source), "--allow-empty")
+    assert allowed.returncode == 0 and "0 rows read" in allowed.stdout
+
+
+def test_a_list_by_its_name_and_one_created_on_request(sandbox: Sandbox, tmp_path: Path) -> None:
+    client_id = sandbox.account.clients[0]["ClientID"]
+    known = sandbox.account.lists[client_id][0]
+    people = write_csv(tmp_path / "people.csv", [{"email_address": "by.name@example.com"}])
+    result = run_upsert(sandbox, tmp_path, "--list", known["Name"], "--client-id", client_id, "--input", str(people))
+    assert result.returncode == 0, result.stderr
+    assert f"is {known['ListID']}" in result.stdout and subscriber(sandbox, known["ListID"], "by.name@example.com")
+    line = one_line(run_upsert(sandbox, tmp_path, "--list", "Nope", "--client-id", client_id, "--input", str(people)))
+    assert "no list is called 'Nope'" in line and repr(known["Name"]) in line and "--create-list" in line
+    created = run_upsert(sandbox, tmp_path, "--list", "Spring Launch", "--create-list", "--client-id", client_id,
+                         "--unsubscribe-setting", "OnlyThisList", "--input", str(people))
+    assert created.returncode == 0, created.stderr
+    new = next(row for row in sandbox.account.lists[client_id] if row["Name"] == "Spring Launch")
+    assert sandbox.account.list_details[new["ListID"]]["UnsubscribeSetting"] == "OnlyThisList"
+    assert subscriber(sandbox, new["ListID"], "by.name@example.com")["State"] == "Active"

@@ -95,8 +95,8 @@ def test_a_dry_run_sends_nothing_and_plans_what_the_real_run_does(sandbox: Sandb
     assert (done.upsert.new, done.upsert.updated) == (len(by_action["add"]), len(by_action["update"]))
 
 
-@pytest.mark.parametrize("rows", [[], [{"email_address": "only.one@example.com"}]], ids=["empty input", "half the list"])
-def test_the_safety_limit_refuses_before_anything_is_sent(sandbox: Sandbox, rows: List[Dict[str, Any]]) -> None:
+def test_the_safety_limit_refuses_before_anything_is_sent(sandbox: Sandbox) -> None:
+    rows = [{"email_address": "only.one@example.com"}]
     count = len(members(sandbox))
     sandbox.requests.clear()
 
@@ -108,6 +108,14 @@ def test_the_safety_limit_refuses_before_anything_is_sent(sandbox: Sandbox, rows
     assert writes(sandbox) == []
     mirror_list(rows, sandbox.sandbox_list, api=api(sandbox), max_removals=count)  # allowed when raised
     assert set(members(sandbox)) == {row["email_address"] for row in rows}
+
+
+@pytest.mark.parametrize("rows", [[], [{"email_address": ""}]], ids=["no rows", "no addresses"])
+def test_an_empty_audience_is_always_refused(sandbox: Sandbox, rows: List[Dict[str, Any]]) -> None:
+    sandbox.requests.clear()
+    with pytest.raises(CampaignMonitorError, match="mirror refused: the input holds no one"):
+        mirror_list(rows, sandbox.sandbox_list, api=api(sandbox), max_removals=10**6)
+    assert writes(sandbox) == [] and members(sandbox)
 
 
 def test_a_member_whose_row_is_refused_stays_on_the_list(sandbox: Sandbox, tmp_path: Path) -> None:
