@@ -127,6 +127,8 @@ class Account:
     campaign_summaries: dict[str, dict] = field(default_factory=dict)
     campaign_lists_and_segments: dict[str, dict] = field(default_factory=dict)
     email_client_usage: dict[str, list[dict]] = field(default_factory=dict)
+    # Per client, its transactional email (smart emails, groups, the timeline): see transactional.Transactional.
+    transactional: dict = field(default_factory=dict)
     # Every handler runs holding it, so a read never sees a write half done. Writes replace rows and
     # lists rather than changing them in place, because replies are encoded after the lock is released,
     # and because `derived` tells a list that changed by its identity.

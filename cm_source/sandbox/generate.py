@@ -7,10 +7,11 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from .account import DATE_FORMAT, STATES, SYSTEM_DATE, Account, new_id, stamp
 from .reports import add_reports
+from .transactional import add_transactional
 
 # Share of all subscriber rows that go to the first ("big") list; the rest is spread over the others.
 BIG_LIST_SHARE = 0.8
@@ -131,6 +132,7 @@ def generate_account(
             account.subscribers[list_ids[cid][0]]["Active"] += [_time_row(*row) for row in TIME_ROWS[time_zone]]
     # Everything below draws from its own generator, so the data above stays as it was before reports.
     add_reports(random.Random(f"{seed}/reports"), account)
+    add_transactional(random.Random(f"{seed}/transactional"), account, SYSTEM_DATE.replace(tzinfo=timezone.utc))
     return account
 
 

@@ -17,6 +17,7 @@ from .reads import (
     get_list_details, get_list_stats, get_segment_details, get_segment_subscribers, get_sent_campaigns,
     get_subscribers, get_suppression_list, get_system_date, get_webhooks,
 )
+from .transactional import get_classic_groups, get_messages, get_smart_email, get_smart_emails, get_statistics
 from .writes import (
     add_subscriber, create_list, delete_subscriber, get_subscriber, import_subscribers, suppress_addresses,
     unsubscribe_subscriber, unsuppress_address,
@@ -77,6 +78,11 @@ ROUTES: list[Route] = [
     _route("POST", "/clients/{cid}/suppress.json", suppress_addresses),
     _route("PUT", "/clients/{cid}/unsuppress.json", unsuppress_address),
     _route("POST", "/lists/{cid}.json", create_list, status=201),
+    _route("GET", "/transactional/smartEmail", get_smart_emails),
+    _route("GET", "/transactional/smartEmail/{smartid}", get_smart_email),
+    _route("GET", "/transactional/classicEmail/groups", get_classic_groups),
+    _route("GET", "/transactional/messages", get_messages),
+    _route("GET", "/transactional/statistics", get_statistics),
 ]
 
 

@@ -35,6 +35,7 @@ from createsend import (
     BadRequest, Campaign, Client, ClientError, CreateSend, Journey, JourneyEmail, List, Segment, Subscriber,
     Unauthorized,
 )
+from createsend.transactional import Transactional
 
 from cm_source.sandbox import STATES, Account, RecordedRequest, Sandbox
 from cm_source.sandbox.routes import ROUTES, Route, find_route
@@ -490,7 +491,7 @@ def test_delete_subscriber(sandbox: Sandbox, auth: dict, account: Account, small
 # ---- every endpoint ----------------------------------------------------------------------------------
 
 # Path parameters that name a thing (an ID); the others (collection, state, report) pick an endpoint.
-ID_PARAMS = {"cid", "lid", "sid", "campaign", "jid", "eid"}
+ID_PARAMS = {"cid", "lid", "sid", "campaign", "jid", "eid", "smartid"}
 
 
 def endpoints(route: Route) -> set[tuple]:
@@ -535,6 +536,11 @@ def test_createsend_reaches_every_endpoint_the_sandbox_serves(
         lambda: client.suppress([email]),
         lambda: client.unsuppress(email),
         lambda: List(auth).create(big["client"], "Every Endpoint", "", False, "", "OnlyThisList"),
+        lambda: Transactional(auth).smart_email_list(client_id=big["client"]),
+        lambda: Transactional(auth).smart_email_details(account.transactional[big["client"]].smart_emails[0]["SmartEmailID"]),
+        lambda: Transactional(auth).classic_email_groups(client_id=big["client"]),
+        lambda: Transactional(auth).message_timeline({"clientID": big["client"]}),
+        lambda: Transactional(auth).statistics({"clientID": big["client"]}),
     ]
     for call in calls:
         call()
