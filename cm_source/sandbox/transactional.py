@@ -187,7 +187,8 @@ def get_messages(request: ApiRequest) -> list[dict]:
 
 def get_statistics(request: ApiRequest) -> dict:
     """GET /transactional/statistics: {Query, Sent, Bounces, Delivered, Opened, Clicked} over ``from``..``to``
-    (ISO dates, default the last 30 days), for one smart email or group, or all of the client's messages."""
+    (ISO dates, default the last 30 days), for one smart email or group, or all of the client's messages.
+    Days are UTC days whichever ``timezone`` is asked for: the sandbox's simplification, echoed in Query."""
     data = _client(request)
     query = request.query
     today = datetime.strptime(request.account.system_date, DATE_FORMAT).date()
