@@ -18,7 +18,7 @@ from ..errors import RequestRefused
 from ..http import CampaignMonitorAPI
 from ..http.answers import error_fields
 from .checkpoint import Checkpoint
-from .custom_fields import EMAIL_HEADERS, column_name
+from .custom_fields import email_column
 from .rejects import Rejection, write_rejects
 
 Action = Literal["unsubscribe", "delete", "suppress", "unsuppress"]
@@ -70,11 +70,10 @@ class ActionReport:
 
     def summary(self) -> str:
         where = f"list {self.target}" if self.action in LIST_ACTIONS else f"client {self.target}"
-        verb = f"would {self.action}" if self.dry_run else f"{self.action}: {self.done:,} done"
         if self.dry_run:
-            return f"{where}: {verb} {self.done:,} addresses; nothing sent"
+            return f"{where}: would {self.action} {self.done:,} addresses; nothing sent"
         return (
-            f"{where}: {verb}, {len(self.refused):,} refused, {len(self.not_found):,} not found,"
+            f"{where}: {self.action}: {self.done:,} done, {len(self.refused):,} refused, {len(self.not_found):,} not found,"
             f" {self.requests_sent:,} requests" + (f", {self.resumed:,} resumed" if self.resumed else "")
         )
 
@@ -91,9 +90,8 @@ def act_on(
     """Do ``action`` to every address once (the first spelling of each, ignoring case) and report on each;
     ``progress`` is handed the report after each address."""
     report = report or ActionReport(action, target)
-    unique = list({email.lower(): email for email in reversed(list(emails))}.values())[::-1]
     pending = []
-    for email in unique:
+    for email in unique_addresses(emails):
         key = checkpoint.key(target, f"{action}\n{email.lower()}".encode("utf-8"))
         if key in checkpoint.done:
             report.resumed += 1
@@ -103,14 +101,21 @@ def act_on(
     if action == "suppress":
         outcomes: Iterator[Tuple[Optional[str], Outcome]] = _suppressed(api, target, pending, report)
     else:
-        send = {"unsubscribe": _unsubscribe, "delete": _delete, "unsuppress": _unsuppress}[action]
-        outcomes = _one_each(api, lambda email: send(api, target, email), pending, report)
+        outcomes = _one_each(api, lambda email: send_one(api, action, target, email), pending, report)
     for key, outcome in outcomes:
         checkpoint.record(key, outcome.as_result())
         report.add(outcome)
         if progress is not None:
             progress(report)
     return report
+
+
+def unique_addresses(emails: Iterable[str]) -> List[str]:
+    """Each address once, ignoring case, as first spelled, in the order first given."""
+    first: Dict[str, str] = {}
+    for email in emails:
+        first.setdefault(email.lower(), email)
+    return list(first.values())
 
 
 def _one_each(
@@ -156,25 +161,20 @@ def _refused(email: str, exc: RequestRefused) -> Outcome:
     return Outcome(email, "refused", exc.code or exc.status or 0, error_fields(exc.body)[1] or str(exc))
 
 
-def _unsubscribe(api: CampaignMonitorAPI, list_id: str, email: str) -> Outcome:
+# The one request each single-address action sends (suppressing one address is a batch of one).
+ONE_ADDRESS: Dict[Action, Callable[[CampaignMonitorAPI, str, str], Any]] = {
+    "unsubscribe": lambda api, list_id, email: api.post(f"subscribers/{list_id}/unsubscribe.json", {"EmailAddress": email}),
+    "delete": lambda api, list_id, email: api.delete(f"subscribers/{list_id}.json", {"email": email}),
+    "unsuppress": lambda api, client_id, email: api.put(f"clients/{client_id}/unsuppress.json", {"email": email}),
+    "suppress": lambda api, client_id, email: api.post(f"clients/{client_id}/suppress.json", {"EmailAddresses": [email]}),
+}
+
+
+def send_one(api: CampaignMonitorAPI, action: Action, target: str, email: str) -> Outcome:
+    """One address's request; a 4xx is this address's outcome, while NotFound (an unknown list) and
+    AccessRefused stop the run."""
     try:
-        api.post(f"subscribers/{list_id}/unsubscribe.json", {"EmailAddress": email})
-    except RequestRefused as exc:  # NotFound (an unknown list) and AccessRefused stop the run instead
-        return _refused(email, exc)
-    return Outcome(email, "done")
-
-
-def _delete(api: CampaignMonitorAPI, list_id: str, email: str) -> Outcome:
-    try:
-        api.delete(f"subscribers/{list_id}.json", {"email": email})
-    except RequestRefused as exc:
-        return _refused(email, exc)
-    return Outcome(email, "done")
-
-
-def _unsuppress(api: CampaignMonitorAPI, client_id: str, email: str) -> Outcome:
-    try:
-        api.put(f"clients/{client_id}/unsuppress.json", {"email": email})
+        ONE_ADDRESS[action](api, target, email)
     except RequestRefused as exc:
         return _refused(email, exc)
     return Outcome(email, "done")
@@ -196,12 +196,7 @@ def _suppressed(
                 continue
             for key, email in batch:
                 report.requests_sent += 1
-                try:
-                    api.post(f"clients/{client_id}/suppress.json", {"EmailAddresses": [email]})
-                except RequestRefused as one:
-                    yield key, _refused(email, one)
-                else:
-                    yield key, Outcome(email, "done")
+                yield key, send_one(api, "suppress", client_id, email)
             continue
         for key, email in batch:
             yield key, Outcome(email, "done")
@@ -222,8 +217,8 @@ def addresses(rows: Iterable[Any], report: ActionReport) -> Iterator[str]:
 
 def email_of(row: Dict[str, Any]) -> Any:
     """The row's address: its ``email_address``, or a column other tools export it under (``Email``, …)."""
-    by_name = {column_name(column): value for column, value in row.items()}
-    return next((by_name[name] for name in EMAIL_HEADERS if name in by_name), None)
+    column = email_column(tuple(row))
+    return row[column] if column is not None else None
 
 
 def check_target(api: CampaignMonitorAPI, action: Action, target: str) -> None:
@@ -251,7 +246,7 @@ def run_action(
     report = ActionReport(action, target, dry_run=dry_run)
     emails = list(addresses(rows, report))
     if dry_run:
-        report.done = len({email.lower() for email in emails})
+        report.done = len(unique_addresses(emails))
     else:
         checkpoint = Checkpoint(Path(checkpoint_path) if checkpoint_path else None)
         act_on(api, action, target, emails, checkpoint, report, progress)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Dict, Iterable, Mapping, Sequence
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
@@ -58,6 +58,12 @@ class CustomFields:
 
     def data_type(self, column: str) -> str:
         return str(self._by_name[column_name(column)].get("DataType", "Text"))
+
+
+def email_column(columns: Tuple[str, ...]) -> Optional[str]:
+    """The column holding the address: ``email_address``, else the first header other tools use for it."""
+    by_name = {column_name(column): column for column in columns}
+    return next((by_name[name] for name in EMAIL_HEADERS if name in by_name), None)
 
 
 @lru_cache(maxsize=4096)

@@ -97,8 +97,10 @@ def plan_mirror(
     for key, email in prepared.addresses.items():
         if key in now.members:
             plan.update.append(email)
+        elif key in now.left and resubscribe:
+            plan.resubscribe.append(email)
         elif key in now.left:
-            (plan.resubscribe.append(email) if resubscribe else plan.stay_out.append((email, now.left[key])))
+            plan.stay_out.append((email, now.left[key]))
         else:
             plan.add.append(email)
     plan.remove = [email for key, email in now.members.items() if key not in prepared.addresses]

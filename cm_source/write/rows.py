@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 import phonenumbers
 
 from ..errors import CampaignMonitorError
-from .custom_fields import CUSTOM_FIELDS_COLUMN, EMAIL_HEADERS, CustomFields, column_name, custom_column
+from .custom_fields import CUSTOM_FIELDS_COLUMN, CustomFields, column_name, custom_column, email_column
 from .settings import UpsertSettings
 
 CONSENT = {"true": "Yes", "yes": "Yes", "1": "Yes", "false": "No", "no": "No", "0": "No", "unchanged": "Unchanged"}
@@ -45,11 +45,11 @@ def row_shape(fields: CustomFields, columns: Tuple[str, ...]) -> RowShape:
 
     The address is the first of ``email_address`` and the headers other tools export it under.
     """
-    by_name = {column_name(column): column for column in columns}
-    email = next((by_name[name] for name in EMAIL_HEADERS if name in by_name), None)
+    email = email_column(columns)
     if email is None:  # the real fault, whatever the other columns are
         raise NoEmailColumn(columns)
     fields.check_columns(columns)
+    by_name = {column_name(column): column for column in columns}
     return RowShape(
         email_address=email,
         name=by_name.get("name"),

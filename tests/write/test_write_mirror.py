@@ -150,19 +150,19 @@ def test_an_interrupted_mirror_resumes_without_sending_finished_work(
     rows = audience(sandbox, keep=0.91)
     checkpoint = tmp_path / "mirror.jsonl"
     sent: List[str] = []
-    unsubscribe = actions._unsubscribe
+    unsubscribe = actions.ONE_ADDRESS["unsubscribe"]
 
-    def interrupted_after_five(client: CampaignMonitorAPI, list_id: str, email: str) -> actions.Outcome:
+    def interrupted_after_five(client: CampaignMonitorAPI, list_id: str, email: str) -> Any:
         if len(sent) >= 5:
             raise KeyboardInterrupt
         sent.append(email)
         return unsubscribe(client, list_id, email)
 
-    monkeypatch.setattr(actions, "_unsubscribe", interrupted_after_five)
+    monkeypatch.setitem(actions.ONE_ADDRESS, "unsubscribe", interrupted_after_five)
     with pytest.raises(KeyboardInterrupt):
         mirror_list(rows, sandbox.sandbox_list, api=api(sandbox), checkpoint_path=str(checkpoint))
     assert len(checkpoint.read_text().splitlines()) == 1 + len(sent)  # the import and each finished removal
-    monkeypatch.setattr(actions, "_unsubscribe", unsubscribe)
+    monkeypatch.setitem(actions.ONE_ADDRESS, "unsubscribe", unsubscribe)
     sandbox.requests.clear()
 
     report = mirror_list(rows, sandbox.sandbox_list, api=api(sandbox), checkpoint_path=str(checkpoint))
