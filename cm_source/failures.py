@@ -88,6 +88,10 @@ def destination_failure(step: PipelineStepFailed, cause: BaseException) -> Optio
 DUCKDB_LOCK = re.compile(r'Could not set lock on file "([^"]+)"(?:: Conflicting lock is held in ([^.]+?\(PID \d+\)))?')
 
 
+# Destinations whose drivers the project's own extras install (pyproject.toml).
+DRIVER_EXTRAS = ("postgres", "sqlalchemy")
+
+
 def destination_refused(pipeline: Any, cause: BaseException) -> str:
     """One line for a destination that would not connect or would not give us its dataset."""
     kind = destination_type(pipeline.destination)
@@ -101,6 +105,9 @@ def destination_refused(pipeline: Any, cause: BaseException) -> str:
             f"the DuckDB file {locked.group(1)} is locked: another process holds it{holder} (a notebook, a"
             " DuckDB shell, another run): close it there and run again"
         )
+    if isinstance(root, ModuleNotFoundError) or any(isinstance(c, MissingDependencyException) for c in causes(cause)):
+        extra = f"cm-source[{kind}]" if kind in DRIVER_EXTRAS else f"dlt[{kind}]"
+        return f"the {kind} destination needs its driver ({reason}): pip install \"{extra}\" and run again"
     if is_connection_failure(root):
         return f"could not connect to the {kind} destination ({reason}): check {setting}"
     return (

@@ -252,3 +252,14 @@ def test_a_duckdb_file_another_process_holds_fails_in_one_line(tmp_path: Path) -
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert "campaign_monitor_demo.duckdb is locked: another process holds it" in lines[0]
+
+
+def test_a_destination_without_its_driver_says_which_extra_to_install(tmp_path: Path) -> None:
+    shadow = tmp_path / "shadow" / "psycopg2"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text('raise ModuleNotFoundError("No module named \'psycopg2\'", name="psycopg2")\n')
+    result = run_pipeline_script("--demo", "--destination", "postgres", "--tables", "lists", cwd=tmp_path, env={
+        "PYTHONPATH": str(shadow.parent), "DESTINATION__POSTGRES__CREDENTIALS": "postgresql://u:p@127.0.0.1:9/db"})
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert "the postgres destination needs its driver" in lines[0] and 'pip install "cm-source[postgres]"' in lines[0]
