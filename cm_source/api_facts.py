@@ -27,3 +27,7 @@ ACCESS_TOKEN_SETTING = "SOURCES__CAMPAIGN_MONITOR__ACCESS_TOKEN"
 REFRESH_TOKEN_SETTING = "SOURCES__CAMPAIGN_MONITOR__REFRESH_TOKEN"
 # 401 codes: an OAuth access token that expired (refresh it), is not one, or was revoked.
 EXPIRED_TOKEN, INVALID_TOKEN, REVOKED_TOKEN = 121, 120, 122
+
+# Transactional email: the message timeline answers at most this many messages a call, newest first.
+TIMELINE_COUNT = 200
+STATISTICS_DAYS = 30  # transactional statistics cover the last 30 days (the API's own default window)
