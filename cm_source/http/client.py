@@ -72,7 +72,8 @@ class CampaignMonitorAPI:
         self._sending_lock = threading.Lock()
         # Told of every answer: its status and the seconds this request waited at the rate gate (progress).
         self.observer: Optional[Callable[[int, float], None]] = None
-        self._system_date: Optional[str] = None
+        self._account_now: Optional[datetime] = None
+        self._system_date_asked = False
         self._system_date_lock = threading.Lock()
         if session is None:
             session = requests.Session()
@@ -214,9 +215,17 @@ class CampaignMonitorAPI:
 
         Fetched once per run: the filter speaks the account's local time, not this machine's.
         """
+        now = self.account_now()
+        return (now - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M") if now else ""
+
+    def account_now(self) -> Optional[datetime]:
+        """The account's local time (``systemdate.json``), asked once per run; None if it does not say."""
         with self._system_date_lock:  # readers on several threads may ask at once; ask the API once
-            if self._system_date is None:
+            if not self._system_date_asked:
                 body = self.get("systemdate.json")
-                now = datetime.fromisoformat(str(body.get("SystemDate"))) if isinstance(body, dict) else None
-                self._system_date = (now - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M") if now else ""
-            return self._system_date
+                try:
+                    self._account_now = datetime.fromisoformat(str(body.get("SystemDate")))  # type: ignore[union-attr]
+                except (AttributeError, ValueError):
+                    self._account_now = None
+                self._system_date_asked = True
+            return self._account_now

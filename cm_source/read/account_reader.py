@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from functools import partial
-from typing import Any, Callable, Iterator, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 import dlt
 from dlt.common.pipeline import current_pipeline
 
-from ..api_facts import API_KEY_SETTING, CLIENT_ID_SETTING
-from ..errors import AccessRefused
+from ..api_facts import API_KEY_SETTING, BASE_URL_SETTING, CLIENT_ID_SETTING
+from ..errors import AccessRefused, CampaignMonitorError
 from ..http import CampaignMonitorAPI
 from ..http.arrow_pages import envelope_schema
+from ..http.timeline import walk_back
 from .catalogue import ENDPOINTS, Endpoint, read_under
 from .columnar import combined, gathered, page_fields, release_unused_memory
 from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
+from .feature_refusals import FeatureRefusals
 from .incremental import LEFT_COLUMN, IncrementalRun
 from .incremental_reads import read_incrementally
 from .progress import RunProgress
@@ -25,6 +27,11 @@ from .rows import PageRules, ReadRow, shape_page, shape_row
 from .time_zones import LocalTime
 
 Row = Mapping[str, Any]
+
+
+def query_ids(endpoint: Endpoint, ids: Mapping[str, str]) -> Dict[str, str]:
+    """The query parameters that name the IDs a table is read under (``clientID`` for transactional email)."""
+    return {param: ids[name] for param, name in endpoint.query_ids.items()}
 
 
 class AccountReader:
@@ -42,6 +49,7 @@ class AccountReader:
         self.reports_from = reports_from
         self.nested_as_text = nested_as_text
         self.incremental = incremental  # None: a full refresh
+        self.refusals = FeatureRefusals()
         # Also on a full refresh: a table an earlier incremental run loaded keeps its hard-delete hint.
         _DLT_LOGGER.addFilter(_expected_notice)
 
@@ -53,12 +61,16 @@ class AccountReader:
         listed = [{endpoint.hands_down[0]: only}] if only else self._listed(endpoint)
         rules = PageRules(endpoint, {}, None, self.local_time)
         rows = []
-        for row in listed:
-            if endpoint.details and endpoint.with_details is not None:
-                row = endpoint.with_details(row, self.api.get(endpoint.details.format(**row)))
+        for row in self.completed(endpoint, listed):
             rows.append(shape_row(row, rules))
         self.progress.page(endpoint.table)
         yield rows
+
+    def completed(self, endpoint: Endpoint, rows: List[Row]) -> List[Row]:
+        """Rows as listed, each completed by its ``details`` request where the table has one."""
+        if not endpoint.details or endpoint.with_details is None:
+            return rows
+        return [endpoint.with_details(dict(row), self.api.get(endpoint.details.format(**row))) for row in rows]
 
     def _listed(self, endpoint: Endpoint) -> List[Row]:
         try:
@@ -90,9 +102,12 @@ class AccountReader:
             for row in parents:
                 ids = {name: row[name] for name in id_names}
                 if plan is None:
-                    readers.append(partial(self.read_endpoint, endpoint, ids, row.zone, as_text))
+                    reader = partial(self.read_endpoint, endpoint, ids, row.zone, as_text)
                 elif plan.wanted(row, ids[id_names[-1]]):
-                    readers.append(partial(read_incrementally, self, plan, ids, row.zone, as_text))
+                    reader = partial(read_incrementally, self, plan, ids, row.zone, as_text)
+                else:
+                    continue
+                readers.append(partial(self.refusals.unless_refused, endpoint, ids, reader) if endpoint.feature else reader)
             hints = dlt.mark.make_hints(**plan.hints) if plan is not None and plan.hints else None
             for item in read_concurrently(readers, self.api.max_concurrent_requests, combine=combined):
                 yield dlt.mark.with_hints(item, hints) if hints is not None else item
@@ -113,7 +128,8 @@ class AccountReader:
         ``keep_takes_arrow``.
         """
         rules = PageRules(endpoint, ids, zone, self.local_time)
-        pages = self.pages(endpoint, endpoint.path.format(**ids), params, as_arrow=keep is None or keep_takes_arrow)
+        query = {**query_ids(endpoint, ids), **(params or {})}
+        pages = self.pages(endpoint, endpoint.path.format(**ids), query, as_arrow=keep is None or keep_takes_arrow)
         kept = (keep(rows) if keep is not None else rows for rows in pages)
         yield from gathered(shape_page(rows, rules, nested_as_text) for rows in kept if len(rows))
 
@@ -130,13 +146,53 @@ class AccountReader:
                 path, query, row_key=endpoint.row_key, changed_since_param=endpoint.changed_since_param,
                 columns=columns,
             )
+        elif endpoint.shape == "timeline":
+            answers = walk_back(lambda cursor: self.api.get_array(path, {**query, **cursor}))
         elif endpoint.shape == "array":
             answers = iter([self.api.get_array(path, query)])
+        elif endpoint.each:
+            answers = self.each_answer(endpoint, path, query)
         else:
             answers = iter([self.api.get_object(path, endpoint.rows_at)])
         for page in answers:
             self.progress.page(endpoint.table)
-            yield page
+            yield self.completed(endpoint, page) if endpoint.details else page
+
+    def timeline(self, endpoint: Endpoint, ids: Mapping[str, str]) -> Callable[[Mapping[str, Any]], List[Row]]:
+        """One call of a parent's timeline, cursor parameters in, messages out, counted as a page."""
+        path, query = endpoint.path.format(**ids), {**endpoint.params, **query_ids(endpoint, ids)}
+
+        def get(cursor: Mapping[str, Any]) -> List[Row]:
+            messages = self.api.get_array(path, {**query, **cursor})
+            self.progress.page(endpoint.table)
+            return messages
+
+        return get
+
+    def each_answer(self, endpoint: Endpoint, path: str, query: Mapping[str, Any]) -> Iterator[List[Row]]:
+        """An object endpoint asked once per row of each listing (statistics per smart email and per
+        group), each answer one row stamped with what it was asked for and the window it covers."""
+        ids = {name: value for name, value in query.items() if name in endpoint.query_ids}
+        window = self.window(endpoint.window_days)
+        for each in endpoint.each:
+            for listed in self.api.get_array(each.path, {**each.params, **ids}):
+                asked = listed.get(each.field)
+                answer = self.api.get(path, {**query, **window, each.param: asked})
+                if not isinstance(answer, dict):
+                    raise CampaignMonitorError(
+                        f"GET {path}: expected a JSON object, got {type(answer).__name__}: check {BASE_URL_SETTING}",
+                        path=path,
+                    )
+                row = {key: value for key, value in answer.items() if key != "Query"}
+                yield [{**row, each.stamp_as: asked, "From": window.get("from"), "To": window.get("to")}]
+
+    def window(self, days: int) -> Dict[str, str]:
+        """``from`` and ``to`` for the last ``days`` days up to the account's today; none for 0."""
+        if not days:
+            return {}
+        now = self.api.account_now() or datetime.now(timezone.utc)  # an account that does not say: this machine's
+        today = now.date()
+        return {"from": (today - timedelta(days=days)).isoformat(), "to": today.isoformat()}
 
     def reports_wanted(self, campaign: Row) -> bool:
         sent = campaign.get("SentDate")

@@ -9,20 +9,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Literal, Mapping, Optional, Tuple
 
-from ..api_facts import SUBSCRIBER_PARAMS, SUBSCRIBER_STATES
+from ..api_facts import STATISTICS_DAYS, SUBSCRIBER_PARAMS, SUBSCRIBER_STATES
 
-# How the API answers: a bare JSON array, a v3.3 paged envelope, or one object (one row, or the
-# array found under ``rows_at``).
-Shape = Literal["array", "paged", "object"]
+# How the API answers: a bare JSON array, a v3.3 paged envelope, one object (one row, or the array
+# found under ``rows_at``), or the transactional timeline (bare arrays paged by message ID).
+Shape = Literal["array", "paged", "object", "timeline"]
 
 # How an incremental run reads a table; a full refresh (the default) reads every table in full.
 # "": in full every run (one or a few requests). "state_changes": a list's subscribers in one state,
 # from the list's cursor, leavers removed. "new_events": events appended from a cursor per parent.
 # "once": read once per parent, then kept. "recent": re-read for recently sent campaigns, else kept.
-Sync = Literal["", "state_changes", "new_events", "once", "recent"]
+# "timeline": messages sent after the newest loaded, and those sent recently again, merged by key.
+Sync = Literal["", "state_changes", "new_events", "once", "recent", "timeline"]
+
+TRANSACTIONAL = "transactional email"  # a feature an account may not have (see Endpoint.feature)
 
 # Report events oldest first: events arriving during the read land on the last page, not mid-read.
 EVENT_PARAMS: Mapping[str, str] = {"orderfield": "date", "orderdirection": "asc"}
+
+
+@dataclass(frozen=True)
+class Each:
+    """One request per row of another listing, that row's ``field`` sent as the query parameter
+    ``param`` and stamped on the answer's row as ``stamp_as`` (the answer does not say what it is for)."""
+
+    path: str
+    params: Mapping[str, str]
+    field: str
+    param: str
+    stamp_as: str
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,12 @@ class Endpoint:
     row_key: Tuple[str, ...] = ()  # the API fields that tell rows of a paged read apart (to re-read safely)
     changed_since_param: str = ""  # the filter for rows changed since a time, to catch up after paging
     sync: Sync = ""  # how an incremental run reads it (see Sync)
+    query_ids: Mapping[str, str] = field(default_factory=dict)  # query parameter → the ID it carries (clientID)
+    instants: Tuple[str, ...] = ()  # ISO 8601 times with their own offset: that instant in UTC, never the client's zone
+    columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # column hints beyond the derived ones
+    feature: str = ""  # refused (401/403) for a client without it: that client's rows are empty, with one warning
+    each: Tuple[Each, ...] = ()  # an "object" read once per row of these listings instead of once
+    window_days: int = 0  # asks ``from``/``to`` for the last N days up to the account's today, stamped as From, To
 
 
 def client_with_details(listed: Dict[str, Any], details: Any) -> Dict[str, Any]:
@@ -71,6 +92,35 @@ def client_with_details(listed: Dict[str, Any], details: Any) -> Dict[str, Any]:
 def without_api_key(details: Any) -> Dict[str, Any]:
     """A details block with any API key left out."""
     return {key: value for key, value in details.items() if key != "ApiKey"} if isinstance(details, dict) else {}
+
+
+def smart_email_with_details(listed: Dict[str, Any], details: Any) -> Dict[str, Any]:
+    """A smart email's row: the listing's name, status and creation time, with the details' sender,
+    subject and email variables flattened beside them (the content itself is left out)."""
+    body = details if isinstance(details, dict) else {}
+    properties = body.get("Properties") if isinstance(body.get("Properties"), dict) else {}
+    content = properties.get("Content") if isinstance(properties.get("Content"), dict) else {}
+    row = {key: value for key, value in listed.items() if key != "ID"}
+    return {
+        **row,
+        "SmartEmailID": listed.get("ID") or body.get("SmartEmailID"),
+        "From": properties.get("From"),
+        "ReplyTo": properties.get("ReplyTo"),
+        "Subject": properties.get("Subject"),
+        "EmailVariables": content.get("EmailVariables") or [],
+        "InlineCss": content.get("InlineCss"),
+        "TextPreviewUrl": properties.get("TextPreviewUrl"),
+        "HtmlPreviewUrl": properties.get("HtmlPreviewUrl"),
+        "AddRecipientsToList": body.get("AddRecipientsToList"),
+    }
+
+
+def _transactional(table: str, path: str, primary_key: Tuple[str, ...], shape: Shape = "array", **more: Any) -> Endpoint:
+    """A transactional table: read under each client, which an agency key must name as ``clientID``."""
+    return Endpoint(
+        table, path, shape, primary_key, parent="clients", query_ids={"clientID": "ClientID"},
+        feature=TRANSACTIONAL, **more,
+    )
 
 
 def _subscribers(table: str, path: str, key: str, parent: str, sync: Sync = "") -> Endpoint:
@@ -129,6 +179,37 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     Endpoint(
         "journeys", "clients/{ClientID}/journeys.json", "array", ("journey_id",), parent="clients",
         hands_down=("JourneyID",),
+    ),
+    # A client's transactional email
+    _transactional(
+        "transactional_smart_emails", "transactional/smartEmail", ("client_id", "smart_email_id"),
+        params={"status": "all"}, details="transactional/smartEmail/{ID}", with_details=smart_email_with_details,
+        instants=("CreatedAt",), columns={"email_variables": {"data_type": "json"}},
+    ),
+    _transactional(
+        "transactional_classic_groups", "transactional/classicEmail/groups", ("client_id", "group"),
+        instants=("CreatedAt",),
+    ),
+    _transactional(
+        "transactional_messages", "transactional/messages", ("message_id",), "timeline", params={"status": "all"},
+        instants=("SentAt",), integers=("TotalOpens", "TotalClicks"), always_text=("SmartEmailID", "Group"),
+        sync="timeline",
+    ),
+    # One row per smart email and per classic group; the one a row is not for is null.
+    _transactional(
+        "transactional_statistics", "transactional/statistics", ("client_id", "smart_email_id", "group", "from", "to"),
+        "object", params={"timezone": "utc"}, window_days=STATISTICS_DAYS,
+        each=(
+            Each("transactional/smartEmail", {"status": "all"}, "ID", "smartEmailID", "SmartEmailID"),
+            Each("transactional/classicEmail/groups", {}, "Group", "group", "Group"),
+        ),
+        columns={
+            "smart_email_id": {"data_type": "text", "nullable": True},
+            "group": {"data_type": "text", "nullable": True},
+            "from": {"data_type": "date", "nullable": False},
+            "to": {"data_type": "date", "nullable": False},
+        },
+        integers=("Sent", "Bounces", "Delivered", "Opened", "Clicked"),
     ),
     # A list
     *(

@@ -11,6 +11,7 @@ Campaign Monitor's ``date`` filter is "on or after", at minute precision, in the
   list, less the time that read took and a margin, so a change made while the list was read is read
   again next time. A subscriber who turns up in another state is removed from this one (a row marked
   ``_cm_left``, dlt's hard delete), so each state table holds who is in that state now.
+- A client's transactional messages go on from the newest message loaded (see ``incremental_reads.timeline``).
 - Events are appended from a cursor per campaign or journey email: the minute of the latest event
   loaded, with the fingerprints of the events loaded in that minute, so an event at the boundary is
   neither lost nor loaded twice, and true repeats are kept.
@@ -54,7 +55,7 @@ def incremental_hints(endpoint: Endpoint) -> Dict[str, Any]:
         }
     if endpoint.sync == "new_events":
         return {"write_disposition": "append"}
-    if endpoint.sync in ("once", "recent"):
+    if endpoint.sync in ("once", "recent", "timeline"):
         return {"write_disposition": "merge"}
     return {}
 
@@ -145,6 +146,14 @@ class IncrementalRun:
         account's "now", a day earlier still because that "now" is the account's zone, not the client's."""
         now = parse_time(f"{self.system_date()}:00")
         return now - timedelta(days=self.report_refresh_days + 1) if now else None
+
+
+    @functools.cached_property
+    def recent_messages_from(self) -> Optional[datetime]:
+        """The oldest send time (UTC) whose transactional messages are read again; None when
+        ``report_refresh_days`` is 0, when only new messages are read."""
+        cutoff = self.recent_cutoff
+        return cutoff.replace(tzinfo=timezone.utc) if cutoff is not None and self.report_refresh_days else None
 
 
 @dataclass

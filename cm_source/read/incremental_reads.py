@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, List, Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Set
+
+from ..http.timeline import MESSAGE_ID, SENT_AT, newer_than, sent_at, walk_back
 
 from .catalogue import ENDPOINTS
 from .incremental import LEFT_COLUMN, EventCursor, TablePlan
@@ -22,6 +25,8 @@ def read_incrementally(
     parent_id = list(ids.values())[-1]
     if endpoint.sync == "state_changes":
         yield from state_changes(reader, plan, ids, zone, nested_as_text)
+    elif endpoint.sync == "timeline":
+        yield from timeline(reader, plan, ids, zone, nested_as_text)
     elif endpoint.sync == "new_events":
         cursor = EventCursor(None if plan.reload else plan.memory["parents"].get(parent_id), endpoint.timestamps[0])
         yield from reader.read_endpoint(endpoint, ids, zone, nested_as_text, cursor.params(), cursor.new_rows)
@@ -69,3 +74,62 @@ def seen_by(read: Any) -> Any:
         return rows
 
     return keep
+
+
+def timeline(
+    reader: "AccountReader", plan: TablePlan, ids: Mapping[str, str], zone: Any, nested_as_text: bool
+) -> Iterator[Any]:
+    """A client's transactional messages: all of them on a reload or for a client without a cursor;
+    else those sent after the newest loaded, then, back to ``report_refresh_days`` ago, the ones
+    loaded before again (their opens and clicks move), all merged on ``message_id``."""
+    endpoint, client_id = plan.endpoint, ids["ClientID"]
+    stored = None if plan.reload else plan.memory["parents"].get(client_id)
+    newest = NewestMessage(stored)
+    if stored is None:
+        yield from reader.read_endpoint(endpoint, ids, zone, nested_as_text, keep=newest.saw)
+    else:
+        reader.progress.started(endpoint.table)
+        rules = PageRules(endpoint, ids, zone, reader.local_time)
+        get = reader.timeline(endpoint, ids)
+        new: Set[str] = set()
+        oldest_new: Optional[Row] = None
+        for page in newer_than(get, stored["id"], sent_at({SENT_AT: stored["sent"]})):
+            newest.saw(page)
+            new.update(row[MESSAGE_ID] for row in page)
+            oldest_new = min([*page, *([oldest_new] if oldest_new else [])], key=_sent_order, default=None)
+            if page:
+                yield shape_page(page, rules, nested_as_text)
+        since = plan.run.recent_messages_from
+        old_sent = sent_at({SENT_AT: stored["sent"]})
+        if since is not None and (old_sent is None or old_sent >= since):
+            start = oldest_new[MESSAGE_ID] if oldest_new else None  # from the top when nothing was new
+            for page in walk_back(get, start, far_enough=lambda rows: _sent_order(rows[-1]) < since):
+                again = [row for row in page if row[MESSAGE_ID] not in new]
+                newest.saw(again)
+                if again:
+                    yield shape_page(again, rules, nested_as_text)
+    plan.memory["parents"][client_id] = newest.stored() or stored
+
+
+_NEVER = datetime.min.replace(tzinfo=timezone.utc)  # a message whose time is unknown is never the newest…
+
+
+def _sent_order(row: Row) -> datetime:
+    """…nor the oldest, and never ends a walk back."""
+    return sent_at(row) or datetime.max.replace(tzinfo=timezone.utc)
+
+
+class NewestMessage:
+    """The newest message met (by ``SentAt``; the first met among equals), where the next run goes on from."""
+
+    def __init__(self, stored: Optional[Mapping[str, Any]]) -> None:
+        self.row: Optional[Dict[str, Any]] = {MESSAGE_ID: stored["id"], SENT_AT: stored["sent"]} if stored else None
+
+    def saw(self, rows: List[Row]) -> List[Row]:
+        for row in rows:
+            if self.row is None or (sent_at(row) or _NEVER) > (sent_at(self.row) or _NEVER):
+                self.row = {MESSAGE_ID: row[MESSAGE_ID], SENT_AT: row.get(SENT_AT)}
+        return rows
+
+    def stored(self) -> Optional[Dict[str, Any]]:
+        return {"id": self.row[MESSAGE_ID], "sent": self.row[SENT_AT]} if self.row else None

@@ -72,6 +72,8 @@ def shape_row(row: Mapping[str, Any], rules: PageRules) -> ReadRow:
     shaped = ReadRow({**row, **rules.ids}, rules.children_zone(row))
     for name in rules.endpoint.timestamps:
         shaped[name] = rules.local_time.parse(shaped.get(name), rules.zone_of(name, row))
+    for name in rules.endpoint.instants:
+        shaped[name] = rules.local_time.instant(shaped.get(name), rules.zone)
     for name in rules.endpoint.integers:
         shaped[name] = as_integer(shaped.get(name))
     return shaped

@@ -128,12 +128,16 @@ def table_hints(endpoint: Endpoint, to_utc: bool, incremental: bool = False) -> 
     }
     for name in endpoint.timestamps:
         columns[_naming.normalize_identifier(name)] = {"data_type": "timestamp", "timezone": to_utc}
+    for name in endpoint.instants:
+        columns[_naming.normalize_identifier(name)] = {"data_type": "timestamp", "timezone": True}
     for name in endpoint.integers:
         columns[_naming.normalize_identifier(name)] = {"data_type": "bigint"}
     for name in endpoint.always_text:
         columns[_naming.normalize_identifier(name)] = {"data_type": "text", "nullable": True}
     if endpoint.custom_fields:
         columns[_naming.normalize_identifier(endpoint.custom_fields)] = {"data_type": "json"}
+    for name, hint in endpoint.columns.items():
+        columns[name] = {**columns.get(name, {}), **hint}
     hints: Dict[str, Any] = {"write_disposition": "replace", "columns": columns}
     if incremental:
         extra = incremental_hints(endpoint)

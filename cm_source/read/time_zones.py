@@ -186,3 +186,15 @@ class LocalTime:
         if zone is None:
             return moment
         return moment.replace(tzinfo=zone).astimezone(timezone.utc)
+
+    def instant(self, value: Any, zone: Optional[ZoneInfo]) -> Any:
+        """An ISO 8601 time that carries its own offset (``2014-01-15T16:09:19-05:00``, the transactional
+        API's) as that instant in UTC, whether or not local times are converted: the offset says exactly
+        when it was. One that came without an offset is read like any other local time."""
+        try:
+            moment = datetime.fromisoformat(value) if value else None
+        except (TypeError, ValueError):
+            return value
+        if moment is not None and moment.tzinfo is not None:
+            return moment.astimezone(timezone.utc)
+        return self.parse(value, zone)

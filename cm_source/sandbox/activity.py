@@ -1,7 +1,7 @@
 """What happens in an account between two syncs, stamped with the account's "now": people join, move
 between states (every kind of move the API knows), edit custom fields without their Date moving, a
-new campaign is sent with its reports, and a recent campaign gets new opens and clicks (a true repeat
-among them). An incremental sync must see all of it but the field edits.
+new campaign is sent with its reports, a recent campaign gets new opens and clicks (a true repeat
+among them), and every client that sends transactional email sends more and sees recent ones opened. An incremental sync must see all of it but the field edits.
 
     activity = account_activity(account)  # one round; the account's now moves on by `minutes`
 """
@@ -15,6 +15,7 @@ from typing import Callable
 
 from .account import DATE_FORMAT, Account, new_id, stamp
 from .reports import _campaign_summary, _email_client_usage
+from .transactional import transactional_activity
 
 # (from, to) for each kind of move one round makes on every list with someone to move.
 MOVES = (
@@ -33,11 +34,16 @@ class Activity:
     edited: list[tuple[str, str]] = field(default_factory=list)  # custom fields changed, Date not
     sent_campaign: str = ""  # the CampaignID of the campaign sent in this round
     new_events: dict[str, int] = field(default_factory=dict)  # CampaignID -> events added to its reports
+    sent_messages: dict[str, list[str]] = field(default_factory=dict)  # ClientID -> new transactional MessageIDs
+    opened_messages: list[str] = field(default_factory=list)  # earlier transactional messages opened again
 
 
-def account_activity(account: Account, minutes: int = 60, people: int = 2, moves: int = 1) -> Activity:
+def account_activity(
+    account: Account, minutes: int = 60, people: int = 2, moves: int = 1, messages: int = 30
+) -> Activity:
     """One round of activity over the next `minutes`: on each list `people` join and `moves` people make
-    each kind of move. Deterministic: the same account after the same rounds is the same account."""
+    each kind of move; each client with transactional email sends `messages`. Deterministic: the same
+    account after the same rounds is the same account."""
     with account.lock:
         start = datetime.strptime(account.system_date, DATE_FORMAT)
         now = start + timedelta(minutes=minutes)
@@ -51,6 +57,8 @@ def account_activity(account: Account, minutes: int = 60, people: int = 2, moves
             for row in account.lists[client["ClientID"]]:
                 _list_activity(rng, account, row["ListID"], people, moves, moment, activity)
         _send_campaign(rng, account, account.clients[0]["ClientID"], start, now, activity)
+        activity.sent_messages, activity.opened_messages = transactional_activity(
+            random.Random(f"transactional activity {account.system_date}"), account, start, minutes, messages)
         account.system_date = activity.now
         return activity
 

@@ -38,6 +38,7 @@ class Transactional:
     smart_emails: list[dict] = field(default_factory=list)  # details, as GET /transactional/smartEmail/{id}
     groups: list[dict] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
+    refused: bool = False  # the client may not use transactional email: every call for it answers 401
 
 
 def stamp(moment: datetime, zone: ZoneInfo) -> str:
@@ -111,6 +112,28 @@ def send_message(account: Account, client_id: str, row: dict) -> None:
     account.transactional[client_id].messages = [row] + account.transactional[client_id].messages
 
 
+def transactional_activity(rng: random.Random, account: Account, start: datetime, minutes: int, sends: int
+                           ) -> tuple[dict[str, list[str]], list[str]]:
+    """One round on every client that uses transactional email: ``sends`` new messages over the round,
+    and one more open on each of its three latest earlier messages. Returns the new message IDs per
+    client and the IDs of the messages opened again."""
+    sent: dict[str, list[str]] = {}
+    opened: list[str] = []
+    for client in account.clients:
+        data = account.transactional.get(client["ClientID"])
+        if data is None or not data.messages:
+            continue
+        zone = ZoneInfo(ZONES.get(account.client_details[client["ClientID"]]["BasicDetails"]["TimeZone"], "UTC"))
+        for earlier in data.messages[:3]:
+            earlier["TotalOpens"] += 1
+            opened.append(earlier["MessageID"])
+        moments = sorted((start + timedelta(seconds=rng.randint(1, minutes * 60)) for _ in range(sends)), reverse=True)
+        new = [_message(rng, data, stamp(moment.replace(tzinfo=timezone.utc), zone)) for moment in moments]
+        data.messages = new + data.messages
+        sent[client["ClientID"]] = [row["MessageID"] for row in new]
+    return sent, opened
+
+
 def _client(request: ApiRequest) -> Transactional:
     """The client the call is for: ``clientID`` (required with the administrator key), else the key's own."""
     wanted = request.query.get("clientid") or request.scope
@@ -118,7 +141,10 @@ def _client(request: ApiRequest) -> Transactional:
         raise ApiError(400, 400, "A clientID is required when using an account API key")
     if wanted not in request.account.client_details or request.scope not in (None, wanted):
         raise ApiError(401, 102, "Invalid ClientID")
-    return request.account.transactional.get(wanted, Transactional())
+    data = request.account.transactional.get(wanted, Transactional())
+    if data.refused:
+        raise ApiError(401, 50, "This client does not have access to transactional email")
+    return data
 
 
 def get_smart_emails(request: ApiRequest) -> list[dict]:
@@ -136,7 +162,7 @@ def get_smart_email(request: ApiRequest) -> dict:
     """GET /transactional/smartEmail/{id}: one smart email's details."""
     wanted = request.params["smartid"]
     for data in _visible(request):
-        for row in data.smart_emails:
+        for row in [] if data.refused else data.smart_emails:
             if row["SmartEmailID"] == wanted:
                 return row
     raise ApiError(404, 404, f"Smart email {wanted} not found")

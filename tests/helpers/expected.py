@@ -76,6 +76,12 @@ def expected_rows(account: Account, reports_from: Optional[dt.date] = None) -> D
         "journey_emails": [(jid, e["EmailID"]) for jid, details in account.journey_details.items() for e in details["Emails"]],
         **{table: [(eid, r["EmailAddress"]) for eid, found in journeys.items() for r in found[report]]
            for table, report in JOURNEY_EVENTS.items()},
+        "transactional_smart_emails": [(cid, e["SmartEmailID"]) for cid, t in account.transactional.items() for e in t.smart_emails],
+        "transactional_classic_groups": [(cid, g["Group"]) for cid, t in account.transactional.items() for g in t.groups],
+        "transactional_messages": [(m["MessageID"], cid, m["TotalOpens"], m["TotalClicks"])
+                                   for cid, t in account.transactional.items() for m in t.messages],
+        "transactional_statistics": [(cid, of) for cid, t in account.transactional.items()
+                                     for of in [*(e["SmartEmailID"] for e in t.smart_emails), *(g["Group"] for g in t.groups)]],
     }
     return {table: Counter(found) for table, found in rows.items()}
 
@@ -116,4 +122,8 @@ KEY_SQL = {
     "campaign_email_client_usage": "campaign_id, client, version", "campaign_lists": "campaign_id, list_id",
     "campaign_segments": "campaign_id, segment_id", "journey_emails": "journey_id, email_id",
     **{table: "email_id, email_address" for table in JOURNEY_EVENTS},
+    "transactional_smart_emails": "client_id, smart_email_id", "transactional_classic_groups": 'client_id, "group"',
+    # Opens and clicks too: an incremental run must keep them current.
+    "transactional_messages": "message_id, client_id, total_opens, total_clicks",
+    "transactional_statistics": 'client_id, coalesce(smart_email_id, "group")',
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any, Dict, List
+from urllib.parse import parse_qs, urlsplit
 
 from helpers.samples import envelope, rows_of, sample
 
@@ -43,12 +44,33 @@ class MockAccount:
         self.arrays: Dict[str, Any] = {}
         self.paged: Dict[str, List[Dict[str, Any]]] = {}
         self.objects: Dict[str, Any] = {}
+        # Transactional email, whose paths are the same for every client: path -> clientID -> answer.
+        self.per_client: Dict[str, Dict[str, Any]] = {}
 
     def serve(self) -> None:
         for path, body in {**self.arrays, **self.objects}.items():
             self.mocker.get(f"{BASE_URL}/{path}", json=body)
         for path, rows in self.paged.items():
             self.mocker.get(f"{BASE_URL}/{path}", json=self._pager(rows))
+        for path, answers in self.per_client.items():
+            self.mocker.get(f"{BASE_URL}/{path}", json=self._for_client(answers))
+
+    @staticmethod
+    def _for_client(answers: Dict[str, Any]) -> Any:
+        """The answer for the query's clientID; a timeline (a list of messages) honours sentBeforeID and
+        count; a callable answer is called with the query."""
+        def respond(request: Any, context: Any) -> Any:
+            query = {key: values[0] for key, values in parse_qs(urlsplit(request.url).query).items()}
+            answer = answers[query["clientID"]]
+            if callable(answer):
+                return answer(query)
+            if request.path.endswith("/messages"):
+                ids = [row["MessageID"] for row in answer]
+                start = ids.index(query["sentBeforeID"]) + 1 if "sentBeforeID" in query else 0
+                return answer[start:start + int(query.get("count", 50))]
+            return answer
+
+        return respond
 
     @staticmethod
     def _pager(rows: List[Dict[str, Any]]) -> Any:
@@ -144,4 +166,27 @@ def standard_account(mocker: Any) -> MockAccount:
             account.paged[f"lists/{lid}/unsubscribed.json"] = [] if empty else rows_of("unsubscribed_subscribers.json")
             account.paged[f"lists/{lid}/bounced.json"] = [] if empty else rows_of("bounced_subscribers.json")
             account.paged[f"lists/{lid}/deleted.json"] = [] if empty else rows_of("deleted_subscribers.json")
+    for n, cid in enumerate(CLIENT_IDS):
+        add_transactional(account, cid, f"-{n}")
     return account
+
+
+def add_transactional(account: MockAccount, cid: str, suffix: str) -> None:
+    """The transactional samples for one client, IDs made unique to it (the message sample repeats one)."""
+    smart = renamed(sample("transactional/tx_smartemails.json"), "ID", suffix)
+    account.per_client.setdefault("transactional/smartEmail", {})[cid] = smart
+    for row in smart:
+        account.objects[f"transactional/smartEmail/{row['ID']}"] = {
+            **sample("transactional/tx_smartemail_details.json"), "SmartEmailID": row["ID"], "Name": row["Name"]}
+    account.per_client.setdefault("transactional/classicEmail/groups", {})[cid] = sample(
+        "transactional/tx_classicemail_groups.json")
+    messages = sample("transactional/tx_messages.json")
+    for number, row in enumerate(messages):
+        row["MessageID"] = f"{row['MessageID']}{suffix}-{number}"
+    account.per_client.setdefault("transactional/messages", {})[cid] = messages
+
+    def statistics(query: Dict[str, str]) -> Dict[str, Any]:
+        answer = sample(f"transactional/tx_statistics_{'smart' if 'smartEmailID' in query else 'classic'}.json")
+        return {**answer, "Query": {**answer["Query"], "From": query.get("from"), "To": query.get("to")}}
+
+    account.per_client.setdefault("transactional/statistics", {})[cid] = statistics
