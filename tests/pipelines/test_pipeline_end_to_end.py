@@ -14,6 +14,7 @@ import dlt
 import pytest
 
 from cm_source import TABLES, campaign_monitor_source
+from cm_source.api_facts import TIMELINE_COUNT
 from cm_source.sandbox import Account, Sandbox
 from helpers.warehouse import CUSTOM_FIELDS, query, table_names
 from helpers.expected import KEY_SQL, STATES, assert_table_holds, expected_rows
@@ -95,9 +96,16 @@ def test_the_load_sends_the_minimum_number_of_requests(loaded: dlt.Pipeline, san
         pages(rows) for reports in account.journey_email_reports.values() for rows in reports.values())
     # the account's date once, and one catch-up request per subscriber read of several pages
     catch_up = 1 + sum(len(rows) > 1000 for rows in subscriber_reads + members)
-    expected = 1 + per_client + per_list + per_segment + per_campaign + per_journey + catch_up
-    paths = [(r.path, r.query.get("page"), r.query.get("date")) for r in sandbox.requests]
-    assert len(paths) - len(set(paths)) == len(account.campaign_reports), "only lists-and-segments is read twice"
+    # smart emails and groups listed for their tables and for statistics, each smart email's details, the
+    # timeline 200 at a time to a short call, statistics per smart email and group
+    per_transactional = sum(
+        4 + 2 * len(found.smart_emails) + len(found.messages) // TIMELINE_COUNT + 1 + len(found.groups)
+        for found in account.transactional.values())
+    expected = 1 + per_client + per_list + per_segment + per_campaign + per_journey + catch_up + per_transactional
+    asked = ("page", "date", "clientID", "sentBeforeID", "smartEmailID", "group")
+    paths = [(r.path, *(r.query.get(name) for name in asked)) for r in sandbox.requests]
+    twice = len(account.campaign_reports) + 2 * len(account.transactional)
+    assert len(paths) - len(set(paths)) == twice, "only lists-and-segments and the transactional listings are read twice"
     assert len(sandbox.requests) == expected
     assert {r.query.get("pagesize") for r in sandbox.requests if "page" in r.query} == {"1000"}
 

@@ -68,7 +68,7 @@ def test_keys_are_unique_declared_and_every_row_carries_the_ids_it_was_read_unde
         columns = pipeline.default_schema.get_table_columns(table)
         assert [c for c, hint in columns.items() if hint.get("primary_key")] == list(endpoint.primary_key), table
         if endpoint.primary_key:
-            key = ", ".join(endpoint.primary_key)
+            key = ", ".join(f'"{column}"' for column in endpoint.primary_key)  # "group", "from", "to" are keywords
             assert query(pipeline, f"SELECT count(*) - count(DISTINCT ({key})) FROM {table}") == [(0,)], table
         for api_name in read_under(endpoint):
             column = {"ClientID": "client_id", "ListID": "list_id", "SegmentID": "segment_id",

@@ -62,10 +62,14 @@ def test_paged_reads_send_the_minimum_requests(mock_account: MockAccount, pipeli
     # details, stats, custom fields, webhooks) plus two more pages for the big list, the account's
     # date once and one catch-up request for rows that changed while it was paged; 2 per segment;
     # 10 per campaign (summary, 6 reports, client usage, and lists-and-segments once for each of
-    # its two tables); per journey its details, and 5 reports per journey email. Nothing else.
+    # its two tables); per journey its details, and 5 reports per journey email; per client's transactional
+    # email, its smart emails and groups listed (twice: for their tables and for statistics), each smart
+    # email's details, one call of the timeline and statistics per smart email and group. Nothing else.
     clients, lists, segments, campaigns, journeys, journey_emails = 2, 4, 4, 4, 4, 4
+    smart_emails, groups = 2, 3
+    transactional = 4 + smart_emails + 1 + smart_emails + groups
     expected = (1 + clients + clients * 9 + lists * 9 + 2 + 1 + 1 + segments * 2 + campaigns * 10
-                + journeys + journey_emails * 5)
+                + journeys + journey_emails * 5 + clients * transactional)
     assert pages[-1].qs["date"] == ["2029-12-31 23:59"] and "date" not in pages[0].qs
     assert len(mock_account.mocker.request_history) == expected
     assert all(r.qs.get("pagesize") == ["1000"] for r in mock_account.mocker.request_history if "page" in r.qs)
