@@ -15,7 +15,7 @@ from ..errors import AccessRefused, CampaignMonitorError
 from ..http import CampaignMonitorAPI
 from ..http.arrow_pages import envelope_schema
 from ..http.timeline import walk_back
-from .catalogue import ENDPOINTS, Endpoint, read_under
+from .catalogue import ENDPOINTS, Endpoint, query_ids, read_under
 from .columnar import combined, gathered, page_fields, release_unused_memory
 from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
@@ -27,11 +27,6 @@ from .rows import PageRules, ReadRow, shape_page, shape_row
 from .time_zones import LocalTime
 
 Row = Mapping[str, Any]
-
-
-def query_ids(endpoint: Endpoint, ids: Mapping[str, str]) -> Dict[str, str]:
-    """The query parameters that name the IDs a table is read under (``clientID`` for transactional email)."""
-    return {param: ids[name] for param, name in endpoint.query_ids.items()}
 
 
 class AccountReader:
@@ -147,7 +142,8 @@ class AccountReader:
                 columns=columns,
             )
         elif endpoint.shape == "timeline":
-            answers = walk_back(lambda cursor: self.api.get_array(path, {**query, **cursor}))
+            yield from walk_back(self.timeline(endpoint, path, query))  # each call counted as a page
+            return
         elif endpoint.shape == "array":
             answers = iter([self.api.get_array(path, query)])
         elif endpoint.each:
@@ -158,10 +154,8 @@ class AccountReader:
             self.progress.page(endpoint.table)
             yield self.completed(endpoint, page) if endpoint.details else page
 
-    def timeline(self, endpoint: Endpoint, ids: Mapping[str, str]) -> Callable[[Mapping[str, Any]], List[Row]]:
-        """One call of a parent's timeline, cursor parameters in, messages out, counted as a page."""
-        path, query = endpoint.path.format(**ids), {**endpoint.params, **query_ids(endpoint, ids)}
-
+    def timeline(self, endpoint: Endpoint, path: str, query: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], List[Row]]:
+        """One call of a timeline, cursor parameters in, messages out, counted as a page."""
         def get(cursor: Mapping[str, Any]) -> List[Row]:
             messages = self.api.get_array(path, {**query, **cursor})
             self.progress.page(endpoint.table)

@@ -278,3 +278,8 @@ def read_under(endpoint: Endpoint) -> Tuple[str, ...]:
         ids.update(dict.fromkeys(read_under(parent)))
         ids.update(dict.fromkeys(parent.hands_down))
     return tuple(ids)
+
+
+def query_ids(endpoint: Endpoint, ids: Mapping[str, str]) -> Dict[str, str]:
+    """The query parameters that name the IDs a table is read under (``clientID`` for transactional email)."""
+    return {param: ids[name] for param, name in endpoint.query_ids.items()}

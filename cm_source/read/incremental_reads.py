@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, 
 
 from ..http.timeline import MESSAGE_ID, SENT_AT, newer_than, sent_at, walk_back
 
-from .catalogue import ENDPOINTS
+from .catalogue import ENDPOINTS, query_ids
 from .incremental import LEFT_COLUMN, EventCursor, TablePlan
 from .rows import PageRules, shape_page
 
@@ -90,17 +90,17 @@ def timeline(
     else:
         reader.progress.started(endpoint.table)
         rules = PageRules(endpoint, ids, zone, reader.local_time)
-        get = reader.timeline(endpoint, ids)
+        get = reader.timeline(endpoint, endpoint.path.format(**ids), {**endpoint.params, **query_ids(endpoint, ids)})
         new: Set[str] = set()
         oldest_new: Optional[Row] = None
-        for page in newer_than(get, stored["id"], sent_at({SENT_AT: stored["sent"]})):
+        old_sent = sent_at({SENT_AT: stored["sent"]})
+        for page in newer_than(get, stored["id"], old_sent):
             newest.saw(page)
             new.update(row[MESSAGE_ID] for row in page)
-            oldest_new = min([*page, *([oldest_new] if oldest_new else [])], key=_sent_order, default=None)
+            oldest_new = min((row for row in (oldest_new, *page) if row), key=_sent_order, default=None)
             if page:
                 yield shape_page(page, rules, nested_as_text)
         since = plan.run.recent_messages_from
-        old_sent = sent_at({SENT_AT: stored["sent"]})
         if since is not None and (old_sent is None or old_sent >= since):
             start = oldest_new[MESSAGE_ID] if oldest_new else None  # from the top when nothing was new
             for page in walk_back(get, start, far_enough=lambda rows: _sent_order(rows[-1]) < since):
