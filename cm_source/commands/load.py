@@ -208,6 +208,8 @@ def print_summary(pipeline: dlt.Pipeline, tables: List[str], progress: RunProgre
     print(f"\n{progress.requests:,} requests, {progress.rate_limited:,} 429s waited out"
           f" ({progress.waited_s:.1f} s held at the rate gate), {wall_s:.1f} s in all")
     print(f"Loaded into {location}, dataset {pipeline.dataset_name}")
+    for line in progress.notes:
+        print(line)
 
 
 def print_incremental_note(pipeline: dlt.Pipeline) -> None:

@@ -37,6 +37,7 @@ from dlt.common.pipeline import current_pipeline
 from ..errors import CampaignMonitorError
 from .catalogue import Endpoint
 from .destinations import can_merge, destination_type
+from .load_place import Place, describe, place_of
 
 Row = Dict[str, Any]
 STATE_KEY = "incremental"
@@ -75,8 +76,11 @@ def parse_time(value: Any) -> Optional[datetime]:
 class IncrementalRun:
     """One incremental run's view of the source state: a table's plan, and the shared list reads."""
 
-    def __init__(self, report_refresh_days: int, system_date: Callable[[], str]) -> None:
+    def __init__(
+        self, report_refresh_days: int, system_date: Callable[[], str], notice: Callable[[str], None]
+    ) -> None:
         self.run_id = uuid.uuid4().hex
+        self.notice = notice  # one line for the run's summary and log
         self.report_refresh_days = report_refresh_days
         self.system_date = system_date
         self._memory: Optional[Dict[str, Any]] = None
@@ -89,22 +93,41 @@ class IncrementalRun:
         """The source state's incremental part, opened once per run (on the extract thread, as dlt needs).
 
         The run that last moved the list cursors is remembered: a state table read in that run can
-        go on from them; one that was not is read again in full.
+        go on from them; one that was not is read again in full. Cursors kept for another place
+        (destination, dataset, database) are forgotten first.
         """
         if self._memory is None:
-            destination = getattr(current_pipeline(), "destination", None)
+            pipeline = current_pipeline()
+            destination = getattr(pipeline, "destination", None)
             if destination is not None and not can_merge(destination):
                 raise CampaignMonitorError(
                     f"an incremental run needs a destination that can update and delete rows by key, and"
                     f" {destination_type(destination)} cannot: load it without incremental (a full refresh)"
                 )
             memory = dlt.current.source_state().setdefault(STATE_KEY, {})
+            self._forget_other_place(memory, place_of(pipeline))
             memory["runs"] = memory.get("runs", 0) + 1
             lists = memory.setdefault("lists", {})
             self._cursors_run_before = lists.get("run")
             self._cursors_at_start = dict(lists.get("cursors", {}))
             self._memory = memory
         return self._memory
+
+    def _forget_other_place(self, memory: Dict[str, Any], here: Optional[Place]) -> None:
+        """Cursors describe the tables of the place they were loaded into: anywhere else, every
+        incremental table is read in full and replaced, and the run says why in one line."""
+        if here is None:
+            return  # no destination (an extract on its own): nothing to compare with
+        before = memory.get("place")
+        if before != here and ("lists" in memory or "tables" in memory):
+            if before:
+                why = f"the cursors are for {describe(before)}, and this run loads into {describe(here)}"
+            else:
+                why = "the incremental state does not say where its tables were loaded (an older cm-source wrote it)"
+            self.notice(f"Incremental: {why}: every incremental table is read in full and replaced in this run")
+            for key in [key for key in memory if key != "runs"]:
+                del memory[key]
+        memory["place"] = here
 
     def cursor_at_start(self, list_id: str) -> Optional[str]:
         """The list's cursor as this run found it (a cursor moved by this run's own reads is for the next)."""

@@ -7,12 +7,15 @@ kept for the closing summary. Readers on many threads report here, so every upda
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from dlt.common.pipeline import current_pipeline
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,6 +38,7 @@ class RunProgress:
     rate_limited: int = 0  # 429s answered, each waited out (or the run gave up)
     waited_s: float = 0.0  # time requests spent held at the shared rate gate
     tables: Dict[str, TableFigures] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)  # what the run decided that changes what it reads
     collector: Any = None  # the running pipeline's, found by attach()
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -58,6 +62,13 @@ class RunProgress:
             self._show("Requests", 1)
             if status == 429:
                 self._show("429s waited out", 1, message=f"{self.waited_s:.0f} s held at the rate gate")
+
+    def note(self, line: str) -> None:
+        """A decision the user must hear of (a full read instead of an incremental one): logged as a
+        warning now, for the Python call, and kept for the command's closing summary."""
+        logger.warning(line)
+        with self._lock:
+            self.notes.append(line)
 
     def started(self, table: str) -> None:
         """A read of ``table`` is about to send its first request."""

@@ -16,6 +16,7 @@ from ..http import DEFAULT_MAX_CONCURRENT_REQUESTS, RetryPolicy
 from .account_reader import AccountReader
 from .catalogue import ENDPOINTS, Endpoint, read_under
 from .incremental import IncrementalRun, incremental_hints
+from .progress import RunProgress
 from .time_zones import LocalTime
 
 _naming = NamingConvention()
@@ -68,7 +69,8 @@ def campaign_monitor_source(
     retry = RetryPolicy(max_attempts=max_attempts, timeout_seconds=request_timeout, backoff_seconds=backoff_seconds)
     api = api_from_settings(api_key, base_url, access_token, refresh_token, token_file, retry=retry,
                             max_concurrent_requests=max_concurrent_requests)
-    run = IncrementalRun(refresh_days(report_refresh_days), api.system_date) if incremental else None
+    progress = progress or RunProgress()
+    run = IncrementalRun(refresh_days(report_refresh_days), api.system_date, progress.note) if incremental else None
     account = AccountReader(
         api, LocalTime(convert_to_utc), sent_on_or_after(reports_sent_after), nested_as_text, incremental=run,
         progress=progress,

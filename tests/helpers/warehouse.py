@@ -9,10 +9,14 @@ import duckdb
 
 
 def query(pipeline: dlt.Pipeline, sql: str) -> List[tuple]:
-    """Run SQL against the pipeline's DuckDB file, with ``cm_data`` as the dataset."""
+    """Run SQL against what the pipeline loaded, with its dataset as the default schema: DuckDB's file
+    opened read-only (no lock held against the next run), any other destination through dlt's client."""
+    if pipeline.destination.destination_name != "duckdb":
+        with pipeline.sql_client() as client:
+            return [tuple(row) for row in client.execute_sql(sql)]
     path = pipeline.destination_client().config.credentials.database  # type: ignore[attr-defined]
     with duckdb.connect(path, read_only=True) as conn:
-        conn.execute("SET schema = 'cm_data'")
+        conn.execute(f"SET schema = '{pipeline.dataset_name}'")
         return conn.execute(sql).fetchall()
 
 
