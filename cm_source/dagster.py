@@ -11,7 +11,7 @@ other's rows; tables an incremental run merges by key are left as they are.
 
 # No "from __future__ import annotations": Dagster reads the asset function's annotations as types.
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import dlt
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, StaticPartitionsDefinition
@@ -112,7 +112,7 @@ def campaign_monitor_assets(
     )
     def assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Any:
         client_id = context.partition_key if partitions is not None else None
-        run: Dict[str, Any] = {"loader_file_format": "parquet"} if destination == "duckdb" else {}
-        yield from dlt.run(context=context, dlt_source=source_for(client_id), dlt_pipeline=pipeline_for(client_id), **run)
+        pipeline = pipeline_for(client_id)  # made first: the source takes its file format from it
+        yield from dlt.run(context=context, dlt_source=source_for(client_id), dlt_pipeline=pipeline)
 
     return assets

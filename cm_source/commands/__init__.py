@@ -13,10 +13,6 @@ import os
 import sys
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
-# Set before pyarrow is first imported, which is why cm_source's own import loads nothing heavy:
-# Arrow then allocates from malloc, which gives freed pages back; its default pool (mimalloc) kept the
-# extract step's memory into the load step (README, Performance). An explicit choice is kept.
-os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 Command = Callable[[Sequence[str], str], int]

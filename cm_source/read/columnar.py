@@ -8,6 +8,7 @@ without that step, and converting a page's times column by column is cheaper tha
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Sequence
 from zoneinfo import ZoneInfo
@@ -158,6 +159,14 @@ def gathered(pages: Iterable[Any], rows_per_item: int = ROWS_PER_ITEM) -> Iterat
             waiting, rows = [], 0
     if waiting:
         yield from combined(waiting)
+
+
+def take_memory_from_malloc() -> None:
+    """Arrow's allocations from malloc, which gives freed pages back: its default pool (mimalloc) kept
+    the extract step's memory through the load step. Done by the source, so the plain Python call gets
+    it; an explicit ``ARROW_DEFAULT_MEMORY_POOL`` is kept."""
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 def release_unused_memory() -> None:

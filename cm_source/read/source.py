@@ -7,6 +7,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import dlt
 from dlt.common.normalizers.naming.snake_case import NamingConvention
+from dlt.common.pipeline import current_pipeline
 from dlt.extract.resource import DltResource
 
 from ..api_facts import BASE_URL
@@ -15,6 +16,8 @@ from ..account_access import api_from_settings
 from ..http import DEFAULT_MAX_CONCURRENT_REQUESTS, RetryPolicy
 from .account_reader import AccountReader
 from .catalogue import ENDPOINTS, Endpoint, read_under
+from .columnar import take_memory_from_malloc
+from .destinations import file_format
 from .incremental import IncrementalRun, incremental_hints
 from .progress import RunProgress
 from .time_zones import LocalTime
@@ -76,8 +79,12 @@ def campaign_monitor_source(
         progress=progress,
     )
     resources: Dict[str, DltResource] = {}
+    take_memory_from_malloc()
+    load_format = loader_file_format(current_pipeline())
     for endpoint in ENDPOINTS:  # parents come before their children
         hints = table_hints(endpoint, convert_to_utc, incremental)
+        if load_format:
+            hints["file_format"] = load_format
         if endpoint.parent is None:
             resources[endpoint.table] = dlt.resource(account.read_root(endpoint, client_id), name=endpoint.table, **hints)
         else:
@@ -85,6 +92,15 @@ def campaign_monitor_source(
                 account.reader_of(endpoint), data_from=resources[endpoint.parent], name=endpoint.table, **hints
             )
     return list(resources.values())
+
+
+def loader_file_format(pipeline: Any) -> Optional[str]:
+    """The fastest file format of the destination the source is made for (the pipeline made last, as
+    ``dlt.pipeline()`` activates it), so the plain ``pipeline.run(source)`` loads as fast and as lean as
+    the command: DuckDB would otherwise get ``insert_values``, slow and growing in memory with the rows.
+    A ``loader_file_format`` given to ``run`` still wins; without a pipeline dlt chooses."""
+    destination = getattr(pipeline, "destination", None)
+    return file_format(destination) if destination is not None else None
 
 
 def sent_on_or_after(value: Any) -> Optional[date]:

@@ -9,13 +9,14 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Dict
 
 import dlt
 import pytest
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.api_facts import TIMELINE_COUNT
-from cm_source.sandbox import Account, Sandbox
+from cm_source.sandbox import Account, Sandbox, generate_account
 from helpers.warehouse import CUSTOM_FIELDS, query, table_names
 from helpers.expected import KEY_SQL, STATES, assert_table_holds, expected_rows
 from helpers.scripts import SCRIPT, printed_counts
@@ -24,7 +25,7 @@ from helpers.scripts import run_pipeline_script as run_script
 
 @pytest.fixture(scope="module")
 def loaded(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dlt.Pipeline:
-    """One full load of the sandbox, shared by the assertions below."""
+    """One full load of the sandbox, shared by the assertions below: the plain Python call, as users run it."""
     folder = tmp_path_factory.mktemp("e2e")
     pipeline = dlt.pipeline(
         pipeline_name="cm_e2e",
@@ -33,8 +34,30 @@ def loaded(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dlt.Pi
         pipelines_dir=str(folder / "pipelines"),
     )
     sandbox.requests.clear()
-    pipeline.run(campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url), loader_file_format="parquet")
+    pipeline.run(campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url))
     return pipeline
+
+
+def loaded_file_formats(pipeline: dlt.Pipeline) -> Dict[str, str]:
+    """The file format each data table's rows went to the destination in, in the pipeline's last load
+    (not dlt's own tables, nor the SQL jobs that follow a load)."""
+    jobs = pipeline.get_load_package_info(pipeline.list_completed_load_packages()[-1]).jobs["completed_jobs"]
+    return {job.job_file_info.table_name: job.job_file_info.file_format for job in jobs
+            if not job.job_file_info.table_name.startswith("_dlt") and job.job_file_info.file_format != "sql"}
+
+
+def test_the_plain_python_call_loads_duckdb_from_parquet(loaded: dlt.Pipeline) -> None:
+    """Not the insert_values dlt gives DuckDB when a run names no format: the source's hints choose."""
+    formats = loaded_file_formats(loaded)
+    assert {"active_subscribers", "campaign_opens", "clients", "lists"} <= set(formats)
+    assert set(formats.values()) == {"parquet"}
+
+
+def test_a_file_format_the_run_names_wins(pipeline: dlt.Pipeline) -> None:
+    with Sandbox(generate_account(subscribers=50, sent_campaigns=2)) as small:  # the module's counts its requests
+        source = campaign_monitor_source(api_key=small.api_key, base_url=small.base_url)
+        pipeline.run(source.with_resources("clients", "lists"), loader_file_format="jsonl")
+    assert set(loaded_file_formats(pipeline).values()) == {"jsonl"}
 
 
 def test_sandbox_account_is_big_enough_to_prove_something(account: Account) -> None:
@@ -148,12 +171,14 @@ def one_line_failure(result: subprocess.CompletedProcess) -> str:
 
 
 @pytest.mark.parametrize("chosen, expected", [(None, "system"), ("jemalloc", "jemalloc")])
-def test_script_takes_arrow_memory_from_malloc_unless_told_otherwise(chosen: str, expected: str) -> None:
+def test_the_source_takes_arrow_memory_from_malloc_unless_told_otherwise(chosen: str, expected: str) -> None:
+    """The plain Python call gets it: making the source is enough, no command and no environment."""
     environment = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
     if chosen:
         environment["ARROW_DEFAULT_MEMORY_POOL"] = chosen
-    code = ("import runpy; runpy.run_path(%r, run_name='not_main'); import pyarrow;"
-            " print(pyarrow.default_memory_pool().backend_name)" % str(SCRIPT))
+    code = ("import pyarrow; from cm_source import campaign_monitor_source;"
+            " campaign_monitor_source(api_key='k', base_url='http://127.0.0.1:9/api/v3.3');"
+            " print(pyarrow.default_memory_pool().backend_name)")
     printed = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True)
     assert printed.stdout.split()[-1] == expected
 
