@@ -20,7 +20,7 @@ from ..errors import MISSING_KEY, CampaignMonitorError
 from .answers import NOT_JSON, check_response, describe_answer, error_fields, give_up, json_body, page_body, write_body
 from .oauth import OAuthTokens
 from .paging import every_row_once
-from .rate_limit import RateGate, budget_wait
+from .rate_limit import RequestPacer
 from .retry import RETRY_EXCEPTIONS, RETRY_STATUSES, RetryPolicy
 
 # Requests in flight at once. Campaign Monitor publishes no concurrency limit; a handful hides
@@ -65,11 +65,8 @@ class CampaignMonitorAPI:
         self.base_url = check_base_url(base_url)
         self.retry = retry
         self.max_concurrent_requests = max_concurrent_requests
-        # Bounds requests in flight across every reader thread, whoever started them.
-        self._in_flight = threading.BoundedSemaphore(max_concurrent_requests)
-        self._gate = RateGate(retry.sleep)
-        self._sending = 0  # requests in flight now, so an answer can tell whether the budget is spoken for
-        self._sending_lock = threading.Lock()
+        # Admits every request of every reader thread: a slot in flight, within the announced budget.
+        self._pacer = RequestPacer(max_concurrent_requests, retry.sleep)
         # Told of every answer: its status and the seconds this request waited at the rate gate (progress).
         self.observer: Optional[Callable[[int, float], None]] = None
         self._account_now: Optional[datetime] = None
@@ -115,9 +112,8 @@ class CampaignMonitorAPI:
     ) -> Any:
         """One request, retried on 429, 5xx, dropped connections, timeouts and cut-short bodies.
 
-        The shared rate gate is checked once this request holds a slot, and an answer's hold is set
-        before the slot is given back: a thread that queued for a slot, or takes the one just freed,
-        never sends past a hold it could not yet see.
+        The pacer admits it (see ``rate_limit``) and learns from its answer before the slot is given
+        back: a thread that queued for a slot never sends past a hold it could not yet see.
         """
         refreshed = False
         attempt = 0
@@ -126,21 +122,14 @@ class CampaignMonitorAPI:
             response: Optional[requests.Response] = None
             generation = self.oauth.generation if self.oauth is not None else 0
             try:
-                with self._in_flight:
-                    waited = self._gate.wait()
-                    with self._sending_lock:
-                        self._sending += 1
-                    try:
-                        response = self._rest.request(path, method=method, timeout=self.retry.timeout_seconds, **kwargs)
-                        body = decode(response)
-                    finally:
-                        with self._sending_lock:
-                            self._sending -= 1
-                            others_in_flight = self._sending
-                        if response is not None:
-                            self._hold_for(response, others_in_flight, attempt)
-                            if self.observer is not None:
-                                self.observer(response.status_code, waited)
+                ticket = self._pacer.admit()
+                try:
+                    response = self._rest.request(path, method=method, timeout=self.retry.timeout_seconds, **kwargs)
+                    body = decode(response)
+                finally:
+                    self._pacer.answered(ticket, response, self._hold_after(response, attempt))
+                    if response is not None and self.observer is not None:
+                        self.observer(response.status_code, ticket.waited_s)
             except RETRY_EXCEPTIONS as exc:
                 problem = f"could not reach {self.base_url} ({type(exc).__name__})"
             else:
@@ -162,15 +151,11 @@ class CampaignMonitorAPI:
         """A 401 Code 121 to an OAuth request: refresh once (whichever thread gets there first) and resend."""
         return self.oauth is not None and response.status_code == 401 and error_fields(body)[0] == EXPIRED_TOKEN
 
-    def _hold_for(self, response: requests.Response, others_in_flight: int, attempt: int) -> None:
-        """Hold every reader after a 429 (until its reset, or a backoff), or once the budget is spent."""
-        if response.status_code == 429:
-            if attempt < self.retry.max_attempts:
-                self._gate.hold(self.retry.wait_after(response, attempt))
-            return
-        wait = budget_wait(response, others_in_flight, self.retry.max_wait_seconds)
-        if wait:
-            self._gate.hold(wait)
+    def _hold_after(self, response: Optional[requests.Response], attempt: int) -> Optional[float]:
+        """How long every reader holds off after a 429 that will be tried again: its reset, or a backoff."""
+        if response is None or response.status_code != 429 or attempt >= self.retry.max_attempts:
+            return None
+        return self.retry.wait_after(response, attempt)
 
     def get_array(self, path: str, params: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
         """GET a collection that the API answers as a bare JSON array (it cannot be paged)."""
@@ -208,7 +193,8 @@ class CampaignMonitorAPI:
         can read it, else as a list of rows.
         """
         get = self.get if columns is None else partial(self.get_page, columns)
-        return every_row_once(get, self.system_date, path, params, row_key, changed_since_param)
+        return every_row_once(get, self.system_date, path, params, row_key, changed_since_param,
+                              read_ahead=self.max_concurrent_requests)
 
     def system_date(self) -> str:
         """The account's local "now" as the ``date`` filter takes it, a minute early to be safe.

@@ -22,8 +22,6 @@ Row = Dict[str, Any]
 Get = Callable[[str, Mapping[str, Any]], Any]  # one GET: path and query to decoded JSON
 
 logger = logging.getLogger(__name__)
-# Pages of one paged read requested ahead of the one being worked on (within max_concurrent_requests).
-READ_AHEAD_PAGES = 2
 
 
 def every_row_once(
@@ -34,6 +32,7 @@ def every_row_once(
     row_key: Sequence[str] = (),
     changed_since_param: str = "",
     max_passes: int = 3,
+    read_ahead: int = 2,
 ) -> Iterator[Any]:
     """Yield every row of a paged envelope once, page by page (a list of rows, or an Arrow table).
 
@@ -49,14 +48,14 @@ def every_row_once(
         # The first pass can only meet a row twice within itself; sharing the set halves memory.
         seen_this_pass = yielded if number == 0 else set()
         totals: set = set()
-        for rows, total, number_of_pages in one_pass(get, path, params):
+        for rows, total, number_of_pages in one_pass(get, path, params, read_ahead):
             if changed_since_param and number_of_pages > 1 and not since:
                 since = system_date()  # right after page 1: a change before it was read anyway
             totals.add(total)
             yield unseen(rows, row_key, yielded, seen_this_pass)
         if not row_key or (len(totals) == 1 and len(seen_this_pass) == totals.pop()):
             if since:
-                for rows, _, _ in one_pass(get, path, {**(params or {}), changed_since_param: since}):
+                for rows, _, _ in one_pass(get, path, {**(params or {}), changed_since_param: since}, read_ahead):
                     yield unseen(rows, row_key, yielded, set())
             return
         logger.warning("GET %s: the data changed while it was paged; reading it again", path)
@@ -91,26 +90,30 @@ def unseen(rows: Any, row_key: Sequence[str], yielded: Set[int], seen: Set[int])
     return [row for row, new in zip(rows, fresh) if new]
 
 
-def one_pass(get: Get, path: str, params: Optional[Mapping[str, Any]]) -> Iterator[Tuple[Any, int, int]]:
+def one_pass(
+    get: Get, path: str, params: Optional[Mapping[str, Any]], read_ahead: int = 2
+) -> Iterator[Tuple[Any, int, int]]:
     """Pages 1..NumberOfPages at the API's largest page size, each with its total and page count.
 
-    The next ``READ_AHEAD_PAGES`` pages are requested while the caller works on this one, so a long
-    list costs the server's time or the caller's, whichever is longer, rather than both added up;
-    with two, the server is answering one while the other crosses the wire.
+    Once page 1 tells how many there are, the next ``read_ahead`` pages are requested while the caller
+    works on this one: a long list costs the server's time or the caller's, whichever is longer, and
+    over a network with a round trip of a tenth of a second, one large list (most accounts keep most
+    people on one) is read side by side rather than a page at a time. Pages still reach the caller in
+    order, so paging's checks are the same.
     """
     def fetch(page: int) -> Any:
         return get(path, {**(params or {}), "page": page, "pagesize": MAX_PAGE_SIZE})
 
-    read_ahead: Optional[ThreadPoolExecutor] = None  # only for reads of several pages
+    readers: Optional[ThreadPoolExecutor] = None  # only for reads of several pages
     answers: Deque[Future] = deque()
     try:
         page, body, requested = 1, fetch(1), 1
         while True:
             results, number_of_pages, total = read_envelope(body, path)
-            while requested < min(number_of_pages, page + READ_AHEAD_PAGES):
-                read_ahead = read_ahead or ThreadPoolExecutor(READ_AHEAD_PAGES, thread_name_prefix="cm-read-ahead")
+            while requested < min(number_of_pages, page + read_ahead):
+                readers = readers or ThreadPoolExecutor(read_ahead, thread_name_prefix="cm-read-ahead")
                 requested += 1
-                answers.append(read_ahead.submit(fetch, requested))
+                answers.append(readers.submit(fetch, requested))
             yield results, total, number_of_pages
             if page >= number_of_pages:
                 return
@@ -118,8 +121,8 @@ def one_pass(get: Get, path: str, params: Optional[Mapping[str, Any]]) -> Iterat
     finally:
         for answer in answers:
             answer.cancel()  # a reader stopped early does not wait for pages it will not use
-        if read_ahead is not None:
-            read_ahead.shutdown(wait=False)
+        if readers is not None:
+            readers.shutdown(wait=False)
 
 
 def read_envelope(body: Any, path: str) -> Tuple[Any, int, int]:

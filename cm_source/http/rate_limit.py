@@ -1,52 +1,160 @@
-"""Campaign Monitor's rate limit, shared by every reader thread: one gate, opened again at the reset."""
+"""Campaign Monitor's rate limit, shared by every reader thread: each request is admitted by one pacer.
+
+The API announces its budget on every answer (``X-RateLimit-Limit``, ``-Remaining``, and ``-Reset``,
+whole seconds to the end of the window). A client that waits for 429s spends its budget, is refused,
+and waits out the reset; one that reads the headers can stop just before the budget runs out and
+start again as the next window opens, so nothing is refused. Two processes on one key see the same
+headers, so they share the budget without a coordinator; a 429 the headers did not predict means
+someone else spends it, and from then on a margin of requests is left for them.
+"""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Callable, Optional, Set
 
 import requests
 
 from .retry import seconds_header
 
+# Answers without a refusal that raise the number in flight by one again, per request now allowed in flight.
+SUCCESSES_TO_GROW = 10
+# 429s closer together than this are one burst, answered with one cut of the number in flight.
+CUT_INTERVAL_SECONDS = 1.0
 
-def budget_wait(response: requests.Response, others_in_flight: int, max_wait_seconds: float) -> Optional[float]:
-    """How long every reader should hold off once the rate-limit budget runs out, if at all.
 
-    Only a spent budget holds requests back, until ``X-RateLimit-Reset``: what is left
-    (``X-RateLimit-Remaining``) is spent anyway by the requests already in flight. Slowing down
-    earlier leaves allowed requests unused.
+@dataclass(frozen=True)
+class Ticket:
+    """One admitted request: its place in the order of sending, and how long it was held back."""
+
+    number: int
+    sent_at: float
+    waited_s: float
+
+
+@dataclass(frozen=True)
+class Announced:
+    """What an answer says of the budget: requests left in the window, and seconds to its end."""
+
+    remaining: int
+    reset_s: float
+
+    @classmethod
+    def read(cls, response: requests.Response) -> Optional["Announced"]:
+        remaining = seconds_header(response, "X-RateLimit-Remaining")
+        reset = seconds_header(response, "X-RateLimit-Reset")
+        if remaining is None or reset is None:
+            return None
+        return cls(int(remaining), reset)
+
+
+class RequestPacer:
+    """Admits every request of one account: a slot among those in flight, within the announced budget.
+
+    - **The budget.** ``left`` is what the latest answers announced, less the requests this client sent
+      after them (those the server had not counted yet). When nothing is left, every reader waits until
+      the window has surely ended: the earliest "answer received + Reset" seen in it, as Reset is rounded
+      up to whole seconds. Answers to requests sent before that window began are stale and ignored.
+    - **A 429 with headers** holds every reader for its Reset (``hold``); if the budget said there was
+      room, another client spends the same key, and a margin of one full set in flight is kept unspent.
+    - **429s without headers** (some accounts get no rate headers at all): the reset is waited out
+      as before, and the number in flight is halved, then raised by one every ``SUCCESSES_TO_GROW``
+      answers per slot, up to ``max_in_flight``.
     """
-    remaining = seconds_header(response, "X-RateLimit-Remaining")
-    reset = seconds_header(response, "X-RateLimit-Reset")
-    if remaining is not None and reset is not None and remaining <= others_in_flight:
-        return min(reset, max_wait_seconds)
-    return None
 
-
-class RateGate:
-    """The earliest moment the next request may leave, shared by every reader thread.
-
-    A 429 or an exhausted budget seen by one thread holds back all of them: threads that each
-    waited on their own would wake together and trip the limit again, a storm of 429s.
-    """
-
-    def __init__(self, sleep: Callable[[float], None], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, max_in_flight: int, sleep: Callable[[float], None], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_in_flight = max_in_flight
+        self.allowed_in_flight = max_in_flight
+        self.margin = 0
         self._sleep = sleep
         self._clock = clock
-        self._opens_at = 0.0
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._in_flight: Set[int] = set()
+        self._sent = 0
+        self._held_until = 0.0
+        self._left: Optional[int] = None  # None: no answer of the current window yet
+        self._window_ends = 0.0
+        self._window_began = -math.inf
+        self._successes = 0
+        self._last_cut = -math.inf
+
+    def admit(self) -> Ticket:
+        """Wait for a slot and for the budget; the waits are slept, so tests can pass a recording sleep."""
+        waited, slept_until = 0.0, -math.inf
+        while True:
+            with self._changed:
+                while len(self._in_flight) >= self.allowed_in_flight:
+                    self._changed.wait()
+                now = max(self._clock(), slept_until)
+                delay = self._wait_at(now)
+                if delay <= 0:
+                    self._sent += 1
+                    self._in_flight.add(self._sent)
+                    if self._left is not None:
+                        self._left -= 1
+                    return Ticket(self._sent, now, waited)
+            self._sleep(delay)
+            waited += delay
+            slept_until = now + delay
+
+    def _wait_at(self, now: float) -> float:
+        """Seconds until a request may leave at ``now``: a 429's hold, or the end of a spent window."""
+        delay = self._held_until - now
+        if self._left is not None:
+            if now >= self._window_ends:
+                self._left, self._window_began = None, now  # the next answer tells the new window's budget
+            elif self._left <= self.margin:
+                delay = max(delay, self._window_ends - now)
+        return delay
+
+    def answered(self, ticket: Ticket, response: Optional[requests.Response], hold_s: Optional[float] = None) -> None:
+        """Note an answer (None: no answer came): free its slot, and learn the budget it announces.
+        ``hold_s`` holds every reader that long after a 429 that will be retried."""
+        with self._changed:
+            self._in_flight.discard(ticket.number)
+            now = self._clock()
+            announced = Announced.read(response) if response is not None else None
+            if response is not None and response.status_code == 429:
+                self._refused(now, announced, hold_s)
+            elif response is not None:
+                self._grow()
+            if announced is not None and ticket.sent_at >= self._window_began:
+                self._learn(ticket, announced, now)
+            self._changed.notify_all()
 
     def hold(self, seconds: float) -> None:
-        with self._lock:
-            self._opens_at = max(self._opens_at, self._clock() + seconds)
+        """Hold every reader for ``seconds`` from now."""
+        with self._changed:
+            self._held_until = max(self._held_until, self._clock() + seconds)
 
-    def wait(self) -> float:
-        """Wait until the gate opens; the seconds waited (0 when it was open)."""
-        with self._lock:
-            delay = self._opens_at - self._clock()
-        if delay > 0:
-            self._sleep(delay)
-            return delay
-        return 0.0
+    def _learn(self, ticket: Ticket, announced: Announced, now: float) -> None:
+        not_counted = sum(number > ticket.number for number in self._in_flight)
+        left = announced.remaining - not_counted
+        ends = now + announced.reset_s
+        if self._left is None:
+            self._left, self._window_ends = left, ends
+        else:
+            self._left, self._window_ends = min(self._left, left), min(self._window_ends, ends)
+
+    def _refused(self, now: float, announced: Optional[Announced], hold_s: Optional[float]) -> None:
+        if announced is None:
+            if now - self._last_cut >= CUT_INTERVAL_SECONDS:
+                self.allowed_in_flight = max(1, self.allowed_in_flight // 2)
+                self._successes, self._last_cut = 0, now
+        elif self._left is None or self._left > self.margin:
+            self.margin = min(self.margin + self.max_in_flight, 10 * self.max_in_flight)
+        if hold_s:
+            self._held_until = max(self._held_until, now + hold_s)
+
+    def _grow(self) -> None:
+        if self.allowed_in_flight >= self.max_in_flight:
+            return
+        self._successes += 1
+        if self._successes >= SUCCESSES_TO_GROW * self.allowed_in_flight:
+            self.allowed_in_flight += 1
+            self._successes = 0
