@@ -16,7 +16,7 @@ from ..http import CampaignMonitorAPI
 from ..http.arrow_pages import envelope_schema
 from ..http.timeline import walk_back
 from .catalogue import ENDPOINTS, Endpoint, query_ids, read_under
-from .columnar import combined, gathered, page_fields, release_unused_memory
+from .columnar import gathered, page_fields, release_unused_memory
 from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
 from .feature_refusals import FeatureRefusals
@@ -104,7 +104,7 @@ class AccountReader:
                     continue
                 readers.append(partial(self.refusals.unless_refused, endpoint, ids, reader) if endpoint.feature else reader)
             hints = dlt.mark.make_hints(**plan.hints) if plan is not None and plan.hints else None
-            for item in read_concurrently(readers, self.api.max_concurrent_requests, combine=combined):
+            for item in gathered(read_concurrently(readers, self.api.max_concurrent_requests)):
                 yield dlt.mark.with_hints(item, hints) if hints is not None else item
             if endpoint.columnar:
                 release_unused_memory()

@@ -126,39 +126,40 @@ def decoded_custom_fields(array: pa.Array, nested_as_text: bool) -> pa.Array:
     return pa.ListArray.from_arrays(array.offsets, renamed)
 
 
-def combined(pages: List[Any]) -> List[Any]:
-    """Pages of one table that arrived together, as one item where their columns agree.
-
-    dlt works out an Arrow item's table schema again for every item it is given (about 7 ms a
-    page on the 2-core development machine, a fifth of a million-row load), so fewer, larger items
-    cost less. Columns missing from a page are null there; pages whose types clash go one by one.
-    """
-    tables = [page for page in pages if isinstance(page, pa.Table)]
-    rows = [row for page in pages if not isinstance(page, pa.Table) for row in page]
+def combined(tables: List[pa.Table], rows: List[Row]) -> List[Any]:
+    """Pages of one table as few items: the Arrow pages as one table where their columns agree (columns
+    missing from a page are null there; pages whose types clash go one by one), the plain rows as one list."""
     if len(tables) > 1:
-        try:
-            tables = [pa.concat_tables(tables, promote_options="default")]
+        alike = all(table.schema.equals(tables[0].schema) for table in tables[1:])
+        try:  # pages of one shape are only linked together; the others are unified first
+            tables = [pa.concat_tables(tables, promote_options="none" if alike else "default")]
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass
     return [*tables, *([rows] if rows else [])]
 
 
 def gathered(pages: Iterable[Any], rows_per_item: int = ROWS_PER_ITEM) -> Iterator[Any]:
-    """One reader's Arrow pages handed on ``rows_per_item`` rows at a time (through ``combined``), so dlt's
-    work per item is done once per many pages; a page of plain rows goes on as it is."""
-    waiting: List[pa.Table] = []
-    rows = 0
+    """Pages of one table handed on ``rows_per_item`` rows at a time (through ``combined``).
+
+    dlt works out an Arrow item's table schema again for every item it is given, and its other work
+    is per item too: a fan-out over thousands of campaigns yields thousands of tiny pages, so they are
+    gathered into a few large items rather than handed on as they arrive.
+    """
+    tables: List[pa.Table] = []
+    rows: List[Row] = []
+    count = 0
     for page in pages:
-        if not isinstance(page, pa.Table):
-            yield page
-            continue
-        waiting.append(page)
-        rows += page.num_rows
-        if rows >= rows_per_item:
-            yield from combined(waiting)
-            waiting, rows = [], 0
-    if waiting:
-        yield from combined(waiting)
+        if isinstance(page, pa.Table):
+            tables.append(page)
+            count += page.num_rows
+        else:
+            rows.extend(page)
+            count += len(page)
+        if count >= rows_per_item:
+            yield from combined(tables, rows)
+            tables, rows, count = [], [], 0
+    if tables or rows:
+        yield from combined(tables, rows)
 
 
 def take_memory_from_malloc() -> None:

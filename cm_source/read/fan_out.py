@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from typing import Callable, Deque, Iterable, Iterator, List, Optional, TypeVar
+from typing import Callable, Deque, Iterable, Iterator, List, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
@@ -16,18 +16,13 @@ class _Failure:
         self.error = error
 
 
-def read_concurrently(
-    readers: Iterable[Callable[[], Iterator[T]]],
-    workers: int,
-    combine: Optional[Callable[[List[T]], Iterable[T]]] = None,
-) -> Iterator[T]:
+def read_concurrently(readers: Iterable[Callable[[], Iterator[T]]], workers: int) -> Iterator[T]:
     """Run each reader on one of up to ``workers`` threads and yield their items as they arrive.
 
     A fan-out over thousands of campaigns is bound by latency, not by this machine, so readers run
     side by side. The hand-over queue holds two items per worker, which keeps memory flat however
     fast the readers are; the first error stops the other readers and is raised here, and so is
-    closing this generator early. Items that are waiting together when the caller comes back for
-    more go through ``combine`` as one list: the slower the caller, the fewer and larger its items.
+    closing this generator early.
     """
     pending: Deque[Callable[[], Iterator[T]]] = deque(readers)
     if workers <= 1 or len(pending) <= 1:
@@ -37,9 +32,7 @@ def read_concurrently(
     crew = _Crew(pending, workers)
     try:
         while crew.running:
-            arrived = crew.take(everything_waiting=combine is not None)
-            if arrived:
-                yield from combine(arrived) if combine is not None else arrived
+            yield from crew.take()
     finally:
         crew.stop.set()
 
@@ -81,20 +74,12 @@ class _Crew:
         finally:
             self._hand_over(_DONE)
 
-    def take(self, everything_waiting: bool) -> List[T]:
-        """The next item (waiting for it), and every other item already waiting if asked; raises a reader's error."""
-        arrived: List[T] = []
+    def take(self) -> List[T]:
+        """The next item (waiting for it), none when a reader finished; raises a reader's error."""
         item = self.handed_over.get()
-        while True:
-            if item is _DONE:
-                self.running -= 1
-            elif isinstance(item, _Failure):
-                raise item.error
-            else:
-                arrived.append(item)  # type: ignore[arg-type]
-            if not everything_waiting or not self.running:
-                return arrived
-            try:
-                item = self.handed_over.get_nowait()
-            except queue.Empty:
-                return arrived
+        if item is _DONE:
+            self.running -= 1
+            return []
+        if isinstance(item, _Failure):
+            raise item.error
+        return [item]  # type: ignore[list-item]

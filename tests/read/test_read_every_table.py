@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from cm_source import TABLES, campaign_monitor_source
-from cm_source.read.columnar import combined
+from cm_source.read.columnar import combined, gathered
 from cm_source.read.fan_out import read_concurrently
 from cm_source.read.catalogue import ENDPOINTS_BY_TABLE, read_under
 from helpers.mock_account import API_KEY, BASE_URL, CLIENT_IDS, MockAccount, client_details
@@ -238,32 +238,27 @@ def test_a_failing_reader_stops_the_rest_and_its_error_is_raised() -> None:
     assert len(calls) < 200
 
 
-def test_items_waiting_together_are_combined_into_one() -> None:
-    """dlt's cost is per item, so pages that queued while the caller was busy are handed over as one."""
-    finished = threading.Semaphore(0)
-
-    def reader(n: int) -> Iterator[int]:
-        yield n
-        yield n + 10
-        finished.release()  # both items are in the queue by now
-
-    groups = read_concurrently([lambda n=n: reader(n) for n in range(3)], 3, combine=lambda items: [sorted(items)])
-    first = next(groups)
-    for _ in range(3):
-        assert finished.acquire(timeout=10)
-    rest = list(groups)
-    assert len(rest) <= 1  # everything that waited came as one item
-    assert sorted(first + [n for group in rest for n in group]) == [0, 1, 2, 10, 11, 12]
+def test_a_fan_out_of_tiny_pages_reaches_dlt_as_a_few_large_items() -> None:
+    """dlt's cost is per item: a thousand campaigns' pages of a few events each become one item per
+    ``rows_per_item`` rows, Arrow pages one table, plain rows one list, every row kept."""
+    readers = [lambda n=n: iter([pa.table({"email": [f"{n}@x", f"{n}@y"]}), [{"n": n}]]) for n in range(1000)]
+    items = list(gathered(read_concurrently(readers, 6), rows_per_item=1500))
+    tables = [item for item in items if isinstance(item, pa.Table)]
+    lists = [item for item in items if isinstance(item, list)]
+    assert len(tables) == 2 and len(lists) == 2
+    assert sorted(e for t in tables for e in t.column("email").to_pylist()) == sorted(
+        f"{n}@{host}" for n in range(1000) for host in "xy")
+    assert sorted(row["n"] for rows in lists for row in rows) == list(range(1000))
 
 
-def test_pages_that_arrived_together_become_one_table_where_their_columns_agree() -> None:
+def test_pages_gathered_together_become_one_table_where_their_columns_agree() -> None:
     page = lambda **columns: pa.table(columns)  # noqa: E731
-    joined = combined([page(email=["a"], age=[1]), page(email=["b"], name=["B"])])
+    joined = combined([page(email=["a"], age=[1]), page(email=["b"], name=["B"])], [])
     assert len(joined) == 1 and joined[0].sort_by("email").to_pylist() == [
         {"email": "a", "age": 1, "name": None}, {"email": "b", "age": None, "name": "B"}]
-    clashing = combined([page(email=["a"], age=[1]), page(email=["b"], age=["unknown"])])
+    clashing = combined([page(email=["a"], age=[1]), page(email=["b"], age=["unknown"])], [])
     assert [table.column("age").to_pylist() for table in clashing] == [[1], ["unknown"]]
-    assert combined([[{"a": 1}], [{"a": 2}, {"a": 3}]]) == [[{"a": 1}, {"a": 2}, {"a": 3}]]
+    assert combined([], [{"a": 1}, {"a": 2}]) == [[{"a": 1}, {"a": 2}]]
 
 
 def test_one_worker_reads_in_order() -> None:
