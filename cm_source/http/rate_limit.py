@@ -37,10 +37,12 @@ class Ticket:
 
 @dataclass(frozen=True)
 class Announced:
-    """What an answer says of the budget: requests left in the window, and seconds to its end."""
+    """What an answer says of the budget: requests left in the window, seconds to its end, and the
+    window's size where it is given."""
 
     remaining: int
     reset_s: float
+    limit: Optional[int]
 
     @classmethod
     def read(cls, response: requests.Response) -> Optional["Announced"]:
@@ -48,7 +50,8 @@ class Announced:
         reset = seconds_header(response, "X-RateLimit-Reset")
         if remaining is None or reset is None:
             return None
-        return cls(int(remaining), reset)
+        limit = seconds_header(response, "X-RateLimit-Limit")
+        return cls(int(remaining), reset, None if limit is None else int(limit))
 
 
 class RequestPacer:
@@ -58,8 +61,10 @@ class RequestPacer:
       after them (those the server had not counted yet). When nothing is left, every reader waits until
       the window has surely ended: the earliest "answer received + Reset" seen in it, as Reset is rounded
       up to whole seconds. Answers to requests sent before that window began are stale and ignored.
-    - **A 429 with headers** holds every reader for its Reset (``hold``); if the budget said there was
-      room, another client spends the same key, and a margin of one full set in flight is kept unspent.
+    - **Another client on the key** shows in the headers: more of the window used than this client
+      sent in it. While it does (this window or the last), a margin of one full set in flight is left
+      unspent for it, until a whole window goes by without it. A 429 with headers holds every reader for its Reset; if the budget said there was
+      room, the margin grows by another set.
     - **429s without headers** (some accounts get no rate headers at all): the reset is waited out
       as before, and the number in flight is halved, then raised by one every ``SUCCESSES_TO_GROW``
       answers per slot, up to ``max_in_flight``.
@@ -80,6 +85,8 @@ class RequestPacer:
         self._left: Optional[int] = None  # None: no answer of the current window yet
         self._window_ends = 0.0
         self._window_began = -math.inf
+        self._sent_in_window = 0
+        self._others_seen = False  # another client seen spending in this window
         self._successes = 0
         self._last_cut = -math.inf
 
@@ -94,6 +101,7 @@ class RequestPacer:
                 delay = self._wait_at(now)
                 if delay <= 0:
                     self._sent += 1
+                    self._sent_in_window += 1
                     self._in_flight.add(self._sent)
                     if self._left is not None:
                         self._left -= 1
@@ -107,10 +115,18 @@ class RequestPacer:
         delay = self._held_until - now
         if self._left is not None:
             if now >= self._window_ends:
-                self._left, self._window_began = None, now  # the next answer tells the new window's budget
+                self._new_window(now)
             elif self._left <= self.margin:
                 delay = max(delay, self._window_ends - now)
         return delay
+
+    def _new_window(self, now: float) -> None:
+        """The window is over: the next answer tells the new one's budget; a margin kept for another
+        client lapses if the window went by without a sign of it."""
+        self._left, self._window_began, self._sent_in_window = None, now, 0
+        if not self._others_seen:
+            self.margin = 0
+        self._others_seen = False
 
     def answered(self, ticket: Ticket, response: Optional[requests.Response], hold_s: Optional[float] = None) -> None:
         """Note an answer (None: no answer came): free its slot, and learn the budget it announces.
@@ -136,6 +152,9 @@ class RequestPacer:
         not_counted = sum(number > ticket.number for number in self._in_flight)
         left = announced.remaining - not_counted
         ends = now + announced.reset_s
+        if announced.limit is not None and announced.limit - announced.remaining > self._sent_in_window:
+            self._others_seen = True  # more of the window is used than this client sent in it
+            self.margin = max(self.margin, self.max_in_flight)
         if self._left is None:
             self._left, self._window_ends = left, ends
         else:

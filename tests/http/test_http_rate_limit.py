@@ -106,6 +106,21 @@ def test_a_429_the_budget_did_not_predict_leaves_a_margin_for_another_client() -
     assert len(clock.slept) == 2
 
 
+def test_another_client_spending_the_window_leaves_a_margin_until_a_window_passes_without_it() -> None:
+    clock = Clock()
+    pacer = RequestPacer(6, clock.sleep, clock)
+    ticket = pacer.admit()
+    pacer.answered(ticket, answer(remaining=6, reset=2))  # 4 of 10 used, and this client sent 1
+    assert pacer.margin == 6
+    for used in range(1, 5):  # the next window, which this client has to itself: the margin is kept
+        pacer.answered(pacer.admit(), answer(remaining=10 - used, reset=2))
+        assert pacer.margin == 6
+    assert clock.slept == [2.0]  # the first of them waited: 6 left was the other client's
+    clock.now += 2
+    pacer.admit()  # and lapses when the window after it begins
+    assert pacer.margin == 0
+
+
 def test_429s_without_headers_halve_the_requests_in_flight_and_successes_raise_it_slowly() -> None:
     clock = Clock()
     pacer = RequestPacer(6, clock.sleep, clock)
