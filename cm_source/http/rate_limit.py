@@ -62,9 +62,9 @@ class RequestPacer:
       the window has surely ended: the earliest "answer received + Reset" seen in it, as Reset is rounded
       up to whole seconds. Answers to requests sent before that window began are stale and ignored.
     - **Another client on the key** shows in the headers: more of the window used than this client
-      sent in it. While it does (this window or the last), a margin of one full set in flight is left
-      unspent for it, until a whole window goes by without it. A 429 with headers holds every reader for its Reset; if the budget said there was
-      room, the margin grows by another set.
+      sent in it. From then on a margin of one full set in flight is left unspent for it, until a
+      whole window goes by without a sign of it. A 429 with headers holds every reader for its Reset;
+      if the budget said there was room, the margin grows by another set.
     - **429s without headers** (some accounts get no rate headers at all): the reset is waited out
       as before, and the number in flight is halved, then raised by one every ``SUCCESSES_TO_GROW``
       answers per slot, up to ``max_in_flight``.
