@@ -20,6 +20,7 @@ import requests
 
 from ..api_facts import ACCESS_TOKEN_SETTING, REFRESH_TOKEN_SETTING
 from ..errors import AccessRefused
+from ..private_files import open_private
 
 DEFAULT_TOKEN_FILE = Path(".campaign_monitor") / "tokens.json"
 REFRESH_TIMEOUT_SECONDS = 60.0
@@ -87,10 +88,8 @@ class OAuthTokens(requests.auth.AuthBase):
         """Write the pair owner-only, atomically (a kill mid-write never loses the only valid token)."""
         if self.token_file is None:
             return
-        self.token_file.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.token_file.with_suffix(".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        with open_private(temporary) as out:
             json.dump({"access_token": self.access_token, "refresh_token": self.refresh_token}, out)
         os.replace(temporary, self.token_file)
         ignore = self.token_file.parent / ".gitignore"

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from ..private_files import open_private
+
 
 class Checkpoint:
     """Results of writes already finished (imports, removals), so a re-run after an interruption does not
@@ -39,8 +41,7 @@ class Checkpoint:
         if key is None or self.path is None:
             return
         self.done[key] = result
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as log:
+        with open_private(self.path, "a") as log:
             log.write(json.dumps({"key": key, "result": result}) + "\n")
 
     def clear(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, List, Literal, Mapping, Optional, Tu
 
 from ..errors import CampaignMonitorError
 from ..http import CampaignMonitorAPI
+from ..private_files import open_private
 from .actions import ActionReport, act_on
 from .checkpoint import Checkpoint
 from .custom_fields import CustomFields
@@ -55,8 +56,7 @@ class MirrorPlan:
 
     def write(self, path: Path) -> None:
         """One row per address: ``email_address, action`` (add, update, resubscribe, stays_<state>, or the removal)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as out:
+        with open_private(path, newline="") as out:
             writer = csv.writer(out)
             writer.writerow(["email_address", "action"])
             for action, emails in (("add", self.add), ("update", self.update), ("resubscribe", self.resubscribe)):

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Sequence
 
+from ..private_files import open_private
+
 
 @dataclass
 class Rejection:
@@ -23,12 +25,11 @@ def write_rejects(path: Path, rejections: Sequence[Rejection], append: bool = Fa
 
     ``append`` serves the destination, which sees one batch at a time.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     records = [{**rejection.row, "code": rejection.code, "message": rejection.message} for rejection in rejections]
     if append and not records:
         return
     is_new = not (append and path.exists() and path.stat().st_size)
-    with path.open("a" if append else "w", newline="", encoding="utf-8") as out:
+    with open_private(path, "a" if append else "w", newline="") as out:
         if path.suffix.lower() != ".csv":
             for record in records:
                 out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")

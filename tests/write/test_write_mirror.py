@@ -14,6 +14,7 @@ from cm_source.http import CampaignMonitorAPI, RetryPolicy
 from cm_source.sandbox import Sandbox, generate_account
 from cm_source.write import actions
 from cm_source.write.members import list_members
+from helpers.files import owner_only
 
 
 @pytest.fixture
@@ -79,6 +80,7 @@ def test_a_dry_run_sends_nothing_and_plans_what_the_real_run_does(sandbox: Sandb
     sandbox.requests.clear()
 
     planned = mirror_list(rows, sandbox.sandbox_list, api=api(sandbox), dry_run=True, plan_path=str(tmp_path / "plan.csv"))
+    assert owner_only(tmp_path / "plan.csv")
 
     assert writes(sandbox) == []
     with (tmp_path / "plan.csv").open(encoding="utf-8") as handle:
@@ -125,6 +127,7 @@ def test_a_member_whose_row_is_refused_stays_on_the_list(sandbox: Sandbox, tmp_p
     assert rows[0]["email_address"].lower() in members(sandbox)
     assert [(r.row["email_address"], r.code) for r in report.upsert.rejected] == [(rows[0]["email_address"], 220)]
     assert report.refused == 1 and "220" in (tmp_path / "rejects.csv").read_text(encoding="utf-8")
+    assert owner_only(tmp_path / "rejects.csv")
 
 
 def test_removals_under_429s_and_5xx_lose_nothing_and_remove_nobody_twice(sandbox: Sandbox) -> None:
@@ -162,6 +165,7 @@ def test_an_interrupted_mirror_resumes_without_sending_finished_work(
     with pytest.raises(KeyboardInterrupt):
         mirror_list(rows, sandbox.sandbox_list, api=api(sandbox), checkpoint_path=str(checkpoint))
     assert len(checkpoint.read_text().splitlines()) == 1 + len(sent)  # the import and each finished removal
+    assert owner_only(checkpoint)
     monkeypatch.setitem(actions.ONE_ADDRESS, "unsubscribe", unsubscribe)
     sandbox.requests.clear()
 
