@@ -29,7 +29,7 @@ import requests  # noqa: E402
 from cm_source.http.arrow_pages import decode_page, envelope_parts, envelope_schema  # noqa: E402
 from cm_source.read.catalogue import ENDPOINTS  # noqa: E402
 from cm_source.read.columnar import page_fields, page_table  # noqa: E402
-from cm_source.read.rows import PageRules  # noqa: E402
+from cm_source.read.page_rules import PageRules  # noqa: E402
 from cm_source.read.time_zones import LocalTime  # noqa: E402
 from cm_source.sandbox import Sandbox, generate_account  # noqa: E402
 

@@ -23,7 +23,8 @@ from .feature_refusals import FeatureRefusals
 from .incremental import LEFT_COLUMN, IncrementalRun
 from .incremental_reads import read_incrementally
 from .progress import RunProgress
-from .rows import PageRules, ReadRow, shape_page, shape_row
+from .page_rules import PageRules
+from .rows import ReadRow, shape_page, shape_row
 from .time_zones import LocalTime
 
 Row = Mapping[str, Any]

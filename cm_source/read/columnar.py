@@ -21,7 +21,7 @@ from .time_zones import LocalTime
 
 if TYPE_CHECKING:
     from .catalogue import Endpoint
-    from .rows import PageRules
+    from .page_rules import PageRules
 
 Row = Dict[str, Any]
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"

@@ -3,22 +3,43 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Set
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Set
 
 from ..http.timeline import MESSAGE_ID, SENT_AT, newer_than, sent_at, walk_back
-
-from .catalogue import ENDPOINTS, query_ids
+from .catalogue import ENDPOINTS, Endpoint, query_ids
 from .incremental import LEFT_COLUMN, EventCursor, TablePlan
-from .rows import PageRules, shape_page
+from .page_rules import PageRules
+from .progress import RunProgress
+from .rows import shape_page
+from .time_zones import LocalTime
 
-if TYPE_CHECKING:
-    from .account_reader import AccountReader
+
+class PageReader(Protocol):
+    """What an incremental read needs of the account reader (``AccountReader``), which calls it: the
+    reader depends on these reads, not the other way round."""
+
+    local_time: LocalTime
+    progress: RunProgress
+
+    def read_endpoint(
+        self, endpoint: Endpoint, ids: Mapping[str, str], zone: Any, nested_as_text: bool,
+        params: Optional[Mapping[str, str]] = None, keep: Optional[Callable[[Any], Any]] = None,
+        keep_takes_arrow: bool = False,
+    ) -> Iterator[Any]: ...
+
+    def pages(
+        self, endpoint: Endpoint, path: str, params: Optional[Mapping[str, str]] = None, as_arrow: bool = False
+    ) -> Iterator[Any]: ...
+
+    def timeline(
+        self, endpoint: Endpoint, path: str, query: Mapping[str, Any]
+    ) -> Callable[[Mapping[str, Any]], List[Dict[str, Any]]]: ...
 
 Row = Mapping[str, Any]
 
 
 def read_incrementally(
-    reader: "AccountReader", plan: TablePlan, ids: Mapping[str, str], zone: Any, nested_as_text: bool
+    reader: PageReader, plan: TablePlan, ids: Mapping[str, str], zone: Any, nested_as_text: bool
 ) -> Iterator[Any]:
     """One parent's part of an incremental table, its cursor moved only once the part is read whole."""
     endpoint = plan.endpoint
@@ -37,7 +58,7 @@ def read_incrementally(
 
 
 def state_changes(
-    reader: "AccountReader", plan: TablePlan, ids: Mapping[str, str], zone: Any, nested_as_text: bool
+    reader: PageReader, plan: TablePlan, ids: Mapping[str, str], zone: Any, nested_as_text: bool
 ) -> Iterator[Any]:
     """A list's subscribers in one state: in full on a reload or for a list without a cursor, else
     those who changed since the cursor, and a removal for each who is now in another state."""
@@ -77,7 +98,7 @@ def seen_by(read: Any) -> Any:
 
 
 def timeline(
-    reader: "AccountReader", plan: TablePlan, ids: Mapping[str, str], zone: Any, nested_as_text: bool
+    reader: PageReader, plan: TablePlan, ids: Mapping[str, str], zone: Any, nested_as_text: bool
 ) -> Iterator[Any]:
     """A client's transactional messages: all of them on a reload or for a client without a cursor;
     else those sent after the newest loaded, then, back to ``report_refresh_days`` ago, the ones

@@ -19,7 +19,7 @@ from cm_source.api_facts import TIMELINE_COUNT
 from cm_source.sandbox import Account, Sandbox, generate_account
 from helpers.warehouse import CUSTOM_FIELDS, query, table_names
 from helpers.expected import KEY_SQL, STATES, assert_table_holds, expected_rows
-from helpers.scripts import SCRIPT, printed_counts
+from helpers.scripts import printed_counts
 from helpers.scripts import run_pipeline_script as run_script
 
 

@@ -17,7 +17,8 @@ from cm_source.http import answers
 from cm_source.http.arrow_pages import decode_page, envelope_parts, envelope_schema
 from cm_source.read.catalogue import ENDPOINTS
 from cm_source.read.columnar import page_fields
-from cm_source.read.rows import PageRules, shape_page
+from cm_source.read.page_rules import PageRules
+from cm_source.read.rows import shape_page
 from cm_source.read.time_zones import LocalTime
 
 ENDPOINT = {e.table: e for e in ENDPOINTS}

@@ -11,7 +11,7 @@ from dlt.common.exceptions import MissingDependencyException
 from cm_source.failures import explain_failure
 from cm_source.read.catalogue import ENDPOINTS_BY_TABLE
 from cm_source.read.columnar import page_table
-from cm_source.read.rows import PageRules
+from cm_source.read.page_rules import PageRules
 from cm_source.read.time_zones import LocalTime
 from cm_source.read.destinations import file_format, has_atomic_replace, holds_nested_arrow, nested_as_text_for
 from helpers.samples import rows_of

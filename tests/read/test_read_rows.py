@@ -8,7 +8,8 @@ import pyarrow as pa
 
 from cm_source.read.catalogue import ENDPOINTS_BY_TABLE
 from cm_source.read.columnar import gathered
-from cm_source.read.rows import PageRules, ReadRow, shape_page, shape_row
+from cm_source.read.page_rules import PageRules
+from cm_source.read.rows import ReadRow, shape_page, shape_row
 from cm_source.read.time_zones import LocalTime
 
 SYDNEY = "(GMT+10:00) Canberra, Melbourne, Sydney"

@@ -91,7 +91,7 @@ def test_arrow_pages_follow_the_same_rule_including_skipped_hours_and_bad_values
     """Large tables convert a column at a time; where Arrow's rules differ, zoneinfo's apply."""
     from cm_source.read.catalogue import ENDPOINTS_BY_TABLE
     from cm_source.read.columnar import page_table
-    from cm_source.read.rows import PageRules
+    from cm_source.read.page_rules import PageRules
 
     times = LocalTime()
     active = ENDPOINTS_BY_TABLE["active_subscribers"]

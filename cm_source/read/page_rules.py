@@ -1,0 +1,32 @@
+"""What is done to every row of one endpoint's page: the IDs it was read under, and the zones of its times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+from zoneinfo import ZoneInfo
+
+from .catalogue import Endpoint
+from .time_zones import LocalTime
+
+
+@dataclass(frozen=True)
+class PageRules:
+    """What is done to every row of one endpoint's page, read under ``ids``, in the parent's ``zone``."""
+
+    endpoint: Endpoint
+    ids: Mapping[str, str]
+    zone: Optional[ZoneInfo]
+    local_time: LocalTime
+
+    def zone_of(self, field: str, row: Optional[Mapping[str, Any]] = None) -> Optional[ZoneInfo]:
+        """The zone of a timestamp field: its own, where the row names one (``ScheduledTimeZone``), else the client's."""
+        own = self.endpoint.zone_field.get(field)
+        if own and row is not None and row.get(own):
+            return self.local_time.zone(row[own])
+        return self.zone
+
+    def children_zone(self, row: Mapping[str, Any]) -> Optional[ZoneInfo]:
+        """The zone handed to the tables read under this row: the one it names, else the parent's."""
+        named = row.get(self.endpoint.zone_from) if self.endpoint.zone_from else None
+        return self.local_time.zone(named) if named else self.zone
