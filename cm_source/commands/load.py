@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 
 import dlt
-from dlt.common.runtime.collector import Collector, LogCollector, NullCollector, TqdmCollector
+from dlt.common.runtime.collector import Collector, NullCollector
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
 from cm_source import TABLES, campaign_monitor_source
@@ -25,7 +25,7 @@ from cm_source.read.destinations import (
     can_merge, destination_for, destination_type, file_format, has_atomic_replace, nested_as_text_for,
 )
 from cm_source.read.incremental import STATE_KEY
-from cm_source.read.progress import RunProgress
+from cm_source.read.progress import ProgressLine, RunProgress
 
 PIPELINE_NAME = "campaign_monitor"
 DEFAULT_DATASET = "campaign_monitor_data"
@@ -126,9 +126,9 @@ def run(args: argparse.Namespace) -> int:
             " half-way can leave a table half-replaced; the next complete run repairs it",
             file=sys.stderr,
         )
-    pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=args.dataset,
-                            progress=progress_display(args.quiet))
     progress = RunProgress()
+    pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=args.dataset,
+                            progress=progress_display(args.quiet, progress, tables))
     if pipeline.has_pending_data:
         # dlt would load it instead of reading the account, possibly for another destination: every
         # table is a full refresh, so reading again is both simpler and fresher
@@ -171,14 +171,12 @@ def prepare_dataset(pipeline: dlt.Pipeline) -> None:
         raise UserError(destination_refused(pipeline, exc)) from exc
 
 
-def progress_display(quiet: bool) -> Collector:
-    """dlt's own progress collectors: a live bar per counter on a terminal, a log line every few seconds
-    otherwise (a scheduled run writes a log, not a terminal), nothing with --quiet."""
+def progress_display(quiet: bool, progress: RunProgress, tables: List[str]) -> Collector:
+    """One progress line: rewritten in place on a terminal, one every few seconds otherwise (a
+    scheduled run writes a log, not a terminal); nothing with --quiet."""
     if quiet:
         return NullCollector()
-    if sys.stdout.isatty():
-        return TqdmCollector(single_bar=False)
-    return LogCollector(log_period=PROGRESS_LOG_SECONDS, logger=sys.stdout, dump_system_stats=False)
+    return ProgressLine(progress, tables, log_period=PROGRESS_LOG_SECONDS, live=sys.stdout.isatty())
 
 
 def print_summary(pipeline: dlt.Pipeline, tables: List[str], progress: RunProgress, wall_s: float) -> None:

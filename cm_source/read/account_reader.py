@@ -54,12 +54,11 @@ class AccountReader:
         each completed by its ``details``."""
         self.progress.attach()
         self.progress.started(endpoint.table)
-        listed = [{endpoint.hands_down[0]: only}] if only else self._listed(endpoint)
-        rules = PageRules(endpoint, {}, None, self.local_time)
-        rows = []
-        for row in self.completed(endpoint, listed):
-            rows.append(shape_row(row, rules))
-        self.progress.page(endpoint.table)
+        with self.progress.reading(endpoint.table):
+            listed = [{endpoint.hands_down[0]: only}] if only else self._listed(endpoint)
+            rules = PageRules(endpoint, {}, None, self.local_time)
+            rows = [shape_row(row, rules) for row in self.completed(endpoint, listed)]
+            self.progress.page(endpoint.table)
         yield rows
 
     def completed(self, endpoint: Endpoint, rows: List[Row]) -> List[Row]:
@@ -105,8 +104,9 @@ class AccountReader:
                     continue
                 readers.append(partial(self.refusals.unless_refused, endpoint, ids, reader) if endpoint.feature else reader)
             hints = dlt.mark.make_hints(**plan.hints) if plan is not None and plan.hints else None
-            for item in gathered(read_concurrently(readers, self.api.max_concurrent_requests)):
-                yield dlt.mark.with_hints(item, hints) if hints is not None else item
+            with self.progress.reading(endpoint.table):
+                for item in gathered(read_concurrently(readers, self.api.max_concurrent_requests)):
+                    yield dlt.mark.with_hints(item, hints) if hints is not None else item
             if endpoint.columnar:
                 release_unused_memory()
 

@@ -7,15 +7,21 @@ kept for the closing summary. Readers on many threads report here, so every upda
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Collection, Dict, Iterator, List, Optional, TextIO, Tuple
 
 from dlt.common.pipeline import current_pipeline
+from dlt.common.runtime.collector import LogCollector
+
+from .catalogue import ENDPOINTS
 
 logger = logging.getLogger(__name__)
+TABLE_NAMES = frozenset(endpoint.table for endpoint in ENDPOINTS)
 
 
 @dataclass
@@ -23,6 +29,7 @@ class TableFigures:
     pages: int = 0
     first_request: Optional[float] = None
     last_page: Optional[float] = None
+    readers: int = 0  # reads of the table under way now
 
     @property
     def wall_s(self) -> float:
@@ -76,9 +83,92 @@ class RunProgress:
             figures = self.tables.setdefault(table, TableFigures())
             figures.first_request = figures.first_request or time.monotonic()
 
+    @contextlib.contextmanager
+    def reading(self, table: str) -> Iterator[None]:
+        """While a read of ``table`` (one batch of its parents) is under way."""
+        with self._lock:
+            self.tables.setdefault(table, TableFigures()).readers += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.tables[table].readers -= 1
+
+    def tables_read(self, among: Optional[Collection[str]] = None) -> int:
+        """Tables (``among`` these) whose reads began and none of which is under way now."""
+        with self._lock:
+            return sum(figures.first_request is not None and not figures.readers and (among is None or table in among)
+                       for table, figures in self.tables.items())
+
+    def longest_reading(self) -> Optional[Tuple[str, float]]:
+        """The table still being read that began first, and for how long it has been read."""
+        with self._lock:
+            under_way = [(figures.first_request, table) for table, figures in self.tables.items()
+                         if figures.readers and figures.first_request is not None]
+        if not under_way:
+            return None
+        began, table = min(under_way)
+        return table, time.monotonic() - began
+
     def page(self, table: str) -> None:
         with self._lock:
             figures = self.tables.setdefault(table, TableFigures())
             figures.pages += 1
             figures.last_page = time.monotonic()
             self._show("Pages", 1, label=table)
+
+
+class ProgressLine(LogCollector):
+    """dlt's progress collector as one line per interval, for a run that lasts minutes to hours.
+
+    Extracting: elapsed time, requests, 429s waited out, tables read (of ``tables``, where given), rows
+    so far and the table still being read the longest. Normalizing and loading: the step's own counters
+    (files, jobs) on one line. Written to a log line by line; on a terminal (``live``) the one line is
+    rewritten in place. Give it to ``dlt.pipeline(progress=...)`` and the same ``RunProgress`` to the source.
+    """
+
+    def __init__(self, progress: RunProgress, tables: Optional[Collection[str]] = None, log_period: float = 5.0,
+                 live: bool = False, stream: TextIO = sys.stdout) -> None:
+        super().__init__(log_period=1.0 if live else log_period, logger=stream, dump_system_stats=False)
+        self.progress = progress
+        self.tables = tables
+        self.rows = 0  # over the whole run: dlt starts its counters afresh for each part of a step
+        self.live = live
+        self.stream = stream
+        self.began = time.monotonic()
+
+    def update(self, name: str, inc: int = 1, total: Optional[int] = None, inc_total: Optional[int] = None,
+               message: Optional[str] = None, label: Optional[str] = None) -> None:
+        if str(self.step or "").startswith("Extract") and name.split("__")[0] in TABLE_NAMES:
+            self.rows += inc
+        super().update(name, inc, total, inc_total, message, label)
+
+    def dump_counters(self) -> None:
+        line = self.line()
+        if self.live:
+            self.stream.write("\r" + line[:159].ljust(159))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def _stop(self) -> None:
+        super()._stop()
+        if self.live:
+            self.stream.write("\n")
+
+    def line(self) -> str:
+        elapsed = int(time.monotonic() - self.began)
+        head = f"{elapsed // 3600}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d} {str(self.step or '').split()[0].lower()}"
+        counters = self.counters or {}
+        if not str(self.step or "").startswith("Extract"):
+            steps = [f"{info.description.lower()} {counters[key]:,}" + (f"/{info.total:,}" if info.total else "")
+                     for key, info in (self.counter_info or {}).items() if key in ("Files", "Jobs")]
+            return " | ".join([head, *steps])
+        read = self.progress.tables_read(self.tables)
+        tables = f"tables {read}/{len(self.tables)}" if self.tables else f"tables {read} read"
+        parts = [head, f"requests {self.progress.requests:,}", f"429s {self.progress.rate_limited:,}", tables,
+                 f"rows {self.rows:,}"]
+        longest = self.progress.longest_reading()
+        if longest is not None:
+            parts.append(f"reading {longest[0]} for {longest[1]:.0f} s")
+        return " | ".join(parts)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from cm_source.read.progress import RunProgress
+import io
+
+from cm_source.read.progress import ProgressLine, RunProgress
 
 
 def test_the_run_progress_counts_requests_pages_and_429s() -> None:
@@ -15,3 +17,38 @@ def test_the_run_progress_counts_requests_pages_and_429s() -> None:
     assert (progress.requests, progress.rate_limited, progress.waited_s) == (3, 1, 2.5)
     assert progress.tables["lists"].pages == 2 and progress.tables["lists"].wall_s >= 0
     assert "campaigns" not in progress.tables
+
+
+def drive(line: ProgressLine, seconds: int) -> None:
+    """A pretend extract step: a table read, rows and requests reported once a second for ``seconds``."""
+    with line("Extract campaign_monitor"):
+        with line.progress.reading("active_subscribers"):
+            line.progress.started("active_subscribers")
+            for _ in range(seconds):
+                line.progress.answered(200, 0.0)
+                line.update("active_subscribers", inc=1000)
+                line.last_log_time -= 1.0 if line.last_log_time is not None else 0  # a second goes by
+    with line("Load"):
+        line.update("Jobs", inc=0, total=3)
+        line.update("Jobs", inc=3)
+
+
+def test_a_log_gets_one_line_per_interval_saying_what_the_run_is_at() -> None:
+    log = io.StringIO()
+    drive(ProgressLine(RunProgress(), ["lists", "active_subscribers"], log_period=5.0, stream=log), seconds=20)
+    lines = log.getvalue().splitlines()
+    extract = [line for line in lines if " extract | " in line]
+    assert 4 <= len(extract) <= 7  # one every 5 of the 20 seconds, and the last
+    parts = extract[-2].split(" | ")  # the last while the table was read
+    requests = int(parts[1].removeprefix("requests "))
+    assert 15 <= requests < 20 and parts[2:] == [
+        "429s 0", "tables 0/2", f"rows {requests * 1000:,}", "reading active_subscribers for 0 s"]
+    assert extract[-1].endswith("| tables 1/2 | rows 20,000")  # the read is over
+    assert lines[-1].endswith(" load | jobs 3/3")
+
+
+def test_a_terminal_gets_one_line_rewritten_in_place() -> None:
+    screen = io.StringIO()
+    drive(ProgressLine(RunProgress(), live=True, stream=screen), seconds=20)
+    assert screen.getvalue().count("\n") == 2  # one line per step, each rewritten in place
+    assert screen.getvalue().count("\r") > 4 and "tables 1 read | rows 20,000" in screen.getvalue()
