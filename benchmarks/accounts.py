@@ -19,15 +19,16 @@ SUBSCRIBER_PATH = re.compile(r"^/lists/[^/]+/(active|unconfirmed|unsubscribed|bo
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 
-def build_account(subscribers: int, lists: int, layout: str, seed: int = 7) -> Account:
-    """`lists` non-empty lists in one client (plus the empty list the generator always puts last).
+def build_account(subscribers: int, lists: int, layout: str, seed: int = 7, **options: Any) -> Account:
+    """`lists` non-empty lists in one client (plus the empty list the generator always puts last);
+    ``options`` go to generate_account (``sent_campaigns``).
 
-    generator: as generate_account spreads them (the first list takes 80%).
+    generator: as generate_account spreads them (the first list takes 80%; with one list, every row).
     even: every list gets an equal share, each generated on its own (so addresses stay unique per list).
     """
     if layout == "generator":
-        return generate_account(seed=seed, clients=1, lists_per_client=lists + 1, subscribers=subscribers)
-    account = generate_account(seed=seed, clients=1, lists_per_client=lists + 1, subscribers=0)
+        return generate_account(seed=seed, clients=1, lists_per_client=lists + 1, subscribers=subscribers, **options)
+    account = generate_account(seed=seed, clients=1, lists_per_client=lists + 1, subscribers=0, **options)
     list_ids = [row["ListID"] for row in account.lists[account.clients[0]["ClientID"]]]
     for number, list_id in enumerate(list_ids[:lists]):
         share = subscribers // lists + (1 if number < subscribers % lists else 0)
@@ -37,10 +38,21 @@ def build_account(subscribers: int, lists: int, layout: str, seed: int = 7) -> A
     return account
 
 
-def comparison_account(subscribers: int, lists: int, states: Sequence[str]) -> Tuple[Account, int, Dict[str, int]]:
-    """The latency and rate-limit scenarios' account (equal lists), its rows to read and the requests it needs."""
-    account = build_account(subscribers, lists, "even")
-    return account, rows_to_read(account, states), expected_requests(account, states)
+def account_facts(account: Account, states: Sequence[str]) -> Dict[str, Any]:
+    """What a scenario needs to know of the account a server process serves (it has no copy of its own):
+    the floor's paths, the fewest requests, the rows to read, the layout and the rows per state table."""
+    return {
+        "paths": subscriber_paths(account, states),
+        "expected": expected_requests(account, states),
+        "rows": rows_to_read(account, states),
+        "layout": layout_text(account, states),
+        "counts": sandbox_counts(account, state_tables(states)),
+    }
+
+
+def state_tables(states: Sequence[str]) -> List[str]:
+    """The connector's table of each list state: "Active" -> "active_subscribers"."""
+    return [f"{state.lower()}_subscribers" for state in states]
 
 
 def concurrent_side(concurrency: Any) -> int:

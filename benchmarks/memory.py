@@ -13,19 +13,21 @@ import time
 from typing import List, Optional, Tuple
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident set size so far: VmHWM, the high-water mark of its own address space.
+def peak_rss_mb(pid: str = "self") -> float:
+    """This process's (or process ``pid``'s) peak resident set size so far: VmHWM, the high-water mark of
+    its own address space; 0 once that process is gone.
 
     Not getrusage's ru_maxrss: Linux carries that over from the parent across fork+exec, so every worker
-    would report at least the sandbox process's RSS at the moment it was started.
+    would report at least the benchmark process's RSS at the moment it was started.
     """
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
     except OSError:
-        pass
+        if pid != "self":
+            return 0.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -1,5 +1,6 @@
-"""What every scenario shares: a sandbox whose answers are timed, a worker run as a fresh subprocess,
-and the report (the figures table, the targets' verdicts, what ``--json`` writes)."""
+"""What every scenario shares: the server the workers read from (a sandbox process of its own; a sandbox
+thread for the scenarios that change its account as they go), the workers and the ``cm-source`` command
+run as fresh subprocesses, and the report (the figures table, the targets' verdicts, what ``--json`` writes)."""
 
 from __future__ import annotations
 
@@ -11,43 +12,41 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from benchmarks.accounts import classify_requests
-from benchmarks.memory import process_cpu_s
+from benchmarks.memory import peak_rss_mb, process_cpu_s
 from benchmarks.workers import CONCURRENCY_ENV, RESULT_MARKER
-from cm_source.sandbox import Account, Sandbox, Served
+from cm_source.sandbox import Account, RecordedRequest, Sandbox, Served
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENTRY_POINT = Path(__file__).resolve().with_name("subscribers.py")
+COMMAND = Path(sys.executable).with_name("cm-source")  # the console script, as a user runs it
+POLL_SECONDS = 0.02  # how often a running process's peak RSS is read and its exit looked for
 
 
-class TimedSandbox:
-    """A Sandbox serving ``account`` from a thread of this process; every answer it gives is timed
-    through its ``on_served`` hook, and with ``cache_answers`` a page served before goes out as it was
-    encoded then. A context manager, as the Sandbox is."""
+def child_env(concurrency: Optional[int] = None) -> Dict[str, str]:
+    """The environment of every process the benchmark starts: this one's, with the repo importable and
+    dlt's telemetry off, the connector's concurrency ``concurrency`` (else unset: its default), and no
+    Arrow memory pool set, so that the plain call runs as in a user's Python (the command sets its own)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+    env.pop("ARROW_DEFAULT_MEMORY_POOL", None)
+    env.pop(CONCURRENCY_ENV, None)
+    if concurrency is not None:
+        env[CONCURRENCY_ENV] = str(concurrency)
+    return env
 
-    def __init__(self, account: Account, cache_answers: bool = False) -> None:
-        self.served: List[Served] = []
-        self.sandbox = Sandbox(account, on_served=self.served.append, cache_answers=cache_answers)
 
-    def __enter__(self) -> "TimedSandbox":
-        self.sandbox.start()
-        return self
+class ServerFigures:
+    """What a server saw while workers ran: its ``requests`` (RecordedRequest) and what it ``served``
+    (Served: how long it took over each answer)."""
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.sandbox.stop()
-
-    @property
-    def spec(self) -> Dict[str, str]:
-        """What a worker needs to reach it."""
-        return {"base_url": self.sandbox.base_url, "api_key": self.sandbox.api_key}
-
-    def reset(self) -> None:
-        """Forget the requests and timings so far: the next worker's are counted alone."""
-        self.sandbox.requests.clear()
-        self.served.clear()
+    requests: List[RecordedRequest]
+    served: List[Served]
 
     def handler_s(self) -> float:
         """Time in Sandbox.handle: routing, auth, handlers, any latency fault."""
@@ -67,6 +66,132 @@ class TimedSandbox:
         """Requests answered other than with a 429."""
         return sum(served.status != 429 for served in self.served)
 
+    def figures(self, cpu_s: float) -> Dict[str, Any]:
+        """The requests seen (see classify_requests), the server's own time and its CPU time ``cpu_s``."""
+        return {"requests_seen": classify_requests(self.requests), "server_s": self.handler_s(),
+                "encode_s": self.encode_s(), "span_s": self.span_s(), "server_cpu_s": cpu_s,
+                "answered": len(self.served)}
+
+
+class TimedSandbox(ServerFigures):
+    """A Sandbox serving ``account`` from a thread of this process (for the scenarios that change the
+    account or read it back as they go); every answer it gives is timed through its ``on_served`` hook,
+    and with ``cache_answers`` a page served before goes out as it was encoded then. A context manager,
+    as the Sandbox is."""
+
+    def __init__(self, account: Account, cache_answers: bool = False) -> None:
+        self.served = []
+        self.sandbox = Sandbox(account, on_served=self.served.append, cache_answers=cache_answers)
+
+    def __enter__(self) -> "TimedSandbox":
+        self.sandbox.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.sandbox.stop()
+
+    @property
+    def requests(self) -> List[RecordedRequest]:  # type: ignore[override]
+        return self.sandbox.requests
+
+    @property
+    def spec(self) -> Dict[str, str]:
+        """What a worker needs to reach it."""
+        return {"base_url": self.sandbox.base_url, "api_key": self.sandbox.api_key}
+
+    def reset(self) -> None:
+        """Forget the requests and timings so far: the next worker's are counted alone."""
+        self.sandbox.requests.clear()
+        self.served.clear()
+
+    def cpu_s(self) -> float:
+        """This process's CPU time: it does nothing else while a worker runs, so that is the server's."""
+        return process_cpu_s()
+
+    def collect(self) -> None:
+        """Nothing to fetch: the requests and timings are this process's own."""
+
+
+class ServerProcess(ServerFigures):
+    """A sandbox serving an account generated in a process of its own (benchmarks/server_process.py):
+    ``subscribers`` over ``lists`` lists (accounts.build_account), ``campaigns`` sent campaigns when given.
+    Every answer is encoded once and sent from memory after. ``facts`` is what accounts.account_facts
+    says of the account. A context manager; the other methods are its control commands."""
+
+    def __init__(self, subscribers: int, lists: int = 1, layout: str = "generator",
+                 campaigns: Optional[int] = None) -> None:
+        command = [sys.executable, "-m", "benchmarks.server_process", "--subscribers", str(subscribers),
+                   "--lists", str(lists), "--layout", layout]
+        if campaigns is not None:
+            command += ["--campaigns", str(campaigns)]
+        self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=child_env(), text=True,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.requests, self.served = [], []
+        hello = self._answer()
+        self.spec = {"base_url": hello["base_url"], "api_key": hello["api_key"]}
+        self.facts: Dict[str, Any] = hello["facts"]
+        self.generated_s: float = hello["generated_s"]
+
+    def _answer(self) -> Dict[str, Any]:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the server process exited with {self.process.wait()} (its stderr is above)")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"the server process refused {answer['error']}")
+        return answer
+
+    def ask(self, command: str) -> Dict[str, Any]:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def __enter__(self) -> "ServerProcess":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self.process.poll() is None:
+                self.ask("stop")
+            self.process.wait(timeout=30)
+        except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+
+    def reset(self) -> None:
+        """Forget the requests and timings so far: the next worker's are counted alone."""
+        self.ask("clear")
+        self.requests, self.served = [], []
+
+    def cpu_s(self) -> float:
+        """The server process's CPU time so far."""
+        return self.ask("cpu")["cpu_s"]
+
+    def collect(self) -> None:
+        """Fetch the requests and timings since the last reset."""
+        answer = self.ask("requests")
+        self.requests = [RecordedRequest(method, path, query, None, fault)
+                         for method, path, query, fault in answer["requests"]]
+        self.served = [Served(*row) for row in answer["served"]]
+
+    def latency(self, seconds: float) -> None:
+        """Every answer waits ``seconds`` (0: none)."""
+        self.ask(f"latency {seconds}")
+
+    def window(self, limit: int, seconds: float) -> None:
+        """A fixed window of ``limit`` requests per ``seconds``, a new one from now (limit 0: none)."""
+        self.ask(f"window {limit} {seconds}")
+
+
+@dataclass
+class Started:
+    """A worker or command process started by Bench.start."""
+
+    kind: str
+    process: subprocess.Popen
+    workdir: str
+    spawned: float  # time.monotonic() just before it was started
+
 
 class Report:
     """The figures table, the targets' verdicts, notes, and every scenario's raw figures (for --json)."""
@@ -85,9 +210,11 @@ class Report:
         self.checks.append((name, passed, detail))
 
     def row(self, scenario: str, subscribers: int, result: Dict[str, Any], rows: int,
-            expected: Optional[int], actual: Optional[int], floor_s: Optional[float] = None, note: str = "") -> None:
-        """One line of the figures table; a failed worker's line says why instead of ``note``."""
-        wall = result.get("wall_s")
+            expected: Optional[int], actual: Optional[int], floor_s: Optional[float] = None, note: str = "",
+            wall: Optional[float] = None) -> None:
+        """One line of the figures table (``wall`` instead of the result's ``wall_s`` when given; the ratio
+        is to ``floor_s``, a floor or a bound); a failed worker's line says why instead of ``note``."""
+        wall = wall if wall is not None else result.get("wall_s")
         self.rows.append({
             "scenario": scenario,
             "subscribers": subscribers,
@@ -95,21 +222,21 @@ class Report:
             "rows_per_s": rows / wall if wall else None,
             "peak_rss_mb": result.get("peak_rss_mb"),
             "requests": f"{'-' if expected is None else expected}/{'-' if actual is None else actual}",
-            "x_floor": wall / floor_s if wall and floor_s else None,
+            "ratio": wall / floor_s if wall and floor_s else None,
             "note": note if "error" not in result else "FAILED: " + result["error"].strip().splitlines()[-1][:160],
         })
 
     def print_summary(self) -> None:
         def fmt(value: Any, spec: str) -> str:
-            return "-" if value is None else format(value, spec)
+            return "-".rjust(int(spec.split(".")[0].split(",")[0])) if value is None else format(value, spec)
 
         header = (f"{'scenario':<28} {'subscribers':>11} {'wall s':>8} {'rows/s':>9} {'peak RSS MB':>11}"
-                  f" {'requests exp/act':>17} {'x floor':>7}  note")
+                  f" {'requests exp/act':>17} {'ratio':>7}  note")
         self.say("\n" + header + "\n" + "-" * len(header))
         for row in self.rows:
             self.say(f"{row['scenario']:<28} {row['subscribers']:>11,} {fmt(row['wall_s'], '8.2f')} "
                      f"{fmt(row['rows_per_s'], '9,.0f')} {fmt(row['peak_rss_mb'], '11.0f')} {row['requests']:>17} "
-                     f"{fmt(row['x_floor'], '7.1f')}  {row['note']}")
+                     f"{fmt(row['ratio'], '7.2f')}  {row['note']}")
         self.say("\nTargets:")
         for name, passed, detail in self.checks:
             verdict = "n/a " if passed is None else ("PASS" if passed else "FAIL")
@@ -131,48 +258,84 @@ class Bench:
         self.say = self.report.say
         self.workdirs: List[str] = []
 
-    def worker(self, kind: str, spec: Dict[str, Any], concurrency: Optional[int] = None) -> Dict[str, Any]:
-        """Run worker ``kind`` on ``spec`` in a fresh process (this interpreter, a temp dir of its own, the
-        connector's concurrency set to ``concurrency`` or left to its default) and return its figures, or
-        ``{"error": …}`` with the end of its output."""
-        workdir = tempfile.mkdtemp(prefix=f"cm-bench-{kind}-")
-        self.workdirs.append(workdir)
-        spec_path = Path(workdir) / "spec.json"
-        spec_path.write_text(json.dumps({**spec, "workdir": workdir}), encoding="utf-8")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-        env["RUNTIME__DLTHUB_TELEMETRY"] = "false"
-        env.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")  # as the cm-source command sets it
-        env.pop(CONCURRENCY_ENV, None)
-        if concurrency is not None:
-            env[CONCURRENCY_ENV] = str(concurrency)
-        started = time.perf_counter()
-        process = subprocess.run(
-            [sys.executable, str(ENTRY_POINT), "--worker", kind, str(spec_path)],
-            cwd=workdir, env=env, capture_output=True, text=True,
-        )
-        process_s = time.perf_counter() - started
-        lines = [line for line in process.stdout.splitlines() if line.startswith(RESULT_MARKER)]
-        if process.returncode != 0 or not lines:
-            tail = "\n".join((process.stderr or process.stdout).strip().splitlines()[-12:])
-            return {"error": f"{kind} worker exited {process.returncode}:\n{tail}", "process_s": process_s}
-        return {**json.loads(lines[-1][len(RESULT_MARKER):]), "process_s": process_s}
+    def start(self, kind: str, spec: Dict[str, Any], concurrency: Optional[int] = None,
+              workdir: Optional[str] = None) -> Started:
+        """Start worker ``kind`` on ``spec`` in a fresh process (this interpreter, in ``workdir`` or a temp
+        dir of its own, the connector's concurrency ``concurrency`` or its default). Kind ``command`` is
+        ``cm-source load --tables <spec's tables> --quiet`` instead, reading the spec's sandbox through
+        SOURCES__CAMPAIGN_MONITOR__API_KEY / __BASE_URL, with dlt's data dir (its pipeline state) in its dir."""
+        if workdir is None:
+            workdir = tempfile.mkdtemp(prefix=f"cm-bench-{kind}-")
+            self.workdirs.append(workdir)
+        env = child_env(concurrency)
+        if kind == "command":
+            argv = [str(COMMAND), "load", "--tables", ",".join(spec["tables"]), "--quiet"]
+            env.update({"SOURCES__CAMPAIGN_MONITOR__API_KEY": spec["api_key"],
+                        "SOURCES__CAMPAIGN_MONITOR__BASE_URL": spec["base_url"],
+                        "DLT_DATA_DIR": str(Path(workdir) / "dlt")})
+        else:
+            spec_path = Path(workdir) / "spec.json"
+            spec_path.write_text(json.dumps({**spec, "workdir": workdir}), encoding="utf-8")
+            argv = [sys.executable, str(ENTRY_POINT), "--worker", kind, str(spec_path)]
+        with open(Path(workdir) / f"{kind}.out", "w") as out, open(Path(workdir) / f"{kind}.err", "w") as err:
+            spawned = time.monotonic()
+            process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=err)
+        return Started(kind, process, workdir, spawned)
 
-    def measure(self, server: TimedSandbox, kind: str, spec: Dict[str, Any],
-                concurrency: Optional[int] = None) -> Dict[str, Any]:
-        """``worker`` against ``server`` alone, with the requests the sandbox saw (``requests_seen``, see
-        classify_requests), the sandbox's own time (handling, encoding, first to last request) and CPU
-        time, and how long the worker took from its start to its first request (``first_request_s``)."""
+    def finish(self, started: Started) -> Dict[str, Any]:
+        """Wait for a started process and return its figures, or ``{"error": …}`` with the end of its
+        output. Every result has ``process_s`` (start to exit) and ``process_cpu_s``; the command's peak
+        RSS is read from /proc while it runs (VmHWM, as a worker reads its own), its ``wall_s`` is its
+        ``process_s`` and its DuckDB file is the one in its dir."""
+        pid, peak = started.process.pid, 0.0
+        while True:
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+            if done:
+                break
+            peak = max(peak, peak_rss_mb(str(pid)))
+            time.sleep(POLL_SECONDS)
+        process_s = time.monotonic() - started.spawned
+        started.process.returncode = code = os.waitstatus_to_exitcode(status)
+        figures = {"process_s": process_s, "process_cpu_s": usage.ru_utime + usage.ru_stime}
+        out, err = (Path(started.workdir, f"{started.kind}.{end}").read_text() for end in ("out", "err"))
+        lines = [line for line in out.splitlines() if line.startswith(RESULT_MARKER)]
+        if code != 0 or not (lines or started.kind == "command"):
+            tail = "\n".join((err or out).strip().splitlines()[-12:])
+            return {"error": f"{started.kind} exited {code}:\n{tail}", **figures}
+        if started.kind == "command":
+            duckdb_file = next(Path(started.workdir).glob("*.duckdb"))
+            return {**figures, "wall_s": process_s, "cpu_s": figures["process_cpu_s"], "peak_rss_mb": peak,
+                    "duckdb": str(duckdb_file)}
+        return {**json.loads(lines[-1][len(RESULT_MARKER):]), **figures}
+
+    def worker(self, kind: str, spec: Dict[str, Any], concurrency: Optional[int] = None) -> Dict[str, Any]:
+        """Run worker ``kind`` on ``spec`` (see ``start``) and return its figures."""
+        return self.finish(self.start(kind, spec, concurrency))
+
+    def measure(self, server: ServerFigures, kind: str, spec: Dict[str, Any], concurrency: Optional[int] = None,
+                workdir: Optional[str] = None) -> Dict[str, Any]:
+        """``measure_together`` with one worker."""
+        return self.measure_together(server, kind, [spec], concurrency, workdir)[0]
+
+    def measure_together(self, server: Any, kind: str, specs: List[Dict[str, Any]],
+                         concurrency: Optional[int] = None, workdir: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Workers ``kind``, one per spec, started at once against ``server`` (TimedSandbox or ServerProcess)
+        alone. Each result gets what the server saw meanwhile (ServerFigures.figures: requests, its own
+        time, its CPU time; the same for all of them), the time from the worker's start to the first
+        request (``first_request_s``) and, from a load, to the end of its run (``end_s``)."""
         server.reset()
-        spawned, cpu_before = time.monotonic(), process_cpu_s()
-        result = self.worker(kind, {**server.spec, **spec}, concurrency)
+        cpu_before = server.cpu_s()
+        started = [self.start(kind, {**server.spec, **spec}, concurrency, workdir) for spec in specs]
+        results = [self.finish(run) for run in started]
+        cpu_s = server.cpu_s() - cpu_before
+        server.collect()
+        figures = server.figures(cpu_s)
         first = min((served.started for served in server.served), default=None)
-        result.update(requests_seen=classify_requests(server.sandbox.requests), server_s=server.handler_s(),
-                      encode_s=server.encode_s(), span_s=server.span_s(),
-                      # this process does nothing else while the worker runs: its CPU is the server's
-                      server_cpu_s=process_cpu_s() - cpu_before, answered=len(server.served),
-                      first_request_s=None if first is None else first - spawned)
-        return result
+        for run, result in zip(started, results):
+            result.update(figures, first_request_s=None if first is None else first - run.spawned)
+            if "finished_at" in result:
+                result["end_s"] = result["finished_at"] - run.spawned
+        return results
 
     def clean_up(self) -> None:
         """Remove the workers' temp dirs, or with --keep say where they are."""

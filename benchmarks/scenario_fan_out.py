@@ -4,17 +4,16 @@ floor that sends the same requests with as many in flight, and the targets on it
 from __future__ import annotations
 
 import gc
-import time
 from typing import Any, Dict, List
 
 from benchmarks import targets
 from benchmarks.accounts import concurrent_side
-from benchmarks.runner import Bench, TimedSandbox
-from benchmarks.scenario_load import cpu_text, duckdb_counts, steps_text
+from benchmarks.runner import Bench, ServerProcess
+from benchmarks.scenario_load import cpu_text, duckdb_counts, report_command, steps_text, warm
 from cm_source.read.catalogue import ENDPOINTS
-from cm_source.sandbox import generate_account
 
 REPORT_TABLES = [endpoint.table for endpoint in ENDPOINTS if endpoint.campaign_report]
+SUBSCRIBERS = 3000  # the fan-out's account: 2 lists (generate_account's spread) and this many subscribers
 
 
 def run(bench: Bench) -> List[Dict[str, Any]]:
@@ -25,23 +24,21 @@ def run(bench: Bench) -> List[Dict[str, Any]]:
 
 
 def run_size(bench: Bench, campaigns: int) -> Dict[str, Any]:
-    started = time.perf_counter()
-    account = generate_account(clients=1, lists_per_client=3, subscribers=3000, sent_campaigns=campaigns)
-    bench.say(f"\n== report fan-out: {campaigns:,} sent campaigns, {len(REPORT_TABLES)} report tables"
-              f" (generated in {time.perf_counter() - started:.1f} s)")
     tables = ["clients", "campaigns", *REPORT_TABLES]
     threads = concurrent_side(bench.args.concurrency)
-    with TimedSandbox(account, cache_answers=True) as server:
-        bench.say("   warming the server's answer cache with one untimed connector run ...")
-        warm = bench.measure(server, "load", {"tables": tables}, bench.args.concurrency)
-        sent = [(request.path, request.query) for request in server.sandbox.requests]
+    with ServerProcess(SUBSCRIBERS, 2, campaigns=campaigns) as server:
+        bench.say(f"\n== report fan-out: {campaigns:,} sent campaigns, {len(REPORT_TABLES)} report tables"
+                  f" (generated in {server.generated_s:.1f} s by the server process)")
+        warm(bench, server, tables, with_floor=False)
+        sent = [(request.path, request.query) for request in server.requests]
         bench.say(f"   floor: the same {len(sent):,} requests, {threads} in flight ...")
         floor = bench.measure(server, "fan_out_floor", {"requests": sent, "threads": threads})
-        bench.say("   connector load ...")
+        bench.say("   connector load, the plain call ...")
         load = bench.measure(server, "load", {"tables": tables}, bench.args.concurrency)
-    out = {"campaigns": campaigns, "requests": len(sent), "floor": floor, "load": load, "warm": warm}
+        bench.say("   connector load, the command ...")
+        command = bench.measure(server, "command", {"tables": tables}, bench.args.concurrency)
+    out = {"campaigns": campaigns, "requests": len(sent), "floor": floor, "load": load, "command": command}
     report(bench, out)
-    del account
     gc.collect()
     return out
 
@@ -56,7 +53,8 @@ def report(bench: Bench, out: Dict[str, Any]) -> None:
     bench.say(f"   floor: {floor['wall_s']:.1f} s, {floor['requests']:,} requests, peak RSS {floor['peak_rss_mb']:.0f} MB;"
               f" {cpu_text(floor)}")
     bench.say(f"   load: {load['wall_s']:.1f} s, peak RSS {load['peak_rss_mb']:.0f} MB; {steps_text(load)}")
-    bench.say(f"   {cpu_text(load)}; first request {load['first_request_s']:.2f} s after the worker started")
+    bench.say(f"   {cpu_text(load)}; first request {load['first_request_s']:.2f} s after the worker started;"
+              f" {load['requests_seen']['rate_limited']} × 429")
     counts = duckdb_counts(load["duckdb"], REPORT_TABLES)
     rows = sum(count for count in counts.values() if isinstance(count, int))
     bench.say(f"   rows in DuckDB {counts}")
@@ -71,6 +69,8 @@ def report(bench: Bench, out: Dict[str, Any]) -> None:
                        ratio <= targets.FAN_OUT_VS_FLOOR, f"{load['wall_s']:.1f} s / {floor['wall_s']:.1f} s = {ratio:.2f}×")
     bench.report.check(f"fan-out at {campaigns:,} campaigns: peak RSS ≤ {targets.FAN_OUT_RSS_MB:g} MB",
                        load["peak_rss_mb"] <= targets.FAN_OUT_RSS_MB, f"{load['peak_rss_mb']:.0f} MB")
+    report_command(bench, f"fan-out at {campaigns:,} campaigns", "fan-out (command)", 0, load, out["command"],
+                   counts, rows, "the plain call's")
 
 
 def size_checks(bench: Bench, results: List[Dict[str, Any]]) -> None:

@@ -30,14 +30,14 @@ def run(bench: Bench) -> Dict[str, Any]:
     bench.workdirs.append(state_dir)
     bench.say(f"\n== incremental: {size:,} subscribers, {bench.args.lists} lists")
     with TimedSandbox(account) as server:
-        full = bench.measure(server, "load", {"incremental": True, "state_dir": state_dir})
+        full = bench.measure(server, "load", {"incremental": True}, workdir=state_dir)
         if "error" in full:
             bench.say(full["error"])
             return full
         changed = touch(account, size)
         bench.say(f"   activity: {changed:,} subscribers joined or moved ({changed / size:.1%})")
         warm_up(server, account)
-        again = bench.measure(server, "load", {"incremental": True, "state_dir": state_dir})
+        again = bench.measure(server, "load", {"incremental": True}, workdir=state_dir)
         if "error" in again:
             bench.say(again["error"])
             return again

@@ -6,27 +6,28 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from benchmarks import targets
-from benchmarks.accounts import comparison_account, concurrent_side, layout_text
-from benchmarks.runner import Bench, TimedSandbox
-from benchmarks.scenario_load import cpu_text, floor, steps_text
+from benchmarks.accounts import concurrent_side, state_tables
+from benchmarks.runner import Bench, ServerProcess
+from benchmarks.scenario_load import cpu_text, floor, steps_text, warm
 
 
 def run(bench: Bench, states: List[str]) -> None:
     args = bench.args
-    account, total, expected = comparison_account(args.compare_subscribers, args.compare_lists, states)
     sides = {"sequential": 1, "concurrent": concurrent_side(args.concurrency)}
     bench.say(f"\n== latency: {args.compare_subscribers:,} subscribers over {args.compare_lists} lists (even),"
               f" {args.compare_latency * 1000:.0f} ms a request")
-    bench.say(f"   {layout_text(account, states)}; expected requests {expected}")
     results: Dict[str, Dict[str, Any]] = {}
-    with TimedSandbox(account) as server:
-        server.sandbox.faults.latency(args.compare_latency)
-        first = floor(bench, server, account, states)
+    with ServerProcess(args.compare_subscribers, args.compare_lists, "even") as server:
+        total, expected = server.facts["rows"], server.facts["expected"]
+        bench.say(f"   {server.facts['layout']}; expected requests {expected}")
+        warm(bench, server, state_tables(states))
+        server.latency(args.compare_latency)
+        first = floor(bench, server)
         bench.report.row("latency floor (1 session)", args.compare_subscribers, first, total, expected["pages"],
                          first["requests_seen"]["total"])
         for label, concurrency in sides.items():
             bench.say(f"   connector, max_concurrent_requests={concurrency} ...")
-            result = results[label] = bench.measure(server, "load", {}, concurrency)
+            result = results[label] = bench.measure(server, "load", {"tables": state_tables(states)}, concurrency)
             seen = result["requests_seen"]
             if "error" in result:
                 bench.say("   " + result["error"])

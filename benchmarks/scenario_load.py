@@ -1,21 +1,19 @@
-"""The floor and the connector's load at each size (--sizes), and the targets on them: the load
-against the floor, peak RSS, its growth with the size, requests, rows in DuckDB."""
+"""The floor and the connector's load at each size (--sizes), the load through the plain Python call and
+through the ``cm-source load`` command, and the targets on them: the load against the floor, peak RSS,
+its growth with the size, requests, rows in DuckDB. Also what the other read scenarios share: the
+warm-up, the CPU and steps texts, rows in DuckDB against the sandbox, the command beside the plain call."""
 
 from __future__ import annotations
 
 import gc
-import time
 from typing import Any, Dict, List, Optional
 
 import duckdb
 
 from benchmarks import targets
-from benchmarks.accounts import (
-    build_account, expected_requests, layout_text, rows_to_read, sandbox_counts, subscriber_paths)
-from benchmarks.memory import current_rss_mb, peak_rss_mb
-from benchmarks.runner import Bench, TimedSandbox
-from benchmarks.workers import CONCURRENCY_ENV, DATASET
-from cm_source.sandbox import Account
+from benchmarks.accounts import state_tables
+from benchmarks.runner import Bench, ServerProcess
+from benchmarks.workers import CONCURRENCY_ENV, DATASET, list_state
 
 
 def run(bench: Bench, states: List[str], want_floor: bool, want_load: bool) -> List[Dict[str, Any]]:
@@ -23,50 +21,60 @@ def run(bench: Bench, states: List[str], want_floor: bool, want_load: bool) -> L
     sizes = []
     for size in bench.args.sizes:
         sizes.append(run_size(bench, size, states, want_floor, want_load))
-        gc.collect()  # a finished account left for the GC slows every later sandbox down
+        gc.collect()
     size_checks(bench, sizes)
     return sizes
 
 
-def floor(bench: Bench, server: TimedSandbox, account: Account, states: List[str]) -> Dict[str, Any]:
-    """The floor worker reading every list-state of ``account`` from ``server``."""
-    return bench.measure(server, "floor", {"paths": subscriber_paths(account, states)})
+def floor(bench: Bench, server: ServerProcess) -> Dict[str, Any]:
+    """The floor worker reading every list-state of the server's account."""
+    return bench.measure(server, "floor", {"paths": server.facts["paths"]})
+
+
+def warm(bench: Bench, server: ServerProcess, tables: List[str], with_floor: bool = True) -> None:
+    """Every request once, untimed, so that what is timed gets answers the server has already encoded:
+    the server, a Python sandbox, is then not what is measured. The floor's pages, then one connector
+    run, which also warms its catch-up requests (the sandbox answers them by scanning a whole list-state)."""
+    bench.say("   warming the server's answer cache (" + ("the floor's pages, then " if with_floor else "")
+              + "one connector run) ...")
+    if with_floor:
+        floor(bench, server)
+    bench.measure(server, "load", {"tables": tables}, bench.args.concurrency)
 
 
 def run_size(bench: Bench, size: int, states: List[str], want_floor: bool, want_load: bool) -> Dict[str, Any]:
     args = bench.args
-    started = time.perf_counter()
-    account = build_account(size, args.lists, args.layout)
-    generated_s = time.perf_counter() - started
-    total = rows_to_read(account, states)
-    bench.say(f"\n== {size:,} subscribers, {args.lists} lists ({args.layout} layout): generated in {generated_s:.1f} s,"
-              f" this process's RSS now {current_rss_mb():,.0f} MB (peak {peak_rss_mb():,.0f} MB)")
-    bench.say(f"   {layout_text(account, states)}")
-    bench.say(f"   the connector's states: {', '.join(states)} -> {total:,} rows to read")
-    out: Dict[str, Any] = {"size": size, "rows": total, "generate_s": generated_s}
-    expected = expected_requests(account, states)
-    with TimedSandbox(account, cache_answers=True) as server:
-        # Every request once, untimed, so that the floor and the load both get answers the server has
-        # already encoded: the server, a Python sandbox, is then not what is measured. The connector's
-        # own run warms its catch-up requests, which the sandbox answers by scanning a whole list-state.
-        bench.say("   warming the server's answer cache (the floor's pages, then one connector run) ...")
-        floor(bench, server, account, states)
+    tables = state_tables(states)
+    with ServerProcess(size, args.lists, args.layout) as server:
+        facts = server.facts
+        total, expected = facts["rows"], facts["expected"]
+        bench.say(f"\n== {size:,} subscribers, {args.lists} lists ({args.layout} layout): generated in"
+                  f" {server.generated_s:.1f} s by the server process")
+        bench.say(f"   {facts['layout']}")
+        bench.say(f"   the connector's states: {', '.join(states)} -> {total:,} rows to read")
+        out: Dict[str, Any] = {"size": size, "rows": total, "generate_s": server.generated_s}
         if want_load:
-            bench.measure(server, "load", {"profile": False}, args.concurrency)
+            warm(bench, server, tables)
+        else:
+            floor(bench, server)
         if args.latency:
-            server.sandbox.faults.latency(args.latency)
+            server.latency(args.latency)
         if args.rate_limit:
-            server.sandbox.faults.rate_limit_window(args.rate_limit, per_seconds=1.0)
+            server.window(args.rate_limit, 1)
         floor_s = None
         if want_floor:
             bench.say("   floor ...")
-            out["floor"] = floor(bench, server, account, states)
+            out["floor"] = floor(bench, server)
             floor_s = report_floor(bench, size, out["floor"], total, expected)
         if want_load:
-            bench.say("   connector load ...")
-            out["load"] = bench.measure(server, "load", {"profile": False}, args.concurrency)
+            bench.say("   connector load, the plain call ...")
+            out["load"] = bench.measure(server, "load", {"tables": tables}, args.concurrency)
             out["load"]["expected_requests"] = expected
-            report_load(bench, size, out["load"], account, expected, total, floor_s)
+            report_load(bench, size, out["load"], facts, floor_s)
+            bench.say("   connector load, the command ...")
+            out["command"] = bench.measure(server, "command", {"tables": tables}, args.concurrency)
+            report_command(bench, f"load at {size:,}", "load (command)", size, out["load"], out["command"],
+                           facts["counts"], total)
     return out
 
 
@@ -90,7 +98,7 @@ def report_floor(bench: Bench, size: int, result: Dict[str, Any], total: int,
 def cpu_text(result: Dict[str, Any]) -> str:
     """Which side was busy: the worker's CPU time, the server's, and the server's own time per answer."""
     per_request = 1000 * (result["server_s"] + result["encode_s"]) / max(1, result["answered"])
-    return (f"CPU: client {result['cpu_s']:.1f} s, server {result['server_cpu_s']:.1f} s;"
+    return (f"CPU: worker {result['cpu_s']:.1f} s, server {result['server_cpu_s']:.1f} s;"
             f" the server's own time {per_request:.2f} ms per request")
 
 
@@ -103,18 +111,16 @@ def steps_text(result: Dict[str, Any], with_rss: bool = True) -> str:
     )
 
 
-def report_load(bench: Bench, size: int, load: Dict[str, Any], account: Account, expected: Dict[str, int],
-                total: int, floor_s: Optional[float]) -> None:
-    """Print the load, count its rows in DuckDB, add its row and its checks (rows, requests)."""
-    seen = load["requests_seen"]
-    bench.report.row("load", size, load, total, expected["total"], seen["total"], floor_s)
+def report_load(bench: Bench, size: int, load: Dict[str, Any], facts: Dict[str, Any],
+                floor_s: Optional[float]) -> None:
+    """Print the load, check its rows in DuckDB, add its row and its checks (rows, requests)."""
+    seen, expected = load["requests_seen"], facts["expected"]
+    bench.report.row("load", size, load, facts["rows"], expected["total"], seen["total"], floor_s,
+                     note=f"the plain call; process {load.get('process_s', 0):.1f} s")
     if "error" in load:
         bench.say("   " + load["error"])
         bench.report.check(f"load at {size:,} finished", False, load["error"].splitlines()[-1])
         return
-    loaded = duckdb_counts(load["duckdb"], load["tables"])
-    want = sandbox_counts(account, load["tables"])
-    load["loaded_rows"], load["sandbox_rows"] = loaded, want
     bench.say(f"   load: {load['wall_s']:.1f} s, peak RSS {load['peak_rss_mb']:.0f} MB (after imports"
               f" {load['baseline_rss_mb']:.0f} MB); {steps_text(load)}")
     bench.say(f"   {cpu_text(load)}; first request {load['first_request_s']:.2f} s after the worker started;"
@@ -122,9 +128,7 @@ def report_load(bench: Bench, size: int, load: Dict[str, Any], account: Account,
     bench.say(f"   requests expected {expected} / seen pages {seen['pages']}, catch-up {seen['catch_up']},"
               f" other {seen['other_by_path']}, not pagesize=1000 {seen['not_pagesize_1000']},"
               f" read twice {seen['read_twice']}, 429s {seen['rate_limited']}")
-    bench.say(f"   rows in DuckDB {loaded} vs sandbox {want}")
-    bench.report.check(f"load at {size:,}: rows in DuckDB equal the sandbox's", loaded == want,
-                       f"{sum(v for v in loaded.values() if isinstance(v, int)):,} loaded vs {sum(want.values()):,}")
+    rows_check(bench, f"load at {size:,}", load, facts["counts"])
     exact = seen["total"] == expected["total"] and not seen["not_pagesize_1000"] and not seen["read_twice"]
     bench.report.check(f"load at {size:,}: requests exactly the minimum", exact,
                        f"expected {expected['total']} ({expected['pages']} pages + {expected['catch_up']} catch-up"
@@ -133,15 +137,59 @@ def report_load(bench: Bench, size: int, load: Dict[str, Any], account: Account,
                        f" pagesize=1000, {seen['read_twice']} pages read twice")
 
 
+def report_command(bench: Bench, label: str, row: str, subscribers: int, plain: Dict[str, Any],
+                   command: Dict[str, Any], want: Dict[str, int], rows: int, whose: str = "the sandbox's") -> None:
+    """The same run through ``cm-source load``, beside the plain call: both from process start to exit
+    (imports included), its rows against ``want``, and the check that it does not beat the plain call."""
+    seen = command["requests_seen"]
+    bench.report.row(row, subscribers, command, rows, None, seen["total"],
+                     note=f"cm-source load, start to exit; the plain call's {plain.get('process_s', 0):.1f} s")
+    if "error" in command or "error" in plain:
+        failed = command if "error" in command else plain
+        bench.say("   " + failed["error"])
+        bench.report.check(f"{label}: the command and the plain call finished", False,
+                           failed["error"].splitlines()[-1])
+        return
+    bench.say(f"   command: {command['process_s']:.1f} s start to exit, CPU {command['cpu_s']:.1f} s (server"
+              f" {command['server_cpu_s']:.1f} s), peak RSS {command['peak_rss_mb']:.0f} MB; first request"
+              f" {command['first_request_s']:.2f} s after it started; {seen['total']:,} requests,"
+              f" {seen['rate_limited']} × 429")
+    bench.say(f"   the plain call: {plain['process_s']:.1f} s start to exit (its pipeline.run {plain['wall_s']:.1f} s),"
+              f" CPU {plain['process_cpu_s']:.1f} s, peak RSS {plain['peak_rss_mb']:.0f} MB")
+    rows_check(bench, f"{label} (command)", command, want, whose)
+    ratio = command["process_s"] / plain["process_s"]
+    bench.report.check(f"{label}: the command does not beat the plain call (by more than"
+                       f" {targets.COMMAND_LEAD:.0%})", ratio >= 1 - targets.COMMAND_LEAD,
+                       f"start to exit: command {command['process_s']:.1f} s / plain call {plain['process_s']:.1f} s"
+                       f" = {ratio:.2f}×")
+
+
+def rows_check(bench: Bench, label: str, result: Dict[str, Any], want: Dict[str, int],
+               whose: str = "the sandbox's") -> bool:
+    """Rows per table in the run's DuckDB file against ``want`` (a list-state table's rows each once):
+    printed, and checked."""
+    loaded = duckdb_counts(result["duckdb"], list(want))
+    bench.say(f"   rows in DuckDB {loaded} vs {whose} {want}")
+    exact = loaded == want
+    total = sum(v for v in loaded.values() if isinstance(v, int))
+    bench.report.check(f"{label}: rows in DuckDB equal {whose}, each once", exact,
+                       f"{total:,} loaded vs {sum(want.values()):,}" + ("" if exact else f": {loaded}"))
+    return exact
+
+
 def duckdb_counts(path: str, tables: List[str]) -> Dict[str, Any]:
-    """Rows per table the load worker left in its DuckDB file; an error's first line where one failed."""
+    """Rows per table a run left in its DuckDB file; where a list-state table holds a (list_id,
+    email_address) more than once, "N rows, M distinct"; an error's first line where one failed."""
     counts: Dict[str, Any] = {}
     with duckdb.connect(path, read_only=True) as connection:
         for table in tables:
+            distinct = "count(DISTINCT (list_id, email_address))" if list_state(table) else "count(*)"
             try:
-                counts[table] = connection.execute(f"SELECT count(*) FROM {DATASET}.{table}").fetchone()[0]
+                rows, once = connection.execute(f"SELECT count(*), {distinct} FROM {DATASET}.{table}").fetchone()
             except duckdb.Error as error:
                 counts[table] = f"error: {error}".splitlines()[0]
+                continue
+            counts[table] = rows if rows == once else f"{rows} rows, {once} distinct"
     return counts
 
 
@@ -157,7 +205,7 @@ def size_checks(bench: Bench, sizes: List[Dict[str, Any]]) -> None:
         check(f"load at {largest['size']:,} within {targets.LOAD_VS_FLOOR:g}× the floor",
               load_s / floor_s <= targets.LOAD_VS_FLOOR, f"{load_s:.1f} s / {floor_s:.1f} s = {load_s / floor_s:.2f}×")
     for s in loads:
-        check(f"load at {s['size']:,}: peak RSS ≤ {targets.PEAK_RSS_MB:g} MB",
+        check(f"load at {s['size']:,}: peak RSS ≤ {targets.PEAK_RSS_MB:g} MB (the plain call)",
               s["load"]["peak_rss_mb"] <= targets.PEAK_RSS_MB, f"{s['load']['peak_rss_mb']:.0f} MB")
     if len(loads) > 1:
         smallest = min(loads, key=lambda s: s["size"])

@@ -6,24 +6,24 @@ from __future__ import annotations
 from typing import List
 
 from benchmarks import targets
-from benchmarks.accounts import comparison_account, concurrent_side
-from benchmarks.runner import Bench, TimedSandbox
-from benchmarks.scenario_load import cpu_text
+from benchmarks.accounts import concurrent_side, state_tables
+from benchmarks.runner import Bench, ServerProcess
+from benchmarks.scenario_load import cpu_text, warm
 
 
 def run(bench: Bench, states: List[str]) -> None:
     args = bench.args
-    account, total, expected = comparison_account(args.compare_subscribers, args.compare_lists, states)
     concurrent, limit = concurrent_side(args.concurrency), args.compare_rate_limit
     bench.say(f"\n== rate limit: {limit} requests/s (fixed 1 s window), {args.compare_subscribers:,} subscribers over"
               f" {args.compare_lists} lists, connector max_concurrent_requests={concurrent}")
-    with TimedSandbox(account) as server:
-        server.sandbox.faults.rate_limit_window(limit, per_seconds=1.0)
-        before = server.sandbox.faults.rate_limited_count
-        result = bench.measure(server, "load", {}, concurrent)
-        refused = server.sandbox.faults.rate_limited_count - before
+    with ServerProcess(args.compare_subscribers, args.compare_lists, "even") as server:
+        total, expected = server.facts["rows"], server.facts["expected"]
+        warm(bench, server, state_tables(states))
+        server.window(limit, 1)
+        result = bench.measure(server, "load", {"tables": state_tables(states)}, concurrent)
         answered = server.answered()
     seen, span = result["requests_seen"], result["span_s"]
+    refused = seen["rate_limited"]
     rate = answered / span if span else 0.0
     result.update(rate_per_s=rate, refused_429=refused)
     bench.report.records.append({"scenario": "ratelimit", "limit": limit, "result": result})

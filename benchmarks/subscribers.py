@@ -5,10 +5,12 @@
     .venv/bin/python benchmarks/subscribers.py --sizes 20000 100000 # quicker
     .venv/bin/python benchmarks/subscribers.py --only floor,load --subscribers 1000000
     .venv/bin/python benchmarks/subscribers.py --only load --sizes 100000 --profile
+    .venv/bin/python benchmarks/subscribers.py --only wan     # also window, shared
 
-The sandbox runs in this process (a thread); the floor, the connector's load and the upsert each run
-in a fresh subprocess (this script with --worker), so each peak RSS is that worker's own. See
-benchmarks/README.md.
+The read scenarios' sandbox runs in a process of its own (benchmarks/server_process.py); write, mirror,
+incremental and --profile serve from a thread of this one. The floor, the connector's load and the
+upsert each run in a fresh subprocess (this script with --worker), and so does the cm-source command,
+so each peak RSS is that process's own. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ if str(REPO_ROOT) not in sys.path:
 
 from benchmarks.workers import CONCURRENCY_ENV, run_as_worker  # noqa: E402
 
-SCENARIOS = ("floor", "load", "fanout", "latency", "ratelimit", "write", "mirror", "incremental")
+SCENARIOS = ("floor", "load", "fanout", "wan", "window", "shared", "latency", "ratelimit", "write", "mirror",
+             "incremental")
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -51,6 +54,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help=f"comma-separated scenarios among {','.join(SCENARIOS)} (default: all)")
     parser.add_argument("--campaigns", type=int, nargs="+", default=[1_000, 10_000],
                         help="sent campaigns the fanout scenario reads every report of (default: 1000 10000)")
+    parser.add_argument("--wan-subscribers", type=int, default=200_000, help="wan: rows in its one list (default 200000)")
+    parser.add_argument("--wan-latency", type=float, default=0.1, help="wan: seconds on every answer (default 0.1)")
+    parser.add_argument("--window-subscribers", type=int, default=100_000,
+                        help="window and shared: rows in their one list (default 100000)")
+    parser.add_argument("--window-limit", type=int, default=30, help="window and shared: requests a window (default 30)")
+    parser.add_argument("--window-seconds", type=float, default=2.0, help="window and shared: its length (default 2)")
+    parser.add_argument("--window-latency", type=float, default=0.0,
+                        help="window and shared: also this latency on every answer, seconds (default 0)")
     parser.add_argument("--compare-subscribers", type=int, default=24_000, help="latency/ratelimit size (default 24000)")
     parser.add_argument("--compare-lists", type=int, default=12, help="latency/ratelimit lists (default 12, even)")
     parser.add_argument("--compare-latency", type=float, default=0.05, help="latency scenario, seconds (default 0.05)")
@@ -84,8 +95,8 @@ def run_scenarios(args: argparse.Namespace, command: str) -> None:
     import dlt
 
     from benchmarks import (
-        scenario_fan_out, scenario_incremental, scenario_latency, scenario_load, scenario_mirror, scenario_profile,
-        scenario_rate_limit, scenario_write,
+        scenario_bounds, scenario_fan_out, scenario_incremental, scenario_latency, scenario_load, scenario_mirror,
+        scenario_profile, scenario_rate_limit, scenario_write,
     )
     from benchmarks.accounts import connector_states
     from benchmarks.runner import Bench
@@ -101,6 +112,9 @@ def run_scenarios(args: argparse.Namespace, command: str) -> None:
         ("floor" in args.only or "load" in args.only,
          lambda: sizes.extend(scenario_load.run(bench, states, "floor" in args.only, "load" in args.only))),
         ("fanout" in args.only, lambda: scenario_fan_out.run(bench)),
+        ("wan" in args.only, lambda: scenario_bounds.run_wan(bench, states)),
+        ("window" in args.only, lambda: scenario_bounds.run_window(bench, states)),
+        ("shared" in args.only, lambda: scenario_bounds.run_shared(bench, states)),
         ("latency" in args.only, lambda: scenario_latency.run(bench, states)),
         ("ratelimit" in args.only, lambda: scenario_rate_limit.run(bench, states)),
         ("write" in args.only, lambda: scenario_write.run(bench)),

@@ -7,8 +7,9 @@ the exact ones (requests the minimum, rows equal to the sandbox's, one import pe
 # The performance issue: "1,000,000 subscribers into DuckDB: ≤ 1.5× the floor" (was 2× when the floor
 # was measured against the uncached sandbox).
 LOAD_VS_FLOOR = 1.5
-# The performance issue: "peak RSS ≤ 300 MB" (was < 500 MB).
-PEAK_RSS_MB = 300.0
+# Issue 27: "peak RSS ≤ 350 MB" through the plain call (the performance issue's 300 MB was measured
+# through the command's settings).
+PEAK_RSS_MB = 350.0
 # The performance issue: "memory at 1M ≤ 1.3× memory at 100k" (was 1.5×).
 MEMORY_GROWTH = 1.3
 # README Targets, "reading concurrently ≥ 3× faster than sequentially at 50 ms latency" (the benchmark's issue).
@@ -29,3 +30,13 @@ FAN_OUT_VS_FLOOR = 1.5
 # The performance issue: "the fan-out over 10,000 campaigns peaks at ≤ 1.3× the memory of 1,000 and ≤ 400 MB".
 FAN_OUT_RSS_MB = 400.0
 FAN_OUT_MEMORY_GROWTH = 1.3
+# Issue 27, "fast where users run it": the command may match the plain call, never beat it; timings on
+# this machine wander by a few percent, so it fails only when the command is more than this much faster.
+COMMAND_LEAD = 0.05
+# Issue 27, wan: ≤ 1.3× requests × latency ÷ max_concurrent_requests + the run's start-up.
+WAN_VS_BOUND = 1.3
+# Issue 27, window: zero 429s, and wall ≤ 1.15× answered requests ÷ the window's rate.
+WINDOW_VS_BOUND = 1.15
+WINDOW_429S = 0
+# Issue 27, shared: two runs at once on one key, against one window: ≤ 1% of all requests refused.
+SHARED_429_SHARE = 0.01

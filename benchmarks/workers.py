@@ -1,6 +1,6 @@
 """What runs inside a worker process: the floor, the connector's load and the upsert.
 
-Each is started by ``runner.Bench.worker`` as a fresh ``subscribers.py --worker KIND SPEC`` process in
+Each is started by ``runner.Bench.start`` as a fresh ``subscribers.py --worker KIND SPEC`` process in
 a temp dir of its own, reads its spec (a JSON file: the sandbox's URL and key, what to do) and prints
 one line, ``RESULT_MARKER`` and its figures as JSON. Nothing here imports the sandbox.
 """
@@ -23,15 +23,15 @@ import dlt
 import requests
 
 from benchmarks.memory import RssSampler, peak_rss_mb, process_cpu_s
-from cm_source import UpsertSettings, campaign_monitor_source, mirror_list, upsert_subscribers
+from cm_source import TABLES, UpsertSettings, campaign_monitor_source, mirror_list, upsert_subscribers
 from cm_source.api_facts import MAX_PAGE_SIZE, SUBSCRIBER_PARAMS, SUBSCRIBER_STATES
-from cm_source.read.destinations import destination_for
 from cm_source.write.custom_fields import CustomFields
 from cm_source.write.imports import import_body, prepare, subscriber_batches
 
 CONCURRENCY_ENV = "SOURCES__CAMPAIGN_MONITOR__MAX_CONCURRENT_REQUESTS"
 DATASET = "campaign_monitor_data"
-DUCKDB_FILE = "bench_warehouse.duckdb"  # not the dataset's name: DuckDB would find the reference ambiguous
+PIPELINE_NAME = "cm_benchmark"
+DUCKDB_FILE = f"{PIPELINE_NAME}.duckdb"  # dlt's for destination="duckdb"; not the dataset's name, which DuckDB would find ambiguous
 RESULT_MARKER = "BENCHMARK-RESULT "
 Spec = Dict[str, Any]
 
@@ -103,46 +103,46 @@ def worker_fan_out_floor(spec: Spec) -> Dict[str, Any]:
 
 
 def worker_load(spec: Spec) -> Dict[str, Any]:
-    """The connector's full load of the list-state tables (or the spec's ``tables``) into DuckDB, as the project's pipeline does it
-    (parquet files, insert-from-staging replace), in a pipelines dir of its own; cProfiled when the
-    spec says ``profile``. With ``incremental`` it is an incremental run, kept in ``state_dir`` (DuckDB
-    file and pipeline state) so that the next worker carries on from it."""
+    """The connector's load of the list-state tables (or the spec's ``tables``) as a dlt user runs it:
+
+        pipeline = dlt.pipeline(pipeline_name=..., destination="duckdb", dataset_name=...)
+        pipeline.run(campaign_monitor_source(api_key=..., base_url=...).with_resources(...))
+
+    No loader file format, replace strategy, DuckDB setting or environment variable of ours: dlt's
+    DuckDB file (DUCKDB_FILE) lands in the worker's dir, and so does the pipelines dir (so no run reads
+    another's state). cProfiled when the spec says ``profile``; with ``incremental`` an incremental run,
+    which the next worker started in the same dir carries on from."""
     baseline = peak_rss_mb()
-    workdir = Path(spec.get("state_dir") or spec["workdir"])
-    source = campaign_monitor_source(
-        api_key=spec["api_key"], base_url=spec["base_url"], incremental=bool(spec.get("incremental"))
-    )
-    tables = spec.get("tables") or [name for name in source.resources if list_state(name)]
-    source = source.with_resources(*tables)
-    pipeline = dlt.pipeline(
-        pipeline_name="cm_benchmark",
-        destination=destination_for("duckdb", str(workdir / DUCKDB_FILE)),  # as cm-source load does
-        dataset_name=DATASET,
-        pipelines_dir=str(workdir / "pipelines"),
-    )
+    tables = spec.get("tables") or [name for name in TABLES if list_state(name)]
+    options = {"incremental": True} if spec.get("incremental") else {}
+    pipeline = dlt.pipeline(pipeline_name=PIPELINE_NAME, destination="duckdb", dataset_name=DATASET,
+                            pipelines_dir=str(Path.cwd() / "pipelines"))
     sampler = RssSampler()
     sampler.start()
     profiler = cProfile.Profile() if spec.get("profile") else None
     if profiler is not None:
         profiler.enable()
-    started, cpu_started = time.perf_counter(), process_cpu_s()
-    pipeline.run(source, loader_file_format="parquet")
-    wall, cpu = time.perf_counter() - started, process_cpu_s() - cpu_started
+    started, cpu_started = time.monotonic(), process_cpu_s()
+    pipeline.run(campaign_monitor_source(api_key=spec["api_key"], base_url=spec["base_url"], **options)
+                 .with_resources(*tables))
+    finished, cpu = time.monotonic(), process_cpu_s() - cpu_started
     if profiler is not None:
         profiler.disable()
     sampler.finish()
     result = {
-        "wall_s": wall,
+        "wall_s": finished - started,
+        "started_at": started,
+        "finished_at": finished,
         "cpu_s": cpu,
         "peak_rss_mb": peak_rss_mb(),
         "baseline_rss_mb": baseline,
         "tables": tables,
         "max_concurrent_requests_env": os.environ.get(CONCURRENCY_ENV),
         "steps": step_figures(pipeline, sampler),
-        "duckdb": str(workdir / DUCKDB_FILE),
+        "duckdb": str(Path.cwd() / DUCKDB_FILE),
     }
     if profiler is not None:
-        result.update(profile_figures(profiler, workdir))
+        result.update(profile_figures(profiler, Path(spec["workdir"])))
     return result
 
 

@@ -230,6 +230,11 @@ class Faults:
             self._latency = self._paging = self._window = None
             self._update()
 
+    @property
+    def changes_rows(self) -> bool:
+        """Whether insert_while_paging waits to change a list: answers made now may not hold once it has."""
+        return self._paging is not None
+
     def _arm(self, name: str, count: int, only: Only, reply: Reply | None) -> None:
         """Queue a one-shot fault behind those armed before it."""
         shot = _OneShot(name, _counted(count), _pattern(only), reply)

@@ -95,8 +95,10 @@ class Sandbox:
 
     `cache_answers` keeps each GET's encoded answer (by target, key and the account's now) until the next
     request that is not a GET, so a benchmark's server answers a page it has served before as fast as a
-    plain server returning pre-built pages. Requests are recorded all the same; while a fault switch is
-    on nothing is cached. Off by default: a test that changes the account's rows directly, without moving
+    plain server returning pre-built pages. Requests are recorded all the same. Latency and the window
+    limiter only delay an answer or add headers to it, so cached answers go out under them too; an answer
+    a fault gives or cuts, and every answer while insert_while_paging waits to change a list, is made
+    afresh and not kept. Off by default: a test that changes the account's rows directly, without moving
     its now, would be served the old answer."""
 
     def __init__(
@@ -157,20 +159,20 @@ class Sandbox:
         under the account's lock with the query as given_query() makes it (an empty parameter is one
         not sent); when a fault switch is on, let the faults have their say first."""
         arrival = _Arrival.read(method, target, authorization, body)
+        key = (target, authorization, self.account.system_date)
         if self.faults.armed:
-            return self._handle_with_faults(arrival)
+            return self._handle_with_faults(arrival, key)
         with self._requests_lock:
             self.requests.append(arrival.recorded())
         if self._answers is None:
             return self._serve(arrival)
-        return self._cached(arrival, (target, authorization, self.account.system_date))
+        return self._cached(arrival, key)
 
     def _cached(self, arrival: _Arrival, key: tuple) -> Reply:
         """The answer cache (``cache_answers``): a GET answered before is sent as it was encoded then;
         any other request empties the cache, since it may change what a GET answers."""
         if arrival.method != "GET":
-            self._answers_made += 1  # a GET answered while this write ran is not kept either
-            self._answers.clear()
+            self._forget_answers()
             return self._serve(arrival)
         reply = self._answers.get(key)
         if reply is None:
@@ -181,9 +183,15 @@ class Sandbox:
                 self._answers[key] = reply
         return reply
 
-    def _handle_with_faults(self, arrival: _Arrival) -> Reply:
+    def _forget_answers(self) -> None:
+        """Empty the answer cache; a GET being answered meanwhile is not kept either."""
+        self._answers_made += 1
+        self._answers.clear()
+
+    def _handle_with_faults(self, arrival: _Arrival, key: tuple) -> Reply:
         """handle() while a fault switch is on: decide and record in one step, so requests take faults in
-        the order they are recorded; wait (holding no lock); then answer as the fault says."""
+        the order they are recorded; wait (holding no lock); then answer as the fault says (from the
+        answer cache, when there is one, if no fault took the request and no list is about to change)."""
         with self._requests_lock:
             admission = self.faults.admit(arrival.path)
             self.requests.append(arrival.recorded(admission.fault))
@@ -191,7 +199,12 @@ class Sandbox:
             time.sleep(admission.delay)
         if admission.reply is not None:
             return admission.reply
-        reply = self._serve(arrival)
+        if self._answers is not None and admission.fault is None and not self.faults.changes_rows:
+            reply = self._cached(arrival, key)
+        else:
+            if self._answers is not None and self.faults.changes_rows:
+                self._forget_answers()  # kept before the list changes: not what it will answer after
+            reply = self._serve(arrival)
         if admission.fault is None:
             self.faults.served(self.account, arrival.method, arrival.path, arrival.query, reply.status)
         else:  # truncate
