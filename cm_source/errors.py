@@ -13,7 +13,7 @@ from .api_facts import API_KEY_SETTING
 MISSING_KEY = (
     f"no Campaign Monitor API key: set {API_KEY_SETTING} or api_key under"
     " [sources.campaign_monitor] in .dlt/secrets.toml (or, acting for another account,"
-    " access_token and refresh_token: README, Authentication)"
+    " access_token and refresh_token: docs/authentication.md)"
 )
 
 

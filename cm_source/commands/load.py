@@ -37,7 +37,7 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: str = "cm-source load
     parser.add_argument("--demo", action="store_true", help="load from the built-in sandbox; no account needed")
     parser.add_argument("--destination", default="duckdb", help="any dlt destination name (default: duckdb)")
     parser.add_argument(
-        "--file-format", help="loader file format (default: the fastest the destination takes; see the README)"
+        "--file-format", help="loader file format (default: the fastest the destination takes; see docs/destinations-and-querying.md)"
     )
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset (schema) name (default: {DEFAULT_DATASET})")
     parser.add_argument("--quiet", action="store_true", help="no progress while it runs, only the closing summary")

@@ -132,7 +132,7 @@ def describe_error(method: str, path: str, status: int, code: Optional[int], mes
         kind = {INVALID_TOKEN: "is not valid", REVOKED_TOKEN: "was revoked", EXPIRED_TOKEN: "expired again"}[code]
         return (
             f"Campaign Monitor refused the OAuth access token: it {kind} ({answer}) on {request}: get new tokens"
-            f" (README, Authentication) and set {ACCESS_TOKEN_SETTING} and {REFRESH_TOKEN_SETTING}, then delete"
+            f" (docs/authentication.md) and set {ACCESS_TOKEN_SETTING} and {REFRESH_TOKEN_SETTING}, then delete"
             " the token file (default .campaign_monitor/tokens.json), which a run prefers"
         )
     if status == 401:

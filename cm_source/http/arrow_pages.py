@@ -18,7 +18,7 @@ import pyarrow.json as pa_json
 
 ROWS_FIELD = "Results"
 # The reader's memory comes from malloc, which gives it back once a page is freed on another thread;
-# Arrow's default pool (mimalloc) kept it for the rest of a long read (README, Performance).
+# Arrow's default pool (mimalloc) kept it for the rest of a long read (docs/performance.md).
 _PAGE_MEMORY = pa.system_memory_pool()
 
 

@@ -25,7 +25,7 @@ from ..private_files import open_private
 DEFAULT_TOKEN_FILE = Path(".campaign_monitor") / "tokens.json"
 REFRESH_TIMEOUT_SECONDS = 60.0
 HOW_TO_GET_TOKENS = (
-    f"get new tokens (README, Authentication) and set {ACCESS_TOKEN_SETTING} and {REFRESH_TOKEN_SETTING},"
+    f"get new tokens (docs/authentication.md) and set {ACCESS_TOKEN_SETTING} and {REFRESH_TOKEN_SETTING},"
     " then delete the token file {token_file}"
 )
 

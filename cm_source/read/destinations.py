@@ -1,7 +1,7 @@
 """Where the data lands: per destination, the file format, the replace strategy and nested values.
 
 Each choice is read from what the destination can do (dlt's capabilities) and, where several would
-work, set to what was measured fastest there (see the README's destination table).
+work, set to what was measured fastest there (see the destination table in docs/destinations-and-querying.md).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 # in the same time (benchmarks/subscribers.py); it spills to a temp file if it must.
 DUCKDB_MEMORY_LIMIT = "128MB"
 # Load into a staging dataset, then swap each table (with its child tables) in, one transaction each.
-# The copy is the largest cost left in a big load (README, Performance); it is what keeps a failed
+# The copy is the largest cost left in a big load (docs/performance.md); it is what keeps a failed
 # load from leaving a half-replaced table.
 ATOMIC_REPLACE = "insert-from-staging"
 # The fastest format per destination type, measured (benchmarks/destinations.py); elsewhere Parquet
