@@ -184,7 +184,12 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     _transactional(
         "transactional_smart_emails", "transactional/smartEmail", ("client_id", "smart_email_id"),
         params={"status": "all"}, details="transactional/smartEmail/{ID}", with_details=smart_email_with_details,
-        instants=("CreatedAt",), columns={"email_variables": {"data_type": "json"}},
+        instants=("CreatedAt",),
+        # Flattened from the details, which may leave any of them out: typed, so the columns never
+        # depend on the account's data
+        always_text=("Name", "Status", "From", "ReplyTo", "Subject", "TextPreviewUrl", "HtmlPreviewUrl"),
+        columns={"email_variables": {"data_type": "json"}, "inline_css": {"data_type": "bool", "nullable": True},
+                 "add_recipients_to_list": {"data_type": "bool", "nullable": True}},
     ),
     _transactional(
         "transactional_classic_groups", "transactional/classicEmail/groups", ("client_id", "group"),

@@ -152,3 +152,20 @@ def test_each_table_loads_alone(tmp_path: Path, sandbox: Sandbox, account: Accou
         load(pipeline, sandbox, (table,))
         names = {t["name"] for t in pipeline.default_schema.data_tables()}
         assert table in names and not names & (set(TABLES) - {table}), table
+
+
+def test_smart_emails_without_preview_urls_or_a_sender_load_every_column_with_no_warning(
+    pipeline: dlt.Pipeline, sandbox: Sandbox, account: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A table's columns do not depend on the account's data: fields the details leave out are typed."""
+    for data in account.transactional.values():
+        for smart_email in data.smart_emails:
+            for field in ("TextPreviewUrl", "HtmlPreviewUrl", "ReplyTo"):
+                smart_email["Properties"].pop(field)
+    with caplog.at_level(logging.WARNING):
+        load(pipeline, sandbox, ("transactional_smart_emails",))
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == []
+    columns = pipeline.default_schema.get_table_columns("transactional_smart_emails")
+    assert {"html_preview_url", "text_preview_url", "reply_to"} <= set(columns)
+    assert query(pipeline, "SELECT count(*) FROM transactional_smart_emails WHERE html_preview_url IS NULL") == [
+        (sum(len(data.smart_emails) for data in account.transactional.values()),)]
