@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterator, List, Tuple
+from typing import Any, List, Tuple
 
 import dlt
 import pytest
@@ -31,12 +31,6 @@ FULL_READ = "every incremental table is read in full and replaced in this run"
 @pytest.fixture(scope="module")
 def account() -> Account:
     return generate_account(seed=17, subscribers=400, sent_campaigns=12)
-
-
-@pytest.fixture(scope="module")
-def sandbox(account: Account) -> Iterator[Sandbox]:
-    with Sandbox(account) as running:
-        yield running
 
 
 def pipeline_at(folder: Path, destination: Any, dataset: str) -> dlt.Pipeline:

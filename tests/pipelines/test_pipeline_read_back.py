@@ -4,7 +4,7 @@ a table as Arrow, a table's rows, and a SQL query."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import dlt
 import pytest
@@ -18,12 +18,6 @@ TABLES = ("clients", "lists", "active_subscribers")
 @pytest.fixture(scope="module")
 def account() -> Account:
     return generate_account(seed=3, subscribers=300, sent_campaigns=2)
-
-
-@pytest.fixture(scope="module")
-def sandbox(account: Account) -> Iterator[Sandbox]:
-    with Sandbox(account) as running:
-        yield running
 
 
 def destination(kind: str, folder: Path, request: pytest.FixtureRequest) -> Any:
