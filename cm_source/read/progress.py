@@ -47,7 +47,8 @@ class RunProgress:
     tables: Dict[str, TableFigures] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)  # what the run decided that changes what it reads
     collector: Any = None  # the running pipeline's, found by attach()
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Re-entrant: an update it shows may make the collector write a line, which reads these figures again.
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def attach(self) -> None:
         """Find the running pipeline's collector; called where dlt runs the source's code, because the

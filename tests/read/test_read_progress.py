@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 
 from cm_source.read.progress import ProgressLine, RunProgress
 
@@ -52,3 +53,23 @@ def test_a_terminal_gets_one_line_rewritten_in_place() -> None:
     drive(ProgressLine(RunProgress(), live=True, stream=screen), seconds=20)
     assert screen.getvalue().count("\n") == 2  # one line per step, each rewritten in place
     assert screen.getvalue().count("\r") > 4 and "tables 1 read | rows 20,000" in screen.getvalue()
+
+
+def test_a_line_written_while_a_reader_reports_does_not_lock_the_reader_out() -> None:
+    """A reader's report can make the collector write its line, which reads the same figures again."""
+    log = io.StringIO()
+    progress = RunProgress()
+    line = ProgressLine(progress, log_period=0.0, stream=log)
+    progress.collector = line
+    finished = threading.Event()
+
+    def reader() -> None:
+        with line("Extract campaign_monitor"), progress.reading("lists"):
+            progress.started("lists")
+            progress.answered(200, 0.0)  # shown on the collector, which writes a line at once
+            progress.page("lists")
+        finished.set()
+
+    threading.Thread(target=reader, daemon=True).start()
+    assert finished.wait(timeout=10)
+    assert "requests 1 | 429s 0 | tables 0 read | rows 0 | reading lists for 0 s" in log.getvalue()
