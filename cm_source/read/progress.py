@@ -134,6 +134,7 @@ class ProgressLine(LogCollector):
         self.progress = progress
         self.tables = tables
         self.rows = 0  # over the whole run: dlt starts its counters afresh for each part of a step
+        self.last_line = ""
         self.live = live
         self.stream = stream
         self.began = time.monotonic()
@@ -146,6 +147,9 @@ class ProgressLine(LogCollector):
 
     def dump_counters(self) -> None:
         line = self.line()
+        if line == self.last_line:
+            return  # dlt ends and begins parts of a step at once: the same line again says nothing
+        self.last_line = line
         if self.live:
             self.stream.write("\r" + line[:159].ljust(159))
         else:
