@@ -69,8 +69,9 @@ def test_a_truncated_body_is_retried(requests_mock: Any) -> None:
 
 
 def test_waits_for_the_reset_only_once_the_rate_limit_budget_is_spent(requests_mock: Any) -> None:
-    budget = lambda remaining: {"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": "4"}  # noqa: E731
-    requests_mock.get(f"{BASE_URL}/clients.json", [{"json": [], "headers": budget(n)} for n in (1, 0, 9)])
+    # a window of 2 that this client has to itself (what is used is what it sent)
+    budget = lambda remaining: {"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": "4"}  # noqa: E731
+    requests_mock.get(f"{BASE_URL}/clients.json", [{"json": [], "headers": budget(n)} for n in (1, 0, 1)])
     api, waits = api_with_recorded_sleeps()
     api.get_array("clients.json")
     assert waits == []  # budget left: no reason to slow down
