@@ -60,7 +60,7 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: str = "cm-source push
                         help="mirror: how members not in the input leave the list (default: unsubscribe)")
     parser.add_argument("--max-removals", type=int, metavar="N",
                         help="mirror: refuse to remove more than N members (default: 10%% of the list's members)")
-    parser.add_argument("--plan", help="mirror: where the plan goes, one row per address (default: <input>.plan.csv)")
+    parser.add_argument("--plan", help="mirror: where the plan goes, one row per address (default: <input name>.plan.csv in the working directory, query.plan.csv for --query)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="a .csv, .jsonl/.ndjson, .json (array) or .parquet file")
     source.add_argument("--query", help="SQL whose rows to push (needs --duckdb)")
@@ -74,7 +74,7 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: str = "cm-source push
                         help="the input file's text encoding, e.g. cp1252 or latin-1 (default: UTF-8, BOM accepted)")
     parser.add_argument("--allow-empty", action="store_true",
                         help="accept an input without rows (upsert and the explicit actions; a mirror never does)")
-    parser.add_argument("--rejects", help="where rejected rows go (default: <input>.rejects.csv)")
+    parser.add_argument("--rejects", help="where rejected rows go (default: <input name>.rejects.csv in the working directory, query.rejects.csv for --query)")
     parser.add_argument("--dry-run", action="store_true", help="validate, plan and report; send nothing")
     parser.add_argument("--resubscribe", action="store_true", help="re-add people who unsubscribed, bounced or were deleted")
     parser.add_argument("--consent-to-track-default", default="Unchanged", choices=["Yes", "No", "Unchanged"],
