@@ -25,6 +25,7 @@ from cm_source.read.destinations import (
     can_merge, destination_for, destination_type, file_format, has_atomic_replace, nested_as_text_for,
 )
 from cm_source.read.incremental import STATE_KEY
+from cm_source.read.load_place import describe, place_of
 from cm_source.read.progress import ProgressLine, RunProgress
 
 PIPELINE_NAME = "campaign_monitor"
@@ -197,15 +198,9 @@ def print_summary(pipeline: dlt.Pipeline, tables: List[str], progress: RunProgre
         print(f"{table:<{width}}  {counts.get(table, 0):>9,}  {pages:>7,}  {seconds}")
         for child in sorted(name for name in counts if name.startswith(f"{table}__")):
             print(f"{child:<{width}}  {counts[child]:>9,}")
-    where = pipeline.destination_client().config  # type: ignore[attr-defined]
-    location = (
-        getattr(where, "bucket_url", None)
-        or getattr(getattr(where, "credentials", None), "database", None)
-        or pipeline.destination.destination_name
-    )
     print(f"\n{progress.requests:,} requests, {progress.rate_limited:,} 429s waited out"
           f" ({progress.waited_s:.1f} s held at the rate gate), {wall_s:.1f} s in all")
-    print(f"Loaded into {location}, dataset {pipeline.dataset_name}")
+    print(f"Loaded into {describe(place_of(pipeline))}")
     for line in progress.notes:
         print(line)
 

@@ -32,7 +32,8 @@ def every_row_once(
     row_key: Sequence[str] = (),
     changed_since_param: str = "",
     max_passes: int = 3,
-    read_ahead: int = 2,
+    *,
+    read_ahead: int,
 ) -> Iterator[Any]:
     """Yield every row of a paged envelope once, page by page (a list of rows, or an Arrow table).
 
@@ -91,7 +92,7 @@ def unseen(rows: Any, row_key: Sequence[str], yielded: Set[int], seen: Set[int])
 
 
 def one_pass(
-    get: Get, path: str, params: Optional[Mapping[str, Any]], read_ahead: int = 2
+    get: Get, path: str, params: Optional[Mapping[str, Any]], read_ahead: int
 ) -> Iterator[Tuple[Any, int, int]]:
     """Pages 1..NumberOfPages at the API's largest page size, each with its total and page count.
 

@@ -143,11 +143,6 @@ class RequestPacer:
                 self._learn(ticket, announced, now)
             self._changed.notify_all()
 
-    def hold(self, seconds: float) -> None:
-        """Hold every reader for ``seconds`` from now."""
-        with self._changed:
-            self._held_until = max(self._held_until, self._clock() + seconds)
-
     def _learn(self, ticket: Ticket, announced: Announced, now: float) -> None:
         not_counted = sum(number > ticket.number for number in self._in_flight)
         left = announced.remaining - not_counted
