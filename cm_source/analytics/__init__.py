@@ -1,0 +1,121 @@
+"""The analytics models: the dbt project in ``dbt/`` (campaign performance, audiences, list growth), built
+after a load into ``<dataset>_analytics`` with dlt's own dbt runner on this virtualenv.
+
+The project ships inside the package so ``pip install "cm-source[dbt]"`` has it and nothing is
+downloaded at run time: it has no dbt dependencies, and DuckDB runs on a profile of its own
+(``dbt/profiles``) because dlt's loads httpfs and iceberg, which DuckDB fetches from the network.
+Every other destination uses dlt's profile for it, fed with the pipeline's credentials.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Sequence
+
+import dlt
+
+from ..errors import CampaignMonitorError
+
+PROJECT = Path(__file__).parent / "dbt"
+DUCKDB_PROFILES = PROJECT / "profiles"
+MODELS = (
+    "cm__campaign_events", "cm__campaign_recipients", "cm__campaigns", "cm__campaign_links",
+    "cm__subscribers", "cm__list_daily", "cm__lists", "cm__journey_emails",
+)
+DBT_MISSING = 'the models need dbt: pip install "cm-source[dbt]"'
+
+
+@dataclass
+class ModelsBuilt:
+    """What a build made: the dataset, each model built, and the checks that warned."""
+
+    dataset: str
+    models: List[str] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+
+
+def analytics_dataset(dataset_name: str) -> str:
+    """Where the models go: beside the loaded dataset, never in it, so a full refresh of the source
+    (which drops its tables) leaves them alone and they never shadow a loaded table."""
+    return f"{dataset_name}_analytics"
+
+
+def build_models(pipeline: dlt.Pipeline, *, full_refresh: bool = False) -> ModelsBuilt:
+    """Build every model from what ``pipeline`` loaded, then run the models' checks.
+
+    A model whose source is loaded incrementally is rebuilt only where its rows changed, unless
+    ``full_refresh``. A check that fails at error severity (a key not unique, recipients that differ
+    from the API's) raises; one at warn severity (the summary against the events) is returned.
+    """
+    runner = _runner(pipeline)
+    dataset = analytics_dataset(pipeline.dataset_name)
+    variables = {"cm_journeys": _has_journeys(pipeline)}
+    run_params = ["--fail-fast", *(["--full-refresh"] if full_refresh else [])]
+    from dlt.helpers.dbt.exceptions import DBTProcessingError, PrerequisitesException
+
+    try:
+        built = runner.run_all(run_params, additional_vars=variables, destination_dataset_name=dataset)
+        checked = runner.test([], additional_vars=variables, destination_dataset_name=dataset)
+    except (DBTProcessingError, PrerequisitesException) as failure:
+        raise CampaignMonitorError(_failure_line(failure, dataset)) from None
+    return ModelsBuilt(
+        dataset=dataset,
+        models=[result.model_name for result in built],
+        warnings=[f"{result.model_name}: {result.message}" for result in checked if result.status == "warn"],
+    )
+
+
+def _runner(pipeline: dlt.Pipeline) -> Any:
+    """dlt's runner for a copy of the project in the pipeline's working folder: dbt writes its
+    ``target`` and logs beside the project, which an installed package may not allow and which
+    pipelines running side by side must not share."""
+    if importlib.util.find_spec("dbt") is None:
+        raise CampaignMonitorError(DBT_MISSING)
+    if not pipeline.default_schema_name:
+        raise CampaignMonitorError(
+            f"pipeline {pipeline.pipeline_name} has loaded nothing yet: run the load first, then build the models"
+        )
+    from dlt.common.destination.exceptions import DatasetNotAvailable
+    from dlt.common.runners import Venv
+
+    project = Path(pipeline.working_dir) / "campaign_monitor_models"
+    shutil.copytree(PROJECT, project, dirs_exist_ok=True)
+    try:
+        runner = dlt.dbt.package(pipeline, str(project), venv=_this_python(Venv))
+    except DatasetNotAvailable:
+        raise CampaignMonitorError(
+            f"the models need a SQL destination, and {pipeline.destination.destination_name} is not one:"
+            " load into DuckDB, Postgres or another warehouse"
+        ) from None
+    if runner.config.package_profile_name == "duckdb":
+        runner.config.package_profiles_dir = str(project / "profiles")
+    return runner
+
+
+def _this_python(venv: Any) -> Any:
+    """The running interpreter's environment for dbt. dlt's ``Venv.restore_current()`` finds it only
+    through ``VIRTUAL_ENV``, so a virtualenv's Python run by its path (cron, Dagster) would start the
+    system's ``python``, which has no dbt."""
+    return venv.restore(sys.prefix, current=True)
+
+
+def _has_journeys(pipeline: dlt.Pipeline) -> bool:
+    """Whether the load holds journey emails; without them the journey models are switched off."""
+    return "journey_emails" in pipeline.default_schema.data_table_names(seen_data_only=True)
+
+
+def _failure_line(failure: Exception, dataset: str) -> str:
+    """One line naming the model or check that failed and dbt's reason."""
+    results: Sequence[Any] = getattr(failure, "run_results", None) or []
+    failed = [result for result in results if result.status in ("error", "fail")]
+    if failed:
+        first = failed[0]
+        reason = " ".join(str(first.message).split())
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return f"building the models into {dataset} failed at {first.model_name}: {reason}{more}"
+    return f"building the models into {dataset} failed: {' '.join(str(failure).split())}"
+

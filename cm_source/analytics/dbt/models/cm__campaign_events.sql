@@ -1,0 +1,80 @@
+{#
+  One row per open, click, bounce, unsubscribe and spam complaint, times in UTC.
+
+  Incremental per campaign: the event tables an incremental load appends to carry no _dlt_load_id (they
+  reach dlt as Arrow tables), so a campaign is rebuilt when its events' count or latest time in the
+  loaded tables differs from this model's; other campaigns are left as they are. Campaigns whose events
+  are no longer loaded (a full refresh with a later reports_sent_after) are removed after each run.
+#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='campaign_id',
+    post_hook="delete from {{ this }} where campaign_id not in (select campaign_id from ({{ cm_union_rows(cm_campaign_event_tables(), [['campaign_id', 'text']], 'event_type') }}) as loaded)",
+) }}
+
+with loaded as (
+    select * from {{ ref('stg_cm__campaign_event_rows') }}
+),
+
+{% if is_incremental() %}
+changed_campaigns as (
+    select loaded_events.campaign_id
+    from (select campaign_id, count(*) as events, max(date) as latest from loaded group by campaign_id) as loaded_events
+    left join (
+        select campaign_id, count(*) as events, max(occurred_at) as latest from {{ this }} group by campaign_id
+    ) as built_events on built_events.campaign_id = loaded_events.campaign_id
+    where built_events.campaign_id is null
+       or built_events.events <> loaded_events.events
+       or built_events.latest <> loaded_events.latest
+),
+{% endif %}
+
+numbered as (
+    -- identical rows (one person's two clicks in one minute) are numbered, so each keeps a key of its own
+    select
+        loaded.*,
+        row_number() over (
+            partition by campaign_id, event_type, list_id, email_address, date, url, bounce_type, reason,
+                ip_address, city, region, country_code, country_name, latitude, longitude
+            order by campaign_id
+        ) as occurrence
+    from loaded
+    {% if is_incremental() %}
+    where campaign_id in (select campaign_id from changed_campaigns)
+    {% endif %}
+),
+
+campaigns as (
+    {{ cm_source_rows('campaigns', [['campaign_id', 'text'], ['sent_date', 'utc']]) }}
+)
+
+select
+    md5(
+        numbered.campaign_id || '|' || event_type || '|' || coalesce(list_id, '') || '|' || coalesce(email_address, '')
+        || '|' || coalesce(cast(date as text), '') || '|' || coalesce(url, '') || '|' || coalesce(bounce_type, '')
+        || '|' || coalesce(reason, '') || '|' || coalesce(ip_address, '') || '|' || coalesce(city, '')
+        || '|' || coalesce(region, '') || '|' || coalesce(country_code, '') || '|' || coalesce(country_name, '')
+        || '|' || coalesce(cast(latitude as text), '') || '|' || coalesce(cast(longitude as text), '')
+        || '|' || cast(occurrence as text)
+    ) as event_key,
+    numbered.campaign_id,
+    client_id,
+    list_id,
+    email_address,
+    event_type,
+    date as occurred_at,
+    cast(floor(extract(epoch from (date - campaigns.sent_date)) / 60) as bigint) as minutes_since_sent,
+    url,
+    bounce_type,
+    reason as bounce_reason,
+    ip_address,
+    city,
+    region,
+    country_code,
+    country_name,
+    latitude,
+    longitude,
+    occurrence
+from numbered
+left join campaigns on campaigns.campaign_id = numbered.campaign_id
