@@ -14,11 +14,15 @@ other's rows; tables an incremental run merges by key are left as they are.
 from typing import Any, List, Optional, Sequence
 
 import dlt
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, StaticPartitionsDefinition
+from dagster import (
+    AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, MaterializeResult, StaticPartitionsDefinition,
+    multi_asset,
+)
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from .account_access import api_from_settings
+from .analytics import MODEL_SOURCES, analytics_dataset, build_models
 from .read import campaign_monitor_source
 from .read.catalogue import ENDPOINTS_BY_TABLE
 from .read.destinations import destination_for
@@ -26,7 +30,7 @@ from .read.destinations import destination_for
 DEFAULT_GROUP = "campaign_monitor"
 PARTITION_DISPOSITION = {"disposition": "merge", "strategy": "delete-insert"}
 
-__all__ = ["DagsterDltResource", "campaign_monitor_assets", "client_ids_of"]
+__all__ = ["DagsterDltResource", "campaign_monitor_assets", "campaign_monitor_models", "client_ids_of"]
 
 
 class CampaignMonitorTranslator(DagsterDltTranslator):
@@ -95,13 +99,8 @@ def campaign_monitor_assets(
         return partition_safe(source) if client_id else source
 
     def pipeline_for(client_id: Optional[str]) -> dlt.Pipeline:
-        return dlt.pipeline(
-            pipeline_name=f"{pipeline_name}_{client_id}" if client_id else pipeline_name,
-            # every partition into one warehouse: a DuckDB file named for the job, not for each pipeline
-            destination=destination_for(destination, duckdb_path) if isinstance(destination, str) else destination,
-            dataset_name=dataset_name,
-            pipelines_dir=pipelines_dir,
-        )
+        return warehouse_pipeline(f"{pipeline_name}_{client_id}" if client_id else pipeline_name, destination,
+                                  dataset_name, pipelines_dir, duckdb_path)
 
     @dlt_assets(
         dlt_source=source_for(None),
@@ -116,3 +115,50 @@ def campaign_monitor_assets(
         yield from dlt.run(context=context, dlt_source=source_for(client_id), dlt_pipeline=pipeline)
 
     return assets
+
+
+def warehouse_pipeline(
+    name: str, destination: Any, dataset_name: str, pipelines_dir: Optional[str], duckdb_path: str
+) -> dlt.Pipeline:
+    """A pipeline into the job's one warehouse: a DuckDB file named for the job, not for each pipeline."""
+    return dlt.pipeline(
+        pipeline_name=name,
+        destination=destination_for(destination, duckdb_path) if isinstance(destination, str) else destination,
+        dataset_name=dataset_name,
+        pipelines_dir=pipelines_dir,
+    )
+
+
+def campaign_monitor_models(
+    *,
+    destination: Any = "duckdb",
+    dataset_name: str = "campaign_monitor_data",
+    pipeline_name: str = "campaign_monitor",
+    group_name: str = DEFAULT_GROUP,
+    pipelines_dir: Optional[str] = None,
+    duckdb_path: str = "campaign_monitor.duckdb",
+) -> AssetsDefinition:
+    """The analytics models (``cm_source.analytics``) as assets downstream of the tables they read, built
+    together in one dbt run into ``<dataset_name>_analytics``. Give it the settings given to
+    ``campaign_monitor_assets``; it reads what every partition loaded. Needs the ``dbt`` extra."""
+    specs = [
+        AssetSpec(
+            key=AssetKey([group_name, model]), group_name=group_name,
+            deps=[AssetKey([group_name, table]) for table in tables],
+        )
+        for model, tables in MODEL_SOURCES.items()
+    ]
+
+    @multi_asset(specs=specs, name=f"{group_name}_models")
+    def models(context: AssetExecutionContext) -> Any:
+        pipeline = warehouse_pipeline(f"{pipeline_name}_models", destination, dataset_name, pipelines_dir, duckdb_path)
+        built = build_models(pipeline)
+        for warning in built.warnings:
+            context.log.warning(warning)
+        for model in MODEL_SOURCES:
+            yield MaterializeResult(
+                asset_key=AssetKey([group_name, model]),
+                metadata={"dataset": analytics_dataset(dataset_name), "built": model in built.models},
+            )
+
+    return models

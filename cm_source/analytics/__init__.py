@@ -14,18 +14,32 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Sequence
+from typing import Any, Dict, List, Sequence, Tuple
 
 import dlt
 
 from ..errors import CampaignMonitorError
+from ..read.load_place import describe, place_of
 
 PROJECT = Path(__file__).parent / "dbt"
 DUCKDB_PROFILES = PROJECT / "profiles"
-MODELS = (
-    "cm__campaign_events", "cm__campaign_recipients", "cm__campaigns", "cm__campaign_links",
-    "cm__subscribers", "cm__list_daily", "cm__lists", "cm__journey_emails",
-)
+_EVENTS = ("campaigns", "campaign_opens", "campaign_clicks", "campaign_bounces", "campaign_unsubscribes",
+           "campaign_spam_complaints")
+_SUBSCRIBERS = ("active_subscribers", "unconfirmed_subscribers", "unsubscribed_subscribers", "bounced_subscribers",
+                "deleted_subscribers")
+# Each model and the loaded tables it reads (directly or through another model): an orchestrator's lineage.
+MODEL_SOURCES: Dict[str, Tuple[str, ...]] = {
+    "cm__campaign_events": _EVENTS,
+    "cm__campaign_recipients": (*_EVENTS, "campaign_recipients"),
+    "cm__campaigns": (*_EVENTS, "campaign_recipients", "campaign_summaries"),
+    "cm__campaign_links": _EVENTS,
+    "cm__subscribers": (*_SUBSCRIBERS, *_EVENTS, "suppression_list", "campaign_recipients"),
+    "cm__list_daily": (*_SUBSCRIBERS, *_EVENTS, "suppression_list", "campaign_recipients", "clients"),
+    "cm__lists": (*_SUBSCRIBERS, *_EVENTS, "suppression_list", "campaign_recipients", "lists", "list_stats"),
+    "cm__journey_emails": ("journeys", "journey_emails", "journey_email_recipients", "journey_email_opens",
+                           "journey_email_clicks", "journey_email_bounces", "journey_email_unsubscribes"),
+}
+MODELS: Tuple[str, ...] = tuple(MODEL_SOURCES)
 DBT_MISSING = 'the models need dbt: pip install "cm-source[dbt]"'
 
 
@@ -69,16 +83,17 @@ def build_models(pipeline: dlt.Pipeline, *, full_refresh: bool = False) -> Model
     )
 
 
+def require_dbt() -> None:
+    """Refuse before anything is read when dbt is not installed: the models come after the load."""
+    if importlib.util.find_spec("dbt") is None or importlib.util.find_spec("dbt.adapters") is None:
+        raise CampaignMonitorError(DBT_MISSING)
+
+
 def _runner(pipeline: dlt.Pipeline) -> Any:
     """dlt's runner for a copy of the project in the pipeline's working folder: dbt writes its
     ``target`` and logs beside the project, which an installed package may not allow and which
     pipelines running side by side must not share."""
-    if importlib.util.find_spec("dbt") is None:
-        raise CampaignMonitorError(DBT_MISSING)
-    if not pipeline.default_schema_name:
-        raise CampaignMonitorError(
-            f"pipeline {pipeline.pipeline_name} has loaded nothing yet: run the load first, then build the models"
-        )
+    require_dbt()
     from dlt.common.destination.exceptions import DatasetNotAvailable
     from dlt.common.runners import Venv
 
@@ -91,9 +106,23 @@ def _runner(pipeline: dlt.Pipeline) -> Any:
             f"the models need a SQL destination, and {pipeline.destination.destination_name} is not one:"
             " load into DuckDB, Postgres or another warehouse"
         ) from None
+    _require_loaded_dataset(pipeline)
     if runner.config.package_profile_name == "duckdb":
         runner.config.package_profiles_dir = str(project / "profiles")
     return runner
+
+
+def _require_loaded_dataset(pipeline: dlt.Pipeline) -> None:
+    """Refuse to build over a dataset that does not exist: every model would come out empty, silently.
+    The destination is asked, not the pipeline's local state, so a pipeline of another name (a Dagster
+    partition's, an orchestrator's worker) builds over what any of them loaded."""
+    with pipeline.sql_client() as client:
+        if client.has_dataset():
+            return
+    raise CampaignMonitorError(
+        f"dataset {pipeline.dataset_name} does not exist in {describe(place_of(pipeline))}:"
+        " load it first (pipeline.run(campaign_monitor_source())), then build the models"
+    )
 
 
 def _this_python(venv: Any) -> Any:
@@ -104,7 +133,11 @@ def _this_python(venv: Any) -> Any:
 
 
 def _has_journeys(pipeline: dlt.Pipeline) -> bool:
-    """Whether the load holds journey emails; without them the journey models are switched off."""
+    """Whether the load holds journey emails; without them the journey models are switched off. A
+    pipeline that knows no schema (another name than the loading one) builds them: over tables that do
+    not exist they come out empty."""
+    if not pipeline.default_schema_name:
+        return True
     return "journey_emails" in pipeline.default_schema.data_table_names(seen_data_only=True)
 
 

@@ -20,6 +20,7 @@ from dlt.common.runtime.collector import Collector, NullCollector
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
 from cm_source import TABLES, campaign_monitor_source
+from cm_source.analytics import ModelsBuilt, build_models, require_dbt
 from cm_source.failures import UserError, destination_refused, run_script
 from cm_source.read.destinations import (
     can_merge, destination_for, destination_type, file_format, has_atomic_replace, nested_as_text_for,
@@ -63,6 +64,10 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: str = "cm-source load
     parser.add_argument(
         "--full-refresh", action="store_true",
         help="drop this source's tables and state first and read everything again (reconciles an incremental load)",
+    )
+    parser.add_argument(
+        "--models", action="store_true",
+        help="after the load, build the analytics models into <dataset>_analytics (needs cm-source[dbt]; docs/analytics.md)",
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback on failure")
     return parser.parse_args(argv)
@@ -114,6 +119,8 @@ def incremental_memory(pipeline: dlt.Pipeline) -> Dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     tables = selected_tables(args.tables)
+    if args.models:
+        require_dbt()
     pipeline_name = f"{PIPELINE_NAME}_demo" if args.demo else PIPELINE_NAME
     destination = destination_for(args.destination, duckdb_file(pipeline_name, args.dataset))
     if args.incremental and not can_merge(destination):
@@ -157,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
     print_summary(pipeline, tables, progress, time.monotonic() - started)
     if args.incremental:
         print_incremental_note(pipeline)
+    if args.models:
+        print_models(build_models(pipeline, full_refresh=args.full_refresh))
     return 0
 
 
@@ -203,6 +212,13 @@ def print_summary(pipeline: dlt.Pipeline, tables: List[str], progress: RunProgre
     print(f"Loaded into {describe(place_of(pipeline))}")
     for line in progress.notes:
         print(line)
+
+
+def print_models(built: ModelsBuilt) -> None:
+    """Which models were built where, and every check that warned."""
+    print(f"Models built into {built.dataset}: {', '.join(built.models)}")
+    for warning in built.warnings:
+        print(f"warning: {warning}")
 
 
 def print_incremental_note(pipeline: dlt.Pipeline) -> None:

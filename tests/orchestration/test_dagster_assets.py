@@ -14,7 +14,7 @@ import pytest
 dagster = pytest.importorskip("dagster", reason="the dagster extra: pip install -e '.[dagster]'")
 
 from cm_source import TABLES, campaign_monitor_source  # noqa: E402
-from cm_source.dagster import DagsterDltResource, campaign_monitor_assets  # noqa: E402
+from cm_source.dagster import DagsterDltResource, campaign_monitor_assets, campaign_monitor_models  # noqa: E402
 from cm_source.sandbox import Sandbox, generate_account  # noqa: E402
 
 SMALL_TABLES = ["clients", "lists", "active_subscribers", "unsubscribed_subscribers", "campaigns", "campaign_opens"]
@@ -73,6 +73,33 @@ def test_two_client_partitions_load_one_warehouse_as_a_plain_run_does(sandbox: S
     for client_id in clients:  # a pipeline (and its state) each, loading that client only
         pipeline = dlt.attach(f"campaign_monitor_{client_id}", pipelines_dir=str(tmp_path / "pipelines"))
         assert pipeline.last_trace.last_normalize_info.row_counts["clients"] == 1
+
+
+def test_the_models_are_assets_downstream_of_the_tables_and_build_over_every_partition(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    pytest.importorskip("dbt.adapters.duckdb", reason="the dbt extra: pip install -e '.[dbt]'")
+    clients = [row["ClientID"] for row in sandbox.account.clients]
+    settings = dict(duckdb_path=str(tmp_path / "warehouse.duckdb"), pipelines_dir=str(tmp_path / "pipelines"))
+    tables = campaign_monitor_assets(api_key=sandbox.api_key, base_url=sandbox.base_url, client_ids=clients,
+                                     tables=["clients", "lists", "campaigns", "campaign_opens", "active_subscribers"],
+                                     **settings)
+    models = campaign_monitor_models(**settings)
+    campaigns = next(spec for spec in models.specs if spec.key.path[1] == "cm__campaigns")
+    assert dagster.AssetKey(["campaign_monitor", "campaign_opens"]) in {dep.asset_key for dep in campaigns.deps}
+
+    instance = dagster.DagsterInstance.ephemeral()
+    for client_id in clients:
+        assert dagster.materialize([tables], partition_key=client_id, resources={"dlt": DagsterDltResource()},
+                                   instance=instance).success
+    result = dagster.materialize([models], instance=instance)
+    assert result.success
+    assert {event.asset_key.path[1] for event in result.get_asset_materialization_events()} == set(
+        key.path[1] for key in models.keys)
+    with duckdb.connect(settings["duckdb_path"], read_only=True) as connection:
+        built = dict(connection.execute(
+            "SELECT client_id, count(*) FROM campaign_monitor_data_analytics.cm__campaigns GROUP BY 1").fetchall())
+    assert built == {cid: len(sandbox.account.campaigns[cid]) for cid in clients}
 
 
 def test_the_readme_schedule_asks_for_one_run_per_client(sandbox: Sandbox, tmp_path: Path) -> None:

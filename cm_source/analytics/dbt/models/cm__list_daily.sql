@@ -51,7 +51,7 @@ select
     bounces,
     deletions,
     joins - unsubscribes - bounces - deletions as net_change,
-    sum(joins - unsubscribes - bounces - deletions) over (
+    cast(sum(joins - unsubscribes - bounces - deletions) over (
         partition by list_id order by day rows between unbounded preceding and current row
-    ) as active_subscribers
+    ) as bigint) as active_subscribers
 from daily
