@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 import dlt
+import yaml
 
 from ..errors import CampaignMonitorError
 from ..read.load_place import describe, place_of
@@ -102,14 +103,23 @@ def _runner(pipeline: dlt.Pipeline) -> Any:
     try:
         runner = dlt.dbt.package(pipeline, str(project), venv=_this_python(Venv))
     except DatasetNotAvailable:
+        runner = None
+    if runner is None or not _has_profile(runner):
         raise CampaignMonitorError(
             f"the models need a SQL destination, and {pipeline.destination.destination_name} is not one:"
             " load into DuckDB, Postgres or another warehouse"
-        ) from None
+        )
     _require_loaded_dataset(pipeline)
     if runner.config.package_profile_name == "duckdb":
         runner.config.package_profiles_dir = str(project / "profiles")
     return runner
+
+
+def _has_profile(runner: Any) -> bool:
+    """Whether dlt has a dbt profile for the destination (a warehouse dbt can reach): a filesystem
+    bucket, for one, has none."""
+    profiles = Path(runner.config.package_profiles_dir) / "profiles.yml"
+    return runner.config.package_profile_name in yaml.safe_load(profiles.read_text(encoding="utf-8"))
 
 
 def _require_loaded_dataset(pipeline: dlt.Pipeline) -> None:
