@@ -120,3 +120,39 @@ def test_models_over_a_dataset_never_loaded_or_a_destination_without_sql_are_one
     with pytest.raises(CampaignMonitorError) as no_sql:
         build_models(files)
     assert str(no_sql.value).startswith("the models need a SQL destination, and filesystem is not one")
+
+
+def test_the_time_zone_seed_is_the_table_the_source_converts_with() -> None:
+    import csv
+
+    from cm_source.analytics import PROJECT
+    from cm_source.read.time_zones import IANA_ZONES
+
+    with open(PROJECT / "seeds" / "cm_time_zones.csv", newline="", encoding="utf-8") as seed:
+        assert {row["place"]: row["iana_zone"] for row in csv.DictReader(seed)} == IANA_ZONES
+
+
+def test_a_summary_that_disagrees_warns_and_recipients_that_disagree_fail_the_build(tmp_path: Path) -> None:
+    account = generate_account(seed=13, subscribers=150, sent_campaigns=2)
+    campaign_id = next(iter(account.campaign_summaries))
+    summary = account.campaign_summaries[campaign_id]
+    account.campaign_summaries[campaign_id] = {**summary, "UniqueOpened": summary["UniqueOpened"] + 1}
+    pipeline = dlt.pipeline(pipeline_name="cm_models_checks",
+                            destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
+                            dataset_name="cm_data", pipelines_dir=str(tmp_path / "pipelines"))
+    tables = ("clients", "campaigns", "campaign_summaries", "campaign_recipients", "campaign_opens", "campaign_clicks",
+              "campaign_bounces", "campaign_unsubscribes", "campaign_spam_complaints")
+    with Sandbox(account) as sandbox:
+        source = lambda: campaign_monitor_source(  # noqa: E731
+            api_key=sandbox.api_key, base_url=sandbox.base_url).with_resources(*tables)
+        pipeline.run(source())
+        built = build_models(pipeline)
+        assert [warning.split(":")[0] for warning in built.warnings] == [
+            "cm_matches_api_cm__campaigns_api_unique_opened__unique_opens"]
+        assert set(built.models) == set(MODELS) - {"cm__journey_emails"}  # no journeys loaded: switched off
+        account.campaign_summaries[campaign_id] = {**summary, "Recipients": summary["Recipients"] + 1}
+        pipeline.run(source())
+    with pytest.raises(CampaignMonitorError) as failed:
+        build_models(pipeline)
+    assert str(failed.value).startswith(
+        "building the models into cm_data_analytics failed at cm_matches_api_cm__campaigns_api_recipients__recipients:")
