@@ -30,3 +30,17 @@
     {{ cm_rate('bounced', 'recipients') }} as bounce_rate,
     {{ cm_rate('unsubscribes', 'delivered') }} as unsubscribe_rate
 {%- endmacro %}
+
+
+{#
+  The counts every sent email gets, from a relation with its recipients (recipients) and one with its
+  cm_event_counts, either missing for an email nobody was sent or nobody acted on: zeros, not nulls.
+#}
+{% macro cm_measures(recipients, events) -%}
+    coalesce({{ recipients }}.recipients, 0) as recipients,
+    coalesce({{ recipients }}.recipients, 0) - coalesce({{ events }}.bounced, 0) as delivered,
+  {%- for name in ['bounced', 'total_opens', 'unique_opens', 'total_clicks', 'unique_clicks', 'unsubscribes',
+                   'spam_complaints', 'hard_bounces', 'soft_bounces'] %}
+    coalesce({{ events }}.{{ name }}, 0) as {{ name }}{{ "," if not loop.last }}
+  {%- endfor %}
+{%- endmacro %}
