@@ -62,8 +62,12 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: str = "cm-source load
         help="with --incremental, re-read reports of campaigns sent within N days (default 30)",
     )
     parser.add_argument(
+        "--reconcile-runs", type=int, metavar="N",
+        help="with --incremental, read every subscriber row again within N runs, a slice each run (default 7; 0: never)",
+    )
+    parser.add_argument(
         "--full-refresh", action="store_true",
-        help="drop this source's tables and state first and read everything again (reconciles an incremental load)",
+        help="drop this source's tables and state first and read everything again",
     )
     parser.add_argument(
         "--models", action="store_true",
@@ -156,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
             settings["incremental"] = True
         if args.report_refresh_days is not None:
             settings["report_refresh_days"] = args.report_refresh_days
+        if args.reconcile_runs is not None:
+            settings["reconcile_runs"] = args.reconcile_runs
         loader_format = args.file_format or file_format(destination)
         settings["nested_as_text"] = nested_as_text_for(loader_format)
         settings["progress"] = progress
@@ -222,13 +228,20 @@ def print_models(built: ModelsBuilt) -> None:
 
 
 def print_incremental_note(pipeline: dlt.Pipeline) -> None:
-    """What an incremental run cannot see, and when the subscriber tables were last read in full."""
-    memory = incremental_memory(pipeline)
-    print(
-        "Incremental: read what changed since the last run. A change to a subscriber's name or custom"
-        " fields that does not move their Date is not seen until a full read; the subscriber tables were"
-        f" last read in full {memory.get('last_full_read', 'never')}. Run with --full-refresh to reconcile."
-    )
+    """How fresh the subscriber tables are: the rotating reconcile's round, and the rows it read again."""
+    print(freshness(incremental_memory(pipeline)))
+
+
+def freshness(memory: Dict[str, Any]) -> str:
+    """One line on how recently every subscriber row was read again (see ``read.reconcile``)."""
+    since = [rotation.get("read_since") for tables in memory.get("reconcile", {}).values()
+             for rotation in tables.values()]
+    again = f"{memory.get('reconciled', 0):,} rows read again this run"
+    if not since:
+        return f"Incremental: read what changed since the last run; no rotating reconcile ({again})"
+    if None in since:
+        return f"Incremental: the rotating reconcile has not been round every list yet ({again})"
+    return f"Incremental: every subscriber row re-read within the last {memory['runs'] - min(since) + 1} runs ({again})"
 
 
 def main(argv: Optional[Sequence[str]] = None, prog: str = "cm-source load") -> int:

@@ -92,9 +92,11 @@ def unseen(rows: Any, row_key: Sequence[str], yielded: Set[int], seen: Set[int])
 
 
 def one_pass(
-    get: Get, path: str, params: Optional[Mapping[str, Any]], read_ahead: int
+    get: Get, path: str, params: Optional[Mapping[str, Any]], read_ahead: int, first: int = 1,
+    count: Optional[int] = None,
 ) -> Iterator[Tuple[Any, int, int]]:
-    """Pages 1..NumberOfPages at the API's largest page size, each with its total and page count.
+    """Pages first..NumberOfPages (at most ``count`` of them) at the API's largest page size, each with
+    its total and page count.
 
     Once page 1 tells how many there are, the next ``read_ahead`` pages are requested while the caller
     works on this one: a long list costs the server's time or the caller's, whichever is longer, and
@@ -108,15 +110,16 @@ def one_pass(
     readers: Optional[ThreadPoolExecutor] = None  # only for reads of several pages
     answers: Deque[Future] = deque()
     try:
-        page, body, requested = 1, fetch(1), 1
+        page, body, requested = first, fetch(first), first
         while True:
             results, number_of_pages, total = read_envelope(body, path)
-            while requested < min(number_of_pages, page + read_ahead):
+            last = number_of_pages if count is None else min(number_of_pages, first + count - 1)
+            while requested < min(last, page + read_ahead):
                 readers = readers or ThreadPoolExecutor(read_ahead, thread_name_prefix="cm-read-ahead")
                 requested += 1
                 answers.append(readers.submit(fetch, requested))
             yield results, total, number_of_pages
-            if page >= number_of_pages:
+            if page >= last:
                 return
             page, body = page + 1, answers.popleft().result()
     finally:

@@ -24,6 +24,7 @@ from .incremental import LEFT_COLUMN, IncrementalRun
 from .incremental_reads import read_incrementally
 from .progress import RunProgress
 from .page_rules import PageRules
+from .reconcile import loaded_addresses
 from .rows import ReadRow, shape_page, shape_row
 from .time_zones import LocalTime
 
@@ -46,6 +47,7 @@ class AccountReader:
         self.nested_as_text = nested_as_text
         self.incremental = incremental  # None: a full refresh
         self.refusals = FeatureRefusals()
+        self.clients_now: List[str] = []  # the clients this run reads, once the root is listed
         # Also on a full refresh: a table an earlier incremental run loaded keeps its hard-delete hint.
         _DLT_LOGGER.addFilter(_expected_notice)
 
@@ -56,6 +58,7 @@ class AccountReader:
         self.progress.started(endpoint.table)
         with self.progress.reading(endpoint.table):
             listed = [{endpoint.hands_down[0]: only}] if only else self._listed(endpoint)
+            self.clients_now = [str(row[endpoint.hands_down[0]]) for row in listed]
             rules = PageRules(endpoint, {}, None, self.local_time)
             rows = [shape_row(row, rules) for row in self.completed(endpoint, listed)]
             self.progress.page(endpoint.table)
@@ -105,12 +108,36 @@ class AccountReader:
                 readers.append(partial(self.refusals.unless_refused, endpoint, ids, reader) if endpoint.feature else reader)
             hints = dlt.mark.make_hints(**plan.hints) if plan is not None and plan.hints else None
             with self.progress.reading(endpoint.table):
+                if plan is not None and endpoint.sync == "state_changes" and not plan.reload:
+                    yield from self.rows_of_gone_lists(plan)
+                read_any = False
                 for item in gathered(read_concurrently(readers, self.api.max_concurrent_requests)):
+                    read_any = True
                     yield dlt.mark.with_hints(item, hints) if hints is not None else item
+                if hints is not None and not read_any:  # a table read in full that has no rows left is emptied
+                    yield dlt.mark.with_hints([], hints)
             if endpoint.columnar:
                 release_unused_memory()
 
         return read_children
+
+    def rows_of_gone_lists(self, plan: Any) -> Iterator[Any]:
+        """Once per state table and run: a removal for every address loaded for a list the account no
+        longer has (deleted, or its client gone), so the table holds only lists that exist."""
+        endpoint, run = plan.endpoint, plan.run
+        if not run.first_batch(endpoint.table):
+            return
+        gone = run.gone_lists(self._list_ids_of, self.clients_now)
+        blank = {endpoint.custom_fields: []} if endpoint.custom_fields else {}
+        for list_id, client_id in gone.items():
+            emails = loaded_addresses(run.pipeline, endpoint.table, list_id, None, None)
+            if emails:
+                rules = PageRules(endpoint, {"ClientID": client_id, "ListID": list_id}, None, self.local_time)
+                rows = [{"EmailAddress": email, **blank, LEFT_COLUMN: True} for email in emails]
+                yield shape_page(rows, rules, self.nested_as_text_here() and endpoint.columnar)
+
+    def _list_ids_of(self, client_id: str) -> List[str]:
+        return [str(row["ListID"]) for row in self.api.get_array(f"clients/{client_id}/lists.json")]
 
     def read_endpoint(
         self, endpoint: Endpoint, ids: Mapping[str, str], zone: Any, nested_as_text: bool,

@@ -77,13 +77,22 @@ class IncrementalRun:
     """One incremental run's view of the source state: a table's plan, and the shared list reads."""
 
     def __init__(
-        self, report_refresh_days: int, system_date: Callable[[], str], notice: Callable[[str], None]
+        self, report_refresh_days: int, system_date: Callable[[], str], notice: Callable[[str], None],
+        reconcile_runs: int = 0, clients: Optional[str] = None,
     ) -> None:
         self.run_id = uuid.uuid4().hex
         self.notice = notice  # one line for the run's summary and log
         self.report_refresh_days = report_refresh_days
+        self.reconcile_runs = reconcile_runs  # 0: no rotating reconcile (see ``reconcile``)
+        self.clients = clients  # the one client read, or None for every client the key sees
         self.system_date = system_date
+        self._gone: Optional[Dict[str, str]] = None
+        self._gone_lock = threading.Lock()
+        self._tables_begun: set = set()
+        self.reconciled = 0  # subscriber rows read again by this run's slices
+        self._reconciled_lock = threading.Lock()
         self._memory: Optional[Dict[str, Any]] = None
+        self.pipeline: Any = None  # the running pipeline, once memory() has been opened on the extract thread
         self._cursors_run_before: Optional[str] = None
         self._cursors_at_start: Dict[str, str] = {}
         self._plans: Dict[str, TablePlan] = {}
@@ -104,9 +113,12 @@ class IncrementalRun:
                     f"an incremental run needs a destination that can update and delete rows by key, and"
                     f" {destination_type(destination)} cannot: load it without incremental (a full refresh)"
                 )
+            self.pipeline = pipeline  # for the reads that ask the destination, which run on other threads
             memory = dlt.current.source_state().setdefault(STATE_KEY, {})
             self._forget_other_place(memory, place_of(pipeline))
+            self._forget_other_clients(memory)
             memory["runs"] = memory.get("runs", 0) + 1
+            memory["reconciled"] = 0
             lists = memory.setdefault("lists", {})
             self._cursors_run_before = lists.get("run")
             self._cursors_at_start = dict(lists.get("cursors", {}))
@@ -128,6 +140,60 @@ class IncrementalRun:
             for key in [key for key in memory if key != "runs"]:
                 del memory[key]
         memory["place"] = here
+
+    def _forget_other_clients(self, memory: Dict[str, Any]) -> None:
+        """The tables hold only the clients read: a run that reads fewer clients than the last (one
+        client, or another one) reads every incremental table in full and replaces it, once, and says
+        so; a run that reads more simply reads the new clients in full."""
+        before = memory.get("clients", "") if memory.get("lists") or memory.get("tables") else self.clients
+        if before != self.clients and before != "" and self.clients is not None:
+            self.notice(
+                f"Incremental: this run reads client {self.clients} and the last read"
+                f" {'every client' if before is None else 'client ' + before}: every incremental table is read in"
+                " full and replaced in this run, so the tables hold only the clients read"
+            )
+            for key in [key for key in memory if key not in ("runs", "place")]:
+                del memory[key]
+        memory["clients"] = self.clients
+
+    def gone_lists(self, lists_of: Callable[[str], List[str]], clients_now: List[str]) -> Dict[str, str]:
+        """The lists loaded before that the account no longer has (list → its client), worked out once
+        per run: every list of a client that is gone, and each list its client no longer lists. They are
+        forgotten here; each state table removes their rows in this run."""
+        with self._gone_lock:
+            if self._gone is None:
+                memory = self.memory()["lists"]
+                owners: Dict[str, str] = memory.setdefault("owners", {})
+                listed = {client: set(lists_of(client)) for client in set(owners.values()) if client in clients_now}
+                self._gone = {list_id: client for list_id, client in owners.items()
+                              if client not in listed or list_id not in listed[client]}
+                for list_id, client in self._gone.items():
+                    self.notice(f"Incremental: list {list_id} of client {client} is no longer in the account:"
+                                " its subscribers are removed from the subscriber tables in this run")
+                for list_id in self._gone:
+                    for kept in (owners, memory.get("cursors", {}), self.memory().get("reconcile", {})):
+                        kept.pop(list_id, None)
+            return self._gone
+
+    def first_batch(self, table: str) -> bool:
+        """True the first time a table asks in this run (its first batch of parents)."""
+        with self._gone_lock:
+            first = table not in self._tables_begun
+            self._tables_begun.add(table)
+            return first
+
+    def owned(self, list_id: str, client_id: str) -> None:
+        """Remember whose list it is, to tell later when the account no longer has it."""
+        self.memory()["lists"].setdefault("owners", {})[list_id] = client_id
+
+    def rotation(self, list_id: str, table: str) -> Dict[str, Any]:
+        """Where the list's state stands in the rotating reconcile (a dict in the source state)."""
+        return self.memory().setdefault("reconcile", {}).setdefault(list_id, {}).setdefault(table, {})
+
+    def count_reconciled(self, rows: int) -> None:
+        with self._reconciled_lock:
+            self.reconciled += rows
+            self.memory()["reconciled"] = self.reconciled
 
     def cursor_at_start(self, list_id: str) -> Optional[str]:
         """The list's cursor as this run found it (a cursor moved by this run's own reads is for the next)."""

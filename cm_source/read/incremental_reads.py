@@ -7,7 +7,10 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Proto
 
 from ..http.timeline import MESSAGE_ID, SENT_AT, newer_than, sent_at, walk_back
 from .catalogue import ENDPOINTS, Endpoint, query_ids
+from ..api_facts import MAX_PAGE_SIZE
+from .columnar import ROWS_PER_ITEM
 from .incremental import LEFT_COLUMN, EventCursor, TablePlan
+from .reconcile import Rotation, confirmed_gone, email_order, loaded_addresses, read_slice, state_of
 from .page_rules import PageRules
 from .progress import RunProgress
 from .rows import shape_page
@@ -18,6 +21,7 @@ class PageReader(Protocol):
     """What an incremental read needs of the account reader (``AccountReader``), which calls it: the
     reader depends on these reads, not the other way round."""
 
+    api: Any  # http.CampaignMonitorAPI
     local_time: LocalTime
     progress: RunProgress
 
@@ -64,12 +68,18 @@ def state_changes(
     those who changed since the cursor, and a removal for each who is now in another state."""
     endpoint, run = plan.endpoint, plan.run
     list_id = ids["ListID"]
+    run.owned(list_id, ids["ClientID"])
     since = None if plan.reload else run.cursor_at_start(list_id)
     read = run.lists.read_of(list_id)
     if since is None:
         ended = run.lists.timed(list_id)
-        yield from reader.read_endpoint(endpoint, ids, zone, nested_as_text, keep=seen_by(read), keep_takes_arrow=True)
+        counted = RowCount()
+        yield from reader.read_endpoint(endpoint, ids, zone, nested_as_text, keep=seen_by(read, counted),
+                                        keep_takes_arrow=True)
         ended()
+        if run.reconcile_runs:
+            Rotation.fresh(run.rotation(list_id, endpoint.table), f"{list_id} {endpoint.table}", counted.rows,
+                           run.memory()["runs"])
     else:
         def fetch(path: str, params: Mapping[str, str]) -> List[Row]:
             return [row for page in reader.pages(endpoint, path, params) for row in page]
@@ -83,15 +93,55 @@ def state_changes(
         blank = {endpoint.custom_fields: []} if endpoint.custom_fields else {}
         left = [{"EmailAddress": row["EmailAddress"], **blank, LEFT_COLUMN: True}
                 for path, rows in changes.items() if path != here for row in rows]
-        if changes[here] or left:
-            yield shape_page([*changes[here], *left], rules, nested_as_text)
+        rows = [*changes[here], *left]
+        if run.reconcile_runs:
+            changed = {email_order(row["EmailAddress"]) for by_state in changes.values() for row in by_state}
+            rows += reconciled(reader, plan, ids, changed, blank)
+        for start in range(0, len(rows), ROWS_PER_ITEM):
+            yield shape_page(rows[start:start + ROWS_PER_ITEM], rules, nested_as_text)
     run.move_cursor(list_id, read)
 
 
-def seen_by(read: Any) -> Any:
-    """A page filter that loads every row (a list, or an Arrow page) and notes the latest ``Date`` among them."""
+def reconciled(
+    reader: PageReader, plan: TablePlan, ids: Mapping[str, str], changed: Set[str], blank: Mapping[str, Any]
+) -> List[Dict[str, Any]]:
+    """This run's slice of the list's state (see ``reconcile``): its rows, less those this run's changes
+    already hold, and a removal for each loaded address the API confirms is no longer in this state."""
+    endpoint, run = plan.endpoint, plan.run
+    list_id, path = ids["ListID"], endpoint.path.format(**ids)
+    rotation = Rotation(run.rotation(list_id, endpoint.table))
+    if not rotation.stored:  # cursors older than the reconcile: a first page now, to learn the size
+        Rotation.fresh(rotation.stored, f"{list_id} {endpoint.table}", MAX_PAGE_SIZE * run.reconcile_runs,
+                       run.memory()["runs"] - 1)
+    pages = rotation.earn(run.reconcile_runs)
+    if not pages:
+        return []
+    read_ahead = reader.api.max_concurrent_requests
+    piece = read_slice(reader.api.get, path, endpoint.params, rotation, pages, read_ahead)
+    rotation.spend(piece.pages_read)
+    run.count_reconciled(len(piece.rows))
+    again: List[Dict[str, Any]] = [dict(row) for row in piece.rows if email_order(row["EmailAddress"]) not in changed]
+    if not piece.steady:
+        return again  # rows moved while the slice was read: merged, nothing removed, read again next run
+    held = {email_order(row["EmailAddress"]) for row in piece.rows} | changed
+    missing = [email for email in loaded_addresses(run.pipeline, endpoint.table, list_id, piece.after, piece.to)
+               if email_order(email) not in held]
+    gone = confirmed_gone(reader.api.get, list_id, state_of(endpoint.path), missing, read_ahead)
+    rotation.moved_to(piece, run.memory()["runs"])
+    return again + [{"EmailAddress": email, **blank, LEFT_COLUMN: True} for email in gone]
+
+
+class RowCount:
+    rows = 0
+
+
+def seen_by(read: Any, counted: Optional[RowCount] = None) -> Any:
+    """A page filter that loads every row (a list, or an Arrow page), notes the latest ``Date`` among
+    them and counts them."""
     def keep(rows: Any) -> Any:
         read.saw(rows)
+        if counted is not None:
+            counted.rows += len(rows)
         return rows
 
     return keep

@@ -39,6 +39,7 @@ def campaign_monitor_source(
     nested_as_text: Optional[bool] = None,
     incremental: bool = False,
     report_refresh_days: int = 30,
+    reconcile_runs: int = 7,
     progress: Optional[Any] = None,
     access_token: Optional[str] = dlt.secrets.value,
     refresh_token: Optional[str] = dlt.secrets.value,
@@ -58,9 +59,11 @@ def campaign_monitor_source(
 
     With ``incremental`` a run reads what changed since the last one (see ``incremental``): the
     subscriber tables from a cursor per list, report events from a cursor per campaign or journey
-    email, other reports only for campaigns sent within ``report_refresh_days``. Its tables still
-    equal a full refresh, except for edits that do not move a subscriber's ``Date`` (name, custom
-    fields): a full refresh reconciles those.
+    email, other reports only for campaigns sent within ``report_refresh_days``. Each run also reads
+    again a slice of every list's state tables, so that every subscriber row is read again within
+    ``reconcile_runs`` runs (0: never): edits that leave ``Date`` alone (a name, a custom field) reach
+    the tables without a full refresh. Lists the account no longer has, and clients no longer read,
+    leave the tables in the next run.
 
     Acting for another account, ``access_token`` and ``refresh_token`` (OAuth 2) replace ``api_key``
     (which wins when both are set); the token pair each refresh returns is kept in ``token_file``
@@ -73,7 +76,8 @@ def campaign_monitor_source(
     api = api_from_settings(api_key, base_url, access_token, refresh_token, token_file, retry=retry,
                             max_concurrent_requests=max_concurrent_requests)
     progress = progress or RunProgress()
-    run = IncrementalRun(refresh_days(report_refresh_days), api.system_date, progress.note) if incremental else None
+    run = IncrementalRun(refresh_days(report_refresh_days), api.system_date, progress.note,
+                         whole_number("reconcile_runs", reconcile_runs), client_id) if incremental else None
     account = AccountReader(
         api, LocalTime(convert_to_utc), sent_on_or_after(reports_sent_after), nested_as_text, incremental=run,
         progress=progress,
@@ -122,16 +126,21 @@ def sent_on_or_after(value: Any) -> Optional[date]:
 
 def refresh_days(value: Any) -> int:
     """``report_refresh_days`` as a whole number of days, 0 or more."""
+    return whole_number("report_refresh_days", value)
+
+
+def whole_number(setting: str, value: Any) -> int:
+    """A setting that counts days or runs, as a whole number, 0 or more; anything else is a setting to fix."""
     try:
-        days = int(value)
+        number = int(value)
     except (TypeError, ValueError):
-        days = -1
-    if days < 0:
+        number = -1
+    if number < 0:
         raise CampaignMonitorError(
-            f"report_refresh_days must be a whole number of days, 0 or more, not {value!r}:"
-            " set SOURCES__CAMPAIGN_MONITOR__REPORT_REFRESH_DAYS"
+            f"{setting} must be a whole number, 0 or more, not {value!r}:"
+            f" set SOURCES__CAMPAIGN_MONITOR__{setting.upper()}"
         )
-    return days
+    return number
 
 
 def table_hints(endpoint: Endpoint, to_utc: bool, incremental: bool = False) -> Dict[str, Any]:

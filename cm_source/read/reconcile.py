@@ -1,0 +1,198 @@
+"""The rotating reconcile of an incremental run: a slice of each list's state tables read again in full.
+
+The ``date`` filter finds the subscribers whose state changed. It cannot see an edit that leaves
+``Date`` alone (a name, a custom field), nor an address that vanished without a state change. So each
+incremental run also reads again a slice of every (list, state): the next pages in the API's email order,
+about ``1/reconcile_runs`` of them, going round so that every row is read again within
+``reconcile_runs`` runs. A state of fewer pages than that earns a page every few runs, so small lists do
+not cost a request each run. The slice's rows are merged, which updates names and custom fields.
+
+An address loaded within the slice's range of emails that the slice no longer holds is asked about
+(``GET subscribers/{list}.json?email=``) and removed only when the API says it is not in that state: the
+API orders emails by its database's collation, which Python's order cannot be promised to match, so a
+range of emails alone never deletes a row.
+
+Where each rotation stands is kept in the source state beside the cursors and committed with the load:
+a run cut off mid-slice leaves the rotation where the last committed run left it, and the next run reads
+that slice again (a merge makes the repeat harmless). A slice read while its state's total moved is
+merged but removes nothing, and the rotation stays put to read it again next run.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set
+
+from ..api_facts import MAX_PAGE_SIZE, SUBSCRIBER_STATES
+from ..errors import RequestRefused
+from ..http.paging import Get, one_pass
+
+Row = Mapping[str, Any]
+NOT_IN_LIST = 203  # the API's Code for an address the list does not hold
+LOCATE_STEPS = 4  # pages stepped back or forward to find where the last slice ended, before reading on
+
+
+def email_order(email: Any) -> str:
+    """An address as the API orders it: case-insensitively."""
+    return str(email or "").casefold()
+
+
+def state_of(path: str) -> str:
+    """The API's name of the state a state table's path reads (``lists/{ListID}/active.json`` → Active)."""
+    return next(state for state in SUBSCRIBER_STATES if path.endswith(f"/{state.lower()}.json"))
+
+
+@dataclass
+class Rotation:
+    """Where one list's state stands in its rotation, as kept in the source state (a dict of plain values).
+
+    ``after``: the last address (in email order) the previous slice read; None starts from the first.
+    ``page``: the page that held it, where the next slice looks first. ``pages``: the state's pages when
+    last read. ``credit``: pages earned and not yet read. ``cycle_from``: the run the current round
+    began; ``read_since``: the run the last complete round began, since when every row was read again.
+    """
+
+    stored: Dict[str, Any]
+
+    @classmethod
+    def fresh(cls, stored: Dict[str, Any], key: str, rows: int, run: int) -> "Rotation":
+        """A rotation starting over after a full read of ``rows`` rows (a round of one run): the next
+        round begins with the next run, and its first slice comes a share of a page later for each (list, state), so that small
+        states take their turns in different runs."""
+        stored.clear()
+        stored.update(after=None, page=1, pages=max(1, math.ceil(rows / MAX_PAGE_SIZE)), cycle_from=run + 1,
+                      read_since=run, credit=(zlib.crc32(key.encode("utf-8")) % 1000) / 1000)
+        return cls(stored)
+
+    def earn(self, reconcile_runs: int) -> int:
+        """This run's share of pages, carried over where it is less than a page."""
+        self.stored["credit"] = self.stored.get("credit", 0.0) + self.stored.get("pages", 1) / reconcile_runs
+        return int(self.stored["credit"])
+
+    def spend(self, pages: int) -> None:
+        self.stored["credit"] = max(0.0, self.stored["credit"] - pages)
+
+    def moved_to(self, read: "SliceRead", run: int) -> None:
+        """Go on after a steady slice: from its last address, or from the start once it reached the end."""
+        self.stored["pages"] = max(1, read.number_of_pages)
+        if read.to is None:
+            self.stored.update(after=None, page=1, read_since=self.stored.get("cycle_from", run), cycle_from=run + 1)
+        else:
+            self.stored.update(after=read.to, page=read.last_page)
+
+
+@dataclass
+class SliceRead:
+    """One slice: its rows, the range of emails it covers (``after`` exclusive, ``to`` inclusive, None
+    for the end), the pages read and whether the state's total held still while they were read."""
+
+    rows: List[Row] = field(default_factory=list)
+    after: Optional[str] = None
+    to: Optional[str] = None
+    first_page: int = 1
+    last_page: int = 1
+    number_of_pages: int = 0
+    totals: Set[int] = field(default_factory=set)
+
+    @property
+    def steady(self) -> bool:
+        return len(self.totals) <= 1
+
+    @property
+    def pages_read(self) -> int:
+        return self.last_page - self.first_page + 1
+
+    def covers(self, email: str) -> bool:
+        order = email_order(email)
+        return (self.after is None or order > self.after) and (self.to is None or order <= self.to)
+
+
+def read_slice(get: Get, path: str, params: Mapping[str, Any], rotation: Rotation, pages: int, read_ahead: int) -> SliceRead:
+    """Up to ``pages`` pages of a state in email order, from where the rotation stands.
+
+    Rows added or removed since the last slice shift the pages, so the page that held its last address
+    is looked at first and the read steps back or on until that address is in view.
+    """
+    after = rotation.stored.get("after")
+    page = max(1, int(rotation.stored.get("page") or 1)) if after else 1
+    read = SliceRead(after=after)
+
+    def one(number: int) -> Any:
+        return next(one_pass(get, path, params, read_ahead, first=number, count=1))
+
+    step = 0  # the way the look moved: back (-1) or on (+1); it never turns, so it cannot go round
+    for _ in range(LOCATE_STEPS):
+        rows, total, read.number_of_pages = one(page)
+        read.totals.add(total)
+        read.first_page = read.last_page = page
+        if page > max(1, read.number_of_pages):
+            page, step = max(1, read.number_of_pages), -1
+        elif after is not None and rows and step <= 0 and page > 1 and email_order(rows[0]["EmailAddress"]) > after:
+            page, step = page - 1, -1
+        elif after is not None and rows and step >= 0 and page < read.number_of_pages \
+                and email_order(rows[-1]["EmailAddress"]) <= after:
+            page, step = page + 1, +1
+        else:
+            break
+    page = read.first_page
+    read.rows = [row for row in rows if after is None or email_order(row["EmailAddress"]) > after]
+    if pages > 1 and page < read.number_of_pages:
+        for rows, total, _ in one_pass(get, path, params, read_ahead, first=page + 1, count=pages - 1):
+            read.totals.add(total)
+            read.rows.extend(rows)
+            read.last_page += 1
+    if read.last_page < read.number_of_pages:
+        read.to = email_order(read.rows[-1]["EmailAddress"]) if read.rows else after
+    return read
+
+
+def confirmed_gone(
+    get: Callable[[str, Mapping[str, Any]], Any], list_id: str, state: str, emails: Iterable[str], workers: int
+) -> List[str]:
+    """The addresses the API says are no longer in ``state`` on the list (not on it, or in another state)."""
+
+    def gone(email: str) -> bool:
+        try:
+            details = get(f"subscribers/{list_id}.json", {"email": email})
+        except RequestRefused as refused:
+            if refused.code == NOT_IN_LIST:
+                return True
+            raise
+        return not isinstance(details, dict) or details.get("State") != state
+
+    emails = list(emails)
+    if not emails:
+        return []
+    with ThreadPoolExecutor(max(1, min(workers, len(emails))), thread_name_prefix="cm-reconcile") as pool:
+        return [email for email, is_gone in zip(emails, pool.map(gone, emails)) if is_gone]
+
+
+# How each destination compares text by code point, for the SQL bounds of a range of emails; on others
+# the list's addresses are all fetched and the range checked here.
+BINARY_ORDER = {"duckdb": "lower(email_address)", "postgres": 'lower(email_address) COLLATE "C"'}
+BOUND_SLACK = 3  # characters dropped from each bound: lower() and casefold() differ on a few letters (ß)
+
+
+def loaded_addresses(pipeline: Any, table: str, list_id: str, after: Optional[str], to: Optional[str]) -> List[str]:
+    """The addresses the destination holds for the list in ``table`` within a range of emails (the
+    ends as ``email_order`` gives them; None for open). The SQL bounds are a little wide, the range is
+    then checked exactly. A table not created yet holds none."""
+    if pipeline is None or table not in pipeline.default_schema.data_table_names(seen_data_only=True):
+        return []
+    conditions, args = ["list_id = %s"], [list_id]
+    ordered = BINARY_ORDER.get(pipeline.destination.destination_name)
+    if ordered is not None:
+        if after is not None:
+            conditions.append(f"{ordered} >= %s")
+            args.append(after[: max(1, len(after) - BOUND_SLACK)])
+        if to is not None:
+            conditions.append(f"{ordered} <= %s")
+            args.append(to[: max(1, len(to) - BOUND_SLACK)] + "\U0010ffff")
+    with pipeline.sql_client() as client:
+        name = client.make_qualified_table_name(table)
+        rows = client.execute_sql(f"SELECT email_address FROM {name} WHERE {' AND '.join(conditions)}", *args)
+    within = SliceRead(after=after, to=to)
+    return [email for (email,) in rows or [] if within.covers(email)]
