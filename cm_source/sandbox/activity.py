@@ -31,7 +31,7 @@ class Activity:
     now: str
     joined: list[tuple[str, str]] = field(default_factory=list)  # (ListID, EmailAddress)
     moved: list[tuple[str, str, str, str]] = field(default_factory=list)  # (ListID, EmailAddress, from, to)
-    edited: list[tuple[str, str]] = field(default_factory=list)  # custom fields changed, Date not
+    edited: list[tuple[str, str]] = field(default_factory=list)  # a custom field or the name changed, Date not; Active first
     sent_campaign: str = ""  # the CampaignID of the campaign sent in this round
     new_events: dict[str, int] = field(default_factory=dict)  # CampaignID -> events added to its reports
     sent_messages: dict[str, list[str]] = field(default_factory=dict)  # ClientID -> new transactional MessageIDs
@@ -85,7 +85,7 @@ def _list_activity(
             activity.moved.append((list_id, rows[number]["EmailAddress"], source, target))
     states = {state: [row for number, row in enumerate(rows) if number not in leaving[state]] if leaving[state]
               else list(rows) for state, rows in stored.items()}
-    stayed = len(states["Active"])  # who was Active before the round and still is: the only ones edited
+    stayed = {state: len(rows) for state, rows in states.items()}  # who was there before the round and still is
     for target, row in arriving:
         states[target].append(row)
     for number in range(people):
@@ -97,12 +97,17 @@ def _list_activity(
             "ConsentToSendSms": "No",
         })
         activity.joined.append((list_id, email))
-    editable = [number for number, row in enumerate(states["Active"][:stayed]) if row["CustomFields"]]
-    if editable:
+    for state in stored:  # one quiet edit in every state, Active first: a custom field, else the name
+        editable = range(stayed[state])
+        if not editable:
+            continue
         number = rng.choice(editable)
-        row = states["Active"][number]
-        first, *rest = row["CustomFields"]
-        states["Active"][number] = {**row, "CustomFields": [{**first, "Value": f"edited {activity.now}"}, *rest]}
+        row = states[state][number]
+        if row["CustomFields"]:
+            first, *rest = row["CustomFields"]
+            states[state][number] = {**row, "CustomFields": [{**first, "Value": f"edited {activity.now}"}, *rest]}
+        else:
+            states[state][number] = {**row, "Name": f"{row['Name'] or 'Someone'} (renamed {activity.now})"}
         activity.edited.append((list_id, row["EmailAddress"]))
     account.subscribers[list_id] = states
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from collections import Counter
 from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import dlt
 import pytest
 
 from cm_source import TABLES, campaign_monitor_source
+from cm_source.read.destinations import file_format
 from cm_source.read.progress import RunProgress
-from cm_source.sandbox import STATES, Account, Sandbox, generate_account
+from cm_source.sandbox import STATES, Account, Sandbox, account_activity, generate_account
+from helpers.postgres import new_database
 from helpers.warehouse import query
 
 RUNS = 3  # reconcile_runs in these tests: every row read again within three runs
@@ -46,7 +49,7 @@ def run(pipeline: dlt.Pipeline, sandbox: Sandbox, tables: List[str] = STATE_TABL
     sandbox.requests.clear()
     source = campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url, incremental=True,
                                      reconcile_runs=RUNS, **settings)
-    pipeline.run(source.with_resources(*tables), loader_file_format="parquet")
+    pipeline.run(source.with_resources(*tables), loader_file_format=file_format(pipeline.destination))
     return list(sandbox.requests)
 
 
@@ -197,3 +200,40 @@ def test_a_run_cut_off_mid_slice_loses_and_repeats_nothing(
         run(pipeline, sandbox)
     assert reached(pipeline, edited) == edited
     assert_values_equal(pipeline, account)
+
+
+def table_rows(pipeline: dlt.Pipeline, table: str) -> Counter:
+    """Every row of a table, every column but dlt's own and the hard-delete flag, as comparable text."""
+    with pipeline.sql_client() as client:
+        columns = [name for (name,) in client.execute_sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+            " ORDER BY column_name", pipeline.dataset_name, table) if not name.startswith(("_dlt", "_cm"))]
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    return Counter(tuple(json.dumps(value, sort_keys=True, default=str) if isinstance(value, (list, dict)) else str(value)
+                         for value in row) for row in query(pipeline, f"SELECT {quoted} FROM {table}"))
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+def test_after_activity_every_table_equals_a_full_refresh_value_for_value_within_reconcile_runs_runs(
+    kind: str, account: Account, sandbox: Sandbox, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    def destination(name: str) -> Any:
+        if kind == "duckdb":
+            return dlt.destinations.duckdb(str(tmp_path / f"{name}.duckdb"))
+        return dlt.destinations.postgres(new_database(request.getfixturevalue("postgres_server")))
+
+    incremental = dlt.pipeline(pipeline_name=f"cm_rec_{kind}", destination=destination("incremental"),
+                               dataset_name="cm_data", pipelines_dir=str(tmp_path / "pipelines"))
+    run(incremental, sandbox, tables=list(TABLES))
+    activity = account_activity(account)
+    assert {state for list_id, email in activity.edited for state in STATES
+            if any(row["EmailAddress"] == email for row in account.subscribers[list_id][state])} == set(STATES)
+    for _ in range(RUNS):
+        run(incremental, sandbox, tables=list(TABLES))
+    full = dlt.pipeline(pipeline_name=f"cm_full_{kind}", destination=destination("full"), dataset_name="cm_data",
+                        pipelines_dir=str(tmp_path / "pipelines"))
+    full.run(campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url),
+             loader_file_format=file_format(full.destination))
+    for table in TABLES:
+        if table in full.default_schema.data_table_names(seen_data_only=True):
+            assert table_rows(incremental, table) == table_rows(full, table), table

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cm_source.sandbox import account_activity, generate_account
+from cm_source.sandbox import STATES, account_activity, generate_account
 from cm_source.sandbox.activity import MOVES
 
 
@@ -27,9 +27,12 @@ def test_a_round_moves_people_in_every_way_and_stamps_each_change_within_it() ->
         state, row = where(account, list_id, email)
         assert state == "Active" and before < row["ListJoinedDate"] <= activity.now
     assert activity.edited
+    edited_states = set()
     for list_id, email in activity.edited:
-        (_, was), (_, row) = where(untouched, list_id, email), where(account, list_id, email)
-        assert row["Date"] == was["Date"] and row["CustomFields"] != was["CustomFields"]
+        (_, was), (state, row) = where(untouched, list_id, email), where(account, list_id, email)
+        assert row["Date"] == was["Date"] and (row["CustomFields"], row["Name"]) != (was["CustomFields"], was["Name"])
+        edited_states.add(state)
+    assert edited_states == set(STATES)  # quiet edits in every state
 
 
 def test_a_round_sends_a_campaign_and_adds_opens_with_a_true_repeat_to_the_one_before() -> None:
