@@ -165,7 +165,7 @@ class IncrementalRun:
                 memory = self.memory()["lists"]
                 owners: Dict[str, str] = memory.setdefault("owners", {})
                 listed = {client: set(lists_of(client)) for client in set(owners.values()) if client in clients_now}
-                self._gone = {list_id: client for list_id, client in owners.items()
+                self._gone = {list_id: client for list_id, client in list(owners.items())
                               if client not in listed or list_id not in listed[client]}
                 for list_id, client in self._gone.items():
                     self.notice(f"Incremental: list {list_id} of client {client} is no longer in the account:"
