@@ -22,6 +22,8 @@ from .retry import seconds_header
 
 # Answers without a refusal that raise the number in flight by one again, per request now allowed in flight.
 SUCCESSES_TO_GROW = 10
+# The most other clients on the key a margin is kept for (each a full set of requests in flight).
+MOST_OTHERS = 4
 # 429s closer together than this are one burst, answered with one cut of the number in flight.
 CUT_INTERVAL_SECONDS = 1.0
 
@@ -61,9 +63,11 @@ class RequestPacer:
       after them (those the server had not counted yet). When nothing is left, every reader waits until
       the window has surely ended: the earliest "answer received + Reset" seen in it, as Reset is rounded
       up to whole seconds. Answers to requests sent before that window began are stale and ignored.
-    - **Another client on the key** shows in the headers: more of the window used than this client
-      sent in it. From then on a margin of one full set in flight is left unspent for it, until a
-      whole window goes by without a sign of it. A 429 with headers holds every reader for its Reset;
+    - **Other clients on the key** show in the headers: more of the window used than this client
+      sent in it. From then on this client keeps its share of the slots in flight (``max_in_flight``
+      split among itself and the others, reckoned from how much more they used than it did, up to
+      ``MOST_OTHERS``), so that together they have about one full set in flight, and a margin of what
+      the others may have in flight is left unspent, until a whole window goes by without a sign of them. A 429 with headers holds every reader for its Reset;
       if the budget said there was room, the margin grows by another set.
     - **429s without headers** (some accounts get no rate headers at all): the reset is waited out
       as before, and the number in flight is halved, then raised by one every ``SUCCESSES_TO_GROW``
@@ -76,6 +80,7 @@ class RequestPacer:
         self.max_in_flight = max_in_flight
         self.allowed_in_flight = max_in_flight
         self.margin = 0
+        self.shared_in_flight = max_in_flight  # this client's share of the slots while others spend the budget
         self._sleep = sleep
         self._clock = clock
         self._changed = threading.Condition()
@@ -95,7 +100,7 @@ class RequestPacer:
         waited, slept_until = 0.0, -math.inf
         while True:
             with self._changed:
-                while len(self._in_flight) >= self.allowed_in_flight:
+                while len(self._in_flight) >= min(self.allowed_in_flight, self.shared_in_flight):
                     self._changed.wait()
                 now = max(self._clock(), slept_until)
                 delay = self._wait_at(now)
@@ -125,7 +130,7 @@ class RequestPacer:
         client lapses if the window went by without a sign of it."""
         self._left, self._window_began, self._sent_in_window = None, now, 0
         if not self._others_seen:
-            self.margin = 0
+            self.margin, self.shared_in_flight = 0, self.max_in_flight
         self._others_seen = False
 
     def answered(self, ticket: Ticket, response: Optional[requests.Response], hold_s: Optional[float] = None) -> None:
@@ -147,9 +152,15 @@ class RequestPacer:
         not_counted = sum(number > ticket.number for number in self._in_flight)
         left = announced.remaining - not_counted
         ends = now + announced.reset_s
-        if announced.limit is not None and announced.limit - announced.remaining > self._sent_in_window:
-            self._others_seen = True  # more of the window is used than this client sent in it
-            self.margin = max(self.margin, self.max_in_flight)
+        others_used = announced.limit - announced.remaining - self._sent_in_window if announced.limit else 0
+        if others_used > 0:  # more of the window is used than this client sent in it
+            self._others_seen = True
+            # each other client spending about as much as this one may have a full set in flight
+            others = min(MOST_OTHERS, max(1, math.ceil(others_used / max(1, self._sent_in_window))))
+            self.shared_in_flight = max(1, min(self.shared_in_flight, self.max_in_flight // (others + 1)))
+            # what the others may have in flight, not yet counted by the server (this client's own
+            # uncounted requests are already taken off ``left``)
+            self.margin = max(self.margin, others * self.shared_in_flight)
         if self._left is None:
             self._left, self._window_ends = left, ends
         else:

@@ -65,14 +65,14 @@ def test_a_spent_window_holds_every_request_until_it_has_surely_ended() -> None:
 
 def test_requests_in_flight_count_against_what_an_answer_says_is_left() -> None:
     clock = Clock()
-    pacer = RequestPacer(6, clock.sleep, clock)
+    pacer = RequestPacer(10, clock.sleep, clock)
     first = pacer.admit()
     later = [pacer.admit() for _ in range(3)]  # sent after the first, not yet counted by the server
-    pacer.answered(first, answer(remaining=3, reset=2))
+    pacer.answered(first, answer(remaining=9, reset=2))  # the server counted the first only
+    later += [pacer.admit() for _ in range(6)]  # 9 left, 3 of ours not yet counted: room for 6 more
     assert clock.slept == []
-    pacer.admit()  # 3 left, 3 of ours not yet counted: none is left for this one
-    assert clock.slept == [2.0]
-    assert later  # (still in flight)
+    pacer.admit()
+    assert clock.slept == [2.0] and len(later) == 9
 
 
 def test_answers_to_requests_of_a_window_already_over_are_ignored() -> None:
@@ -92,33 +92,29 @@ def test_a_429_the_budget_did_not_predict_leaves_a_margin_for_another_client() -
     clock = Clock()
     pacer = RequestPacer(6, clock.sleep, clock)
     ticket = pacer.admit()
-    pacer.answered(ticket, answer(remaining=20, reset=2))
+    pacer.answered(ticket, answer(remaining=9, reset=2))
     refused = pacer.admit()
-    pacer.answered(refused, answer(429, remaining=0, reset=1), hold_s=1)
-    assert pacer.margin == 6
-    pacer.admit()  # held for the 429's reset
+    pacer.answered(refused, answer(429, remaining=0, reset=1), hold_s=1)  # the budget said 8 were left
+    assert pacer.margin == 6 and pacer.shared_in_flight == 1  # others spent 8: a slot of the six is this client's
+    pacer.answered(pacer.admit(), answer(remaining=9, reset=2))  # held for the 429's reset
     assert clock.slept == [1.0]
-    ticket = pacer.admit()
-    pacer.answered(ticket, answer(remaining=7, reset=2))
-    pacer.admit()  # 6 left after this one: the margin's
-    assert len(clock.slept) == 1
-    pacer.admit()
-    assert len(clock.slept) == 2
 
 
-def test_another_client_spending_the_window_leaves_a_margin_until_a_window_passes_without_it() -> None:
+def test_other_clients_spending_the_window_get_a_share_of_the_slots_and_a_margin_until_a_window_passes_without_them() -> None:
     clock = Clock()
     pacer = RequestPacer(6, clock.sleep, clock)
     ticket = pacer.admit()
-    pacer.answered(ticket, answer(remaining=6, reset=2))  # 4 of 10 used, and this client sent 1
-    assert pacer.margin == 6
-    for used in range(1, 5):  # the next window, which this client has to itself: the margin is kept
-        pacer.answered(pacer.admit(), answer(remaining=10 - used, reset=2))
-        assert pacer.margin == 6
-    assert clock.slept == [2.0]  # the first of them waited: 6 left was the other client's
+    pacer.answered(ticket, answer(remaining=7, reset=2))  # 3 of 10 used, and this client sent 1: two others
+    assert pacer.shared_in_flight == 2 and pacer.margin == 4  # a third of the slots; the others' 4 in flight
     clock.now += 2
-    pacer.admit()  # and lapses when the window after it begins
-    assert pacer.margin == 0
+    for used in range(1, 7):  # the next window, which this client has to itself: the margin is kept
+        pacer.answered(pacer.admit(), answer(remaining=10 - used, reset=2))
+        assert pacer.margin == 4
+    assert clock.slept == []  # 4 left: the others' margin
+    pacer.admit()
+    assert clock.slept == [2.0]
+    pacer.admit()  # the window after it, without a sign of the others: margin and slots lapse
+    assert pacer.margin == 0 and pacer.shared_in_flight == 6
 
 
 def test_429s_without_headers_halve_the_requests_in_flight_and_successes_raise_it_slowly() -> None:
