@@ -11,7 +11,9 @@ other's rows; tables an incremental run merges by key are left as they are.
 
 # No "from __future__ import annotations": Dagster reads the asset function's annotations as types.
 
-from typing import Any, List, Optional, Sequence
+import contextlib
+import hashlib
+from typing import Any, Iterator, List, Optional, Sequence
 
 import dlt
 from dagster import (
@@ -20,17 +22,19 @@ from dagster import (
 )
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
+from filelock import FileLock, Timeout
 
 from .account_access import api_from_settings
 from .analytics import MODEL_SOURCES, analytics_dataset, build_models
 from .read import campaign_monitor_source
 from .read.catalogue import ENDPOINTS_BY_TABLE
-from .read.destinations import destination_for
+from .read.destinations import destination_for, destination_type
+from .read.load_place import database_of
 
 DEFAULT_GROUP = "campaign_monitor"
 PARTITION_DISPOSITION = {"disposition": "merge", "strategy": "delete-insert"}
 
-__all__ = ["DagsterDltResource", "campaign_monitor_assets", "campaign_monitor_models", "client_ids_of"]
+__all__ = ["DagsterDltResource", "campaign_monitor_assets", "campaign_monitor_models", "client_ids_of", "key_pool"]
 
 
 class CampaignMonitorTranslator(DagsterDltTranslator):
@@ -78,6 +82,7 @@ def campaign_monitor_assets(
     base_url: Optional[str] = None,
     pipelines_dir: Optional[str] = None,
     duckdb_path: str = "campaign_monitor.duckdb",
+    pool: Optional[str] = None,
     **source_settings: Any,
 ) -> AssetsDefinition:
     """The source's tables as Dagster assets, materialised with ``DagsterDltResource`` (as ``dlt``).
@@ -86,6 +91,13 @@ def campaign_monitor_assets(
     sees when the definitions load. ``source_settings`` (``incremental``, ``reports_sent_after``, …)
     go to ``campaign_monitor_source``; the key and base URL default to its settings. ``destination``
     is a dlt destination or its name (configured the dlt way; DuckDB loads into ``duckdb_path``).
+
+    Partitions may run side by side, each in its own process (see docs/agency.md):
+    - they run in the Dagster concurrency pool ``pool``, by default one per API key
+      (``key_pool``), whose limit (set in the Dagster instance) is how many clients of one key read
+      at once; they share the key's rate budget through the API's rate headers;
+    - on Postgres, partitions take turns only for dlt's load step, which creates and alters tables;
+    - on DuckDB, which takes one writer at a time, a partition waits for the one before it.
     """
     partitions = None
     if partitioned:
@@ -108,13 +120,65 @@ def campaign_monitor_assets(
         name=group_name,
         dagster_dlt_translator=CampaignMonitorTranslator(group_name),
         partitions_def=partitions,
+        pool=pool or key_pool(api_key, base_url),
     )
     def assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Any:
         client_id = context.partition_key if partitions is not None else None
-        pipeline = pipeline_for(client_id)  # made first: the source takes its file format from it
-        yield from dlt.run(context=context, dlt_source=source_for(client_id), dlt_pipeline=pipeline)
+        pipeline = loads_one_at_a_time(pipeline_for(client_id))  # made first: the source takes its file format from it
+        with one_writer_on_duckdb(pipeline, context):
+            yield from dlt.run(context=context, dlt_source=source_for(client_id), dlt_pipeline=pipeline)
 
     return assets
+
+
+def key_pool(api_key: Optional[str] = None, base_url: Optional[str] = None) -> str:
+    """The Dagster concurrency pool of one API key: ``campaign_monitor_`` and a digest of the key (never
+    the key itself), so every partition, asset or job using that key shares its limit."""
+    key = api_key or dlt.secrets.get("sources.campaign_monitor.api_key") or dlt.secrets.get(
+        "sources.campaign_monitor.refresh_token") or base_url or "default"
+    return f"campaign_monitor_{hashlib.sha256(str(key).encode('utf-8')).hexdigest()[:12]}"
+
+
+def loads_one_at_a_time(pipeline: dlt.Pipeline) -> dlt.Pipeline:
+    """The pipeline with its load step taking turns with every other pipeline loading the same Postgres
+    dataset. dlt's load step creates and alters the tables first, and two pipelines doing that at once
+    fail ("dlt cannot update tables"). The lock is Postgres's advisory lock, held on a connection of its
+    own; extracting and normalising, the long part, still run side by side."""
+    if destination_type(pipeline.destination) != "postgres":
+        return pipeline
+    load = pipeline.load
+
+    def load_in_turn(*args: Any, **kwargs: Any) -> Any:
+        with pipeline.sql_client() as client:
+            lock = int(hashlib.sha256(pipeline.dataset_name.encode("utf-8")).hexdigest()[:15], 16)
+            client.execute_sql("SELECT pg_advisory_lock(%s)", lock)
+            try:
+                return load(*args, **kwargs)
+            finally:
+                client.execute_sql("SELECT pg_advisory_unlock(%s)", lock)
+
+    pipeline.load = load_in_turn  # type: ignore[method-assign]  # what pipeline.run calls for its load step
+    return pipeline
+
+
+@contextlib.contextmanager
+def one_writer_on_duckdb(pipeline: dlt.Pipeline, context: Any) -> Iterator[None]:
+    """On DuckDB, which takes one writer at a time, a partition waits for the one loading before it
+    (saying so once) instead of failing half-way on the file's lock."""
+    if destination_type(pipeline.destination) != "duckdb":
+        yield
+        return
+    path = database_of(pipeline)
+    lock = FileLock(f"{path}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        context.log.info(f"DuckDB takes one writer at a time: waiting for the partition loading {path}")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def warehouse_pipeline(
