@@ -32,9 +32,10 @@ import dagster, dlt
 from cm_source.dagster import DagsterDltResource, campaign_monitor_assets
 spec = json.loads(sys.argv[1])
 instance = dagster.DagsterInstance.from_ref(dagster._core.instance.ref.InstanceRef.from_dir(spec["instance"]))
+where = {"destination": dlt.destinations.postgres(spec["postgres"])} if spec["postgres"] else {
+    "destination": "duckdb", "duckdb_path": spec["duckdb"]}
 assets = campaign_monitor_assets(api_key=spec["api_key"], base_url=spec["base_url"], client_ids=spec["clients"],
-                                 destination=dlt.destinations.postgres(spec["postgres"]), tables=spec["tables"],
-                                 pipelines_dir=spec["pipelines"])
+                                 tables=spec["tables"], pipelines_dir=spec["pipelines"], **where)
 result = dagster.materialize([assets], partition_key=spec["client"], instance=instance,
                              resources={"dlt": DagsterDltResource()}, raise_on_error=False)
 sys.exit(0 if result.success else 1)
@@ -63,7 +64,7 @@ def run_partitions_side_by_side(
     for client_id in clients:
         spec = {"instance": str(instance_dir), "api_key": sandbox.api_key, "base_url": sandbox.base_url,
                 "clients": clients, "client": client_id, "postgres": postgres_url, "tables": tables,
-                "pipelines": str(folder / "pipelines")}
+                "pipelines": str(folder / "pipelines"), "duckdb": str(folder / "warehouse.duckdb")}
         processes.append(subprocess.Popen([sys.executable, "-c", PARTITION, json.dumps(spec)], env=environment,
                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     outputs = [process.communicate(timeout=600)[0] for process in processes]
@@ -137,3 +138,19 @@ def test_the_key_pool_holds_partitions_running_at_once_to_its_limit(
     assert all(code == 0 for code, _ in results), "\n".join(output[-3000:] for _, output in results)
     intervals = step_intervals(instance)
     assert len(intervals) == 3 and most_at_once(intervals) == 1
+
+
+def test_partitions_started_at_once_on_duckdb_wait_for_the_one_writer_and_all_load(sandbox: Sandbox, tmp_path: Path) -> None:
+    import duckdb
+
+    instance, results = run_partitions_side_by_side(sandbox, "", tmp_path, 3, FEW_TABLES)
+    assert all(code == 0 for code, _ in results), "\n".join(output[-3000:] for _, output in results)
+    assert sum("DuckDB takes one writer at a time" in output for _, output in results) >= 1
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+        loaded = dict(connection.execute("SELECT client_id, count(*) FROM campaign_monitor_data.active_subscribers"
+                                         " GROUP BY 1").fetchall())
+    account = sandbox.account
+    assert loaded == {row["ClientID"]: sum(len(account.subscribers[lst["ListID"]]["Active"])
+                                           for lst in account.lists[row["ClientID"]])
+                      for row in account.clients if any(account.subscribers[lst["ListID"]]["Active"]
+                                                        for lst in account.lists[row["ClientID"]])}
