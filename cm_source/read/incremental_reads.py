@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Set
+from functools import partial
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Set, Tuple
 
 from ..http.timeline import MESSAGE_ID, SENT_AT, newer_than, sent_at, walk_back
 from .catalogue import ENDPOINTS, Endpoint, query_ids
 from ..api_facts import MAX_PAGE_SIZE
-from .columnar import ROWS_PER_ITEM
+from ..http.arrow_pages import envelope_schema
+from .columnar import ROWS_PER_ITEM, gathered, page_fields
 from .incremental import LEFT_COLUMN, EventCursor, TablePlan
-from .reconcile import Rotation, confirmed_gone, email_order, loaded_addresses, read_slice, state_of
+from .reconcile import (
+    Rotation, confirmed_gone, email_order, emails_of, keep_rows, loaded_addresses, read_slice, state_of,
+)
 from .page_rules import PageRules
 from .progress import RunProgress
 from .rows import shape_page
@@ -79,7 +83,7 @@ def state_changes(
         ended()
         if run.reconcile_runs:
             Rotation.fresh(run.rotation(list_id, endpoint.table), f"{list_id} {endpoint.table}", counted.rows,
-                           run.memory()["runs"])
+                           run.memory()["runs"], run.reconcile_runs)
     else:
         def fetch(path: str, params: Mapping[str, str]) -> List[Row]:
             return [row for page in reader.pages(endpoint, path, params) for row in page]
@@ -93,42 +97,46 @@ def state_changes(
         blank = {endpoint.custom_fields: []} if endpoint.custom_fields else {}
         left = [{"EmailAddress": row["EmailAddress"], **blank, LEFT_COLUMN: True}
                 for path, rows in changes.items() if path != here for row in rows]
-        rows = [*changes[here], *left]
+        rows, again = [*changes[here], *left], []
         if run.reconcile_runs:
             changed = {email_order(row["EmailAddress"]) for by_state in changes.values() for row in by_state}
-            rows += reconciled(reader, plan, ids, changed, blank)
+            again, gone = reconciled(reader, plan, ids, changed)
+            rows += [{"EmailAddress": email, **blank, LEFT_COLUMN: True} for email in gone]
         for start in range(0, len(rows), ROWS_PER_ITEM):
             yield shape_page(rows[start:start + ROWS_PER_ITEM], rules, nested_as_text)
+        yield from gathered(shape_page(page, rules, nested_as_text) for page in again if len(page))
     run.move_cursor(list_id, read)
 
 
 def reconciled(
-    reader: PageReader, plan: TablePlan, ids: Mapping[str, str], changed: Set[str], blank: Mapping[str, Any]
-) -> List[Dict[str, Any]]:
-    """This run's slice of the list's state (see ``reconcile``): its rows, less those this run's changes
-    already hold, and a removal for each loaded address the API confirms is no longer in this state."""
+    reader: PageReader, plan: TablePlan, ids: Mapping[str, str], changed: Set[str]
+) -> Tuple[List[Any], List[str]]:
+    """This run's slice of the list's state (see ``reconcile``): its pages, less the rows this run's
+    changes already hold, and the loaded addresses the API confirms are no longer in this state."""
     endpoint, run = plan.endpoint, plan.run
     list_id, path = ids["ListID"], endpoint.path.format(**ids)
     rotation = Rotation(run.rotation(list_id, endpoint.table))
     if not rotation.stored:  # cursors older than the reconcile: a first page now, to learn the size
         Rotation.fresh(rotation.stored, f"{list_id} {endpoint.table}", MAX_PAGE_SIZE * run.reconcile_runs,
-                       run.memory()["runs"] - 1)
+                       run.memory()["runs"] - 1, run.reconcile_runs)
     pages = rotation.earn(run.reconcile_runs)
     if not pages:
-        return []
+        return [], []
     read_ahead = reader.api.max_concurrent_requests
-    piece = read_slice(reader.api.get, path, endpoint.params, rotation, pages, read_ahead)
+    get = partial(reader.api.get_page, envelope_schema(page_fields(endpoint)))
+    piece = read_slice(get, path, endpoint.params, rotation, pages, read_ahead)
     rotation.spend(piece.pages_read)
-    run.count_reconciled(len(piece.rows))
-    again: List[Dict[str, Any]] = [dict(row) for row in piece.rows if email_order(row["EmailAddress"]) not in changed]
+    run.count_reconciled(piece.rows)
+    again = [keep_rows(page, [email_order(email) not in changed for email in emails_of(page)]) if changed else page
+             for page in piece.pages]
     if not piece.steady:
-        return again  # rows moved while the slice was read: merged, nothing removed, read again next run
-    held = {email_order(row["EmailAddress"]) for row in piece.rows} | changed
+        return again, []  # rows moved while the slice was read: merged, nothing removed, read again next run
+    held = {email_order(email) for email in piece.emails} | changed
     missing = [email for email in loaded_addresses(run.pipeline, endpoint.table, list_id, piece.after, piece.to)
                if email_order(email) not in held]
     gone = confirmed_gone(reader.api.get, list_id, state_of(endpoint.path), missing, read_ahead)
     rotation.moved_to(piece, run.memory()["runs"])
-    return again + [{"EmailAddress": email, **blank, LEFT_COLUMN: True} for email in gone]
+    return again, gone
 
 
 class RowCount:

@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set
 
+import pyarrow as pa
+
 from ..api_facts import MAX_PAGE_SIZE, SUBSCRIBER_STATES
 from ..errors import RequestRefused
 from ..http.paging import Get, one_pass
@@ -58,13 +60,15 @@ class Rotation:
     stored: Dict[str, Any]
 
     @classmethod
-    def fresh(cls, stored: Dict[str, Any], key: str, rows: int, run: int) -> "Rotation":
-        """A rotation starting over after a full read of ``rows`` rows (a round of one run): the next
-        round begins with the next run, and its first slice comes a share of a page later for each (list, state), so that small
-        states take their turns in different runs."""
+    def fresh(cls, stored: Dict[str, Any], key: str, rows: int, run: int, reconcile_runs: int) -> "Rotation":
+        """A rotation starting over after a full read of ``rows`` rows (a round of one run); the next
+        round begins with the next run. A state of fewer pages than ``reconcile_runs`` reads a page only
+        every few runs: each starts a different share of a page ahead, so small states take their turns
+        in different runs rather than all in one."""
+        pages = max(1, math.ceil(rows / MAX_PAGE_SIZE))
+        ahead = (zlib.crc32(key.encode("utf-8")) % 1000) / 1000 if pages < reconcile_runs else 0.0
         stored.clear()
-        stored.update(after=None, page=1, pages=max(1, math.ceil(rows / MAX_PAGE_SIZE)), cycle_from=run + 1,
-                      read_since=run, credit=(zlib.crc32(key.encode("utf-8")) % 1000) / 1000)
+        stored.update(after=None, page=1, pages=pages, cycle_from=run + 1, read_since=run, credit=ahead)
         return cls(stored)
 
     def earn(self, reconcile_runs: int) -> int:
@@ -89,7 +93,8 @@ class SliceRead:
     """One slice: its rows, the range of emails it covers (``after`` exclusive, ``to`` inclusive, None
     for the end), the pages read and whether the state's total held still while they were read."""
 
-    rows: List[Row] = field(default_factory=list)
+    pages: List[Any] = field(default_factory=list)  # the API's rows, or Arrow tables (``http.arrow_pages``)
+    emails: List[str] = field(default_factory=list)  # every address the pages hold, in order
     after: Optional[str] = None
     to: Optional[str] = None
     first_page: int = 1
@@ -104,6 +109,20 @@ class SliceRead:
     @property
     def pages_read(self) -> int:
         return self.last_page - self.first_page + 1
+
+    @property
+    def rows(self) -> int:
+        return len(self.emails)
+
+    def add(self, page: Any) -> None:
+        """A page, less its rows at or before ``after`` (the page that held the last slice's end)."""
+        emails = emails_of(page)
+        if self.after is not None and emails and email_order(emails[0]) <= self.after:
+            keep = [email_order(email) > self.after for email in emails]
+            page = keep_rows(page, keep)
+            emails = [email for email, kept in zip(emails, keep) if kept]
+        self.pages.append(page)
+        self.emails.extend(emails)
 
     def covers(self, email: str) -> bool:
         order = email_order(email)
@@ -125,28 +144,43 @@ def read_slice(get: Get, path: str, params: Mapping[str, Any], rotation: Rotatio
 
     step = 0  # the way the look moved: back (-1) or on (+1); it never turns, so it cannot go round
     for _ in range(LOCATE_STEPS):
-        rows, total, read.number_of_pages = one(page)
+        body, total, read.number_of_pages = one(page)
+        rows = emails_of(body)
         read.totals.add(total)
         read.first_page = read.last_page = page
         if page > max(1, read.number_of_pages):
             page, step = max(1, read.number_of_pages), -1
-        elif after is not None and rows and step <= 0 and page > 1 and email_order(rows[0]["EmailAddress"]) > after:
+        elif after is not None and rows and step <= 0 and page > 1 and email_order(rows[0]) > after:
             page, step = page - 1, -1
         elif after is not None and rows and step >= 0 and page < read.number_of_pages \
-                and email_order(rows[-1]["EmailAddress"]) <= after:
+                and email_order(rows[-1]) <= after:
             page, step = page + 1, +1
         else:
             break
     page = read.first_page
-    read.rows = [row for row in rows if after is None or email_order(row["EmailAddress"]) > after]
+    read.add(body)
     if pages > 1 and page < read.number_of_pages:
-        for rows, total, _ in one_pass(get, path, params, read_ahead, first=page + 1, count=pages - 1):
+        for body, total, _ in one_pass(get, path, params, read_ahead, first=page + 1, count=pages - 1):
             read.totals.add(total)
-            read.rows.extend(rows)
+            read.add(body)
             read.last_page += 1
     if read.last_page < read.number_of_pages:
-        read.to = email_order(read.rows[-1]["EmailAddress"]) if read.rows else after
+        read.to = email_order(read.emails[-1]) if read.emails else after
     return read
+
+
+def emails_of(page: Any) -> List[str]:
+    """The addresses of a page, in order: a list of the API's rows, or an Arrow table."""
+    if isinstance(page, pa.Table):
+        return [str(email or "") for email in page.column("EmailAddress").to_pylist()]
+    return [str(row.get("EmailAddress") or "") for row in page]
+
+
+def keep_rows(page: Any, keep: List[bool]) -> Any:
+    """The rows of a page (a list, or an Arrow table) where ``keep`` is true."""
+    if isinstance(page, pa.Table):
+        return page.filter(pa.array(keep, pa.bool_()))
+    return [row for row, kept in zip(page, keep) if kept]
 
 
 def confirmed_gone(
