@@ -23,7 +23,6 @@ from ..errors import CampaignMonitorError
 from ..read.load_place import describe, place_of
 
 PROJECT = Path(__file__).parent / "dbt"
-DUCKDB_PROFILES = PROJECT / "profiles"
 _EVENTS = ("campaigns", "campaign_opens", "campaign_clicks", "campaign_bounces", "campaign_unsubscribes",
            "campaign_spam_complaints")
 _SUBSCRIBERS = ("active_subscribers", "unconfirmed_subscribers", "unsubscribed_subscribers", "bounced_subscribers",

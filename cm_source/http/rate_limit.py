@@ -22,7 +22,7 @@ from .retry import seconds_header
 
 # Answers without a refusal that raise the number in flight by one again, per request now allowed in flight.
 SUCCESSES_TO_GROW = 10
-# The most other clients on the key a margin is kept for (each a full set of requests in flight).
+# The most other clients on the key that this client makes room for (a share of the slots each).
 MOST_OTHERS = 4
 # 429s closer together than this are one burst, answered with one cut of the number in flight.
 CUT_INTERVAL_SECONDS = 1.0
@@ -67,8 +67,9 @@ class RequestPacer:
       sent in it. From then on this client keeps its share of the slots in flight (``max_in_flight``
       split among itself and the others, reckoned from how much more they used than it did, up to
       ``MOST_OTHERS``), so that together they have about one full set in flight, and a margin of what
-      the others may have in flight is left unspent, until a whole window goes by without a sign of them. A 429 with headers holds every reader for its Reset;
-      if the budget said there was room, the margin grows by another set.
+      the others may have in flight is left unspent, until a whole window goes by without a sign of
+      them. A 429 with headers holds every reader for its Reset; if the budget said there was room,
+      the margin grows by another set.
     - **429s without headers** (some accounts get no rate headers at all): the reset is waited out
       as before, and the number in flight is halved, then raised by one every ``SUCCESSES_TO_GROW``
       answers per slot, up to ``max_in_flight``.

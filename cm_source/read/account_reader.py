@@ -20,7 +20,7 @@ from .columnar import gathered, page_fields, release_unused_memory
 from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
 from .feature_refusals import FeatureRefusals
-from .incremental import LEFT_COLUMN, IncrementalRun
+from .incremental import LEFT_COLUMN, IncrementalRun, removals
 from .incremental_reads import read_incrementally
 from .progress import RunProgress
 from .page_rules import PageRules
@@ -127,14 +127,11 @@ class AccountReader:
         endpoint, run = plan.endpoint, plan.run
         if not run.first_batch(endpoint.table):
             return
-        gone = run.gone_lists(self._list_ids_of, self.clients_now)
-        blank = {endpoint.custom_fields: []} if endpoint.custom_fields else {}
-        for list_id, client_id in gone.items():
+        for list_id, client_id in run.gone_lists(self._list_ids_of, self.clients_now).items():
             emails = loaded_addresses(run.pipeline, endpoint.table, list_id, None, None)
             if emails:
                 rules = PageRules(endpoint, {"ClientID": client_id, "ListID": list_id}, None, self.local_time)
-                rows = [{"EmailAddress": email, **blank, LEFT_COLUMN: True} for email in emails]
-                yield shape_page(rows, rules, self.nested_as_text_here() and endpoint.columnar)
+                yield shape_page(removals(endpoint, emails), rules, self.nested_as_text_here() and endpoint.columnar)
 
     def _list_ids_of(self, client_id: str) -> List[str]:
         return [str(row["ListID"]) for row in self.api.get_array(f"clients/{client_id}/lists.json")]

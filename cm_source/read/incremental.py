@@ -28,7 +28,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 import dlt
 import pyarrow as pa
@@ -61,6 +61,13 @@ def incremental_hints(endpoint: Endpoint) -> Dict[str, Any]:
     return {}
 
 
+def removals(endpoint: Endpoint, emails: Iterable[str]) -> List[Row]:
+    """Rows that delete these addresses from a state table (dlt's hard delete): the columns a page of
+    the table has, custom fields empty, so every page keeps one Arrow schema."""
+    blank = {endpoint.custom_fields: []} if endpoint.custom_fields else {}
+    return [{"EmailAddress": email, **blank, LEFT_COLUMN: True} for email in emails]
+
+
 def fingerprint(row: Mapping[str, Any]) -> str:
     """An event's identity for the boundary minute: the whole row, as the API sent it."""
     return hashlib.blake2b(json.dumps(row, sort_keys=True, default=str).encode("utf-8"), digest_size=8).hexdigest()
@@ -87,10 +94,8 @@ class IncrementalRun:
         self.clients = clients  # the one client read, or None for every client the key sees
         self.system_date = system_date
         self._gone: Optional[Dict[str, str]] = None
-        self._gone_lock = threading.Lock()
         self._tables_begun: set = set()
-        self.reconciled = 0  # subscriber rows read again by this run's slices
-        self._reconciled_lock = threading.Lock()
+        self._lock = threading.Lock()  # the reader threads share the gone lists, the tables begun and the counts
         self._memory: Optional[Dict[str, Any]] = None
         self.pipeline: Any = None  # the running pipeline, once memory() has been opened on the extract thread
         self._cursors_run_before: Optional[str] = None
@@ -160,7 +165,7 @@ class IncrementalRun:
         """The lists loaded before that the account no longer has (list → its client), worked out once
         per run: every list of a client that is gone, and each list its client no longer lists. They are
         forgotten here; each state table removes their rows in this run."""
-        with self._gone_lock:
+        with self._lock:
             if self._gone is None:
                 memory = self.memory()["lists"]
                 owners: Dict[str, str] = memory.setdefault("owners", {})
@@ -177,7 +182,7 @@ class IncrementalRun:
 
     def first_batch(self, table: str) -> bool:
         """True the first time a table asks in this run (its first batch of parents)."""
-        with self._gone_lock:
+        with self._lock:
             first = table not in self._tables_begun
             self._tables_begun.add(table)
             return first
@@ -191,9 +196,10 @@ class IncrementalRun:
         return self.memory().setdefault("reconcile", {}).setdefault(list_id, {}).setdefault(table, {})
 
     def count_reconciled(self, rows: int) -> None:
-        with self._reconciled_lock:
-            self.reconciled += rows
-            self.memory()["reconciled"] = self.reconciled
+        """Add to the rows this run's slices read again (``reconciled`` in the state, for the summary)."""
+        memory = self.memory()
+        with self._lock:
+            memory["reconciled"] += rows
 
     def cursor_at_start(self, list_id: str) -> Optional[str]:
         """The list's cursor as this run found it (a cursor moved by this run's own reads is for the next)."""
@@ -225,8 +231,6 @@ class IncrementalRun:
             reload = "parents" not in table
             if reload:
                 table["parents"] = {}
-        if reload and endpoint.sync == "state_changes":
-            memory["last_full_read"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         return TablePlan(endpoint, reload, table, self)
 
     @functools.cached_property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Protocol, Set, Tuple
@@ -11,9 +12,9 @@ from .catalogue import ENDPOINTS, Endpoint, query_ids
 from ..api_facts import MAX_PAGE_SIZE
 from ..http.arrow_pages import envelope_schema
 from .columnar import ROWS_PER_ITEM, gathered, page_fields
-from .incremental import LEFT_COLUMN, EventCursor, TablePlan
+from .incremental import EventCursor, TablePlan, removals
 from .reconcile import (
-    Rotation, confirmed_gone, email_order, emails_of, keep_rows, loaded_addresses, read_slice, state_of,
+    Rotation, confirmed_gone, email_order, keep_rows, loaded_addresses, read_slice, state_of,
 )
 from .page_rules import PageRules
 from .progress import RunProgress
@@ -81,9 +82,9 @@ def state_changes(
         yield from reader.read_endpoint(endpoint, ids, zone, nested_as_text, keep=seen_by(read, counted),
                                         keep_takes_arrow=True)
         ended()
-        if run.reconcile_runs:
+        if run.reconcile_runs:  # a full read is a round of the rotation in itself
             Rotation.fresh(run.rotation(list_id, endpoint.table), f"{list_id} {endpoint.table}", counted.rows,
-                           run.memory()["runs"], run.reconcile_runs)
+                           run.memory()["runs"], run.reconcile_runs, read_in_full=True)
     else:
         def fetch(path: str, params: Mapping[str, str]) -> List[Row]:
             return [row for page in reader.pages(endpoint, path, params) for row in page]
@@ -92,16 +93,14 @@ def state_changes(
         changes = run.lists.changes(list_id, since, paths, fetch)
         rules = PageRules(endpoint, ids, zone, reader.local_time)
         here = endpoint.path.format(**ids)
-        # Leavers go in the same page as the changed rows, with the same columns (custom fields
-        # empty), so every page of the table has one Arrow schema.
-        blank = {endpoint.custom_fields: []} if endpoint.custom_fields else {}
-        left = [{"EmailAddress": row["EmailAddress"], **blank, LEFT_COLUMN: True}
-                for path, rows in changes.items() if path != here for row in rows]
+        # Leavers go in the same page as the changed rows
+        left = removals(endpoint, (row["EmailAddress"] for path, rows in changes.items() if path != here
+                                   for row in rows))
         rows, again = [*changes[here], *left], []
         if run.reconcile_runs:
             changed = {email_order(row["EmailAddress"]) for by_state in changes.values() for row in by_state}
             again, gone = reconciled(reader, plan, ids, changed)
-            rows += [{"EmailAddress": email, **blank, LEFT_COLUMN: True} for email in gone]
+            rows += removals(endpoint, gone)
         for start in range(0, len(rows), ROWS_PER_ITEM):
             yield shape_page(rows[start:start + ROWS_PER_ITEM], rules, nested_as_text)
         yield from gathered(shape_page(page, rules, nested_as_text) for page in again if len(page))
@@ -118,7 +117,7 @@ def reconciled(
     rotation = Rotation(run.rotation(list_id, endpoint.table))
     if not rotation.stored:  # cursors older than the reconcile: a first page now, to learn the size
         Rotation.fresh(rotation.stored, f"{list_id} {endpoint.table}", MAX_PAGE_SIZE * run.reconcile_runs,
-                       run.memory()["runs"] - 1, run.reconcile_runs)
+                       run.memory()["runs"] - 1, run.reconcile_runs, read_in_full=False)
     pages = rotation.earn(run.reconcile_runs)
     if not pages:
         return [], []
@@ -127,8 +126,8 @@ def reconciled(
     piece = read_slice(get, path, endpoint.params, rotation, pages, read_ahead)
     rotation.spend(piece.pages_read)
     run.count_reconciled(piece.rows)
-    again = [keep_rows(page, [email_order(email) not in changed for email in emails_of(page)]) if changed else page
-             for page in piece.pages]
+    again = [keep_rows(page, [email_order(email) not in changed for email in emails]) if changed else page
+             for page, emails in zip(piece.pages, piece.page_emails)]
     if not piece.steady:
         return again, []  # rows moved while the slice was read: merged, nothing removed, read again next run
     held = {email_order(email) for email in piece.emails} | changed
@@ -139,17 +138,17 @@ def reconciled(
     return again, gone
 
 
+@dataclass
 class RowCount:
-    rows = 0
+    rows: int = 0
 
 
-def seen_by(read: Any, counted: Optional[RowCount] = None) -> Any:
+def seen_by(read: Any, counted: RowCount) -> Any:
     """A page filter that loads every row (a list, or an Arrow page), notes the latest ``Date`` among
     them and counts them."""
     def keep(rows: Any) -> Any:
         read.saw(rows)
-        if counted is not None:
-            counted.rows += len(rows)
+        counted.rows += len(rows)
         return rows
 
     return keep

@@ -60,15 +60,19 @@ class Rotation:
     stored: Dict[str, Any]
 
     @classmethod
-    def fresh(cls, stored: Dict[str, Any], key: str, rows: int, run: int, reconcile_runs: int) -> "Rotation":
-        """A rotation starting over after a full read of ``rows`` rows (a round of one run); the next
-        round begins with the next run. A state of fewer pages than ``reconcile_runs`` reads a page only
+    def fresh(
+        cls, stored: Dict[str, Any], key: str, rows: int, run: int, reconcile_runs: int, read_in_full: bool
+    ) -> "Rotation":
+        """A rotation starting over at the end of ``run``, for a state of ``rows`` rows: after a full read
+        (``read_in_full``, a round of one run), or with nothing yet read again; the next round begins
+        with the next run. A state of fewer pages than ``reconcile_runs`` reads a page only
         every few runs: each starts a different share of a page ahead, so small states take their turns
         in different runs rather than all in one."""
         pages = max(1, math.ceil(rows / MAX_PAGE_SIZE))
         ahead = (zlib.crc32(key.encode("utf-8")) % 1000) / 1000 if pages < reconcile_runs else 0.0
         stored.clear()
-        stored.update(after=None, page=1, pages=pages, cycle_from=run + 1, read_since=run, credit=ahead)
+        stored.update(after=None, page=1, pages=pages, cycle_from=run + 1, read_since=run if read_in_full else None,
+                      credit=ahead)
         return cls(stored)
 
     def earn(self, reconcile_runs: int) -> int:
@@ -94,7 +98,7 @@ class SliceRead:
     for the end), the pages read and whether the state's total held still while they were read."""
 
     pages: List[Any] = field(default_factory=list)  # the API's rows, or Arrow tables (``http.arrow_pages``)
-    emails: List[str] = field(default_factory=list)  # every address the pages hold, in order
+    page_emails: List[List[str]] = field(default_factory=list)  # each page's addresses, in order
     after: Optional[str] = None
     to: Optional[str] = None
     first_page: int = 1
@@ -111,8 +115,12 @@ class SliceRead:
         return self.last_page - self.first_page + 1
 
     @property
+    def emails(self) -> List[str]:
+        return [email for emails in self.page_emails for email in emails]
+
+    @property
     def rows(self) -> int:
-        return len(self.emails)
+        return sum(map(len, self.page_emails))
 
     def add(self, page: Any) -> None:
         """A page, less its rows at or before ``after`` (the page that held the last slice's end)."""
@@ -122,7 +130,7 @@ class SliceRead:
             page = keep_rows(page, keep)
             emails = [email for email, kept in zip(emails, keep) if kept]
         self.pages.append(page)
-        self.emails.extend(emails)
+        self.page_emails.append(emails)
 
     def covers(self, email: str) -> bool:
         order = email_order(email)
@@ -165,7 +173,8 @@ def read_slice(get: Get, path: str, params: Mapping[str, Any], rotation: Rotatio
             read.add(body)
             read.last_page += 1
     if read.last_page < read.number_of_pages:
-        read.to = email_order(read.emails[-1]) if read.emails else after
+        last = next((emails[-1] for emails in reversed(read.page_emails) if emails), None)
+        read.to = email_order(last) if last is not None else after
     return read
 
 

@@ -76,7 +76,7 @@ def campaign_monitor_source(
     api = api_from_settings(api_key, base_url, access_token, refresh_token, token_file, retry=retry,
                             max_concurrent_requests=max_concurrent_requests)
     progress = progress or RunProgress()
-    run = IncrementalRun(refresh_days(report_refresh_days), api.system_date, progress.note,
+    run = IncrementalRun(whole_number("report_refresh_days", report_refresh_days), api.system_date, progress.note,
                          whole_number("reconcile_runs", reconcile_runs), client_id) if incremental else None
     account = AccountReader(
         api, LocalTime(convert_to_utc), sent_on_or_after(reports_sent_after), nested_as_text, incremental=run,
@@ -122,11 +122,6 @@ def sent_on_or_after(value: Any) -> Optional[date]:
             f"reports_sent_after must be a date such as 2024-01-31, not {value!r}:"
             " set SOURCES__CAMPAIGN_MONITOR__REPORTS_SENT_AFTER"
         ) from None
-
-
-def refresh_days(value: Any) -> int:
-    """``report_refresh_days`` as a whole number of days, 0 or more."""
-    return whole_number("report_refresh_days", value)
 
 
 def whole_number(setting: str, value: Any) -> int:

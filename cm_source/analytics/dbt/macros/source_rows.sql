@@ -30,13 +30,6 @@
 {%- endmacro %}
 
 
-{# Whether a loaded table exists (false while dbt parses). #}
-{% macro cm_has_table(table) -%}
-  {%- set declared = source('campaign_monitor', table) -%}
-  {{- return(execute and adapter.get_relation(database=declared.database, schema=declared.schema, identifier=declared.identifier) is not none) -}}
-{%- endmacro %}
-
-
 {#
   Several loaded tables of one kind as one set of rows: each table's rows (cm_source_rows) with a first
   column naming what they are. parts: a list of [table, label].
