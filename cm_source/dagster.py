@@ -11,9 +11,8 @@ other's rows; tables an incremental run merges by key are left as they are.
 
 # No "from __future__ import annotations": Dagster reads the asset function's annotations as types.
 
-import contextlib
 import hashlib
-from typing import Any, Iterator, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import dlt
 from dagster import (
@@ -22,14 +21,13 @@ from dagster import (
 )
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
-from filelock import FileLock, Timeout
 
 from .account_access import api_from_settings
 from .analytics import MODEL_SOURCES, analytics_dataset, build_models
 from .read import campaign_monitor_source
 from .read.catalogue import ENDPOINTS_BY_TABLE
 from .read.destinations import destination_for, destination_type
-from .read.load_place import database_of
+from .pipeline_folders import make_pipeline, one_run_at_a_time, one_writer_on_duckdb
 
 DEFAULT_GROUP = "campaign_monitor"
 PARTITION_DISPOSITION = {"disposition": "merge", "strategy": "delete-insert"}
@@ -116,7 +114,7 @@ def campaign_monitor_assets(
 
     @dlt_assets(
         dlt_source=source_for(None),
-        dlt_pipeline=pipeline_for(None),
+        dlt_pipeline=pipeline_for(None),  # every run worker makes it at once: make_pipeline takes turns
         name=group_name,
         dagster_dlt_translator=CampaignMonitorTranslator(group_name),
         partitions_def=partitions,
@@ -124,9 +122,11 @@ def campaign_monitor_assets(
     )
     def assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Any:
         client_id = context.partition_key if partitions is not None else None
-        pipeline = loads_one_at_a_time(pipeline_for(client_id))  # made first: the source takes its file format from it
-        with one_writer_on_duckdb(pipeline, context):
-            yield from dlt.run(context=context, dlt_source=source_for(client_id), dlt_pipeline=pipeline)
+        name = f"{pipeline_name}_{client_id}" if client_id else pipeline_name
+        with one_run_at_a_time(name, pipelines_dir, say=context.log.info):
+            pipeline = loads_one_at_a_time(pipeline_for(client_id))  # made first: the source takes its file format from it
+            with one_writer_on_duckdb(pipeline, say=context.log.info):
+                yield from dlt.run(context=context, dlt_source=source_for(client_id), dlt_pipeline=pipeline)
 
     return assets
 
@@ -161,35 +161,15 @@ def loads_one_at_a_time(pipeline: dlt.Pipeline) -> dlt.Pipeline:
     return pipeline
 
 
-@contextlib.contextmanager
-def one_writer_on_duckdb(pipeline: dlt.Pipeline, context: Any) -> Iterator[None]:
-    """On DuckDB, which takes one writer at a time, a partition waits for the one loading before it
-    (saying so once) instead of failing half-way on the file's lock."""
-    if destination_type(pipeline.destination) != "duckdb":
-        yield
-        return
-    path = database_of(pipeline)
-    lock = FileLock(f"{path}.lock")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        context.log.info(f"DuckDB takes one writer at a time: waiting for the partition loading {path}")
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
-
-
 def warehouse_pipeline(
     name: str, destination: Any, dataset_name: str, pipelines_dir: Optional[str], duckdb_path: str
 ) -> dlt.Pipeline:
     """A pipeline into the job's one warehouse: a DuckDB file named for the job, not for each pipeline."""
-    return dlt.pipeline(
-        pipeline_name=name,
+    return make_pipeline(
+        name,
+        pipelines_dir,
         destination=destination_for(destination, duckdb_path) if isinstance(destination, str) else destination,
         dataset_name=dataset_name,
-        pipelines_dir=pipelines_dir,
     )
 
 
@@ -215,8 +195,9 @@ def campaign_monitor_models(
 
     @multi_asset(specs=specs, name=f"{group_name}_models")
     def models(context: AssetExecutionContext) -> Any:
-        pipeline = warehouse_pipeline(f"{pipeline_name}_models", destination, dataset_name, pipelines_dir, duckdb_path)
-        built = build_models(pipeline)
+        # build_models takes turns with any other build of this pipeline, and waits for DuckDB's one writer
+        built = build_models(warehouse_pipeline(f"{pipeline_name}_models", destination, dataset_name, pipelines_dir,
+                                                duckdb_path))
         for warning in built.warnings:
             context.log.warning(warning)
         for model in MODEL_SOURCES:

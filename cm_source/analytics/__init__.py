@@ -10,6 +10,7 @@ Every other destination uses dlt's profile for it, fed with the pipeline's crede
 from __future__ import annotations
 
 import importlib.util
+import logging
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -20,8 +21,11 @@ import dlt
 import yaml
 
 from ..errors import CampaignMonitorError
+from ..pipeline_folders import lock_of, one_writer_on_duckdb
+from ..process_locks import held
 from ..read.load_place import describe, place_of
 
+logger = logging.getLogger(__name__)
 PROJECT = Path(__file__).parent / "dbt"
 _EVENTS = ("campaigns", "campaign_opens", "campaign_clicks", "campaign_bounces", "campaign_unsubscribes",
            "campaign_spam_complaints")
@@ -65,6 +69,15 @@ def build_models(pipeline: dlt.Pipeline, *, full_refresh: bool = False) -> Model
     ``full_refresh``. A check that fails at error severity (a key not unique, recipients that differ
     from the API's) raises; one at warn severity (the summary against the events) is returned.
     """
+    folder = Path(pipeline.pipelines_dir)
+    waiting = f"another build of the models is using {pipeline.working_dir}: waiting for it to finish"
+    with held(lock_of(folder, pipeline.pipeline_name, "models"), waiting, logger.info), one_writer_on_duckdb(pipeline):
+        return _build(pipeline, full_refresh)
+
+
+def _build(pipeline: dlt.Pipeline, full_refresh: bool) -> ModelsBuilt:
+    """``build_models`` once this process has the pipeline's dbt project (its ``target``) and, on DuckDB,
+    the file to itself."""
     runner = _runner(pipeline)
     dataset = analytics_dataset(pipeline.dataset_name)
     variables = {"cm_journeys": _has_journeys(pipeline)}

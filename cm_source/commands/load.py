@@ -22,6 +22,7 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.analytics import ModelsBuilt, build_models, require_dbt
 from cm_source.failures import UserError, destination_refused, run_script
+from cm_source.pipeline_folders import make_pipeline, one_run_at_a_time, one_writer_on_duckdb
 from cm_source.read.destinations import (
     can_merge, destination_for, destination_type, file_format, has_atomic_replace, nested_as_text_for,
 )
@@ -133,19 +134,33 @@ def run(args: argparse.Namespace) -> int:
             f" {destination_type(destination)} cannot: run without --incremental (a full refresh)"
         )
     if not has_atomic_replace(destination):
-        print(
-            f"note: {destination_type(destination)} cannot swap tables in atomically: a run that fails"
-            " half-way can leave a table half-replaced; the next complete run repairs it",
-            file=sys.stderr,
-        )
+        note(f"{destination_type(destination)} cannot swap tables in atomically: a run that fails"
+             " half-way can leave a table half-replaced; the next complete run repairs it")
     progress = RunProgress()
-    pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=args.dataset,
-                            progress=progress_display(args.quiet, progress, tables))
+    with one_run_at_a_time(pipeline_name, say=note):
+        pipeline = make_pipeline(pipeline_name, destination=destination, dataset_name=args.dataset,
+                                 progress=progress_display(args.quiet, progress, tables))
+        with one_writer_on_duckdb(pipeline, say=note):
+            load(pipeline, args, tables, progress)
+            print_summary(pipeline, tables, progress, time.monotonic() - started)
+            if args.incremental:
+                print_incremental_note(pipeline)
+        if args.models:
+            print_models(build_models(pipeline, full_refresh=args.full_refresh))
+    return 0
+
+
+def note(line: str) -> None:
+    print(f"note: {line}", file=sys.stderr, flush=True)
+
+
+def load(pipeline: dlt.Pipeline, args: argparse.Namespace, tables: List[str], progress: RunProgress) -> None:
+    """Read the account (the sandbox's with --demo) and load it, with what an earlier run left unloaded dropped."""
+    destination = pipeline.destination
     if pipeline.has_pending_data:
         # dlt would load it instead of reading the account, possibly for another destination: every
         # table is a full refresh, so reading again is both simpler and fresher
-        print("note: dropping the unloaded data of an earlier run that did not finish; reading everything again",
-              file=sys.stderr)
+        note("dropping the unloaded data of an earlier run that did not finish; reading everything again")
         pipeline.abort_packages()
     prepare_dataset(pipeline)
     rounds = incremental_memory(pipeline).get("runs", 0) if args.incremental and not args.full_refresh else 0
@@ -167,12 +182,6 @@ def run(args: argparse.Namespace) -> int:
         settings["progress"] = progress
         source = campaign_monitor_source(**settings).with_resources(*tables)
         pipeline.run(source, loader_file_format=loader_format, refresh="drop_sources" if args.full_refresh else None)
-    print_summary(pipeline, tables, progress, time.monotonic() - started)
-    if args.incremental:
-        print_incremental_note(pipeline)
-    if args.models:
-        print_models(build_models(pipeline, full_refresh=args.full_refresh))
-    return 0
 
 
 def prepare_dataset(pipeline: dlt.Pipeline) -> None:

@@ -27,8 +27,17 @@ from .retry import RETRY_EXCEPTIONS, RETRY_STATUSES, RetryPolicy
 # latency without provoking its rate limiter, and every 429 is still honoured.
 DEFAULT_MAX_CONCURRENT_REQUESTS = 6
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+# Times one request may find its token expired and renew it. More than one: a pair taken from the token
+# file may expire before the request is sent again, when processes sharing the grant use it up.
+MAX_TOKEN_RENEWALS = 5
 
 logger = logging.getLogger(__name__)
+
+
+def bearer_token_of(response: requests.Response) -> str:
+    """The access token a request was sent with: the one its expired answer refuses."""
+    header = str(response.request.headers.get("Authorization", "")) if response.request is not None else ""
+    return header.removeprefix("Bearer ")
 
 
 def check_base_url(base_url: str) -> str:
@@ -115,12 +124,11 @@ class CampaignMonitorAPI:
         The pacer admits it (see ``rate_limit``) and learns from its answer before the slot is given
         back: a thread that queued for a slot never sends past a hold it could not yet see.
         """
-        refreshed = False
+        renewals = 0
         attempt = 0
         while attempt < self.retry.max_attempts:
             attempt += 1
             response: Optional[requests.Response] = None
-            generation = self.oauth.generation if self.oauth is not None else 0
             try:
                 ticket = self._pacer.admit()
                 try:
@@ -133,9 +141,9 @@ class CampaignMonitorAPI:
             except RETRY_EXCEPTIONS as exc:
                 problem = f"could not reach {self.base_url} ({type(exc).__name__})"
             else:
-                if self._expired_token(response, body) and not refreshed:
-                    self.oauth.refresh(generation, self._rest.session)  # type: ignore[union-attr]
-                    refreshed, attempt = True, attempt - 1  # the request again, with the new token
+                if self._expired_token(response, body) and renewals < MAX_TOKEN_RENEWALS:
+                    self.oauth.renew(bearer_token_of(response), self._rest.session)  # type: ignore[union-attr]
+                    renewals, attempt = renewals + 1, attempt - 1  # the request again, with the new token
                     continue
                 if response.status_code not in RETRY_STATUSES and not (response.ok and body is NOT_JSON):
                     return check_response(response, body, method, path)
@@ -148,7 +156,8 @@ class CampaignMonitorAPI:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _expired_token(self, response: requests.Response, body: Any) -> bool:
-        """A 401 Code 121 to an OAuth request: refresh once (whichever thread gets there first) and resend."""
+        """A 401 Code 121 to an OAuth request: renew the token (whichever thread or process gets there
+        first refreshes it) and resend."""
         return self.oauth is not None and response.status_code == 401 and error_fields(body)[0] == EXPIRED_TOKEN
 
     def _hold_after(self, response: Optional[requests.Response], attempt: int) -> Optional[float]:

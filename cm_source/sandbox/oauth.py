@@ -22,6 +22,8 @@ class OAuthGrants:
     refresh: set[str] = field(default_factory=set)
     refreshes: int = 0  # refreshes answered with a new pair
     expires_after: int | None = None  # valid Bearer requests still to answer before expire(); None: never
+    lifetime: int | None = None  # Bearer requests each access token answers before it expires; None: no limit
+    uses: dict[str, int] = field(default_factory=dict)  # requests answered per access token, under a lifetime
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def grant(self) -> dict:
@@ -51,6 +53,13 @@ class OAuthGrants:
         with self._lock:
             self.expires_after = requests
 
+    def expire_every(self, requests: int | None) -> None:
+        """Each access token answers ``requests`` Bearer requests, then expires (None: no limit): refreshes
+        come every few requests, as when many processes share a grant whose tokens are short-lived."""
+        with self._lock:
+            self.lifetime = requests
+            self.uses.clear()
+
     def check(self, token: str) -> None:
         """Answer as the API does for a Bearer token that is not valid: 121 expired, 122 revoked, 120 unknown."""
         with self._lock:
@@ -60,6 +69,10 @@ class OAuthGrants:
                     self.access = {t: "expired" if state == "valid" else state for t, state in self.access.items()}
                 else:
                     self.expires_after -= 1
+            if self.lifetime is not None and self.access.get(token) == "valid":
+                self.uses[token] = self.uses.get(token, 0) + 1
+                if self.uses[token] > self.lifetime:
+                    self.access[token] = "expired"
             state = self.access.get(token)
         if state == "valid":
             return

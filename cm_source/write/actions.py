@@ -248,9 +248,9 @@ def run_action(
     if dry_run:
         report.done = len(unique_addresses(emails))
     else:
-        checkpoint = Checkpoint(Path(checkpoint_path) if checkpoint_path else None)
-        act_on(api, action, target, emails, checkpoint, report, progress)
-        checkpoint.clear()
+        with Checkpoint(Path(checkpoint_path) if checkpoint_path else None) as checkpoint:
+            act_on(api, action, target, emails, checkpoint, report, progress)
+            checkpoint.clear()
     if rejects_path:
         write_rejects(Path(rejects_path), report.not_done)
     return report

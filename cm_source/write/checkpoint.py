@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
-from typing import Any, Dict, Optional
+from types import TracebackType
+from typing import Any, Dict, Optional, Type
 
+from ..process_locks import held
 from ..private_files import open_private
+
+logger = logging.getLogger(__name__)
 
 
 class Checkpoint:
@@ -18,11 +23,35 @@ class Checkpoint:
     address): changed input is simply sent. The file is a log with one line per finished write, appended
     as each finishes, so recording the ten-thousandth removal costs what recording the first did; a line
     cut short by a kill is ignored (that write is sent again, which an upsert or a removal allows).
+
+    Used as ``with Checkpoint(path) as checkpoint``: one process at a time writes with one log (two
+    pushes to one list started together), so neither reads the other's half-written lines nor clears
+    the log under the other. The second waits, saying so once.
     """
 
     def __init__(self, path: Optional[Path]) -> None:
         self.path = path
         self.done: Dict[str, Dict[str, Any]] = {}
+        self._held: Optional[Any] = None
+
+    def __enter__(self) -> "Checkpoint":
+        if self.path is None:
+            return self
+        waiting = f"another run is writing with the checkpoint {self.path}: waiting for it to finish"
+        self._held = held(Path(f"{self.path}.lock"), waiting, logger.warning)
+        self._held.__enter__()
+        self._read()
+        return self
+
+    def __exit__(self, kind: Optional[Type[BaseException]], error: Optional[BaseException],
+                 trace: Optional[TracebackType]) -> None:
+        if self._held is not None:
+            self._held.__exit__(kind, error, trace)
+            self._held = None
+
+    def _read(self) -> None:
+        """The writes finished by earlier runs, from the log."""
+        path = self.path
         if path is not None and path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:

@@ -179,10 +179,10 @@ def upsert_subscribers(
     api = api or api_from_settings(api_key, base_url)
     fields = fields or CustomFields.fetch(api, list_id)
     prepared = prepare(rows, fields, column_map)
-    checkpoint = Checkpoint(Path(checkpoint_path) if checkpoint_path else None)
-    report = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run, progress)
-    if not dry_run:
-        checkpoint.clear()
+    with Checkpoint(Path(checkpoint_path) if checkpoint_path else None) as checkpoint:
+        report = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run, progress)
+        if not dry_run:
+            checkpoint.clear()
     if rejects_path:
         write_rejects(Path(rejects_path), report.rejected)
     return report

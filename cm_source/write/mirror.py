@@ -159,14 +159,14 @@ def mirror_list(
     if plan_path:
         plan.write(Path(plan_path))
     check_removals(plan)
-    checkpoint = Checkpoint(Path(checkpoint_path) if checkpoint_path else None)
-    upsert = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run, progress)
     removals = ActionReport(removal, list_id, dry_run=dry_run)
-    if dry_run:
-        removals.done = len(plan.remove)
-    else:
-        act_on(api, removal, list_id, plan.remove, checkpoint, removals, progress)
-        checkpoint.clear()
+    with Checkpoint(Path(checkpoint_path) if checkpoint_path else None) as checkpoint:
+        upsert = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run, progress)
+        if dry_run:
+            removals.done = len(plan.remove)
+        else:
+            act_on(api, removal, list_id, plan.remove, checkpoint, removals, progress)
+            checkpoint.clear()
     if rejects_path:
         write_rejects(Path(rejects_path), upsert.rejected + removals.not_done)
     return MirrorReport(plan, upsert, removals)

@@ -118,3 +118,51 @@ def test_a_refresh_token_refused_fails_in_one_line_naming_the_settings(sandbox: 
         load(tmp_path)
     line = explain_failure(refused.value)
     assert "\n" not in line and "refused to refresh the OAuth token (invalid_grant)" in line and "REFRESH_TOKEN" in line and "spent" not in line
+    assert "share this grant" in line and "token_file" in line  # the fix for processes that share no disk
+
+
+# One client's load, as one partition of an integration acting for an account runs it: the plain Python call.
+ONE_CLIENT = """
+import json, sys, dlt
+from cm_source import campaign_monitor_source
+spec = json.loads(sys.argv[1])
+pipeline = dlt.pipeline("oauth_" + spec["client"], destination=dlt.destinations.duckdb(spec["duckdb"]),
+                        dataset_name="cm", pipelines_dir=spec["pipelines"])
+source = campaign_monitor_source(client_id=spec["client"]).with_resources(*spec["tables"])
+pipeline.run(source, loader_file_format="parquet")
+print(json.dumps(pipeline.last_trace.last_normalize_info.row_counts))
+"""
+
+
+def test_processes_sharing_one_grant_refresh_in_turn_and_all_finish(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    with Sandbox(generate_account(seed=35, clients=4, subscribers=3000, sent_campaigns=12)) as sandbox:
+        pair = sandbox.oauth.grant()
+        sandbox.oauth.expire_every(6)  # every access token lasts six requests; every refresh rotates the pair
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+        environment.update({"SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url,
+                            "SOURCES__CAMPAIGN_MONITOR__ACCESS_TOKEN": pair["access_token"],
+                            "SOURCES__CAMPAIGN_MONITOR__REFRESH_TOKEN": pair["refresh_token"],
+                            "RUNTIME__DLTHUB_TELEMETRY": "false"})
+        clients = [row["ClientID"] for row in sandbox.account.clients]
+        processes = [
+            subprocess.Popen([sys.executable, "-c", ONE_CLIENT, json.dumps({
+                "client": client, "duckdb": str(tmp_path / f"{client}.duckdb"), "pipelines": str(tmp_path / "pipelines"),
+                "tables": ["lists", "active_subscribers", "campaigns", "campaign_opens"]})],
+                cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for client in clients
+        ]
+        results = [(process.wait(timeout=300), *process.communicate()) for process in processes]
+
+        assert all(code == 0 for code, _, _ in results), "\n".join(err[-2000:] for _, _, err in results)
+        for client, (_, out, _) in zip(clients, results):
+            active = sum(len(sandbox.account.subscribers[row["ListID"]]["Active"]) for row in sandbox.account.lists[client])
+            assert json.loads(out.splitlines()[-1]).get("active_subscribers", 0) == active, client
+        token_posts = [r for r in sandbox.requests if r.path == "/oauth/token"]
+        assert sandbox.oauth.refreshes >= len(clients)  # tokens ran out many times over, in every process
+        assert len(token_posts) == sandbox.oauth.refreshes  # no refresh token was sent twice, so none was refused
+        saved = json.loads((tmp_path / ".campaign_monitor" / "tokens.json").read_text())
+        assert sandbox.oauth.refresh == {saved["refresh_token"]}  # the newest pair, the only one still good
+        assert saved["access_token"] == list(sandbox.oauth.access)[-1]
