@@ -245,14 +245,14 @@ def run_action(
     check_target(api, action, target)
     report = ActionReport(action, target, dry_run=dry_run)
     emails = list(addresses(rows, report))
-    if dry_run:
-        report.done = len(unique_addresses(emails))
-    else:
-        with Checkpoint(Path(checkpoint_path) if checkpoint_path else None) as checkpoint:
+    with Checkpoint(Path(checkpoint_path) if checkpoint_path else None) as checkpoint:
+        if dry_run:
+            report.done = len(unique_addresses(emails))
+        else:
             act_on(api, action, target, emails, checkpoint, report, progress)
             checkpoint.clear()
-    if rejects_path:
-        write_rejects(Path(rejects_path), report.not_done)
+        if rejects_path:
+            write_rejects(Path(rejects_path), report.not_done)
     return report
 
 

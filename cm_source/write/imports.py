@@ -183,8 +183,8 @@ def upsert_subscribers(
         report = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run, progress)
         if not dry_run:
             checkpoint.clear()
-    if rejects_path:
-        write_rejects(Path(rejects_path), report.rejected)
+        if rejects_path:
+            write_rejects(Path(rejects_path), report.rejected)
     return report
 
 

@@ -155,18 +155,20 @@ def mirror_list(
             f"mirror refused: the input holds no one ({prepared.rows_read:,} rows, none with an address), which"
             f" would take every member off list {list_id}; nothing was sent. Check the input or its query"
         )
-    plan = plan_mirror(prepared, list_members(api, list_id), list_id, removal, settings.resubscribe, max_removals)
-    if plan_path:
-        plan.write(Path(plan_path))
-    check_removals(plan)
     removals = ActionReport(removal, list_id, dry_run=dry_run)
+    # the checkpoint's lock is taken before the members are read: a mirror of the list running already
+    # changes them, and the plan must start from what it leaves
     with Checkpoint(Path(checkpoint_path) if checkpoint_path else None) as checkpoint:
+        plan = plan_mirror(prepared, list_members(api, list_id), list_id, removal, settings.resubscribe, max_removals)
+        if plan_path:
+            plan.write(Path(plan_path))
+        check_removals(plan)
         upsert = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run, progress)
         if dry_run:
             removals.done = len(plan.remove)
         else:
             act_on(api, removal, list_id, plan.remove, checkpoint, removals, progress)
             checkpoint.clear()
-    if rejects_path:
-        write_rejects(Path(rejects_path), upsert.rejected + removals.not_done)
+        if rejects_path:
+            write_rejects(Path(rejects_path), upsert.rejected + removals.not_done)
     return MirrorReport(plan, upsert, removals)

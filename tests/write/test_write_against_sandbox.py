@@ -287,3 +287,28 @@ def test_a_list_by_its_name_and_one_created_on_request(sandbox: Sandbox, tmp_pat
     new = next(row for row in sandbox.account.lists[client_id] if row["Name"] == "Spring Launch")
     assert sandbox.account.list_details[new["ListID"]]["UnsubscribeSetting"] == "OnlyThisList"
     assert subscriber(sandbox, new["ListID"], "by.name@example.com")["State"] == "Active"
+
+
+UPSERT_ONE = """
+import sys
+from cm_source import upsert_subscribers
+report = upsert_subscribers([{"email_address": "second.push@example.com"}], sys.argv[1], checkpoint_path=sys.argv[2])
+print(report.new)
+"""
+
+
+def test_a_push_waits_for_another_writing_with_the_same_checkpoint(sandbox: Sandbox, tmp_path: Path) -> None:
+    from cm_source.write.checkpoint import Checkpoint
+
+    lid, log = list_id(sandbox.account), tmp_path / ".campaign_monitor" / "upsert.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__")}
+    env.update({"SOURCES__CAMPAIGN_MONITOR__API_KEY": sandbox.api_key, "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url,
+                "RUNTIME__DLTHUB_TELEMETRY": "false"})
+    with Checkpoint(log):  # a first push, still running
+        second = subprocess.Popen([sys.executable, "-c", UPSERT_ONE, lid, str(log)], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        said = second.stderr.readline() if second.stderr else ""
+        assert "another run is writing with the checkpoint" in said and str(log) in said
+        assert [r for r in sandbox.requests if r.path.endswith("import.json")] == []  # it has sent nothing yet
+    assert second.wait(timeout=120) == 0 and second.stdout is not None and second.stdout.read().strip() == "1"
+    assert subscriber(sandbox, lid, "second.push@example.com")["State"] == "Active"
