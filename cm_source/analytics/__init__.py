@@ -27,19 +27,18 @@ from ..read.load_place import describe, place_of
 
 logger = logging.getLogger(__name__)
 PROJECT = Path(__file__).parent / "dbt"
-_EVENTS = ("campaigns", "campaign_opens", "campaign_clicks", "campaign_bounces", "campaign_unsubscribes",
-           "campaign_spam_complaints")
+_EVENTS = ("campaign_opens", "campaign_clicks", "campaign_bounces", "campaign_unsubscribes", "campaign_spam_complaints")
 _SUBSCRIBERS = ("active_subscribers", "unconfirmed_subscribers", "unsubscribed_subscribers", "bounced_subscribers",
                 "deleted_subscribers")
-# Each model and the loaded tables it reads (directly or through another model): an orchestrator's lineage.
+# Each model and the loaded tables it reads (through its staging and intermediate models): an orchestrator's lineage.
 MODEL_SOURCES: Dict[str, Tuple[str, ...]] = {
-    "cm__campaign_events": _EVENTS,
+    "cm__campaign_events": ("campaigns", *_EVENTS),
     "cm__campaign_recipients": (*_EVENTS, "campaign_recipients"),
-    "cm__campaigns": (*_EVENTS, "campaign_recipients", "campaign_summaries"),
+    "cm__campaigns": ("campaigns", *_EVENTS, "campaign_recipients", "campaign_summaries"),
     "cm__campaign_links": _EVENTS,
     "cm__subscribers": (*_SUBSCRIBERS, *_EVENTS, "suppression_list", "campaign_recipients"),
-    "cm__list_daily": (*_SUBSCRIBERS, *_EVENTS, "suppression_list", "campaign_recipients", "clients"),
-    "cm__lists": (*_SUBSCRIBERS, *_EVENTS, "suppression_list", "campaign_recipients", "lists", "list_stats"),
+    "cm__list_daily": (*_SUBSCRIBERS, "clients"),
+    "cm__lists": (*_SUBSCRIBERS, "lists", "list_stats"),
     "cm__journey_emails": ("journeys", "journey_emails", "journey_email_recipients", "journey_email_opens",
                            "journey_email_clicks", "journey_email_bounces", "journey_email_unsubscribes"),
 }

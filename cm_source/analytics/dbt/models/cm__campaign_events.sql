@@ -10,8 +10,9 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='campaign_id',
-    post_hook="delete from {{ this }} where campaign_id not in (select campaign_id from ({{ cm_union_rows(cm_campaign_event_tables(), [['campaign_id', 'text']], 'event_type') }}) as loaded)",
+    post_hook="delete from {{ this }} where campaign_id not in (select campaign_id from {{ ref('int_cm__campaign_event_counts') }})",
 ) }}
+-- depends_on: {{ ref('int_cm__campaign_event_counts') }}
 
 with loaded as (
     select * from {{ ref('stg_cm__campaign_event_rows') }}
@@ -20,13 +21,13 @@ with loaded as (
 {% if is_incremental() %}
 changed_campaigns as (
     select loaded_events.campaign_id
-    from (select campaign_id, count(*) as events, max(date) as latest from loaded group by campaign_id) as loaded_events
+    from {{ ref('int_cm__campaign_event_counts') }} as loaded_events
     left join (
         select campaign_id, count(*) as events, max(occurred_at) as latest from {{ this }} group by campaign_id
     ) as built_events on built_events.campaign_id = loaded_events.campaign_id
     where built_events.campaign_id is null
        or built_events.events <> loaded_events.events
-       or built_events.latest <> loaded_events.latest
+       or built_events.latest <> loaded_events.latest_event_at
 ),
 {% endif %}
 
@@ -46,7 +47,7 @@ numbered as (
 ),
 
 campaigns as (
-    {{ cm_source_rows('campaigns', [['campaign_id', 'text'], ['sent_date', 'utc']]) }}
+    select campaign_id, sent_date from {{ ref('stg_cm__campaigns') }}
 )
 
 select

@@ -5,8 +5,8 @@ select
     url,
     count(*) as clicks,
     count(distinct lower(email_address)) as unique_clickers,
-    min(occurred_at) as first_clicked_at,
-    max(occurred_at) as last_clicked_at
-from {{ ref('cm__campaign_events') }}
+    min(date) as first_clicked_at,
+    max(date) as last_clicked_at
+from {{ ref('stg_cm__campaign_event_rows') }}
 where event_type = 'click'
 group by campaign_id, client_id, url

@@ -1,27 +1,4 @@
 -- One row per campaign × list × email it was sent to, with what that person did with it.
-with recipients as (
-    {{ cm_source_rows('campaign_recipients', [
-        ['campaign_id', 'text'], ['client_id', 'text'], ['list_id', 'text'], ['email_address', 'text'],
-    ]) }}
-),
-
-by_person as (
-    select
-        campaign_id,
-        list_id,
-        lower(email_address) as email_key,
-        sum(case when event_type = 'open' then 1 else 0 end) as opens,
-        sum(case when event_type = 'click' then 1 else 0 end) as clicks,
-        sum(case when event_type = 'bounce' then 1 else 0 end) as bounces,
-        min(case when event_type = 'bounce' then bounce_type end) as bounce_type,  -- 'Hard' before 'Soft'
-        sum(case when event_type = 'unsubscribe' then 1 else 0 end) as unsubscribes,
-        sum(case when event_type = 'spam_complaint' then 1 else 0 end) as spam_complaints,
-        min(case when event_type = 'open' then occurred_at end) as first_opened_at,
-        min(case when event_type = 'click' then occurred_at end) as first_clicked_at
-    from {{ ref('cm__campaign_events') }}
-    group by campaign_id, list_id, lower(email_address)
-)
-
 select
     recipients.campaign_id,
     recipients.client_id,
@@ -37,8 +14,8 @@ select
     coalesce(by_person.spam_complaints, 0) > 0 as was_spam_complaint,
     by_person.first_opened_at,
     by_person.first_clicked_at
-from recipients
-left join by_person
+from {{ ref('stg_cm__campaign_recipients') }} as recipients
+left join {{ ref('int_cm__campaign_events_by_person') }} as by_person
     on by_person.campaign_id = recipients.campaign_id
     and by_person.list_id = recipients.list_id
     and by_person.email_key = lower(recipients.email_address)

@@ -1,20 +1,8 @@
 {{ config(enabled=var('cm_journeys')) }}
 -- One row per journey email, with the same measures as cm__campaigns (journeys report no spam complaints).
-with emails as (
-    {{ cm_source_rows('journey_emails', [
-        ['journey_id', 'text'], ['email_id', 'text'], ['client_id', 'text'], ['name', 'text'], ['sent', 'bigint'],
-        ['opened', 'bigint'], ['unique_opened', 'bigint'], ['clicked', 'bigint'], ['bounced', 'bigint'],
-        ['unsubscribed', 'bigint'],
-    ]) }}
-),
-
-journeys as (
-    {{ cm_source_rows('journeys', [['journey_id', 'text'], ['name', 'text']]) }}
-),
-
-recipients as (
+with recipients as (
     select email_id, count(*) as recipients
-    from ({{ cm_source_rows('journey_email_recipients', [['email_id', 'text']]) }}) as recipient_rows
+    from {{ ref('stg_cm__journey_email_recipients') }}
     group by email_id
 ),
 
@@ -38,8 +26,8 @@ counted as (
         emails.clicked as api_clicks,
         emails.bounced as api_bounced,
         emails.unsubscribed as api_unsubscribed
-    from emails
-    left join journeys on journeys.journey_id = emails.journey_id
+    from {{ ref('stg_cm__journey_emails') }} as emails
+    left join {{ ref('stg_cm__journeys') }} as journeys on journeys.journey_id = emails.journey_id
     left join recipients on recipients.email_id = emails.email_id
     left join events on events.email_id = emails.email_id
 )

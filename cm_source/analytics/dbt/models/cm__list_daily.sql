@@ -7,17 +7,11 @@
   on their first joining day, and their unsubscribe is not seen. The running total therefore ends at
   the list's current active subscribers.
 #}
-with zones as (
-    select clients.client_id, coalesce(case when clients.time_zone like '%/%' then clients.time_zone end, seed.iana_zone, 'UTC') as iana_zone
-    from ({{ cm_source_rows('clients', [['client_id', 'text'], ['time_zone', 'text']]) }}) as clients
-    left join {{ ref('cm_time_zones') }} as seed on seed.place = {{ cm_zone_place('clients.time_zone') }}
-),
-
-changes as (
+with changes as (
     select subscribers.list_id, subscribers.client_id, subscribers.state, subscribers.joined_at,
         subscribers.state_changed_at, zones.iana_zone
-    from {{ ref('cm__subscribers') }} as subscribers
-    left join zones on zones.client_id = subscribers.client_id
+    from {{ ref('int_cm__subscribers_latest') }} as subscribers
+    left join {{ ref('int_cm__client_time_zones') }} as zones on zones.client_id = subscribers.client_id
 ),
 
 counted as (

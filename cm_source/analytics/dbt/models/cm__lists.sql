@@ -1,16 +1,5 @@
 -- One row per list: the API's counters (list_stats) beside the counts in the loaded subscriber tables.
-with lists as (
-    {{ cm_source_rows('lists', [['list_id', 'text'], ['client_id', 'text'], ['name', 'text']]) }}
-),
-
-stats as (
-    {{ cm_source_rows('list_stats', [
-        ['list_id', 'text'], ['total_active_subscribers', 'bigint'], ['total_unsubscribes', 'bigint'],
-        ['total_bounces', 'bigint'], ['total_deleted', 'bigint'],
-    ]) }}
-),
-
-counted as (
+with counted as (
     select
         list_id,
         sum(case when state = 'Active' then 1 else 0 end) as active_subscribers,
@@ -18,7 +7,7 @@ counted as (
         sum(case when state = 'Unsubscribed' then 1 else 0 end) as unsubscribed_subscribers,
         sum(case when state = 'Bounced' then 1 else 0 end) as bounced_subscribers,
         sum(case when state = 'Deleted' then 1 else 0 end) as deleted_subscribers
-    from {{ ref('cm__subscribers') }}
+    from {{ ref('int_cm__subscribers_latest') }}
     group by list_id
 ),
 
@@ -36,9 +25,9 @@ side_by_side as (
         stats.total_unsubscribes as api_unsubscribes,
         stats.total_bounces as api_bounces,
         stats.total_deleted as api_deleted
-    from lists
+    from {{ ref('stg_cm__lists') }} as lists
     left join counted on counted.list_id = lists.list_id
-    left join stats on stats.list_id = lists.list_id
+    left join {{ ref('stg_cm__list_stats') }} as stats on stats.list_id = lists.list_id
 )
 
 select

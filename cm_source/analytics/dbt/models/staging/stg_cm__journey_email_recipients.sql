@@ -1,0 +1,3 @@
+{{ config(enabled=var('cm_journeys')) }}
+-- One row per recipient of a journey email. The columns and types models/sources.yml declares.
+{{ cm_source_rows('journey_email_recipients') }}
