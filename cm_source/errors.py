@@ -6,7 +6,7 @@ Callers catch the kind they can handle (``AccessRefused``, ``NotFound``, ``Reque
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .api_facts import API_KEY_SETTING
 
@@ -24,8 +24,8 @@ class CampaignMonitorError(Exception):
         self,
         message: str,
         *,
-        status: Optional[int] = None,
-        code: Optional[int] = None,
+        status: int | None = None,
+        code: int | None = None,
         path: str = "",
         body: Any = None,
     ) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-
 import sys
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.destination.client import DestinationClientConfiguration
@@ -44,14 +44,14 @@ def run_script(body: Callable[[], int], debug: bool, failure_exit: int) -> int:
 def causes(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and what caused it, outermost first: dlt wraps what a step raises several times over."""
     seen = set()
-    current: Optional[BaseException] = exc
+    current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
 
 
-def explain_failure(exc: BaseException) -> Optional[str]:
+def explain_failure(exc: BaseException) -> str | None:
     """The one-line explanation of a failure we understand, or None for a real bug."""
     chain = list(causes(exc))
     for current in chain:
@@ -73,7 +73,7 @@ def explain_failure(exc: BaseException) -> Optional[str]:
     return destination_failure(step, chain[-1]) if step is not None else None
 
 
-def destination_failure(step: PipelineStepFailed, cause: BaseException) -> Optional[str]:
+def destination_failure(step: PipelineStepFailed, cause: BaseException) -> str | None:
     """A destination that cannot be reached, or refuses before any row is loaded, named with its setting.
 
     The sync step only talks to the destination (no source runs in it), so whatever fails there is
@@ -107,7 +107,7 @@ def destination_refused(pipeline: Any, cause: BaseException) -> str:
         )
     if isinstance(root, ModuleNotFoundError) or any(isinstance(c, MissingDependencyException) for c in causes(cause)):
         extra = f"cm-source[{kind}]" if kind in DRIVER_EXTRAS else f"dlt[{kind}]"
-        return f"the {kind} destination needs its driver ({reason}): pip install \"{extra}\" and run again"
+        return f'the {kind} destination needs its driver ({reason}): pip install "{extra}" and run again'
     if is_connection_failure(root):
         return f"could not connect to the {kind} destination ({reason}): check {setting}"
     return (

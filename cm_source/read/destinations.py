@@ -6,7 +6,7 @@ work, set to what was measured fastest there (see the destination table in docs/
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import dlt
 from dlt.common.destination import Destination
@@ -55,7 +55,7 @@ def can_merge(destination: Any) -> bool:
     return "delete-insert" in destination.capabilities().supported_merge_strategies
 
 
-def file_format(destination: Any) -> Optional[str]:
+def file_format(destination: Any) -> str | None:
     """The loader file format to load with; None leaves the choice to dlt."""
     formats = destination.capabilities().supported_loader_file_formats
     measured = FILE_FORMATS.get(destination_type(destination))
@@ -69,7 +69,7 @@ def holds_nested_arrow(destination: Any) -> bool:
     return destination is None or destination_type(destination) not in NESTED_AS_TEXT
 
 
-def nested_as_text_for(loader_format: Optional[str]) -> Optional[bool]:
+def nested_as_text_for(loader_format: str | None) -> bool | None:
     """The source's ``nested_as_text`` for a chosen file format: CSV holds no nested column, on any
     destination; otherwise None, for the source to decide from the destination."""
     return True if loader_format == "csv" else None

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, Dict, Optional, Sequence
+from typing import Any
 
 import dlt
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.pipeline import current_pipeline
 from dlt.extract.resource import DltResource
 
+from ..account_access import api_from_settings
 from ..api_facts import BASE_URL
 from ..errors import CampaignMonitorError
-from ..account_access import api_from_settings
 from ..http import DEFAULT_MAX_CONCURRENT_REQUESTS, RetryPolicy
 from .account_reader import AccountReader
 from .catalogue import ENDPOINTS, Endpoint, read_under
@@ -27,23 +28,23 @@ _naming = NamingConvention()
 
 @dlt.source(name="campaign_monitor", section="campaign_monitor")
 def campaign_monitor_source(
-    api_key: Optional[str] = dlt.secrets.value,
-    client_id: Optional[str] = None,
+    api_key: str | None = dlt.secrets.value,
+    client_id: str | None = None,
     base_url: str = BASE_URL,
-    reports_sent_after: Optional[str] = None,
+    reports_sent_after: str | None = None,
     convert_to_utc: bool = True,
     max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
     max_attempts: int = 5,
     request_timeout: float = 60.0,
     backoff_seconds: float = 1.0,
-    nested_as_text: Optional[bool] = None,
+    nested_as_text: bool | None = None,
     incremental: bool = False,
     report_refresh_days: int = 30,
     reconcile_runs: int = 7,
-    progress: Optional[Any] = None,
-    access_token: Optional[str] = dlt.secrets.value,
-    refresh_token: Optional[str] = dlt.secrets.value,
-    token_file: Optional[str] = None,
+    progress: Any | None = None,
+    access_token: str | None = dlt.secrets.value,
+    refresh_token: str | None = dlt.secrets.value,
+    token_file: str | None = None,
 ) -> Sequence[DltResource]:
     """Every table of a Campaign Monitor account, each a full-refresh read of every page.
 
@@ -73,16 +74,36 @@ def campaign_monitor_source(
     429s, shown on the pipeline's progress collector and kept for a summary; one is made otherwise.
     """
     retry = RetryPolicy(max_attempts=max_attempts, timeout_seconds=request_timeout, backoff_seconds=backoff_seconds)
-    api = api_from_settings(api_key, base_url, access_token, refresh_token, token_file, retry=retry,
-                            max_concurrent_requests=max_concurrent_requests)
+    api = api_from_settings(
+        api_key,
+        base_url,
+        access_token,
+        refresh_token,
+        token_file,
+        retry=retry,
+        max_concurrent_requests=max_concurrent_requests,
+    )
     progress = progress or RunProgress()
-    run = IncrementalRun(whole_number("report_refresh_days", report_refresh_days), api.system_date, progress.note,
-                         whole_number("reconcile_runs", reconcile_runs), client_id) if incremental else None
+    run = (
+        IncrementalRun(
+            whole_number("report_refresh_days", report_refresh_days),
+            api.system_date,
+            progress.note,
+            whole_number("reconcile_runs", reconcile_runs),
+            client_id,
+        )
+        if incremental
+        else None
+    )
     account = AccountReader(
-        api, LocalTime(convert_to_utc), sent_on_or_after(reports_sent_after), nested_as_text, incremental=run,
+        api,
+        LocalTime(convert_to_utc),
+        sent_on_or_after(reports_sent_after),
+        nested_as_text,
+        incremental=run,
         progress=progress,
     )
-    resources: Dict[str, DltResource] = {}
+    resources: dict[str, DltResource] = {}
     take_memory_from_malloc()
     load_format = loader_file_format(current_pipeline())
     for endpoint in ENDPOINTS:  # parents come before their children
@@ -90,7 +111,9 @@ def campaign_monitor_source(
         if load_format:
             hints["file_format"] = load_format
         if endpoint.parent is None:
-            resources[endpoint.table] = dlt.resource(account.read_root(endpoint, client_id), name=endpoint.table, **hints)
+            resources[endpoint.table] = dlt.resource(
+                account.read_root(endpoint, client_id), name=endpoint.table, **hints
+            )
         else:
             resources[endpoint.table] = dlt.transformer(
                 account.reader_of(endpoint), data_from=resources[endpoint.parent], name=endpoint.table, **hints
@@ -98,7 +121,7 @@ def campaign_monitor_source(
     return list(resources.values())
 
 
-def loader_file_format(pipeline: Any) -> Optional[str]:
+def loader_file_format(pipeline: Any) -> str | None:
     """The fastest file format of the destination the source is made for (the pipeline made last, as
     ``dlt.pipeline()`` activates it), so the plain ``pipeline.run(source)`` loads as fast and as lean as
     the command: DuckDB would otherwise get ``insert_values``, slow and growing in memory with the rows.
@@ -107,7 +130,7 @@ def loader_file_format(pipeline: Any) -> Optional[str]:
     return file_format(destination) if destination is not None else None
 
 
-def sent_on_or_after(value: Any) -> Optional[date]:
+def sent_on_or_after(value: Any) -> date | None:
     """``reports_sent_after`` as a date; a value that is not one is a setting to fix, not a load to run."""
     if value in (None, ""):
         return None
@@ -138,14 +161,14 @@ def whole_number(setting: str, value: Any) -> int:
     return number
 
 
-def table_hints(endpoint: Endpoint, to_utc: bool, incremental: bool = False) -> Dict[str, Any]:
+def table_hints(endpoint: Endpoint, to_utc: bool, incremental: bool = False) -> dict[str, Any]:
     """Write disposition, primary key and typed columns for one table (replace unless incremental).
 
     ID columns are non-null text, so a missing parent ID fails the load instead of loading an
     orphan. Timestamps carry a time zone only when they are converted to UTC.
     """
     id_columns = (*endpoint.primary_key, *(_naming.normalize_identifier(key) for key in read_under(endpoint)))
-    columns: Dict[str, Dict[str, Any]] = {
+    columns: dict[str, dict[str, Any]] = {
         name: {"data_type": "text", "nullable": False} for name in dict.fromkeys(id_columns)
     }
     for name in endpoint.timestamps:
@@ -160,7 +183,7 @@ def table_hints(endpoint: Endpoint, to_utc: bool, incremental: bool = False) -> 
         columns[_naming.normalize_identifier(endpoint.custom_fields)] = {"data_type": "json"}
     for name, hint in endpoint.columns.items():
         columns[name] = {**columns.get(name, {}), **hint}
-    hints: Dict[str, Any] = {"write_disposition": "replace", "columns": columns}
+    hints: dict[str, Any] = {"write_disposition": "replace", "columns": columns}
     if incremental:
         extra = incremental_hints(endpoint)
         columns.update(extra.pop("columns", {}))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
-
 from ..errors import AccessRefused, CampaignMonitorError
 from ..http import CampaignMonitorAPI
 
@@ -11,7 +9,7 @@ from ..http import CampaignMonitorAPI
 def list_named(
     api: CampaignMonitorAPI,
     name: str,
-    client_id: Optional[str] = None,
+    client_id: str | None = None,
     create: bool = False,
     unsubscribe_setting: str = "AllClientLists",
     confirmed_opt_in: bool = False,
@@ -20,10 +18,11 @@ def list_named(
     or ``client_id``'s. None found: created when ``create`` (in the one client), else refused in one line
     listing the lists there are; several found: refused, listing them."""
     clients = [client_id] if client_id else _client_ids(api)
-    lists: Dict[str, List[dict]] = {cid: api.get_array(f"clients/{cid}/lists.json") for cid in clients}
+    lists: dict[str, list[dict]] = {cid: api.get_array(f"clients/{cid}/lists.json") for cid in clients}
     everything = [(cid, row) for cid, rows in lists.items() for row in rows]
     found = [(cid, row) for cid, row in everything if row.get("Name") == name] or [
-        (cid, row) for cid, row in everything if str(row.get("Name", "")).casefold() == name.casefold()]
+        (cid, row) for cid, row in everything if str(row.get("Name", "")).casefold() == name.casefold()
+    ]
     if len(found) == 1:
         return str(found[0][1]["ListID"])
     if found:
@@ -32,14 +31,19 @@ def list_named(
     if create:
         if len(clients) != 1:
             raise CampaignMonitorError(f"--create-list needs --client-id: this key sees {len(clients)} clients")
-        body = {"Title": name, "UnsubscribePage": "", "UnsubscribeSetting": unsubscribe_setting,
-                "ConfirmedOptIn": confirmed_opt_in, "ConfirmationSuccessPage": ""}
+        body = {
+            "Title": name,
+            "UnsubscribePage": "",
+            "UnsubscribeSetting": unsubscribe_setting,
+            "ConfirmedOptIn": confirmed_opt_in,
+            "ConfirmationSuccessPage": "",
+        }
         return str(api.post(f"lists/{clients[0]}.json", body))
     names = ", ".join(sorted(repr(row.get("Name")) for _, row in everything)) or "none"
     raise CampaignMonitorError(f"no list is called {name!r} (the lists: {names}): check the name, or add --create-list")
 
 
-def _client_ids(api: CampaignMonitorAPI) -> List[str]:
+def _client_ids(api: CampaignMonitorAPI) -> list[str]:
     try:
         return [str(row["ClientID"]) for row in api.get_array("clients.json")]
     except AccessRefused:
