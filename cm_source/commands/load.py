@@ -31,7 +31,7 @@ from cm_source.read.destinations import (
     has_atomic_replace,
     nested_as_text_for,
 )
-from cm_source.read.incremental import STATE_KEY
+from cm_source.read.incremental_state import IncrementalState
 from cm_source.read.load_place import describe, place_of
 from cm_source.read.progress import ProgressLine, RunProgress
 
@@ -137,11 +137,6 @@ def source_settings(demo: bool, activity_rounds: int = 0) -> Iterator[dict[str, 
         yield {"api_key": sandbox.api_key, "base_url": sandbox.base_url}
 
 
-def incremental_memory(pipeline: dlt.Pipeline) -> dict[str, Any]:
-    """The source's incremental state, as the last run left it (empty before the first)."""
-    return pipeline.state.get("sources", {}).get("campaign_monitor", {}).get(STATE_KEY, {})
-
-
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     tables = selected_tables(args.tables)
@@ -190,7 +185,7 @@ def load(pipeline: dlt.Pipeline, args: argparse.Namespace, tables: list[str], pr
         note("dropping the unloaded data of an earlier run that did not finish; reading everything again")
         pipeline.abort_packages()
     prepare_dataset(pipeline)
-    rounds = incremental_memory(pipeline).get("runs", 0) if args.incremental and not args.full_refresh else 0
+    rounds = IncrementalState.of_pipeline(pipeline).runs if args.incremental and not args.full_refresh else 0
     with source_settings(args.demo, rounds) as settings:
         if args.client_id:
             settings["client_id"] = args.client_id
@@ -270,20 +265,19 @@ def print_models(built: ModelsBuilt) -> None:
 
 def print_incremental_note(pipeline: dlt.Pipeline) -> None:
     """How fresh the subscriber tables are: the rotating reconcile's round, and the rows it read again."""
-    print(freshness(incremental_memory(pipeline)))
+    print(freshness(IncrementalState.of_pipeline(pipeline)))
 
 
-def freshness(memory: dict[str, Any]) -> str:
+def freshness(state: IncrementalState) -> str:
     """One line on how recently every subscriber row was read again (see ``read.reconcile``)."""
-    since = [
-        rotation.get("read_since") for tables in memory.get("reconcile", {}).values() for rotation in tables.values()
-    ]
-    again = f"{memory.get('reconciled', 0):,} rows read again this run"
+    since = [rotation.read_since for rotation in state.rotations()]
+    again = f"{state.reconciled:,} rows read again this run"
     if not since:
         return f"Incremental: read what changed since the last run; no rotating reconcile ({again})"
     if None in since:
         return f"Incremental: the rotating reconcile has not been round every list yet ({again})"
-    return f"Incremental: every subscriber row re-read within the last {memory['runs'] - min(since) + 1} runs ({again})"
+    oldest = min(run for run in since if run is not None)
+    return f"Incremental: every subscriber row re-read within the last {state.runs - oldest + 1} runs ({again})"
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "cm-source load") -> int:

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import dlt
 import pyarrow as pa
 from dlt.common.pipeline import current_pipeline
 
@@ -39,9 +38,9 @@ from ..errors import CampaignMonitorError
 from ..http.paging import Row
 from .catalogue import Endpoint
 from .destinations import can_merge, destination_type
+from .incremental_state import IncrementalState, TableState
 from .load_place import Place, describe, place_of
 
-STATE_KEY = "incremental"
 LEFT_COLUMN = "_cm_left"  # True on a row that removes a subscriber who left this state (hard delete)
 CHANGE_MARGIN = timedelta(minutes=5)  # changes the API stamps just before it shows them are read again
 API_TIME = "%Y-%m-%d %H:%M:%S"
@@ -101,21 +100,21 @@ class IncrementalRun:
         self._gone: dict[str, str] | None = None
         self._tables_begun: set = set()
         self._lock = threading.Lock()  # the reader threads share the gone lists, the tables begun and the counts
-        self._memory: dict[str, Any] | None = None
-        self.pipeline: Any = None  # the running pipeline, once memory() has been opened on the extract thread
+        self._state: IncrementalState | None = None
+        self.pipeline: Any = None  # the running pipeline, once state() has been opened on the extract thread
         self._cursors_run_before: str | None = None
         self._cursors_at_start: dict[str, str] = {}
         self._plans: dict[str, TablePlan] = {}
         self.lists = ListChanges()
 
-    def memory(self) -> dict[str, Any]:
+    def state(self) -> IncrementalState:
         """The source state's incremental part, opened once per run (on the extract thread, as dlt needs).
 
         The run that last moved the list cursors is remembered: a state table read in that run can
         go on from them; one that was not is read again in full. Cursors kept for another place
         (destination, dataset, database) are forgotten first.
         """
-        if self._memory is None:
+        if self._state is None:
             pipeline = current_pipeline()
             destination = getattr(pipeline, "destination", None)
             if destination is not None and not can_merge(destination):
@@ -124,47 +123,44 @@ class IncrementalRun:
                     f" {destination_type(destination)} cannot: load it without incremental (a full refresh)"
                 )
             self.pipeline = pipeline  # for the reads that ask the destination, which run on other threads
-            memory = dlt.current.source_state().setdefault(STATE_KEY, {})
-            self._forget_other_place(memory, place_of(pipeline))
-            self._forget_other_clients(memory)
-            memory["runs"] = memory.get("runs", 0) + 1
-            memory["reconciled"] = 0
-            lists = memory.setdefault("lists", {})
-            self._cursors_run_before = lists.get("run")
-            self._cursors_at_start = dict(lists.get("cursors", {}))
-            self._memory = memory
-        return self._memory
+            state = IncrementalState.of_running_source()
+            self._forget_other_place(state, place_of(pipeline))
+            self._forget_other_clients(state)
+            state.begin_run()
+            lists = state.lists
+            self._cursors_run_before = lists.moved_in_run
+            self._cursors_at_start = dict(lists.cursors)
+            self._state = state
+        return self._state
 
-    def _forget_other_place(self, memory: dict[str, Any], here: Place | None) -> None:
+    def _forget_other_place(self, state: IncrementalState, here: Place | None) -> None:
         """Cursors describe the tables of the place they were loaded into: anywhere else, every
         incremental table is read in full and replaced, and the run says why in one line."""
         if here is None:
             return  # no destination (an extract on its own): nothing to compare with
-        before = memory.get("place")
-        if before != here and ("lists" in memory or "tables" in memory):
+        before = state.place
+        if before != here and state.had_tables():
             if before:
                 why = f"the cursors are for {describe(before)}, and this run loads into {describe(here)}"
             else:
                 why = "the incremental state does not say where its tables were loaded (an older cm-source wrote it)"
             self.notice(f"Incremental: {why}: every incremental table is read in full and replaced in this run")
-            for key in [key for key in memory if key != "runs"]:
-                del memory[key]
-        memory["place"] = here
+            state.forget_tables(keep_place=False)
+        state.place = here
 
-    def _forget_other_clients(self, memory: dict[str, Any]) -> None:
+    def _forget_other_clients(self, state: IncrementalState) -> None:
         """The tables hold only the clients read: a run that reads fewer clients than the last (one
         client, or another one) reads every incremental table in full and replaces it, once, and says
         so; a run that reads more simply reads the new clients in full."""
-        before = memory.get("clients", "") if memory.get("lists") or memory.get("tables") else self.clients
+        before = state.clients if state.has_tables() else self.clients
         if before != self.clients and before != "" and self.clients is not None:
             self.notice(
                 f"Incremental: this run reads client {self.clients} and the last read"
                 f" {'every client' if before is None else 'client ' + before}: every incremental table is read in"
                 " full and replaced in this run, so the tables hold only the clients read"
             )
-            for key in [key for key in memory if key not in ("runs", "place")]:
-                del memory[key]
-        memory["clients"] = self.clients
+            state.forget_tables(keep_place=True)
+        state.clients = self.clients
 
     def gone_lists(self, lists_of: Callable[[str], list[str]], clients_now: list[str]) -> dict[str, str]:
         """The lists loaded before that the account no longer has (list → its client), worked out once
@@ -172,8 +168,8 @@ class IncrementalRun:
         forgotten here; each state table removes their rows in this run."""
         with self._lock:
             if self._gone is None:
-                memory = self.memory()["lists"]
-                owners: dict[str, str] = memory.setdefault("owners", {})
+                state = self.state()
+                owners = state.lists.owners
                 listed = {client: set(lists_of(client)) for client in set(owners.values()) if client in clients_now}
                 self._gone = {
                     list_id: client
@@ -186,8 +182,7 @@ class IncrementalRun:
                         " its subscribers are removed from the subscriber tables in this run"
                     )
                 for list_id in self._gone:
-                    for kept in (owners, memory.get("cursors", {}), self.memory().get("reconcile", {})):
-                        kept.pop(list_id, None)
+                    state.forget_list(list_id)
             return self._gone
 
     def first_batch(self, table: str) -> bool:
@@ -199,26 +194,22 @@ class IncrementalRun:
 
     def owned(self, list_id: str, client_id: str) -> None:
         """Remember whose list it is, to tell later when the account no longer has it."""
-        self.memory()["lists"].setdefault("owners", {})[list_id] = client_id
-
-    def rotation(self, list_id: str, table: str) -> dict[str, Any]:
-        """Where the list's state stands in the rotating reconcile (a dict in the source state)."""
-        return self.memory().setdefault("reconcile", {}).setdefault(list_id, {}).setdefault(table, {})
+        self.state().lists.owners[list_id] = client_id
 
     def count_reconciled(self, rows: int) -> None:
-        """Add to the rows this run's slices read again (``reconciled`` in the state, for the summary)."""
-        memory = self.memory()
+        """Add to the rows this run's slices read again (kept in the state, for the summary)."""
+        state = self.state()
         with self._lock:
-            memory["reconciled"] += rows
+            state.add_reconciled(rows)
 
     def cursor_at_start(self, list_id: str) -> str | None:
         """The list's cursor as this run found it (a cursor moved by this run's own reads is for the next)."""
-        self.memory()
+        self.state()
         return self._cursors_at_start.get(list_id)
 
     def move_cursor(self, list_id: str, read: ListRead) -> None:
         """Store the list's cursor for the next run, from everything this run read of the list so far."""
-        cursors = self.memory()["lists"].setdefault("cursors", {})
+        cursors = self.state().lists.cursors
         since = read.next_since(self._cursors_at_start.get(list_id))
         if since is not None:
             cursors[list_id] = since
@@ -232,15 +223,15 @@ class IncrementalRun:
     def _new_plan(self, endpoint: Endpoint) -> TablePlan:
         """A state table carries on only if it was read when the list cursors last moved; any other
         table carries on once it has cursors. Otherwise it is read in full and replaced."""
-        memory = self.memory()
-        table = memory.setdefault("tables", {}).setdefault(endpoint.table, {})
+        state = self.state()
+        table = state.table(endpoint.table)
         if endpoint.sync == "state_changes":
-            reload = table.get("run") is None or table.get("run") != self._cursors_run_before
-            memory["lists"]["run"] = table["run"] = self.run_id
+            reload = table.read_in_run is None or table.read_in_run != self._cursors_run_before
+            state.lists.moved_in_run = table.read_in_run = self.run_id
         else:
-            reload = "parents" not in table
+            reload = not table.has_parents()
             if reload:
-                table["parents"] = {}
+                table.start_parents()
         return TablePlan(endpoint, reload, table, self)
 
     @functools.cached_property
@@ -264,7 +255,7 @@ class TablePlan:
 
     endpoint: Endpoint
     reload: bool
-    memory: dict[str, Any]
+    table: TableState
     run: IncrementalRun
 
     @property
@@ -277,7 +268,7 @@ class TablePlan:
         email; a campaign's reports once ("once"), or while it was sent recently."""
         if self.reload or not self.endpoint.campaign_report:
             return True
-        known = parent_id in self.memory["parents"]
+        known = self.table.was_read(parent_id)
         if self.endpoint.sync == "once":
             return not known
         return not known or self.recently_sent(parent)
@@ -293,16 +284,16 @@ class TablePlan:
 
     def loaded(self, parent_id: str) -> None:
         """A parent whose rows were read in full (``once`` and ``recent`` tables)."""
-        self.memory["parents"][parent_id] = True
+        self.table.mark_read(parent_id)
 
 
 class EventCursor:
     """Where a parent's events were read up to: the latest minute, and the events loaded in it."""
 
-    def __init__(self, stored: Mapping[str, Any] | None, timestamp: str) -> None:
+    def __init__(self, minute: str | None, seen: Mapping[str, int], timestamp: str) -> None:
         self.timestamp = timestamp
-        self.minute: str | None = stored.get("minute") if stored else None
-        self.seen: Counter = Counter(stored.get("seen", {})) if stored else Counter()
+        self.minute = minute
+        self.seen: Counter[str] = Counter(seen)
         self._boundary = Counter(self.seen)  # the events at the old boundary not yet met again
 
     def params(self) -> dict[str, str]:
@@ -325,9 +316,6 @@ class EventCursor:
             if minute == self.minute:
                 self.seen[mark or fingerprint(row)] += 1
         return fresh
-
-    def stored(self) -> dict[str, Any]:
-        return {"minute": self.minute, "seen": dict(self.seen)}
 
 
 @dataclass

@@ -69,9 +69,10 @@ def read_incrementally(
     elif endpoint.sync == "timeline":
         yield from timeline(reader, plan, ids, zone, nested_as_text)
     elif endpoint.sync == "new_events":
-        cursor = EventCursor(None if plan.reload else plan.memory["parents"].get(parent_id), endpoint.timestamps[0])
+        minute, seen = (None, {}) if plan.reload else plan.table.event_cursor(parent_id)
+        cursor = EventCursor(minute, seen, endpoint.timestamps[0])
         yield from reader.read_endpoint(endpoint, ids, zone, nested_as_text, cursor.params(), cursor.new_rows)
-        plan.memory["parents"][parent_id] = cursor.stored()
+        plan.table.set_event_cursor(parent_id, cursor.minute, cursor.seen)
     else:
         yield from reader.read_endpoint(endpoint, ids, zone, nested_as_text)
         plan.loaded(parent_id)
@@ -96,10 +97,10 @@ def state_changes(
         ended()
         if run.reconcile_runs:  # a full read is a round of the rotation in itself
             Rotation.fresh(
-                run.rotation(list_id, endpoint.table),
+                run.state().rotation(list_id, endpoint.table),
                 f"{list_id} {endpoint.table}",
                 counted.rows,
-                run.memory()["runs"],
+                run.state().runs,
                 run.reconcile_runs,
                 read_in_full=True,
             )
@@ -134,13 +135,13 @@ def reconciled(
     changes already hold, and the loaded addresses the API confirms are no longer in this state."""
     endpoint, run = plan.endpoint, plan.run
     list_id, path = ids["ListID"], endpoint.path.format(**ids)
-    rotation = Rotation(run.rotation(list_id, endpoint.table))
-    if not rotation.stored:  # cursors older than the reconcile: a first page now, to learn the size
+    rotation = Rotation(run.state().rotation(list_id, endpoint.table))
+    if rotation.state.is_new():  # cursors older than the reconcile: a first page now, to learn the size
         Rotation.fresh(
-            rotation.stored,
+            rotation.state,
             f"{list_id} {endpoint.table}",
             MAX_PAGE_SIZE * run.reconcile_runs,
-            run.memory()["runs"] - 1,
+            run.state().runs - 1,
             run.reconcile_runs,
             read_in_full=False,
         )
@@ -165,7 +166,7 @@ def reconciled(
         if email_order(email) not in held
     ]
     gone = confirmed_gone(reader.api.get, list_id, state_of(endpoint.path), missing, read_ahead)
-    rotation.moved_to(piece, run.memory()["runs"])
+    rotation.moved_to(piece, run.state().runs)
     return again, gone
 
 
@@ -193,7 +194,7 @@ def timeline(
     else those sent after the newest loaded, then, back to ``report_refresh_days`` ago, the ones
     loaded before again (their opens and clicks move), all merged on ``message_id``."""
     endpoint, client_id = plan.endpoint, ids["ClientID"]
-    stored = None if plan.reload else plan.memory["parents"].get(client_id)
+    stored = None if plan.reload else plan.table.newest_message(client_id)
     newest = NewestMessage(stored)
     if stored is None:
         yield from reader.read_endpoint(endpoint, ids, zone, nested_as_text, keep=newest.saw)
@@ -203,8 +204,9 @@ def timeline(
         get = reader.timeline(endpoint, endpoint.path.format(**ids), {**endpoint.params, **query_ids(endpoint, ids)})
         new: set[str] = set()
         oldest_new: Row | None = None
-        old_sent = sent_at({SENT_AT: stored["sent"]})
-        for page in newer_than(get, stored["id"], old_sent):
+        stored_id, stored_sent = stored
+        old_sent = sent_at({SENT_AT: stored_sent})
+        for page in newer_than(get, stored_id, old_sent):
             newest.saw(page)
             new.update(row[MESSAGE_ID] for row in page)
             oldest_new = min((row for row in (oldest_new, *page) if row), key=_sent_order, default=None)
@@ -218,7 +220,8 @@ def timeline(
                 newest.saw(again)
                 if again:
                     yield shape_page(again, rules, nested_as_text)
-    plan.memory["parents"][client_id] = newest.stored() or stored
+    if newest.row is not None:
+        plan.table.set_newest_message(client_id, newest.row[MESSAGE_ID], newest.row[SENT_AT])
 
 
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)  # a message whose time is unknown is never the newest…
@@ -232,14 +235,11 @@ def _sent_order(row: Row) -> datetime:
 class NewestMessage:
     """The newest message met (by ``SentAt``; the first met among equals), where the next run goes on from."""
 
-    def __init__(self, stored: Mapping[str, Any] | None) -> None:
-        self.row: dict[str, Any] | None = {MESSAGE_ID: stored["id"], SENT_AT: stored["sent"]} if stored else None
+    def __init__(self, stored: tuple[str, Any] | None) -> None:
+        self.row: dict[str, Any] | None = {MESSAGE_ID: stored[0], SENT_AT: stored[1]} if stored else None
 
     def saw(self, rows: list[Row]) -> list[Row]:
         for row in rows:
             if self.row is None or (sent_at(row) or _NEVER) > (sent_at(self.row) or _NEVER):
                 self.row = {MESSAGE_ID: row[MESSAGE_ID], SENT_AT: row.get(SENT_AT)}
         return rows
-
-    def stored(self) -> dict[str, Any] | None:
-        return {"id": self.row[MESSAGE_ID], "sent": self.row[SENT_AT]} if self.row else None

@@ -32,6 +32,7 @@ import pyarrow as pa
 from ..api_facts import MAX_PAGE_SIZE, SUBSCRIBER_STATES
 from ..errors import RequestRefused
 from ..http.paging import Get, one_pass
+from .incremental_state import RotationState
 
 NOT_IN_LIST = 203  # the API's Code for an address the list does not hold
 LOCATE_STEPS = 4  # pages stepped back or forward to find where the last slice ended, before reading on
@@ -49,19 +50,15 @@ def state_of(path: str) -> str:
 
 @dataclass
 class Rotation:
-    """Where one list's state stands in its rotation, as kept in the source state (a dict of plain values).
+    """Where one list's state stands in its rotation (kept in the source state, see ``RotationState``):
+    the last address the previous slice read and the page that held it, the state's pages when last
+    read, the pages earned and not yet read, and the run since when every row was read again."""
 
-    ``after``: the last address (in email order) the previous slice read; None starts from the first.
-    ``page``: the page that held it, where the next slice looks first. ``pages``: the state's pages when
-    last read. ``credit``: pages earned and not yet read. ``cycle_from``: the run the current round
-    began; ``read_since``: the run the last complete round began, since when every row was read again.
-    """
-
-    stored: dict[str, Any]
+    state: RotationState
 
     @classmethod
     def fresh(
-        cls, stored: dict[str, Any], key: str, rows: int, run: int, reconcile_runs: int, read_in_full: bool
+        cls, state: RotationState, key: str, rows: int, run: int, reconcile_runs: int, read_in_full: bool
     ) -> Rotation:
         """A rotation starting over at the end of ``run``, for a state of ``rows`` rows: after a full read
         (``read_in_full``, a round of one run), or with nothing yet read again; the next round begins
@@ -70,27 +67,24 @@ class Rotation:
         in different runs rather than all in one."""
         pages = max(1, math.ceil(rows / MAX_PAGE_SIZE))
         ahead = (zlib.crc32(key.encode("utf-8")) % 1000) / 1000 if pages < reconcile_runs else 0.0
-        stored.clear()
-        stored.update(
-            after=None, page=1, pages=pages, cycle_from=run + 1, read_since=run if read_in_full else None, credit=ahead
-        )
-        return cls(stored)
+        state.start(pages, run, run if read_in_full else None, ahead)
+        return cls(state)
 
     def earn(self, reconcile_runs: int) -> int:
         """This run's share of pages, carried over where it is less than a page."""
-        self.stored["credit"] = self.stored.get("credit", 0.0) + self.stored.get("pages", 1) / reconcile_runs
-        return int(self.stored["credit"])
+        self.state.credit += self.state.pages / reconcile_runs
+        return int(self.state.credit)
 
     def spend(self, pages: int) -> None:
-        self.stored["credit"] = max(0.0, self.stored["credit"] - pages)
+        self.state.credit = max(0.0, self.state.credit - pages)
 
     def moved_to(self, read: SliceRead, run: int) -> None:
         """Go on after a steady slice: from its last address, or from the start once it reached the end."""
-        self.stored["pages"] = max(1, read.number_of_pages)
+        self.state.pages = max(1, read.number_of_pages)
         if read.to is None:
-            self.stored.update(after=None, page=1, read_since=self.stored.get("cycle_from", run), cycle_from=run + 1)
+            self.state.round_completed(run)
         else:
-            self.stored.update(after=read.to, page=read.last_page)
+            self.state.went_on_to(read.to, read.last_page)
 
 
 @dataclass
@@ -146,8 +140,8 @@ def read_slice(
     Rows added or removed since the last slice shift the pages, so the page that held its last address
     is looked at first and the read steps back or on until that address is in view.
     """
-    after = rotation.stored.get("after")
-    page = max(1, int(rotation.stored.get("page") or 1)) if after else 1
+    after = rotation.state.after
+    page = rotation.state.page if after else 1
     read = SliceRead(after=after)
 
     def one(number: int) -> Any:

@@ -20,6 +20,7 @@ from helpers.warehouse import query
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.read.destinations import file_format
+from cm_source.read.incremental_state import IncrementalState
 from cm_source.sandbox import Account, Sandbox, account_activity, generate_account
 
 STATE_PATH = re.compile(r"^/lists/(\w+)/(active|unconfirmed|unsubscribed|bounced|deleted)\.json$")
@@ -63,8 +64,8 @@ def snapshot(pipeline: dlt.Pipeline) -> dict[str, Counter]:
     return {table: Counter(query(pipeline, f"SELECT {KEY_SQL[table]} FROM {table}")) for table in TABLES}
 
 
-def memory(pipeline: dlt.Pipeline) -> dict[str, Any]:
-    return pipeline.state["sources"]["campaign_monitor"]["incremental"]
+def list_cursors(pipeline: dlt.Pipeline) -> dict[str, str]:
+    return IncrementalState.of_pipeline(pipeline).lists.cursors
 
 
 def recent_campaigns(account: Account) -> set[str]:
@@ -91,7 +92,7 @@ def test_each_incremental_run_reads_what_changed_and_its_tables_equal_the_accoun
 ) -> None:
     first = run(pipeline, sandbox)
     assert_loaded_exactly(pipeline, account)
-    assert memory(pipeline)["lists"]["cursors"]  # a cursor for every list with subscribers
+    assert list_cursors(pipeline)  # a cursor for every list with subscribers
 
     activity = account_activity(account)
     second = run(pipeline, sandbox)
@@ -114,12 +115,12 @@ def test_a_run_cut_off_half_way_changes_nothing_and_the_next_run_catches_up(
     account: Account, sandbox: Sandbox, pipeline: dlt.Pipeline
 ) -> None:
     account_activity(account)
-    before, cursors = snapshot(pipeline), dict(memory(pipeline)["lists"]["cursors"])
+    before, cursors = snapshot(pipeline), dict(list_cursors(pipeline))
     sandbox.faults.refuse_key(10_000, only=r"^/journeys/email/")  # the key starts being refused
     with pytest.raises(Exception, match="Invalid API key"):
         run(pipeline, sandbox)
     sandbox.faults.clear()
-    assert snapshot(pipeline) == before and memory(pipeline)["lists"]["cursors"] == cursors
+    assert snapshot(pipeline) == before and list_cursors(pipeline) == cursors
     account_activity(account)  # and more happens before the next run
     run(pipeline, sandbox)
     assert_loaded_exactly(pipeline, account)

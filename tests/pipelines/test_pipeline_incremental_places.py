@@ -19,6 +19,7 @@ from helpers.expected import assert_loaded_exactly
 
 from cm_source import campaign_monitor_source
 from cm_source.read.destinations import file_format
+from cm_source.read.incremental_state import IncrementalState
 from cm_source.read.load_place import place_of, without_user
 from cm_source.read.progress import RunProgress
 from cm_source.sandbox import Account, Sandbox, account_activity, generate_account
@@ -84,7 +85,7 @@ def test_an_incremental_run_into_another_place_reads_every_table_in_full(
     assert f"dataset {first.dataset_name}" in noted.notes[0] and f"dataset {dataset}" in noted.notes[0]
     assert len(requests) >= len(full_read)  # every list, campaign and journey email read again
     assert state_reads(requests) and not any(changes_only for _, changes_only in state_reads(requests))
-    place = moved.state["sources"]["campaign_monitor"]["incremental"]["place"]
+    place = IncrementalState.of_pipeline(moved).place or {}
     assert place["dataset"] == dataset and place["destination"] == ("postgres" if kind == "postgres" else "duckdb")
 
     account_activity(account)  # and at the same place again: only the changes, nothing to explain

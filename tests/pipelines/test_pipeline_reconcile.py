@@ -19,6 +19,7 @@ from helpers.warehouse import query
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.read.destinations import file_format
+from cm_source.read.incremental_state import IncrementalState
 from cm_source.read.progress import RunProgress
 from cm_source.sandbox import STATES, Account, Sandbox, account_activity, generate_account
 
@@ -139,11 +140,10 @@ def test_invisible_edits_reach_the_tables_within_reconcile_runs_runs_a_slice_at_
     assert_values_equal(pipeline, account)
     # each run reads about a third of the pages, and the three together at least all of them
     assert sum(pages_per_run) >= full_pages and max(pages_per_run) < full_pages * 0.6
-    memory = pipeline.state["sources"]["campaign_monitor"]["incremental"]
+    state = IncrementalState.of_pipeline(pipeline)
     assert all(
-        memory["runs"] - rotation["read_since"] + 1 <= RUNS
-        for tables in memory["reconcile"].values()
-        for rotation in tables.values()
+        rotation.read_since is not None and state.runs - rotation.read_since + 1 <= RUNS
+        for rotation in state.rotations()
     )
 
 
@@ -215,7 +215,8 @@ def test_a_run_cut_off_mid_slice_loses_and_repeats_nothing(
     edited = edit_quietly(account)
 
     def memory() -> str:
-        return json.dumps(pipeline.state["sources"]["campaign_monitor"]["incremental"]["reconcile"], sort_keys=True)
+        rotations = IncrementalState.of_pipeline(pipeline).rotations()
+        return json.dumps([vars(rotation) for rotation in rotations], sort_keys=True, default=str)
 
     before = memory()
     sandbox.faults.refuse_key(10_000, only=r"^/lists/\w+/(unsubscribed|bounced)\.json$")  # refused mid-run
