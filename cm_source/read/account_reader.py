@@ -17,7 +17,7 @@ from ..http import CampaignMonitorAPI
 from ..http.arrow_pages import envelope_schema
 from ..http.paging import Row
 from ..http.timeline import walk_back
-from .catalogue import ENDPOINTS, Endpoint, query_ids, read_under
+from .catalogue import ENDPOINTS, Endpoint, Shape, Sync, query_ids, read_under
 from .columnar import gathered, page_fields, release_unused_memory
 from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
@@ -100,7 +100,11 @@ class AccountReader:
                 for row in (parent_rows if isinstance(parent_rows, list) else [parent_rows])
                 if not endpoint.campaign_report or self.reports_wanted(row)
             ]
-            plan = self.incremental.plan(endpoint) if self.incremental is not None and endpoint.sync else None
+            plan = (
+                self.incremental.plan(endpoint)
+                if self.incremental is not None and endpoint.sync is not Sync.IN_FULL
+                else None
+            )
             readers = []
             for row in parents:
                 ids = {name: row[name] for name in id_names}
@@ -115,7 +119,7 @@ class AccountReader:
                 )
             hints = dlt.mark.make_hints(**plan.hints) if plan is not None and plan.hints else None
             with self.progress.reading(endpoint.table):
-                if plan is not None and endpoint.sync == "state_changes" and not plan.reload:
+                if plan is not None and endpoint.sync is Sync.STATE_CHANGES and not plan.reload:
                     yield from self.rows_of_gone_lists(plan)
                 read_any = False
                 for item in gathered(read_concurrently(readers, self.api.max_concurrent_requests)):
@@ -172,7 +176,7 @@ class AccountReader:
         ``as_arrow`` a columnar table's page may come as Arrow decoded it (``http.arrow_pages``)."""
         query = {**endpoint.params, **(params or {})}
         self.progress.started(endpoint.table)
-        if endpoint.shape == "paged":
+        if endpoint.shape is Shape.PAGED:
             columns = envelope_schema(page_fields(endpoint)) if as_arrow and endpoint.columnar else None
             answers: Iterator[Any] = self.api.get_pages(
                 path,
@@ -181,10 +185,10 @@ class AccountReader:
                 changed_since_param=endpoint.changed_since_param,
                 columns=columns,
             )
-        elif endpoint.shape == "timeline":
+        elif endpoint.shape is Shape.TIMELINE:
             yield from walk_back(self.timeline(endpoint, path, query))  # each call counted as a page
             return
-        elif endpoint.shape == "array":
+        elif endpoint.shape is Shape.ARRAY:
             answers = iter([self.api.get_array(path, query)])
         elif endpoint.each:
             answers = self.each_answer(endpoint, path, query)

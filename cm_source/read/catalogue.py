@@ -8,20 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import Enum
+from typing import Any
 
 from ..api_facts import STATISTICS_DAYS, SUBSCRIBER_PARAMS, SUBSCRIBER_STATES
 
-# How the API answers: a bare JSON array, a v3.3 paged envelope, one object (one row, or the array
-# found under ``rows_at``), or the transactional timeline (bare arrays paged by message ID).
-Shape = Literal["array", "paged", "object", "timeline"]
 
-# How an incremental run reads a table; a full refresh (the default) reads every table in full.
-# "": in full every run (one or a few requests). "state_changes": a list's subscribers in one state,
-# from the list's cursor, leavers removed. "new_events": events appended from a cursor per parent.
-# "once": read once per parent, then kept. "recent": re-read for recently sent campaigns, else kept.
-# "timeline": messages sent after the newest loaded, and those sent recently again, merged by key.
-Sync = Literal["", "state_changes", "new_events", "once", "recent", "timeline"]
+class Shape(Enum):
+    """How the API answers."""
+
+    ARRAY = "array"  # a bare JSON array
+    PAGED = "paged"  # a v3.3 paged envelope
+    OBJECT = "object"  # one object: one row, or the array found under ``rows_at``
+    TIMELINE = "timeline"  # the transactional timeline: bare arrays paged by message ID
+
+
+class Sync(Enum):
+    """How an incremental run reads a table; a full refresh (the default) reads every table in full."""
+
+    IN_FULL = "in_full"  # in full every run (one or a few requests)
+    STATE_CHANGES = "state_changes"  # a list's subscribers in one state, from the list's cursor, leavers removed
+    NEW_EVENTS = "new_events"  # events appended from a cursor per parent
+    ONCE = "once"  # read once per parent, then kept
+    RECENT = "recent"  # re-read for recently sent campaigns, else kept
+    TIMELINE = "timeline"  # messages sent after the newest loaded, and those sent recently again, merged by key
+
 
 TRANSACTIONAL = "transactional email"  # a feature an account may not have (see Endpoint.feature)
 
@@ -66,7 +77,7 @@ class Endpoint:
     columnar: bool = False  # millions of rows: pages go to dlt as Arrow tables (see columnar.py)
     row_key: tuple[str, ...] = ()  # the API fields that tell rows of a paged read apart (to re-read safely)
     changed_since_param: str = ""  # the filter for rows changed since a time, to catch up after paging
-    sync: Sync = ""  # how an incremental run reads it (see Sync)
+    sync: Sync = Sync.IN_FULL  # how an incremental run reads it (see Sync)
     query_ids: Mapping[str, str] = field(default_factory=dict)  # query parameter → the ID it carries (clientID)
     instants: tuple[str, ...] = ()  # ISO 8601 times with their own offset: that instant in UTC, never the client's zone
     columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # column hints beyond the derived ones
@@ -117,7 +128,7 @@ def smart_email_with_details(listed: dict[str, Any], details: Any) -> dict[str, 
 
 
 def _transactional(
-    table: str, path: str, primary_key: tuple[str, ...], shape: Shape = "array", **more: Any
+    table: str, path: str, primary_key: tuple[str, ...], shape: Shape = Shape.ARRAY, **more: Any
 ) -> Endpoint:
     """A transactional table: read under each client, which an agency key must name as ``clientID``."""
     return Endpoint(
@@ -132,11 +143,11 @@ def _transactional(
     )
 
 
-def _subscribers(table: str, path: str, key: str, parent: str, sync: Sync = "") -> Endpoint:
+def _subscribers(table: str, path: str, key: str, parent: str, sync: Sync = Sync.IN_FULL) -> Endpoint:
     return Endpoint(
         table,
         path,
-        "paged",
+        Shape.PAGED,
         primary_key=(key, "email_address"),
         parent=parent,
         params=SUBSCRIBER_PARAMS,
@@ -161,7 +172,7 @@ def _events(
     return Endpoint(
         table,
         path,
-        "paged",
+        Shape.PAGED,
         primary_key=(),
         parent=parent,
         params=params,
@@ -169,7 +180,7 @@ def _events(
         floats=("Latitude", "Longitude"),
         columnar=True,
         campaign_report=campaign_report,
-        sync="new_events",
+        sync=Sync.NEW_EVENTS,
     )
 
 
@@ -178,7 +189,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "clients",
         "clients.json",
-        "array",
+        Shape.ARRAY,
         primary_key=("client_id",),
         hands_down=("ClientID",),
         details="clients/{ClientID}.json",
@@ -188,7 +199,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "campaigns",
         "clients/{ClientID}/campaigns.json",
-        "paged",
+        Shape.PAGED,
         primary_key=("campaign_id",),
         parent="clients",
         hands_down=("CampaignID",),
@@ -198,7 +209,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "scheduled_campaigns",
         "clients/{ClientID}/scheduled.json",
-        "array",
+        Shape.ARRAY,
         primary_key=("campaign_id",),
         parent="clients",
         timestamps=("DateScheduled", "DateCreated"),
@@ -207,25 +218,27 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "draft_campaigns",
         "clients/{ClientID}/drafts.json",
-        "array",
+        Shape.ARRAY,
         primary_key=("campaign_id",),
         parent="clients",
         timestamps=("DateCreated",),
     ),
-    Endpoint("lists", "clients/{ClientID}/lists.json", "array", ("list_id",), parent="clients", hands_down=("ListID",)),
+    Endpoint(
+        "lists", "clients/{ClientID}/lists.json", Shape.ARRAY, ("list_id",), parent="clients", hands_down=("ListID",)
+    ),
     Endpoint(
         "segments",
         "clients/{ClientID}/segments.json",
-        "array",
+        Shape.ARRAY,
         ("segment_id",),
         parent="clients",
         hands_down=("ListID", "SegmentID"),
     ),
-    Endpoint("templates", "clients/{ClientID}/templates.json", "array", ("template_id",), parent="clients"),
+    Endpoint("templates", "clients/{ClientID}/templates.json", Shape.ARRAY, ("template_id",), parent="clients"),
     Endpoint(
         "suppression_list",
         "clients/{ClientID}/suppressionlist.json",
-        "paged",
+        Shape.PAGED,
         primary_key=("client_id", "email_address"),
         parent="clients",
         timestamps=("Date",),
@@ -236,7 +249,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "tags",
         "clients/{ClientID}/tags.json",
-        "array",
+        Shape.ARRAY,
         ("client_id", "name"),
         parent="clients",
         integers=("NumberOfCampaigns",),
@@ -244,7 +257,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "journeys",
         "clients/{ClientID}/journeys.json",
-        "array",
+        Shape.ARRAY,
         ("journey_id",),
         parent="clients",
         hands_down=("JourneyID",),
@@ -277,19 +290,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "transactional_messages",
         "transactional/messages",
         ("message_id",),
-        "timeline",
+        Shape.TIMELINE,
         params={"status": "all"},
         instants=("SentAt",),
         integers=("TotalOpens", "TotalClicks"),
         always_text=("SmartEmailID", "Group"),
-        sync="timeline",
+        sync=Sync.TIMELINE,
     ),
     # One row per smart email and per classic group; the one a row is not for is null.
     _transactional(
         "transactional_statistics",
         "transactional/statistics",
         ("client_id", "smart_email_id", "group", "from", "to"),
-        "object",
+        Shape.OBJECT,
         params={"timezone": "utc"},
         window_days=STATISTICS_DAYS,
         each=(
@@ -306,37 +319,37 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     # A list
     *(
-        _subscribers(f"{state}_subscribers", f"lists/{{ListID}}/{state}.json", "list_id", "lists", "state_changes")
+        _subscribers(f"{state}_subscribers", f"lists/{{ListID}}/{state}.json", "list_id", "lists", Sync.STATE_CHANGES)
         for state in (name.lower() for name in SUBSCRIBER_STATES)
     ),
-    Endpoint("list_details", "lists/{ListID}.json", "object", ("list_id",), parent="lists"),
-    Endpoint("list_stats", "lists/{ListID}/stats.json", "object", ("list_id",), parent="lists"),
-    Endpoint("list_custom_fields", "lists/{ListID}/customfields.json", "array", ("list_id", "key"), parent="lists"),
-    Endpoint("list_webhooks", "lists/{ListID}/webhooks.json", "array", ("list_id", "webhook_id"), parent="lists"),
+    Endpoint("list_details", "lists/{ListID}.json", Shape.OBJECT, ("list_id",), parent="lists"),
+    Endpoint("list_stats", "lists/{ListID}/stats.json", Shape.OBJECT, ("list_id",), parent="lists"),
+    Endpoint("list_custom_fields", "lists/{ListID}/customfields.json", Shape.ARRAY, ("list_id", "key"), parent="lists"),
+    Endpoint("list_webhooks", "lists/{ListID}/webhooks.json", Shape.ARRAY, ("list_id", "webhook_id"), parent="lists"),
     # A segment
-    Endpoint("segment_details", "segments/{SegmentID}.json", "object", ("segment_id",), parent="segments"),
+    Endpoint("segment_details", "segments/{SegmentID}.json", Shape.OBJECT, ("segment_id",), parent="segments"),
     _subscribers("segment_subscribers", "segments/{SegmentID}/active.json", "segment_id", "segments"),
     # A sent campaign (only those sent on or after ``reports_sent_after``)
     Endpoint(
         "campaign_summaries",
         "campaigns/{CampaignID}/summary.json",
-        "object",
+        Shape.OBJECT,
         ("campaign_id",),
         parent="campaigns",
         campaign_report=True,
-        sync="recent",
+        sync=Sync.RECENT,
     ),
     Endpoint(
         "campaign_recipients",
         "campaigns/{CampaignID}/recipients.json",
-        "paged",
+        Shape.PAGED,
         primary_key=("campaign_id", "list_id", "email_address"),
         parent="campaigns",
         campaign_report=True,
         params={"orderfield": "email", "orderdirection": "asc"},
         row_key=("ListID", "EmailAddress"),
         columnar=True,
-        sync="once",  # recipients do not change after sending
+        sync=Sync.ONCE,  # recipients do not change after sending
     ),
     _events("campaign_opens", "campaigns/{CampaignID}/opens.json", "campaigns", campaign_report=True),
     _events("campaign_clicks", "campaigns/{CampaignID}/clicks.json", "campaigns", campaign_report=True),
@@ -346,37 +359,37 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "campaign_email_client_usage",
         "campaigns/{CampaignID}/emailclientusage.json",
-        "array",
+        Shape.ARRAY,
         ("campaign_id", "client", "version"),
         parent="campaigns",
         campaign_report=True,
-        sync="recent",
+        sync=Sync.RECENT,
     ),
     Endpoint(
         "campaign_lists",
         "campaigns/{CampaignID}/listsandsegments.json",
-        "object",
+        Shape.OBJECT,
         ("campaign_id", "list_id"),
         parent="campaigns",
         campaign_report=True,
         rows_at="Lists",
-        sync="recent",
+        sync=Sync.RECENT,
     ),
     Endpoint(
         "campaign_segments",
         "campaigns/{CampaignID}/listsandsegments.json",
-        "object",
+        Shape.OBJECT,
         ("campaign_id", "segment_id"),
         parent="campaigns",
         campaign_report=True,
         rows_at="Segments",
-        sync="recent",
+        sync=Sync.RECENT,
     ),
     # A journey and its emails
     Endpoint(
         "journey_emails",
         "journeys/{JourneyID}.json",
-        "object",
+        Shape.OBJECT,
         ("journey_id", "email_id"),
         parent="journeys",
         rows_at="Emails",

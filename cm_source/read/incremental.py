@@ -36,7 +36,7 @@ from dlt.common.pipeline import current_pipeline
 
 from ..errors import CampaignMonitorError
 from ..http.paging import Row
-from .catalogue import Endpoint
+from .catalogue import Endpoint, Sync
 from .destinations import can_merge, destination_type
 from .incremental_state import IncrementalState, TableState
 from .load_place import Place, describe, place_of
@@ -49,14 +49,14 @@ FILTER_TIME = "%Y-%m-%d %H:%M"
 
 def incremental_hints(endpoint: Endpoint) -> dict[str, Any]:
     """The write disposition of an incremental table, and the hard-delete column of a state table."""
-    if endpoint.sync == "state_changes":
+    if endpoint.sync is Sync.STATE_CHANGES:
         return {
             "write_disposition": "merge",
             "columns": {LEFT_COLUMN: {"data_type": "bool", "hard_delete": True, "nullable": True}},
         }
-    if endpoint.sync == "new_events":
+    if endpoint.sync is Sync.NEW_EVENTS:
         return {"write_disposition": "append"}
-    if endpoint.sync in ("once", "recent", "timeline"):
+    if endpoint.sync in (Sync.ONCE, Sync.RECENT, Sync.TIMELINE):
         return {"write_disposition": "merge"}
     return {}
 
@@ -225,7 +225,7 @@ class IncrementalRun:
         table carries on once it has cursors. Otherwise it is read in full and replaced."""
         state = self.state()
         table = state.table(endpoint.table)
-        if endpoint.sync == "state_changes":
+        if endpoint.sync is Sync.STATE_CHANGES:
             reload = table.read_in_run is None or table.read_in_run != self._cursors_run_before
             state.lists.moved_in_run = table.read_in_run = self.run_id
         else:
@@ -269,7 +269,7 @@ class TablePlan:
         if self.reload or not self.endpoint.campaign_report:
             return True
         known = self.table.was_read(parent_id)
-        if self.endpoint.sync == "once":
+        if self.endpoint.sync is Sync.ONCE:
             return not known
         return not known or self.recently_sent(parent)
 

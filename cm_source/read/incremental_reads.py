@@ -12,7 +12,7 @@ from ..api_facts import MAX_PAGE_SIZE
 from ..http.arrow_pages import envelope_schema
 from ..http.paging import Row
 from ..http.timeline import MESSAGE_ID, SENT_AT, newer_than, sent_at, walk_back
-from .catalogue import ENDPOINTS, Endpoint, query_ids
+from .catalogue import ENDPOINTS, Endpoint, Sync, query_ids
 from .columnar import ROWS_PER_ITEM, gathered, page_fields
 from .incremental import EventCursor, TablePlan, removals
 from .page_rules import PageRules
@@ -64,11 +64,11 @@ def read_incrementally(
     """One parent's part of an incremental table, its cursor moved only once the part is read whole."""
     endpoint = plan.endpoint
     parent_id = list(ids.values())[-1]
-    if endpoint.sync == "state_changes":
+    if endpoint.sync is Sync.STATE_CHANGES:
         yield from state_changes(reader, plan, ids, zone, nested_as_text)
-    elif endpoint.sync == "timeline":
+    elif endpoint.sync is Sync.TIMELINE:
         yield from timeline(reader, plan, ids, zone, nested_as_text)
-    elif endpoint.sync == "new_events":
+    elif endpoint.sync is Sync.NEW_EVENTS:
         minute, seen = (None, {}) if plan.reload else plan.table.event_cursor(parent_id)
         cursor = EventCursor(minute, seen, endpoint.timestamps[0])
         yield from reader.read_endpoint(endpoint, ids, zone, nested_as_text, cursor.params(), cursor.new_rows)
@@ -109,7 +109,7 @@ def state_changes(
         def fetch(path: str, params: Mapping[str, str]) -> list[Row]:
             return [row for page in reader.pages(endpoint, path, params) for row in page]
 
-        paths = [other.path.format(**ids) for other in ENDPOINTS if other.sync == "state_changes"]
+        paths = [other.path.format(**ids) for other in ENDPOINTS if other.sync is Sync.STATE_CHANGES]
         changes = run.lists.changes(list_id, since, paths, fetch)
         rules = PageRules(endpoint, ids, zone, reader.local_time)
         here = endpoint.path.format(**ids)
