@@ -27,8 +27,7 @@ from ..errors import AccessRefused, CampaignMonitorError, NotFound, RequestRefus
 from .arrow_pages import decode_page
 
 NOT_JSON = object()
-# About a hundred subscribers: from here on Arrow's reader is cheaper than orjson and shaping rows
-# (benchmarks/README.md, "Decoding").
+# About a hundred subscribers: from here on Arrow's reader is the cheaper (docs/performance.md, "Decoding").
 ARROW_MIN_BYTES = 32 * 1024
 
 

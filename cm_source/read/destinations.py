@@ -12,9 +12,8 @@ import dlt
 from dlt.common.destination import Destination
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-# DuckDB takes up to 80% of RAM by default: swapping a million-row table in took the load step to
-# ~560 MB. Bounded (and without keeping insertion order, which it need not), it peaked at ~420 MB
-# in the same time (benchmarks/subscribers.py); it spills to a temp file if it must.
+# DuckDB takes up to 80% of RAM by default; bounded (and without keeping insertion order, which it need
+# not), it spills to a temp file if it must. What it saves and costs: docs/performance.md, "Memory".
 DUCKDB_MEMORY_LIMIT = "128MB"
 # Load into a staging dataset, then swap each table (with its child tables) in, one transaction each.
 # The copy is the largest cost left in a big load (docs/performance.md); it is what keeps a failed
