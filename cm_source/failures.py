@@ -25,19 +25,36 @@ CREDENTIALS_EXAMPLES = {
 }
 
 
-class UserError(Exception):
-    """A failure whose message is already the one line the user needs (e.g. unreadable input)."""
+# The library's settings as the command's flags: the one place a message in the library's words (what a
+# Python caller passes) becomes the command's (what its user types).
+AS_FLAGS: tuple[tuple[str, str], ...] = (
+    (r"\bmax_removals=(\d+)", r"--max-removals \1"),
+    (r"\bcolumn_map=\{COLUMN: 'email_address'\}", "--map COLUMN=email_address"),
+    (r'\bdefault_region="(\w+)"', r"--default-region \1"),
+    (r"\bcreate=True", "--create-list"),
+    (r"\b(give|needs) client_id\b", r"\1 --client-id"),
+    (r"\bor list_id\b", "or --list-id"),
+    (r"source\.with_resources in Python, --tables on the command", "--tables"),
+)
+
+
+def in_flags(message: str) -> str:
+    """A library message with each setting it names given as the command's flag."""
+    for setting, flag in AS_FLAGS:
+        message = re.sub(setting, flag, message)
+    return message
 
 
 def run_script(body: Callable[[], int], debug: bool, failure_exit: int) -> int:
-    """Run a script's body; a failure we understand is one line on stderr and ``failure_exit``."""
+    """Run a command's body; a failure we understand is one line on stderr, in the command's flags, and
+    ``failure_exit``."""
     try:
         return body()
     except Exception as exc:  # a traceback only for a real bug, or when --debug asks for one
         message = explain_failure(exc)
         if debug or message is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {in_flags(message)}", file=sys.stderr)
         return failure_exit
 
 
@@ -55,7 +72,7 @@ def explain_failure(exc: BaseException) -> str | None:
     """The one-line explanation of a failure we understand, or None for a real bug."""
     chain = list(causes(exc))
     for current in chain:
-        if isinstance(current, (CampaignMonitorError, UserError)):
+        if isinstance(current, CampaignMonitorError):
             return str(current)
         if isinstance(current, ConfigFieldMissingException):
             if isinstance(current.config, DestinationClientConfiguration):

@@ -21,7 +21,8 @@ from dlt.common.runtime.collector import Collector, NullCollector
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.analytics import ModelsBuilt, build_models, require_dbt
-from cm_source.failures import UserError, destination_refused, run_script
+from cm_source.errors import InputError
+from cm_source.failures import destination_refused, run_script
 from cm_source.pipeline_folders import make_pipeline, one_run_at_a_time, one_writer_on_duckdb
 from cm_source.read.destinations import (
     can_merge,
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     pipeline_name = f"{PIPELINE_NAME}_demo" if args.demo else PIPELINE_NAME
     destination = destination_for(args.destination, duckdb_file(pipeline_name, args.dataset))
     if args.incremental and not can_merge(destination):
-        raise UserError(
+        raise InputError(
             f"--incremental needs a destination that can update and delete rows by key, and"
             f" {destination_type(destination)} cannot: run without --incremental (a full refresh)"
         )
@@ -218,7 +219,7 @@ def prepare_dataset(pipeline: dlt.Pipeline) -> None:
     except ConfigFieldMissingException:
         raise  # explained as the setting to set
     except Exception as exc:  # whatever the driver raises: the destination's fault, not a bug of ours
-        raise UserError(destination_refused(pipeline, exc)) from exc
+        raise InputError(destination_refused(pipeline, exc)) from exc
 
 
 def progress_display(quiet: bool, progress: RunProgress, tables: list[str]) -> Collector:

@@ -30,7 +30,8 @@ from typing import Any
 
 from cm_source import UpsertSettings, mirror_list, upsert_subscribers
 from cm_source.account_access import api_from_settings
-from cm_source.failures import UserError, run_script
+from cm_source.errors import InputError
+from cm_source.failures import run_script
 from cm_source.write.actions import ACTIONS, LIST_ACTIONS, run_action
 from cm_source.write.lists import list_named
 from cm_source.write.rows import NoEmailColumn
@@ -38,10 +39,6 @@ from cm_source.write.rows import NoEmailColumn
 Row = dict[str, Any]
 READ_CHUNK = 10_000
 PROGRESS_SECONDS = 5.0
-
-
-class InputError(UserError):
-    """The input cannot be read; nothing was sent."""
 
 
 def parse_args(argv: Sequence[str] | None = None, prog: str = "cm-source push") -> argparse.Namespace:

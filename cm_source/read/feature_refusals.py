@@ -49,7 +49,7 @@ class FeatureRefusals:
         tables = ", ".join(e.table for e in ENDPOINTS if e.feature == feature)
         logger.warning(
             "Campaign Monitor refused %s for client %s (%s Code %s): %s load nothing for it; give the key"
-            " access to %s, or leave those tables out (--tables)",
+            " access to %s, or leave those tables out (source.with_resources in Python, --tables on the command)",
             feature,
             client_id,
             error.status,

@@ -8,7 +8,7 @@ from typing import Any
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from ..errors import CampaignMonitorError
+from ..errors import InputError
 from ..http import CampaignMonitorAPI
 
 STANDARD_COLUMNS = ("email_address", "name", "mobile_number", "consent_to_track", "consent_to_send_sms")
@@ -48,7 +48,7 @@ class CustomFields:
         unknown = [c for c in columns if custom_column(c) and column_name(c) not in self._by_name]
         if unknown:
             names = ", ".join(str(d.get("FieldName") or d["Key"]) for d in self.definitions) or "none"
-            raise CampaignMonitorError(
+            raise InputError(
                 f"column {', '.join(repr(c) for c in unknown)} is not a custom field of list {self.list_id}"
                 f" (its fields: {names}): rename or drop the column, or create the field in Campaign Monitor"
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import AccessRefused, CampaignMonitorError
+from ..errors import AccessRefused, InputError
 from ..http import CampaignMonitorAPI
 
 
@@ -27,10 +27,10 @@ def list_named(
         return str(found[0][1]["ListID"])
     if found:
         shown = "; ".join(f"{row['Name']!r} {row['ListID']} (client {cid})" for cid, row in found)
-        raise CampaignMonitorError(f"{len(found)} lists are called {name!r}: {shown}: give --client-id, or --list-id")
+        raise InputError(f"{len(found)} lists are called {name!r}: {shown}: give client_id, or list_id")
     if create:
         if len(clients) != 1:
-            raise CampaignMonitorError(f"--create-list needs --client-id: this key sees {len(clients)} clients")
+            raise InputError(f"create=True needs client_id: this key sees {len(clients)} clients")
         body = {
             "Title": name,
             "UnsubscribePage": "",
@@ -40,11 +40,11 @@ def list_named(
         }
         return str(api.post(f"lists/{clients[0]}.json", body))
     names = ", ".join(sorted(repr(row.get("Name")) for _, row in everything)) or "none"
-    raise CampaignMonitorError(f"no list is called {name!r} (the lists: {names}): check the name, or add --create-list")
+    raise InputError(f"no list is called {name!r} (the lists: {names}): check the name, or add create=True")
 
 
 def _client_ids(api: CampaignMonitorAPI) -> list[str]:
     try:
         return [str(row["ClientID"]) for row in api.get_array("clients.json")]
     except AccessRefused:
-        raise CampaignMonitorError("this key cannot list clients (a client's own key): give --client-id") from None
+        raise InputError("this key cannot list clients (a client's own key): give client_id") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..account_access import api_from_settings
-from ..errors import CampaignMonitorError
+from ..errors import InputError
 from ..http import CampaignMonitorAPI
 from ..private_files import open_private
 from .actions import ActionReport, act_on
@@ -116,11 +116,10 @@ def check_removals(plan: MirrorPlan) -> None:
     if len(plan.remove) <= plan.max_removals:
         return
     share = len(plan.remove) / plan.members if plan.members else 1.0
-    raise CampaignMonitorError(
+    raise InputError(
         f"mirror refused: it would {plan.removal} {len(plan.remove):,} of list {plan.list_id}'s {plan.members:,}"
         f" members ({share:.0%}), more than the {plan.max_removals:,} allowed; nothing was sent. Check the input"
-        f" (an empty or failed query looks like this), or allow it with --max-removals {len(plan.remove)}"
-        f" (max_removals={len(plan.remove)})"
+        f" (an empty or failed query looks like this), or allow it with max_removals={len(plan.remove)}"
     )
 
 
@@ -150,12 +149,12 @@ def mirror_list(
     after each import, then the removals' after each removal.
     """
     if removal not in ("unsubscribe", "delete"):
-        raise CampaignMonitorError(f"removal must be unsubscribe or delete, not {removal!r}")
+        raise InputError(f"removal must be unsubscribe or delete, not {removal!r}")
     api = api or api_from_settings(api_key, base_url)
     fields = CustomFields.fetch(api, list_id)
     prepared = prepare(rows, fields, column_map)
     if not prepared.addresses:
-        raise CampaignMonitorError(
+        raise InputError(
             f"mirror refused: the input holds no one ({prepared.rows_read:,} rows, none with an address), which"
             f" would take every member off list {list_id}; nothing was sent. Check the input or its query"
         )

@@ -18,7 +18,7 @@ from typing import Any
 
 import phonenumbers
 
-from ..errors import CampaignMonitorError
+from ..errors import InputError
 from .custom_fields import CUSTOM_FIELDS_COLUMN, CustomFields, column_name, custom_column, email_column
 from .settings import UpsertSettings
 
@@ -113,22 +113,22 @@ def e164(value: Any, default_region: str | None) -> str:
     try:
         number = phonenumbers.parse(field_value(value), default_region)
     except phonenumbers.NumberParseException as exc:
-        hint = "" if default_region else " (a national number needs a default region, e.g. --default-region GB)"
+        needs = ' (a national number needs a default region: default_region="GB", --default-region GB on the command)'
+        hint = "" if default_region else needs
         raise RowError(220, f"mobile_number {value!r} is not a phone number: {exc}{hint}") from None
     if not phonenumbers.is_possible_number(number):
         raise RowError(220, f"mobile_number {value!r} is not a possible phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-class NoEmailColumn(CampaignMonitorError):
+class NoEmailColumn(InputError):
     """No input column holds the address; ``source`` names the input where the caller knows it."""
 
     def __init__(self, columns: tuple[str, ...], source: str = "the input") -> None:
         self.columns = columns
         shown = ", ".join(repr(c) for c in columns) or "none"
         super().__init__(
-            f"no email column in {source} (columns: {shown}): map one with --map COLUMN=email_address"
-            " (column_map={COLUMN: 'email_address'} in Python)"
+            f"no email column in {source} (columns: {shown}): map one with column_map={{COLUMN: 'email_address'}}"
         )
 
 
@@ -184,7 +184,7 @@ def custom_field_entries(entries: Any, fields: CustomFields) -> list[tuple[str, 
     except (ValueError, TypeError):
         found = None
     if found is None or not all(isinstance(entry, Mapping) for entry in found):
-        raise CampaignMonitorError(
+        raise InputError(
             f"column {CUSTOM_FIELDS_COLUMN} holds {str(entries)[:80]!r}, not a list of {{key, value}} entries as the"
             " read side loads it: fix the column, or drop it and give each field a column of its own"
         )

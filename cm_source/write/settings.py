@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..api_facts import CONSENT_VALUES
-from ..errors import CampaignMonitorError
+from ..errors import InputError
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class UpsertSettings:
 
     def __post_init__(self) -> None:
         if self.consent_to_track_default not in CONSENT_VALUES:
-            raise CampaignMonitorError(
+            raise InputError(
                 f"consent_to_track_default must be one of {', '.join(CONSENT_VALUES)},"
                 f" not {self.consent_to_track_default!r}"
             )

@@ -275,8 +275,8 @@ def test_no_email_column_names_the_fault_and_a_mapping_fixes_it(sandbox: Sandbox
     line = one_line(run_upsert(sandbox, tmp_path, "--list-id", lid, "--input", str(source)))
     assert line.endswith(
         "no email column in " + str(source) + " (columns: 'Kontakt', 'Vorname'): map one with"
-        " --map COLUMN=email_address (column_map={COLUMN: 'email_address'} in Python)"
-    )
+        " --map COLUMN=email_address"
+    )  # the command's flag, where the library says column_map
     assert posted(sandbox) == []
     (tmp_path / "map.toml").write_text('[map]\nVorname = "name"\n', encoding="utf-8")
     result = run_upsert(
