@@ -17,7 +17,7 @@ from ..http import CampaignMonitorAPI
 from ..http.arrow_pages import envelope_schema
 from ..http.paging import Row
 from ..http.timeline import walk_back
-from .catalogue import ENDPOINTS, Endpoint, Shape, Sync, query_ids, read_under
+from .catalogue import ENDPOINTS, AskedPerListing, Endpoint, Shape, Sync, query_ids, read_under
 from .columnar import gathered, page_fields, release_unused_memory
 from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
@@ -190,8 +190,8 @@ class AccountReader:
             return
         elif endpoint.shape is Shape.ARRAY:
             answers = iter([self.api.get_array(path, query)])
-        elif endpoint.each:
-            answers = self.each_answer(endpoint, path, query)
+        elif endpoint.asked_per is not None:
+            answers = self.each_answer(endpoint, endpoint.asked_per, path, query)
         else:
             answers = iter([self.api.get_object(path, endpoint.rows_at)])
         for page in answers:
@@ -210,12 +210,14 @@ class AccountReader:
 
         return get
 
-    def each_answer(self, endpoint: Endpoint, path: str, query: Mapping[str, Any]) -> Iterator[list[Row]]:
+    def each_answer(
+        self, endpoint: Endpoint, asked_per: AskedPerListing, path: str, query: Mapping[str, Any]
+    ) -> Iterator[list[Row]]:
         """An object endpoint asked once per row of each listing (statistics per smart email and per
         group), each answer one row stamped with what it was asked for and the window it covers."""
         ids = {name: value for name, value in query.items() if name in endpoint.query_ids}
-        window = self.window(endpoint.window_days)
-        for each in endpoint.each:
+        window = self.window(asked_per.window_days)
+        for each in asked_per.listings:
             for listed in self.api.get_array(each.path, {**each.params, **ids}):
                 asked = listed.get(each.field)
                 answer = self.api.get(path, {**query, **window, each.param: asked})

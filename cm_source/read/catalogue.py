@@ -53,6 +53,25 @@ class Each:
 
 
 @dataclass(frozen=True)
+class RowZones:
+    """Where a table's times take their zone from beyond the client's (the default): a field naming the
+    zone of the tables read under each row (a client's ``TimeZone``), and timestamps that name their own
+    (a scheduled campaign's ``DateScheduled`` in ``ScheduledTimeZone``)."""
+
+    for_children: str = ""
+    per_timestamp: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AskedPerListing:
+    """An object endpoint asked once per row of other listings instead of once (transactional statistics,
+    per smart email and per group), over the last ``window_days`` days up to the account's today."""
+
+    listings: tuple[Each, ...]
+    window_days: int = 0
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """How one table is read: where from, in what shape, its key and what it is read under."""
 
@@ -65,11 +84,10 @@ class Endpoint:
     campaign_report: bool = False  # read only under campaigns sent on or after ``reports_sent_after``
     details: str = ""  # a GET per row whose answer completes it ({ClientID}, … from the row)
     with_details: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None  # row + that answer -> row
-    zone_from: str = ""  # the field naming the time zone of this row's times and of its children's
+    zones: RowZones = RowZones()  # where times take their zone from, when not only the client's
     rows_at: str = ""  # for an "object" answer: the array in it that holds the rows
     params: Mapping[str, str] = field(default_factory=dict)
     timestamps: tuple[str, ...] = ()  # API fields holding "YYYY-MM-DD HH:MM:SS" local times
-    zone_field: Mapping[str, str] = field(default_factory=dict)  # timestamp → the row field naming its zone
     integers: tuple[str, ...] = ()  # fields the API sends as a number or as a numeric string
     always_text: tuple[str, ...] = ()  # text fields the API may leave out; their columns exist regardless
     floats: tuple[str, ...] = ()  # numbers that are sometimes whole: typed so pages agree
@@ -82,8 +100,7 @@ class Endpoint:
     instants: tuple[str, ...] = ()  # ISO 8601 times with their own offset: that instant in UTC, never the client's zone
     columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # column hints beyond the derived ones
     feature: str = ""  # refused (401/403) for a client without it: that client's rows are empty, with one warning
-    each: tuple[Each, ...] = ()  # an "object" read once per row of these listings instead of once
-    window_days: int = 0  # asks ``from``/``to`` for the last N days up to the account's today, stamped as From, To
+    asked_per: AskedPerListing | None = None  # asked once per row of other listings, not once
 
 
 def client_with_details(listed: dict[str, Any], details: Any) -> dict[str, Any]:
@@ -194,7 +211,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         hands_down=("ClientID",),
         details="clients/{ClientID}.json",
         with_details=client_with_details,
-        zone_from="TimeZone",
+        zones=RowZones(for_children="TimeZone"),
     ),
     Endpoint(
         "campaigns",
@@ -213,7 +230,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         primary_key=("campaign_id",),
         parent="clients",
         timestamps=("DateScheduled", "DateCreated"),
-        zone_field={"DateScheduled": "ScheduledTimeZone"},
+        zones=RowZones(per_timestamp={"DateScheduled": "ScheduledTimeZone"}),
     ),
     Endpoint(
         "draft_campaigns",
@@ -304,10 +321,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ("client_id", "smart_email_id", "group", "from", "to"),
         Shape.OBJECT,
         params={"timezone": "utc"},
-        window_days=STATISTICS_DAYS,
-        each=(
-            Each("transactional/smartEmail", {"status": "all"}, "ID", "smartEmailID", "SmartEmailID"),
-            Each("transactional/classicEmail/groups", {}, "Group", "group", "Group"),
+        asked_per=AskedPerListing(
+            listings=(
+                Each("transactional/smartEmail", {"status": "all"}, "ID", "smartEmailID", "SmartEmailID"),
+                Each("transactional/classicEmail/groups", {}, "Group", "group", "Group"),
+            ),
+            window_days=STATISTICS_DAYS,
         ),
         columns={
             "smart_email_id": {"data_type": "text", "nullable": True},

@@ -23,12 +23,13 @@ class PageRules:
     def zone_of(self, field: str, row: Mapping[str, Any] | None = None) -> ZoneInfo | None:
         """The zone of a timestamp field: its own, where the row names one (``ScheduledTimeZone``), else the
         client's."""
-        own = self.endpoint.zone_field.get(field)
+        own = self.endpoint.zones.per_timestamp.get(field)
         if own and row is not None and row.get(own):
             return self.local_time.zone(row[own])
         return self.zone
 
     def children_zone(self, row: Mapping[str, Any]) -> ZoneInfo | None:
         """The zone handed to the tables read under this row: the one it names, else the parent's."""
-        named = row.get(self.endpoint.zone_from) if self.endpoint.zone_from else None
+        for_children = self.endpoint.zones.for_children
+        named = row.get(for_children) if for_children else None
         return self.local_time.zone(named) if named else self.zone
