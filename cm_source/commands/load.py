@@ -177,6 +177,26 @@ def note(line: str) -> None:
     print(f"note: {line}", file=sys.stderr, flush=True)
 
 
+# The flags that set a source setting (``read.settings.ReadSettings``): the flag's name → the setting's.
+FLAG_SETTINGS = {
+    "client_id": "client_id",
+    "reports_sent_after": "reports_sent_after",
+    "incremental": "incremental",
+    "report_refresh_days": "report_refresh_days",
+    "reconcile_runs": "reconcile_runs",
+}
+
+
+def source_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The source's settings the flags give (a flag left out leaves its setting to dlt's config)."""
+    given = {setting: getattr(args, flag) for flag, setting in FLAG_SETTINGS.items()}
+    # a switch left off and an option not given are both "not set" (0 is a value: --reconcile-runs 0)
+    arguments = {setting: value for setting, value in given.items() if value is not None and value is not False}
+    if args.local_times:
+        arguments["convert_to_utc"] = False
+    return arguments
+
+
 def load(pipeline: dlt.Pipeline, args: argparse.Namespace, tables: list[str], progress: RunProgress) -> None:
     """Read the account (the sandbox's with --demo) and load it, with what an earlier run left unloaded dropped."""
     destination = pipeline.destination
@@ -188,18 +208,7 @@ def load(pipeline: dlt.Pipeline, args: argparse.Namespace, tables: list[str], pr
     prepare_dataset(pipeline)
     rounds = IncrementalState.of_pipeline(pipeline).runs if args.incremental and not args.full_refresh else 0
     with source_settings(args.demo, rounds) as settings:
-        if args.client_id:
-            settings["client_id"] = args.client_id
-        if args.reports_sent_after:
-            settings["reports_sent_after"] = args.reports_sent_after
-        if args.local_times:
-            settings["convert_to_utc"] = False
-        if args.incremental:
-            settings["incremental"] = True
-        if args.report_refresh_days is not None:
-            settings["report_refresh_days"] = args.report_refresh_days
-        if args.reconcile_runs is not None:
-            settings["reconcile_runs"] = args.reconcile_runs
+        settings.update(source_arguments(args))
         loader_format = args.file_format or file_format(destination)
         settings["nested_as_text"] = nested_as_text_for(loader_format)
         settings["progress"] = progress
