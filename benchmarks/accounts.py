@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any
 
 from benchmarks.workers import list_state
 from cm_source import TABLES
@@ -38,7 +39,7 @@ def build_account(subscribers: int, lists: int, layout: str, seed: int = 7, **op
     return account
 
 
-def account_facts(account: Account, states: Sequence[str]) -> Dict[str, Any]:
+def account_facts(account: Account, states: Sequence[str]) -> dict[str, Any]:
     """What a scenario needs to know of the account a server process serves (it has no copy of its own):
     the floor's paths, the fewest requests, the rows to read, the layout and the rows per state table."""
     return {
@@ -50,7 +51,7 @@ def account_facts(account: Account, states: Sequence[str]) -> Dict[str, Any]:
     }
 
 
-def state_tables(states: Sequence[str]) -> List[str]:
+def state_tables(states: Sequence[str]) -> list[str]:
     """The connector's table of each list state: "Active" -> "active_subscribers"."""
     return [f"{state.lower()}_subscribers" for state in states]
 
@@ -71,7 +72,7 @@ def layout_text(account: Account, states: Sequence[str]) -> str:
     return f"rows per list [{shown}]; per state {', '.join(f'{s} {n:,}' for s, n in per_state.items())}"
 
 
-def subscriber_paths(account: Account, states: Sequence[str]) -> List[str]:
+def subscriber_paths(account: Account, states: Sequence[str]) -> list[str]:
     """Every list-state's path, as the floor reads them."""
     return [
         f"lists/{row['ListID']}/{state.lower()}.json"
@@ -81,7 +82,7 @@ def subscriber_paths(account: Account, states: Sequence[str]) -> List[str]:
     ]
 
 
-def changed_since_count(account: Account, rows: List[dict]) -> int:
+def changed_since_count(account: Account, rows: list[dict]) -> int:
     """Rows the connector's catch-up request returns: Date on or after the account's system date less one
     minute, at minute precision (see CampaignMonitorAPI.system_date)."""
     now = datetime.strptime(account.system_date, "%Y-%m-%d %H:%M:%S")
@@ -89,7 +90,7 @@ def changed_since_count(account: Account, rows: List[dict]) -> int:
     return sum(row["Date"] >= since for row in rows)
 
 
-def expected_requests(account: Account, states: Sequence[str]) -> Dict[str, int]:
+def expected_requests(account: Account, states: Sequence[str]) -> dict[str, int]:
     """The minimum, by CampaignMonitorAPI.get_pages (cm_source/http/paging.py): every list-state at
     pagesize=1000, max(1, ceil(n/1000)) pages; one catch-up request (rows changed since it began) after
     each list-state of several pages; one systemdate.json if there was any such read; clients.json and,
@@ -105,7 +106,7 @@ def expected_requests(account: Account, states: Sequence[str]) -> Dict[str, int]
     return {"pages": pages, "catch_up": catch_up, "other": other, "total": pages + catch_up + other}
 
 
-def classify_requests(requests: List[Any]) -> Dict[str, Any]:
+def classify_requests(requests: list[Any]) -> dict[str, Any]:
     """The sandbox's recorded requests as page reads, catch-ups and the rest; reads not at
     pagesize=1000; pages read twice; 429s."""
     pages = catch_up = limited = bad_size = 0
@@ -137,14 +138,12 @@ def classify_requests(requests: List[Any]) -> Dict[str, Any]:
     }
 
 
-def sandbox_counts(account: Account, tables: Sequence[str]) -> Dict[str, int]:
+def sandbox_counts(account: Account, tables: Sequence[str]) -> dict[str, int]:
     """Rows per list-state table in the sandbox, to hold the loaded tables against."""
-    return {
-        table: sum(len(members[list_state(table)]) for members in account.subscribers.values()) for table in tables
-    }
+    return {table: sum(len(members[list_state(table)]) for members in account.subscribers.values()) for table in tables}
 
 
-def connector_states() -> Tuple[List[str], str]:
+def connector_states() -> tuple[list[str], str]:
     """The list states the connector loads, from its tables ending in _subscribers; and where from."""
     tables = [table for table in TABLES if table.endswith("_subscribers")]
     how = "cm_source.TABLES ending in _subscribers"

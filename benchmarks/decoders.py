@@ -17,8 +17,8 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Dict, Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -41,17 +41,20 @@ def a_page() -> bytes:
     account = generate_account(clients=1, lists_per_client=2, subscribers=5_000)
     list_id = account.lists[account.clients[0]["ClientID"]][0]["ListID"]
     with Sandbox(account) as sandbox:
-        response = requests.get(f"{sandbox.base_url}/lists/{list_id}/active.json", auth=(sandbox.api_key, "x"),
-                                params={"page": 1, "pagesize": 1000, "includetrackingpreference": "true"})
+        response = requests.get(
+            f"{sandbox.base_url}/lists/{list_id}/active.json",
+            auth=(sandbox.api_key, "x"),
+            params={"page": 1, "pagesize": 1000, "includetrackingpreference": "true"},
+        )
     response.raise_for_status()
     return response.content
 
 
-def candidates(page: bytes) -> Dict[str, Callable[[], object]]:
+def candidates(page: bytes) -> dict[str, Callable[[], object]]:
     endpoint = next(e for e in ENDPOINTS if e.table == "active_subscribers")
     schema = envelope_schema(page_fields(endpoint))
     rules = PageRules(endpoint, {"ListID": "l"}, None, LocalTime(True))
-    found: Dict[str, Callable[[], object]] = {"json (stdlib)": lambda: json.loads(page)}
+    found: dict[str, Callable[[], object]] = {"json (stdlib)": lambda: json.loads(page)}
     for name in ("simplejson", "orjson"):
         module = optional(name)
         if module is not None:
@@ -66,7 +69,7 @@ def candidates(page: bytes) -> Dict[str, Callable[[], object]]:
     return found
 
 
-def optional(name: str) -> Optional[object]:
+def optional(name: str) -> object | None:
     try:
         return importlib.import_module(name)
     except ImportError:

@@ -20,8 +20,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
@@ -32,11 +33,11 @@ import dlt  # noqa: E402
 from benchmarks.accounts import build_account  # noqa: E402
 from cm_source import campaign_monitor_source  # noqa: E402
 from cm_source.api_facts import SUBSCRIBER_STATES  # noqa: E402
-from cm_source.sandbox import Sandbox  # noqa: E402
 from cm_source.read.destinations import destination_for, file_format, nested_as_text_for  # noqa: E402
+from cm_source.sandbox import Sandbox  # noqa: E402
 
 # Every format each destination takes for Arrow pages (parquet on Postgres needs the ADBC driver).
-MATRIX: Dict[str, Tuple[str, ...]] = {
+MATRIX: dict[str, tuple[str, ...]] = {
     "duckdb": ("parquet", "insert_values", "jsonl"),
     "postgres": ("csv", "insert_values", "parquet"),
     "filesystem": ("parquet", "jsonl", "csv"),
@@ -46,7 +47,7 @@ STATES = tuple(state.lower() for state in SUBSCRIBER_STATES)
 
 
 @contextlib.contextmanager
-def postgres(url: Optional[str]) -> Iterator[str]:
+def postgres(url: str | None) -> Iterator[str]:
     if url:
         yield url
         return
@@ -69,11 +70,13 @@ def destination(kind: str, folder: Path, postgres_url: str) -> Any:
     return destination_for(kind, str(folder / "warehouse.duckdb"), **settings)
 
 
-def load(kind: str, loader_format: str, sandbox: Sandbox, folder: Path, postgres_url: str, run: int) -> Dict[str, Any]:
+def load(kind: str, loader_format: str, sandbox: Sandbox, folder: Path, postgres_url: str, run: int) -> dict[str, Any]:
     """One load; the step times from dlt's trace, the rows from the destination."""
     target = destination(kind, folder, postgres_url)
     pipeline = dlt.pipeline(
-        pipeline_name=f"bench_{kind}_{run}", destination=target, dataset_name=f"bench_{run}",
+        pipeline_name=f"bench_{kind}_{run}",
+        destination=target,
+        dataset_name=f"bench_{run}",
         pipelines_dir=str(folder / "pipelines"),
     )
     source = campaign_monitor_source(
@@ -91,21 +94,26 @@ def load(kind: str, loader_format: str, sandbox: Sandbox, folder: Path, postgres
     return {**steps, "rows": sum(counted.values())}
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--subscribers", type=int, default=100_000, help="subscriber rows in the sandbox (default 100000)")
+    parser.add_argument(
+        "--subscribers", type=int, default=100_000, help="subscriber rows in the sandbox (default 100000)"
+    )
     parser.add_argument("--only", help=f"comma-separated destinations (default: {','.join(MATRIX)})")
     parser.add_argument("--postgres-url", help="a server to load into (default: a throw-away cluster)")
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     kinds = args.only.split(",") if args.only else list(MATRIX)
     account = build_account(args.subscribers, lists=4, layout="generator")
     expected = sum(len(rows) for states in account.subscribers.values() for rows in states.values())
     print(f"{expected:,} subscriber rows in the sandbox\n")
-    print(f"{'destination':<11} {'format':<22} {'extract s':>9} {'normalize s':>11} {'load s':>7} {'norm+load s':>11}  rows")
+    print(
+        f"{'destination':<11} {'format':<22} {'extract s':>9} {'normalize s':>11} {'load s':>7}"
+        f" {'norm+load s':>11}  rows"
+    )
     with Sandbox(account) as sandbox, postgres(args.postgres_url) as postgres_url, tempfile.TemporaryDirectory() as tmp:
         run = 0
         for kind in kinds:
@@ -120,9 +128,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                     continue
                 check = "" if result["rows"] == expected else f"  MISMATCH (expected {expected:,})"
                 both = result["normalize"] + result["load"]
-                print(f"{kind:<11} {loader_format + mark:<22} {result['extract']:>9.1f} {result['normalize']:>11.1f}"
-                      f" {result['load']:>7.1f} {both:>11.1f}  {result['rows']:,}{check}"
-                      f"  [{time.perf_counter() - started:.0f} s in all]")
+                print(
+                    f"{kind:<11} {loader_format + mark:<22} {result['extract']:>9.1f} {result['normalize']:>11.1f}"
+                    f" {result['load']:>7.1f} {both:>11.1f}  {result['rows']:,}{check}"
+                    f"  [{time.perf_counter() - started:.0f} s in all]"
+                )
     return 0
 
 

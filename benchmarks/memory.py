@@ -10,7 +10,6 @@ import os
 import resource
 import threading
 import time
-from typing import List, Optional, Tuple
 
 
 def peak_rss_mb(pid: str = "self") -> float:
@@ -51,7 +50,7 @@ class RssSampler(threading.Thread):
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.samples: List[Tuple[float, float]] = []
+        self.samples: list[tuple[float, float]] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -63,6 +62,6 @@ class RssSampler(threading.Thread):
         self.stop.set()
         self.join()
 
-    def peak_between(self, start: float, end: float) -> Optional[float]:
+    def peak_between(self, start: float, end: float) -> float | None:
         inside = [rss for moment, rss in self.samples if start <= moment <= end]
         return max(inside) if inside else None

@@ -14,7 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from benchmarks.accounts import classify_requests
 from benchmarks.memory import peak_rss_mb, process_cpu_s
@@ -27,7 +27,7 @@ COMMAND = Path(sys.executable).with_name("cm-source")  # the console script, as 
 POLL_SECONDS = 0.02  # how often a running process's peak RSS is read and its exit looked for
 
 
-def child_env(concurrency: Optional[int] = None) -> Dict[str, str]:
+def child_env(concurrency: int | None = None) -> dict[str, str]:
     """The environment of every process the benchmark starts: this one's, with the repo importable and
     dlt's telemetry off, the connector's concurrency ``concurrency`` (else unset: its default), and no
     Arrow memory pool set, so that the plain call runs as in a user's Python (the command sets its own)."""
@@ -45,8 +45,8 @@ class ServerFigures:
     """What a server saw while workers ran: its ``requests`` (RecordedRequest) and what it ``served``
     (Served: how long it took over each answer)."""
 
-    requests: List[RecordedRequest]
-    served: List[Served]
+    requests: list[RecordedRequest]
+    served: list[Served]
 
     def handler_s(self) -> float:
         """Time in Sandbox.handle: routing, auth, handlers, any latency fault."""
@@ -66,11 +66,16 @@ class ServerFigures:
         """Requests answered other than with a 429."""
         return sum(served.status != 429 for served in self.served)
 
-    def figures(self, cpu_s: float) -> Dict[str, Any]:
+    def figures(self, cpu_s: float) -> dict[str, Any]:
         """The requests seen (see classify_requests), the server's own time and its CPU time ``cpu_s``."""
-        return {"requests_seen": classify_requests(self.requests), "server_s": self.handler_s(),
-                "encode_s": self.encode_s(), "span_s": self.span_s(), "server_cpu_s": cpu_s,
-                "answered": len(self.served)}
+        return {
+            "requests_seen": classify_requests(self.requests),
+            "server_s": self.handler_s(),
+            "encode_s": self.encode_s(),
+            "span_s": self.span_s(),
+            "server_cpu_s": cpu_s,
+            "answered": len(self.served),
+        }
 
 
 class TimedSandbox(ServerFigures):
@@ -83,7 +88,7 @@ class TimedSandbox(ServerFigures):
         self.served = []
         self.sandbox = Sandbox(account, on_served=self.served.append, cache_answers=cache_answers)
 
-    def __enter__(self) -> "TimedSandbox":
+    def __enter__(self) -> TimedSandbox:
         self.sandbox.start()
         return self
 
@@ -91,11 +96,11 @@ class TimedSandbox(ServerFigures):
         self.sandbox.stop()
 
     @property
-    def requests(self) -> List[RecordedRequest]:  # type: ignore[override]
+    def requests(self) -> list[RecordedRequest]:  # type: ignore[override]
         return self.sandbox.requests
 
     @property
-    def spec(self) -> Dict[str, str]:
+    def spec(self) -> dict[str, str]:
         """What a worker needs to reach it."""
         return {"base_url": self.sandbox.base_url, "api_key": self.sandbox.api_key}
 
@@ -118,21 +123,32 @@ class ServerProcess(ServerFigures):
     Every answer is encoded once and sent from memory after. ``facts`` is what accounts.account_facts
     says of the account. A context manager; the other methods are its control commands."""
 
-    def __init__(self, subscribers: int, lists: int = 1, layout: str = "generator",
-                 campaigns: Optional[int] = None) -> None:
-        command = [sys.executable, "-m", "benchmarks.server_process", "--subscribers", str(subscribers),
-                   "--lists", str(lists), "--layout", layout]
+    def __init__(
+        self, subscribers: int, lists: int = 1, layout: str = "generator", campaigns: int | None = None
+    ) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.server_process",
+            "--subscribers",
+            str(subscribers),
+            "--lists",
+            str(lists),
+            "--layout",
+            layout,
+        ]
         if campaigns is not None:
             command += ["--campaigns", str(campaigns)]
-        self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=child_env(), text=True,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=child_env(), text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
         self.requests, self.served = [], []
         hello = self._answer()
         self.spec = {"base_url": hello["base_url"], "api_key": hello["api_key"]}
-        self.facts: Dict[str, Any] = hello["facts"]
+        self.facts: dict[str, Any] = hello["facts"]
         self.generated_s: float = hello["generated_s"]
 
-    def _answer(self) -> Dict[str, Any]:
+    def _answer(self) -> dict[str, Any]:
         line = self.process.stdout.readline()
         if not line:
             raise RuntimeError(f"the server process exited with {self.process.wait()} (its stderr is above)")
@@ -141,12 +157,12 @@ class ServerProcess(ServerFigures):
             raise RuntimeError(f"the server process refused {answer['error']}")
         return answer
 
-    def ask(self, command: str) -> Dict[str, Any]:
+    def ask(self, command: str) -> dict[str, Any]:
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
         return self._answer()
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -170,8 +186,9 @@ class ServerProcess(ServerFigures):
     def collect(self) -> None:
         """Fetch the requests and timings since the last reset."""
         answer = self.ask("requests")
-        self.requests = [RecordedRequest(method, path, query, None, fault)
-                         for method, path, query, fault in answer["requests"]]
+        self.requests = [
+            RecordedRequest(method, path, query, None, fault) for method, path, query, fault in answer["requests"]
+        ]
         self.served = [Served(*row) for row in answer["served"]]
 
     def latency(self, seconds: float) -> None:
@@ -197,46 +214,61 @@ class Report:
     """The figures table, the targets' verdicts, notes, and every scenario's raw figures (for --json)."""
 
     def __init__(self) -> None:
-        self.rows: List[Dict[str, Any]] = []
-        self.checks: List[Tuple[str, Optional[bool], str]] = []
-        self.notes: List[str] = []
-        self.records: List[Dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []
+        self.checks: list[tuple[str, bool | None, str]] = []
+        self.notes: list[str] = []
+        self.records: list[dict[str, Any]] = []
 
     @staticmethod
     def say(text: str) -> None:
         print(text, flush=True)
 
-    def check(self, name: str, passed: Optional[bool], detail: str) -> None:
+    def check(self, name: str, passed: bool | None, detail: str) -> None:
         self.checks.append((name, passed, detail))
 
-    def row(self, scenario: str, subscribers: int, result: Dict[str, Any], rows: int,
-            expected: Optional[int], actual: Optional[int], floor_s: Optional[float] = None, note: str = "",
-            wall: Optional[float] = None) -> None:
+    def row(
+        self,
+        scenario: str,
+        subscribers: int,
+        result: dict[str, Any],
+        rows: int,
+        expected: int | None,
+        actual: int | None,
+        floor_s: float | None = None,
+        note: str = "",
+        wall: float | None = None,
+    ) -> None:
         """One line of the figures table (``wall`` instead of the result's ``wall_s`` when given; the ratio
         is to ``floor_s``, a floor or a bound); a failed worker's line says why instead of ``note``."""
         wall = wall if wall is not None else result.get("wall_s")
-        self.rows.append({
-            "scenario": scenario,
-            "subscribers": subscribers,
-            "wall_s": wall,
-            "rows_per_s": rows / wall if wall else None,
-            "peak_rss_mb": result.get("peak_rss_mb"),
-            "requests": f"{'-' if expected is None else expected}/{'-' if actual is None else actual}",
-            "ratio": wall / floor_s if wall and floor_s else None,
-            "note": note if "error" not in result else "FAILED: " + result["error"].strip().splitlines()[-1][:160],
-        })
+        self.rows.append(
+            {
+                "scenario": scenario,
+                "subscribers": subscribers,
+                "wall_s": wall,
+                "rows_per_s": rows / wall if wall else None,
+                "peak_rss_mb": result.get("peak_rss_mb"),
+                "requests": f"{'-' if expected is None else expected}/{'-' if actual is None else actual}",
+                "ratio": wall / floor_s if wall and floor_s else None,
+                "note": note if "error" not in result else "FAILED: " + result["error"].strip().splitlines()[-1][:160],
+            }
+        )
 
     def print_summary(self) -> None:
         def fmt(value: Any, spec: str) -> str:
             return "-".rjust(int(spec.split(".")[0].split(",")[0])) if value is None else format(value, spec)
 
-        header = (f"{'scenario':<28} {'subscribers':>11} {'wall s':>8} {'rows/s':>9} {'peak RSS MB':>11}"
-                  f" {'requests exp/act':>17} {'ratio':>7}  note")
+        header = (
+            f"{'scenario':<28} {'subscribers':>11} {'wall s':>8} {'rows/s':>9} {'peak RSS MB':>11}"
+            f" {'requests exp/act':>17} {'ratio':>7}  note"
+        )
         self.say("\n" + header + "\n" + "-" * len(header))
         for row in self.rows:
-            self.say(f"{row['scenario']:<28} {row['subscribers']:>11,} {fmt(row['wall_s'], '8.2f')} "
-                     f"{fmt(row['rows_per_s'], '9,.0f')} {fmt(row['peak_rss_mb'], '11.0f')} {row['requests']:>17} "
-                     f"{fmt(row['ratio'], '7.2f')}  {row['note']}")
+            self.say(
+                f"{row['scenario']:<28} {row['subscribers']:>11,} {fmt(row['wall_s'], '8.2f')} "
+                f"{fmt(row['rows_per_s'], '9,.0f')} {fmt(row['peak_rss_mb'], '11.0f')} {row['requests']:>17} "
+                f"{fmt(row['ratio'], '7.2f')}  {row['note']}"
+            )
         self.say("\nTargets:")
         for name, passed, detail in self.checks:
             verdict = "n/a " if passed is None else ("PASS" if passed else "FAIL")
@@ -244,9 +276,20 @@ class Report:
         for note in self.notes:
             self.say(f"note: {note}")
 
-    def write_json(self, path: str, command: str, sizes: List[Dict[str, Any]]) -> None:
-        Path(path).write_text(json.dumps({"command": command, "sizes": sizes, "scenarios": self.records,
-                                          "table": self.rows, "checks": self.checks}, indent=2, default=str))
+    def write_json(self, path: str, command: str, sizes: list[dict[str, Any]]) -> None:
+        Path(path).write_text(
+            json.dumps(
+                {
+                    "command": command,
+                    "sizes": sizes,
+                    "scenarios": self.records,
+                    "table": self.rows,
+                    "checks": self.checks,
+                },
+                indent=2,
+                default=str,
+            )
+        )
 
 
 class Bench:
@@ -256,10 +299,11 @@ class Bench:
         self.args = args
         self.report = Report()
         self.say = self.report.say
-        self.workdirs: List[str] = []
+        self.workdirs: list[str] = []
 
-    def start(self, kind: str, spec: Dict[str, Any], concurrency: Optional[int] = None,
-              workdir: Optional[str] = None) -> Started:
+    def start(
+        self, kind: str, spec: dict[str, Any], concurrency: int | None = None, workdir: str | None = None
+    ) -> Started:
         """Start worker ``kind`` on ``spec`` in a fresh process (this interpreter, in ``workdir`` or a temp
         dir of its own, the connector's concurrency ``concurrency`` or its default). Kind ``command`` is
         ``cm-source load --tables <spec's tables> --quiet`` instead, reading the spec's sandbox through
@@ -270,9 +314,13 @@ class Bench:
         env = child_env(concurrency)
         if kind == "command":
             argv = [str(COMMAND), "load", "--tables", ",".join(spec["tables"]), "--quiet"]
-            env.update({"SOURCES__CAMPAIGN_MONITOR__API_KEY": spec["api_key"],
-                        "SOURCES__CAMPAIGN_MONITOR__BASE_URL": spec["base_url"],
-                        "DLT_DATA_DIR": str(Path(workdir) / "dlt")})
+            env.update(
+                {
+                    "SOURCES__CAMPAIGN_MONITOR__API_KEY": spec["api_key"],
+                    "SOURCES__CAMPAIGN_MONITOR__BASE_URL": spec["base_url"],
+                    "DLT_DATA_DIR": str(Path(workdir) / "dlt"),
+                }
+            )
         else:
             spec_path = Path(workdir) / "spec.json"
             spec_path.write_text(json.dumps({**spec, "workdir": workdir}), encoding="utf-8")
@@ -282,7 +330,7 @@ class Bench:
             process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=err)
         return Started(kind, process, workdir, spawned)
 
-    def finish(self, started: Started) -> Dict[str, Any]:
+    def finish(self, started: Started) -> dict[str, Any]:
         """Wait for a started process and return its figures, or ``{"error": …}`` with the end of its
         output. Every result has ``process_s`` (start to exit) and ``process_cpu_s``; the command's peak
         RSS is read from /proc while it runs (VmHWM, as a worker reads its own), its ``wall_s`` is its
@@ -304,21 +352,38 @@ class Bench:
             return {"error": f"{started.kind} exited {code}:\n{tail}", **figures}
         if started.kind == "command":
             duckdb_file = next(Path(started.workdir).glob("*.duckdb"))
-            return {**figures, "wall_s": process_s, "cpu_s": figures["process_cpu_s"], "peak_rss_mb": peak,
-                    "duckdb": str(duckdb_file)}
-        return {**json.loads(lines[-1][len(RESULT_MARKER):]), **figures}
+            return {
+                **figures,
+                "wall_s": process_s,
+                "cpu_s": figures["process_cpu_s"],
+                "peak_rss_mb": peak,
+                "duckdb": str(duckdb_file),
+            }
+        return {**json.loads(lines[-1][len(RESULT_MARKER) :]), **figures}
 
-    def worker(self, kind: str, spec: Dict[str, Any], concurrency: Optional[int] = None) -> Dict[str, Any]:
+    def worker(self, kind: str, spec: dict[str, Any], concurrency: int | None = None) -> dict[str, Any]:
         """Run worker ``kind`` on ``spec`` (see ``start``) and return its figures."""
         return self.finish(self.start(kind, spec, concurrency))
 
-    def measure(self, server: ServerFigures, kind: str, spec: Dict[str, Any], concurrency: Optional[int] = None,
-                workdir: Optional[str] = None) -> Dict[str, Any]:
+    def measure(
+        self,
+        server: ServerFigures,
+        kind: str,
+        spec: dict[str, Any],
+        concurrency: int | None = None,
+        workdir: str | None = None,
+    ) -> dict[str, Any]:
         """``measure_together`` with one worker."""
         return self.measure_together(server, kind, [spec], concurrency, workdir)[0]
 
-    def measure_together(self, server: Any, kind: str, specs: List[Dict[str, Any]],
-                         concurrency: Optional[int] = None, workdir: Optional[str] = None) -> List[Dict[str, Any]]:
+    def measure_together(
+        self,
+        server: Any,
+        kind: str,
+        specs: list[dict[str, Any]],
+        concurrency: int | None = None,
+        workdir: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Workers ``kind``, one per spec, started at once against ``server`` (TimedSandbox or ServerProcess)
         alone. Each result gets what the server saw meanwhile (ServerFigures.figures: requests, its own
         time, its CPU time; the same for all of them), the time from the worker's start to the first
@@ -331,7 +396,7 @@ class Bench:
         server.collect()
         figures = server.figures(cpu_s)
         first = min((served.started for served in server.served), default=None)
-        for run, result in zip(started, results):
+        for run, result in zip(started, results, strict=True):
             result.update(figures, first_request_s=None if first is None else first - run.spawned)
             if "finished_at" in result:
                 result["end_s"] = result["finished_at"] - run.spawned

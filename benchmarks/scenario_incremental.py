@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any
 
 import duckdb
 import requests
@@ -24,7 +24,7 @@ from cm_source.sandbox import Account, account_activity
 CHANGED_SHARE = 0.01  # the issue's "activity touching 1% of subscribers"
 
 
-def run(bench: Bench) -> Dict[str, Any]:
+def run(bench: Bench) -> dict[str, Any]:
     size = max(bench.args.sizes)
     account = build_account(size, bench.args.lists, bench.args.layout)
     state_dir = tempfile.mkdtemp(prefix="cm-bench-incremental-")
@@ -69,7 +69,7 @@ def warm_up(server: TimedSandbox, account: Account) -> None:
                 session.get(url, params={"page": 1, "pagesize": 10}).raise_for_status()
 
 
-def exact_tables(account: Account, path: str) -> List[Tuple[str, bool]]:
+def exact_tables(account: Account, path: str) -> list[tuple[str, bool]]:
     """Each list-state table against the sandbox, by (list_id, email_address)."""
     verdicts = []
     with duckdb.connect(path, read_only=True) as connection:
@@ -79,20 +79,20 @@ def exact_tables(account: Account, path: str) -> List[Tuple[str, bool]]:
     return verdicts
 
 
-def truth(account: Account, table: str) -> Set[Tuple[str, str]]:
+def truth(account: Account, table: str) -> set[tuple[str, str]]:
     state = list_state(table)
-    return {(list_id, row["EmailAddress"]) for list_id, states in account.subscribers.items()
-            for row in states[state]}
+    return {(list_id, row["EmailAddress"]) for list_id, states in account.subscribers.items() for row in states[state]}
 
 
-def report(bench: Bench, size: int, full: Dict[str, Any], again: Dict[str, Any],
-           exact: List[Tuple[str, bool]]) -> None:
+def report(bench: Bench, size: int, full: dict[str, Any], again: dict[str, Any], exact: list[tuple[str, bool]]) -> None:
     full_requests, requests = full["requests_seen"]["total"], again["requests_seen"]["total"]
     changes = again["requests_seen"]["catch_up"] + again["requests_seen"]["other"]  # all but the slices' pages
     allowed = full_requests / targets.RECONCILE_RUNS + changes
     for name, result in (("incremental: full", full), ("incremental: changes", again)):
-        bench.say(f"   {name}: {result['wall_s']:.1f} s, {result['requests_seen']['total']:,} requests,"
-                  f" peak RSS {result['peak_rss_mb']:.0f} MB; {cpu_text(result)}")
+        bench.say(
+            f"   {name}: {result['wall_s']:.1f} s, {result['requests_seen']['total']:,} requests,"
+            f" peak RSS {result['peak_rss_mb']:.0f} MB; {cpu_text(result)}"
+        )
         bench.report.row(name, size, result, size, None, result["requests_seen"]["total"])
     bench.report.check(
         f"incremental run with reconcile_runs={targets.RECONCILE_RUNS} sends ≤ 1/{targets.RECONCILE_RUNS} of the"
@@ -108,5 +108,6 @@ def report(bench: Bench, size: int, full: Dict[str, Any], again: Dict[str, Any],
     )
     bench.report.check(
         "incremental run: every state table equals the sandbox's, key for key",
-        all(ok for _, ok in exact), ", ".join(f"{table} {'=' if ok else '≠'}" for table, ok in exact),
+        all(ok for _, ok in exact),
+        ", ".join(f"{table} {'=' if ok else '≠'}" for table, ok in exact),
     )

@@ -23,19 +23,20 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 from benchmarks.accounts import account_facts, build_account, connector_states
 from benchmarks.memory import process_cpu_s
 from cm_source.sandbox import Sandbox, Served
 
 
-def say(answer: Dict[str, Any]) -> None:
+def say(answer: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(answer) + "\n")
     sys.stdout.flush()
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscribers", type=int, required=True, help="subscriber rows in the account")
     parser.add_argument("--lists", type=int, default=1, help="non-empty lists (default 1)")
@@ -46,26 +47,26 @@ def main(argv: Optional[List[str]] = None) -> None:
     options = {} if args.campaigns is None else {"sent_campaigns": args.campaigns}
     account = build_account(args.subscribers, args.lists, args.layout, **options)
     generated_s = time.perf_counter() - started
-    served: List[Served] = []
+    served: list[Served] = []
     sandbox = Sandbox(account, on_served=served.append, cache_answers=True)
     faults = sandbox.faults
 
-    def requests(_: List[str]) -> Dict[str, Any]:
+    def requests(_: list[str]) -> dict[str, Any]:
         return {
             "requests": [[r.method, r.path, r.query, r.fault] for r in list(sandbox.requests)],
             "served": [[s.method, s.path, s.status, s.started, s.handled_s, s.encoded_s] for s in list(served)],
         }
 
-    def clear(_: List[str]) -> Dict[str, Any]:
+    def clear(_: list[str]) -> dict[str, Any]:
         sandbox.requests.clear()
         served.clear()
         return {}
 
-    def window(values: List[str]) -> Dict[str, Any]:
+    def window(values: list[str]) -> dict[str, Any]:
         faults.rate_limit_window(int(values[0]) or None, per_seconds=float(values[1]))
         return {}
 
-    commands: Dict[str, Callable[[List[str]], Dict[str, Any]]] = {
+    commands: dict[str, Callable[[list[str]], dict[str, Any]]] = {
         "requests": requests,
         "clear": clear,
         "cpu": lambda _: {"cpu_s": process_cpu_s()},
@@ -73,8 +74,14 @@ def main(argv: Optional[List[str]] = None) -> None:
         "window": window,
     }
     with sandbox:
-        say({"base_url": sandbox.base_url, "api_key": sandbox.api_key, "generated_s": generated_s,
-             "facts": account_facts(account, connector_states()[0])})
+        say(
+            {
+                "base_url": sandbox.base_url,
+                "api_key": sandbox.api_key,
+                "generated_s": generated_s,
+                "facts": account_facts(account, connector_states()[0]),
+            }
+        )
         for line in sys.stdin:
             name, *values = line.split() or [""]
             if name == "stop":

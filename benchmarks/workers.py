@@ -15,9 +15,10 @@ import pstats
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
 
 import dlt
 import requests
@@ -31,19 +32,20 @@ from cm_source.write.imports import import_body, prepare, subscriber_batches
 CONCURRENCY_ENV = "SOURCES__CAMPAIGN_MONITOR__MAX_CONCURRENT_REQUESTS"
 DATASET = "campaign_monitor_data"
 PIPELINE_NAME = "cm_benchmark"
-DUCKDB_FILE = f"{PIPELINE_NAME}.duckdb"  # dlt's for destination="duckdb"; not the dataset's name, which DuckDB would find ambiguous
+# dlt's for destination="duckdb"; not the dataset's name, which DuckDB would find ambiguous
+DUCKDB_FILE = f"{PIPELINE_NAME}.duckdb"
 RESULT_MARKER = "BENCHMARK-RESULT "
-Spec = Dict[str, Any]
+Spec = dict[str, Any]
 
 
-def list_state(table: str) -> Optional[str]:
-    """"Active" for active_subscribers …: the list state a table holds; None for any other table
+def list_state(table: str) -> str | None:
+    """ "Active" for active_subscribers …: the list state a table holds; None for any other table
     (segment_subscribers too, which is not a list state)."""
     state = table.removesuffix("_subscribers").capitalize()
     return state if table.endswith("_subscribers") and state in SUBSCRIBER_STATES else None
 
 
-def worker_floor(spec: Spec) -> Dict[str, Any]:
+def worker_floor(spec: Spec) -> dict[str, Any]:
     """The floor: one keep-alive session fetching and JSON-decoding every page; nothing else."""
     baseline = peak_rss_mb()
     session = requests.Session()
@@ -75,13 +77,13 @@ def worker_floor(spec: Spec) -> Dict[str, Any]:
     }
 
 
-def worker_fan_out_floor(spec: Spec) -> Dict[str, Any]:
+def worker_fan_out_floor(spec: Spec) -> dict[str, Any]:
     """The fan-out's floor: the requests the connector sent (path and query, as recorded), sent by
     ``threads`` threads at once, each on a keep-alive session of its own, and JSON-decoded; nothing else."""
     baseline = peak_rss_mb()
     local = threading.local()
 
-    def fetch(request: List[Any]) -> int:
+    def fetch(request: list[Any]) -> int:
         if not hasattr(local, "session"):
             local.session = requests.Session()
             local.session.auth = (spec["api_key"], "x")
@@ -102,7 +104,7 @@ def worker_fan_out_floor(spec: Spec) -> Dict[str, Any]:
     }
 
 
-def worker_load(spec: Spec) -> Dict[str, Any]:
+def worker_load(spec: Spec) -> dict[str, Any]:
     """The connector's load of the list-state tables (or the spec's ``tables``) as a dlt user runs it:
 
         pipeline = dlt.pipeline(pipeline_name=..., destination="duckdb", dataset_name=...)
@@ -115,16 +117,21 @@ def worker_load(spec: Spec) -> Dict[str, Any]:
     baseline = peak_rss_mb()
     tables = spec.get("tables") or [name for name in TABLES if list_state(name)]
     options = {"incremental": True} if spec.get("incremental") else {}
-    pipeline = dlt.pipeline(pipeline_name=PIPELINE_NAME, destination="duckdb", dataset_name=DATASET,
-                            pipelines_dir=str(Path.cwd() / "pipelines"))
+    pipeline = dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        destination="duckdb",
+        dataset_name=DATASET,
+        pipelines_dir=str(Path.cwd() / "pipelines"),
+    )
     sampler = RssSampler()
     sampler.start()
     profiler = cProfile.Profile() if spec.get("profile") else None
     if profiler is not None:
         profiler.enable()
     started, cpu_started = time.monotonic(), process_cpu_s()
-    pipeline.run(campaign_monitor_source(api_key=spec["api_key"], base_url=spec["base_url"], **options)
-                 .with_resources(*tables))
+    pipeline.run(
+        campaign_monitor_source(api_key=spec["api_key"], base_url=spec["base_url"], **options).with_resources(*tables)
+    )
     finished, cpu = time.monotonic(), process_cpu_s() - cpu_started
     if profiler is not None:
         profiler.disable()
@@ -146,7 +153,7 @@ def worker_load(spec: Spec) -> Dict[str, Any]:
     return result
 
 
-def step_figures(pipeline: Any, sampler: RssSampler) -> List[Dict[str, Any]]:
+def step_figures(pipeline: Any, sampler: RssSampler) -> list[dict[str, Any]]:
     """Each step of the pipeline's last run (extract, normalize, load, run): its time and highest RSS."""
     steps = []
     for step in pipeline.last_trace.steps:
@@ -157,7 +164,7 @@ def step_figures(pipeline: Any, sampler: RssSampler) -> List[Dict[str, Any]]:
     return steps
 
 
-def profile_figures(profiler: cProfile.Profile, workdir: Path) -> Dict[str, str]:
+def profile_figures(profiler: cProfile.Profile, workdir: Path) -> dict[str, str]:
     """The top 15 functions by cumulative and by own time; the whole profile is left in load.prof."""
     figures = {}
     for order in ("cumulative", "tottime"):
@@ -168,14 +175,14 @@ def profile_figures(profiler: cProfile.Profile, workdir: Path) -> Dict[str, str]
     return figures
 
 
-def write_rows(spec: Spec) -> List[Dict[str, Any]]:
+def write_rows(spec: Spec) -> list[dict[str, Any]]:
     """Rows as a user would hand them over: names, two custom fields the list has, and mobile numbers, a
     third of them in national (GB) format, a third already E.164; some rows update existing subscribers."""
     existing = spec["existing_emails"]
     rows = []
     for number in range(spec["rows"]):
         email = existing[number] if number < len(existing) else f"bench.writer.{number}@example.com"
-        row: Dict[str, Any] = {
+        row: dict[str, Any] = {
             "email_address": email,
             "name": f"Writer {number}",
             "website": f"https://w{number}.example.com",
@@ -189,14 +196,14 @@ def write_rows(spec: Spec) -> List[Dict[str, Any]]:
     return rows
 
 
-def timed(action: Callable[[], Any]) -> Tuple[float, Any]:
+def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     """(seconds ``action`` took, what it returned)."""
     started = time.perf_counter()
     outcome = action()
     return time.perf_counter() - started, outcome
 
 
-def worker_write(spec: Spec) -> Dict[str, Any]:
+def worker_write(spec: Spec) -> dict[str, Any]:
     """The write side three ways: local work alone (a dry run: validation, E.164, batching); the calls
     alone (the same import bodies posted one after another on one keep-alive session, to a twin sandbox
     in the same state); and the real upsert. What the local work adds is the upsert less the calls.
@@ -243,20 +250,26 @@ def worker_write(spec: Spec) -> Dict[str, Any]:
     }
 
 
-def worker_replay(spec: Spec) -> Dict[str, Any]:
+def worker_replay(spec: Spec) -> dict[str, Any]:
     """The requests a mirror sent (the spec's ``requests``), sent again to a twin sandbox in the same state:
     reads and imports one after another on one keep-alive session, removals from ``concurrency`` threads
     with a session each, as the mirror sends them."""
-    base_url, api_key, requests_made, concurrency = spec["base_url"], spec["api_key"], spec["requests"], spec["concurrency"]
+    base_url, api_key, requests_made, concurrency = (
+        spec["base_url"],
+        spec["api_key"],
+        spec["requests"],
+        spec["concurrency"],
+    )
     session = requests.Session()
     session.auth = (api_key, "x")
     sessions = threading.local()
 
-    def send(request: Dict[str, Any], on: requests.Session) -> None:
-        on.request(request["method"], base_url + request["path"], params=request["query"],
-                   json=request["body"], timeout=300).raise_for_status()
+    def send(request: dict[str, Any], on: requests.Session) -> None:
+        on.request(
+            request["method"], base_url + request["path"], params=request["query"], json=request["body"], timeout=300
+        ).raise_for_status()
 
-    def remove(request: Dict[str, Any]) -> None:
+    def remove(request: dict[str, Any]) -> None:
         if not hasattr(sessions, "session"):
             sessions.session = requests.Session()
             sessions.session.auth = (api_key, "x")
@@ -272,7 +285,7 @@ def worker_replay(spec: Spec) -> Dict[str, Any]:
     return {"wall_s": time.perf_counter() - started, "cpu_s": process_cpu_s(), "peak_rss_mb": peak_rss_mb()}
 
 
-def worker_mirror(spec: Spec) -> Dict[str, Any]:
+def worker_mirror(spec: Spec) -> dict[str, Any]:
     """The mirror three ways: a dry run (reading the list, the plan, validation and conversion; nothing
     sent); the real mirror; and the same requests alone, replayed by the parent against a twin sandbox
     (``replay``). Rows: the spec's ``keep`` members (renamed) and ``new`` addresses."""
@@ -301,9 +314,13 @@ def worker_mirror(spec: Spec) -> Dict[str, Any]:
     }
 
 
-WORKERS: Dict[str, Callable[[Spec], Dict[str, Any]]] = {
-    "floor": worker_floor, "load": worker_load, "write": worker_write, "fan_out_floor": worker_fan_out_floor,
-    "mirror": worker_mirror, "replay": worker_replay,
+WORKERS: dict[str, Callable[[Spec], dict[str, Any]]] = {
+    "floor": worker_floor,
+    "load": worker_load,
+    "write": worker_write,
+    "fan_out_floor": worker_fan_out_floor,
+    "mirror": worker_mirror,
+    "replay": worker_replay,
 }
 
 

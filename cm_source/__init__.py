@@ -9,11 +9,24 @@ from .errors import CampaignMonitorError
 # Both sides are imported when first named: a read does not need the write side (phonenumbers), and the
 # command line sets Arrow's memory pool before anything imports pyarrow (see cm_source.commands).
 _LAZY = {
-    "TABLES": "read", "campaign_monitor_source": "read",
-    **dict.fromkeys((
-        "ActionReport", "MirrorReport", "UpsertReport", "UpsertSettings", "campaign_monitor_subscribers",
-        "delete_subscribers", "mirror_list", "suppress", "unsubscribe_subscribers", "unsuppress", "upsert_subscribers",
-    ), "write"),
+    "TABLES": "read",
+    "campaign_monitor_source": "read",
+    **dict.fromkeys(
+        (
+            "ActionReport",
+            "MirrorReport",
+            "UpsertReport",
+            "UpsertSettings",
+            "campaign_monitor_subscribers",
+            "delete_subscribers",
+            "mirror_list",
+            "suppress",
+            "unsubscribe_subscribers",
+            "unsuppress",
+            "upsert_subscribers",
+        ),
+        "write",
+    ),
 }
 
 __all__ = ["CampaignMonitorError", *_LAZY]

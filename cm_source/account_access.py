@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import dlt
 
@@ -17,20 +17,20 @@ logger = logging.getLogger(__name__)
 SECTION = "sources.campaign_monitor"
 
 
-def _setting(name: str, given: Optional[str]) -> Optional[str]:
+def _setting(name: str, given: str | None) -> str | None:
     if given:
         return given
     settings = dlt.config if name in ("base_url", "token_file") else dlt.secrets
-    value = settings.get(f"{SECTION}.{name}")
+    value: Any = settings.get(f"{SECTION}.{name}")
     return str(value) if value else None
 
 
 def api_from_settings(
-    api_key: Optional[str] = None,
-    base_url: Optional[str] = None,
-    access_token: Optional[str] = None,
-    refresh_token: Optional[str] = None,
-    token_file: Optional[str] = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    access_token: str | None = None,
+    refresh_token: str | None = None,
+    token_file: str | None = None,
     **client_settings: Any,
 ) -> CampaignMonitorAPI:
     """The client for these credentials, each defaulting to its setting; ``client_settings`` (retry,
@@ -42,6 +42,7 @@ def api_from_settings(
         if key:
             logger.warning("both an API key and OAuth tokens are configured: using the API key")
         else:
-            oauth = OAuthTokens(access or "", refresh or "", url, Path(token_file or _setting("token_file", None)
-                                                                       or DEFAULT_TOKEN_FILE))
+            oauth = OAuthTokens(
+                access or "", refresh or "", url, Path(token_file or _setting("token_file", None) or DEFAULT_TOKEN_FILE)
+            )
     return CampaignMonitorAPI(key or "", url, oauth=oauth, **client_settings)

@@ -3,7 +3,7 @@ benchmarks share, so that none of them keeps a copy of its own (see ../shared/ap
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 BASE_URL = "https://api.createsend.com/api/v3.3"
 MAX_PAGE_SIZE = 1000  # the largest page a paged read may ask for; fewer pages, fewer requests

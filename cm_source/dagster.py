@@ -12,11 +12,17 @@ other's rows; tables an incremental run merges by key are left as they are.
 # No "from __future__ import annotations": Dagster reads the asset function's annotations as types.
 
 import hashlib
-from typing import Any, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import dlt
 from dagster import (
-    AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, MaterializeResult, StaticPartitionsDefinition,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    MaterializeResult,
+    StaticPartitionsDefinition,
     multi_asset,
 )
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
@@ -24,10 +30,10 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from .account_access import api_from_settings
 from .analytics import MODEL_SOURCES, analytics_dataset, build_models
+from .pipeline_folders import make_pipeline, one_run_at_a_time, one_writer_on_duckdb
 from .read import campaign_monitor_source
 from .read.catalogue import ENDPOINTS_BY_TABLE
 from .read.destinations import destination_for, destination_type
-from .pipeline_folders import make_pipeline, one_run_at_a_time, one_writer_on_duckdb
 
 DEFAULT_GROUP = "campaign_monitor"
 PARTITION_DISPOSITION = {"disposition": "merge", "strategy": "delete-insert"}
@@ -53,7 +59,7 @@ class CampaignMonitorTranslator(DagsterDltTranslator):
         )
 
 
-def client_ids_of(api_key: Optional[str] = None, base_url: Optional[str] = None) -> List[str]:
+def client_ids_of(api_key: str | None = None, base_url: str | None = None) -> list[str]:
     """Every client the key can see (``clients.json``): the partitions, when none are configured."""
     api = api_from_settings(api_key, base_url)
     return [str(row["ClientID"]) for row in api.get_array("clients.json")]
@@ -72,15 +78,15 @@ def campaign_monitor_assets(
     destination: Any = "duckdb",
     dataset_name: str = "campaign_monitor_data",
     pipeline_name: str = "campaign_monitor",
-    client_ids: Optional[Sequence[str]] = None,
+    client_ids: Sequence[str] | None = None,
     partitioned: bool = True,
-    tables: Optional[Sequence[str]] = None,
+    tables: Sequence[str] | None = None,
     group_name: str = DEFAULT_GROUP,
-    api_key: Optional[str] = None,
-    base_url: Optional[str] = None,
-    pipelines_dir: Optional[str] = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    pipelines_dir: str | None = None,
     duckdb_path: str = "campaign_monitor.duckdb",
-    pool: Optional[str] = None,
+    pool: str | None = None,
     **source_settings: Any,
 ) -> AssetsDefinition:
     """The source's tables as Dagster assets, materialised with ``DagsterDltResource`` (as ``dlt``).
@@ -100,17 +106,22 @@ def campaign_monitor_assets(
     partitions = None
     if partitioned:
         partitions = StaticPartitionsDefinition(list(client_ids) if client_ids else client_ids_of(api_key, base_url))
-    given = {name: value for name, value in (("api_key", api_key), ("base_url", base_url)) if value}
+    given: dict[str, Any] = {name: value for name, value in (("api_key", api_key), ("base_url", base_url)) if value}
 
-    def source_for(client_id: Optional[str]) -> Any:
+    def source_for(client_id: str | None) -> Any:
         # credentials not given here come from the source's settings (a key, or OAuth tokens)
         source = campaign_monitor_source(client_id=client_id, **given, **source_settings)
         source = source.with_resources(*tables) if tables else source
         return partition_safe(source) if client_id else source
 
-    def pipeline_for(client_id: Optional[str]) -> dlt.Pipeline:
-        return warehouse_pipeline(f"{pipeline_name}_{client_id}" if client_id else pipeline_name, destination,
-                                  dataset_name, pipelines_dir, duckdb_path)
+    def pipeline_for(client_id: str | None) -> dlt.Pipeline:
+        return warehouse_pipeline(
+            f"{pipeline_name}_{client_id}" if client_id else pipeline_name,
+            destination,
+            dataset_name,
+            pipelines_dir,
+            duckdb_path,
+        )
 
     @dlt_assets(
         dlt_source=source_for(None),
@@ -124,18 +135,25 @@ def campaign_monitor_assets(
         client_id = context.partition_key if partitions is not None else None
         name = f"{pipeline_name}_{client_id}" if client_id else pipeline_name
         with one_run_at_a_time(name, pipelines_dir, say=context.log.info):
-            pipeline = loads_one_at_a_time(pipeline_for(client_id))  # made first: the source takes its file format from it
+            pipeline = loads_one_at_a_time(
+                pipeline_for(client_id)
+            )  # made first: the source takes its file format from it
             with one_writer_on_duckdb(pipeline, say=context.log.info):
                 yield from dlt.run(context=context, dlt_source=source_for(client_id), dlt_pipeline=pipeline)
 
     return assets
 
 
-def key_pool(api_key: Optional[str] = None, base_url: Optional[str] = None) -> str:
+def key_pool(api_key: str | None = None, base_url: str | None = None) -> str:
     """The Dagster concurrency pool of one API key: ``campaign_monitor_`` and a digest of the key (never
     the key itself), so every partition, asset or job using that key shares its limit."""
-    key = api_key or dlt.secrets.get("sources.campaign_monitor.api_key") or dlt.secrets.get(
-        "sources.campaign_monitor.refresh_token") or base_url or "default"
+    key = (
+        api_key
+        or dlt.secrets.get("sources.campaign_monitor.api_key")
+        or dlt.secrets.get("sources.campaign_monitor.refresh_token")
+        or base_url
+        or "default"
+    )
     return f"campaign_monitor_{hashlib.sha256(str(key).encode('utf-8')).hexdigest()[:12]}"
 
 
@@ -162,7 +180,7 @@ def loads_one_at_a_time(pipeline: dlt.Pipeline) -> dlt.Pipeline:
 
 
 def warehouse_pipeline(
-    name: str, destination: Any, dataset_name: str, pipelines_dir: Optional[str], duckdb_path: str
+    name: str, destination: Any, dataset_name: str, pipelines_dir: str | None, duckdb_path: str
 ) -> dlt.Pipeline:
     """A pipeline into the job's one warehouse: a DuckDB file named for the job, not for each pipeline."""
     return make_pipeline(
@@ -179,7 +197,7 @@ def campaign_monitor_models(
     dataset_name: str = "campaign_monitor_data",
     pipeline_name: str = "campaign_monitor",
     group_name: str = DEFAULT_GROUP,
-    pipelines_dir: Optional[str] = None,
+    pipelines_dir: str | None = None,
     duckdb_path: str = "campaign_monitor.duckdb",
 ) -> AssetsDefinition:
     """The analytics models (``cm_source.analytics``) as assets downstream of the tables they read, built
@@ -187,7 +205,8 @@ def campaign_monitor_models(
     ``campaign_monitor_assets``; it reads what every partition loaded. Needs the ``dbt`` extra."""
     specs = [
         AssetSpec(
-            key=AssetKey([group_name, model]), group_name=group_name,
+            key=AssetKey([group_name, model]),
+            group_name=group_name,
             deps=[AssetKey([group_name, table]) for table in tables],
         )
         for model, tables in MODEL_SOURCES.items()
@@ -196,8 +215,9 @@ def campaign_monitor_models(
     @multi_asset(specs=specs, name=f"{group_name}_models")
     def models(context: AssetExecutionContext) -> Any:
         # build_models takes turns with any other build of this pipeline, and waits for DuckDB's one writer
-        built = build_models(warehouse_pipeline(f"{pipeline_name}_models", destination, dataset_name, pipelines_dir,
-                                                duckdb_path))
+        built = build_models(
+            warehouse_pipeline(f"{pipeline_name}_models", destination, dataset_name, pipelines_dir, duckdb_path)
+        )
         for warning in built.warnings:
             context.log.warning(warning)
         for model in MODEL_SOURCES:

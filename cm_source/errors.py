@@ -1,12 +1,13 @@
 """What can go wrong when talking to Campaign Monitor, as exceptions whose ``str()`` is one actionable line.
 
 Callers catch the kind they can handle (``AccessRefused``, ``NotFound``, ``RequestRefused``,
-``Unavailable``) instead of testing status codes; everything else is ``CampaignMonitorError``.
+``Unavailable``) instead of testing status codes; input the caller must change is ``InputError``;
+everything else is ``CampaignMonitorError``, the one root.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .api_facts import API_KEY_SETTING
 
@@ -24,8 +25,8 @@ class CampaignMonitorError(Exception):
         self,
         message: str,
         *,
-        status: Optional[int] = None,
-        code: Optional[int] = None,
+        status: int | None = None,
+        code: int | None = None,
         path: str = "",
         body: Any = None,
     ) -> None:
@@ -34,6 +35,12 @@ class CampaignMonitorError(Exception):
         self.code = code
         self.path = path
         self.body = body
+
+
+class InputError(CampaignMonitorError):
+    """Input or settings the caller gave that cannot be used (a row, a column, a name, a limit); nothing
+    was sent. Its message names the setting to change as the library calls it (``max_removals=``); the
+    command says the same in flags (``--max-removals``)."""
 
 
 class AccessRefused(CampaignMonitorError):

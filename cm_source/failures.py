@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-
 import sys
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.destination.client import DestinationClientConfiguration
@@ -25,37 +25,54 @@ CREDENTIALS_EXAMPLES = {
 }
 
 
-class UserError(Exception):
-    """A failure whose message is already the one line the user needs (e.g. unreadable input)."""
+# The library's settings as the command's flags: the one place a message in the library's words (what a
+# Python caller passes) becomes the command's (what its user types).
+AS_FLAGS: tuple[tuple[str, str], ...] = (
+    (r"\bmax_removals=(\d+)", r"--max-removals \1"),
+    (r"\bcolumn_map=\{COLUMN: 'email_address'\}", "--map COLUMN=email_address"),
+    (r'\bdefault_region="(\w+)"', r"--default-region \1"),
+    (r"\bcreate=True", "--create-list"),
+    (r"\b(give|needs) client_id\b", r"\1 --client-id"),
+    (r"\bor list_id\b", "or --list-id"),
+    (r"source\.with_resources in Python, --tables on the command", "--tables"),
+)
+
+
+def in_flags(message: str) -> str:
+    """A library message with each setting it names given as the command's flag."""
+    for setting, flag in AS_FLAGS:
+        message = re.sub(setting, flag, message)
+    return message
 
 
 def run_script(body: Callable[[], int], debug: bool, failure_exit: int) -> int:
-    """Run a script's body; a failure we understand is one line on stderr and ``failure_exit``."""
+    """Run a command's body; a failure we understand is one line on stderr, in the command's flags, and
+    ``failure_exit``."""
     try:
         return body()
     except Exception as exc:  # a traceback only for a real bug, or when --debug asks for one
         message = explain_failure(exc)
         if debug or message is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {in_flags(message)}", file=sys.stderr)
         return failure_exit
 
 
 def causes(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and what caused it, outermost first: dlt wraps what a step raises several times over."""
     seen = set()
-    current: Optional[BaseException] = exc
+    current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
 
 
-def explain_failure(exc: BaseException) -> Optional[str]:
+def explain_failure(exc: BaseException) -> str | None:
     """The one-line explanation of a failure we understand, or None for a real bug."""
     chain = list(causes(exc))
     for current in chain:
-        if isinstance(current, (CampaignMonitorError, UserError)):
+        if isinstance(current, CampaignMonitorError):
             return str(current)
         if isinstance(current, ConfigFieldMissingException):
             if isinstance(current.config, DestinationClientConfiguration):
@@ -73,7 +90,7 @@ def explain_failure(exc: BaseException) -> Optional[str]:
     return destination_failure(step, chain[-1]) if step is not None else None
 
 
-def destination_failure(step: PipelineStepFailed, cause: BaseException) -> Optional[str]:
+def destination_failure(step: PipelineStepFailed, cause: BaseException) -> str | None:
     """A destination that cannot be reached, or refuses before any row is loaded, named with its setting.
 
     The sync step only talks to the destination (no source runs in it), so whatever fails there is
@@ -107,7 +124,7 @@ def destination_refused(pipeline: Any, cause: BaseException) -> str:
         )
     if isinstance(root, ModuleNotFoundError) or any(isinstance(c, MissingDependencyException) for c in causes(cause)):
         extra = f"cm-source[{kind}]" if kind in DRIVER_EXTRAS else f"dlt[{kind}]"
-        return f"the {kind} destination needs its driver ({reason}): pip install \"{extra}\" and run again"
+        return f'the {kind} destination needs its driver ({reason}): pip install "{extra}" and run again'
     if is_connection_failure(root):
         return f"could not connect to the {kind} destination ({reason}): check {setting}"
     return (

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import dlt
 from dlt.common.pipeline import get_dlt_pipelines_dir
@@ -29,7 +30,7 @@ from .read.load_place import database_of
 logger = logging.getLogger(__name__)
 
 
-def pipelines_dir_of(pipelines_dir: Optional[str]) -> Path:
+def pipelines_dir_of(pipelines_dir: str | None) -> Path:
     """The folder dlt keeps pipelines in: the one given, else dlt's own (``DLT_DATA_DIR`` moves it)."""
     return Path(pipelines_dir or get_dlt_pipelines_dir())
 
@@ -39,7 +40,7 @@ def lock_of(pipelines_dir: Path, pipeline_name: str, purpose: str) -> Path:
     return pipelines_dir / f".{pipeline_name}.{purpose}.lock"
 
 
-def make_pipeline(pipeline_name: str, pipelines_dir: Optional[str] = None, **settings: Any) -> dlt.Pipeline:
+def make_pipeline(pipeline_name: str, pipelines_dir: str | None = None, **settings: Any) -> dlt.Pipeline:
     """``dlt.pipeline(pipeline_name=…, pipelines_dir=…, **settings)``, made by one process at a time, so
     processes that make the same pipeline at the same moment all get it."""
     folder = pipelines_dir_of(pipelines_dir)
@@ -49,8 +50,8 @@ def make_pipeline(pipeline_name: str, pipelines_dir: Optional[str] = None, **set
 
 
 def one_run_at_a_time(
-    pipeline_name: str, pipelines_dir: Optional[str] = None, say: Callable[[str], None] = logger.info
-) -> "contextlib.AbstractContextManager[None]":
+    pipeline_name: str, pipelines_dir: str | None = None, say: Callable[[str], None] = logger.info
+) -> contextlib.AbstractContextManager[None]:
     """Hold a pipeline's working folder for a run: make the pipeline inside this block. A second run of
     the same pipeline waits for the first (saying so once) rather than writing load packages, state or
     dbt files into the same folder, and then makes its pipeline from the state the first one left."""
@@ -61,7 +62,7 @@ def one_run_at_a_time(
 
 def one_writer_on_duckdb(
     pipeline: dlt.Pipeline, say: Callable[[str], None] = logger.info
-) -> "contextlib.AbstractContextManager[None]":
+) -> contextlib.AbstractContextManager[None]:
     """On DuckDB, which takes one writer per file at a time, wait for the run writing the file before
     this one (saying so once) instead of failing half-way on the file's lock. Elsewhere nothing."""
     if destination_type(pipeline.destination) != "duckdb":

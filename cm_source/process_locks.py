@@ -8,14 +8,14 @@ the system lets go when the process holding it dies: a killed run never leaves t
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 from filelock import FileLock, Timeout
 
 
 @contextlib.contextmanager
-def held(lock_file: Path, waiting: str, say: Callable[[str], None], timeout: Optional[float] = None) -> Iterator[None]:
+def held(lock_file: Path, waiting: str, say: Callable[[str], None], timeout: float | None = None) -> Iterator[None]:
     """The lock ``lock_file`` held for the block. When another process holds it first, ``waiting`` is
     said once and this one waits: for ever, or ``timeout`` seconds before raising filelock's ``Timeout``."""
     lock_file.parent.mkdir(parents=True, exist_ok=True)

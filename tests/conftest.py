@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import dlt
 import pytest
-
-from cm_source.sandbox import Account, Sandbox, generate_account
 from helpers.mock_account import MockAccount, standard_account
 from helpers.postgres import new_database, postgres_bin, throwaway_cluster
+
+from cm_source.sandbox import Account, Sandbox, generate_account
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 

@@ -13,9 +13,10 @@ import importlib.util
 import logging
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any
 
 import dlt
 import yaml
@@ -28,10 +29,15 @@ from ..read.load_place import describe, place_of
 logger = logging.getLogger(__name__)
 PROJECT = Path(__file__).parent / "dbt"
 _EVENTS = ("campaign_opens", "campaign_clicks", "campaign_bounces", "campaign_unsubscribes", "campaign_spam_complaints")
-_SUBSCRIBERS = ("active_subscribers", "unconfirmed_subscribers", "unsubscribed_subscribers", "bounced_subscribers",
-                "deleted_subscribers")
+_SUBSCRIBERS = (
+    "active_subscribers",
+    "unconfirmed_subscribers",
+    "unsubscribed_subscribers",
+    "bounced_subscribers",
+    "deleted_subscribers",
+)
 # Each model and the loaded tables it reads (through its staging and intermediate models): an orchestrator's lineage.
-MODEL_SOURCES: Dict[str, Tuple[str, ...]] = {
+MODEL_SOURCES: dict[str, tuple[str, ...]] = {
     "cm__campaign_events": ("campaigns", *_EVENTS),
     "cm__campaign_recipients": (*_EVENTS, "campaign_recipients"),
     "cm__campaigns": ("campaigns", *_EVENTS, "campaign_recipients", "campaign_summaries"),
@@ -39,10 +45,17 @@ MODEL_SOURCES: Dict[str, Tuple[str, ...]] = {
     "cm__subscribers": (*_SUBSCRIBERS, *_EVENTS, "suppression_list", "campaign_recipients"),
     "cm__list_daily": (*_SUBSCRIBERS, "clients"),
     "cm__lists": (*_SUBSCRIBERS, "lists", "list_stats"),
-    "cm__journey_emails": ("journeys", "journey_emails", "journey_email_recipients", "journey_email_opens",
-                           "journey_email_clicks", "journey_email_bounces", "journey_email_unsubscribes"),
+    "cm__journey_emails": (
+        "journeys",
+        "journey_emails",
+        "journey_email_recipients",
+        "journey_email_opens",
+        "journey_email_clicks",
+        "journey_email_bounces",
+        "journey_email_unsubscribes",
+    ),
 }
-MODELS: Tuple[str, ...] = tuple(MODEL_SOURCES)
+MODELS: tuple[str, ...] = tuple(MODEL_SOURCES)
 DBT_MISSING = 'the models need dbt: pip install "cm-source[dbt]"'
 
 
@@ -51,8 +64,8 @@ class ModelsBuilt:
     """What a build made: the dataset, each model built, and the checks that warned."""
 
     dataset: str
-    models: List[str] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def analytics_dataset(dataset_name: str) -> str:
@@ -84,7 +97,9 @@ def _build(pipeline: dlt.Pipeline, full_refresh: bool) -> ModelsBuilt:
 
     try:
         try:
-            results = _dbt_build(runner, ["--fail-fast", *(["--full-refresh"] if full_refresh else [])], variables, dataset)
+            results = _dbt_build(
+                runner, ["--fail-fast", *(["--full-refresh"] if full_refresh else [])], variables, dataset
+            )
         except IncrementalSchemaOutOfSyncError:  # a model's columns changed with an upgrade: rebuild, as dlt does
             results = _dbt_build(runner, ["--fail-fast", "--full-refresh"], variables, dataset)
     except DBTProcessingError as failure:
@@ -96,7 +111,7 @@ def _build(pipeline: dlt.Pipeline, full_refresh: bool) -> ModelsBuilt:
     )
 
 
-def _dbt_build(runner: Any, params: List[str], variables: Dict[str, Any], dataset: str) -> Sequence[Any]:
+def _dbt_build(runner: Any, params: list[str], variables: dict[str, Any], dataset: str) -> Sequence[Any]:
     """``dbt build``: the seed, the models and their checks in one dbt process, each check right after its
     model. dlt's ``run_all`` then ``test`` start four (deps, seed, run, test), each parsing the project
     again; the runner's command call is private in dlt, which is pinned."""
@@ -149,7 +164,7 @@ def _require_loaded_dataset(pipeline: dlt.Pipeline) -> None:
         if client.has_dataset():
             return
     raise CampaignMonitorError(
-        f"dataset {pipeline.dataset_name} does not exist in {describe(place_of(pipeline))}:"
+        f"dataset {pipeline.dataset_name} does not exist in {describe(place_of(pipeline) or {})}:"
         " load it first (pipeline.run(campaign_monitor_source())), then build the models"
     )
 
@@ -180,4 +195,3 @@ def _failure_line(failure: Exception, dataset: str) -> str:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         return f"building the models into {dataset} failed at {first.model_name}: {reason}{more}"
     return f"building the models into {dataset} failed: {' '.join(str(failure).split())}"
-

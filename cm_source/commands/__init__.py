@@ -11,7 +11,7 @@
 
 import os
 import sys
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
@@ -37,7 +37,7 @@ def _sandbox(argv: Sequence[str], prog: str) -> int:
     return 0
 
 
-COMMANDS: Dict[str, Tuple[Command, str]] = {
+COMMANDS: dict[str, tuple[Command, str]] = {
     "load": (_load, "load an account (or --demo, the sandbox) into DuckDB or any dlt destination"),
     "push": (_push, "write people into a list: upsert, mirror, unsubscribe, delete, suppress, unsuppress"),
     "sandbox": (_sandbox, "serve a generated Campaign Monitor account locally, with fault switches"),
@@ -50,7 +50,7 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch to a subcommand; no command, or an unknown one, prints the usage (exit 2)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-h"], ["--help"]):

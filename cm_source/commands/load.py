@@ -1,8 +1,8 @@
 """Load a Campaign Monitor account (or, with --demo, the built-in sandbox) into DuckDB or any dlt destination.
 
-    cm-source load --demo
-    cm-source load --client-id 4a397c... --tables lists,active_subscribers
-    cm-source load --incremental        # what changed since the last run
+cm-source load --demo
+cm-source load --client-id 4a397c... --tables lists,active_subscribers
+cm-source load --incremental        # what changed since the last run
 """
 
 from __future__ import annotations
@@ -11,22 +11,28 @@ import argparse
 import contextlib
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
-
+from typing import Any
 
 import dlt
-from dlt.common.runtime.collector import Collector, NullCollector
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.runtime.collector import Collector, NullCollector
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.analytics import ModelsBuilt, build_models, require_dbt
-from cm_source.failures import UserError, destination_refused, run_script
+from cm_source.errors import InputError
+from cm_source.failures import destination_refused, run_script
 from cm_source.pipeline_folders import make_pipeline, one_run_at_a_time, one_writer_on_duckdb
 from cm_source.read.destinations import (
-    can_merge, destination_for, destination_type, file_format, has_atomic_replace, nested_as_text_for,
+    can_merge,
+    destination_for,
+    destination_type,
+    file_format,
+    has_atomic_replace,
+    nested_as_text_for,
 )
-from cm_source.read.incremental import STATE_KEY
+from cm_source.read.incremental_state import IncrementalState
 from cm_source.read.load_place import describe, place_of
 from cm_source.read.progress import ProgressLine, RunProgress
 
@@ -35,50 +41,66 @@ DEFAULT_DATASET = "campaign_monitor_data"
 PROGRESS_LOG_SECONDS = 5.0
 
 
-def parse_args(argv: Optional[Sequence[str]] = None, prog: str = "cm-source load") -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv: Sequence[str] | None = None, prog: str = "cm-source load") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--demo", action="store_true", help="load from the built-in sandbox; no account needed")
     parser.add_argument("--destination", default="duckdb", help="any dlt destination name (default: duckdb)")
     parser.add_argument(
-        "--file-format", help="loader file format (default: the fastest the destination takes; see docs/destinations-and-querying.md)"
+        "--file-format",
+        help="loader file format (default: the fastest the destination takes; see docs/destinations-and-querying.md)",
     )
-    parser.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset (schema) name (default: {DEFAULT_DATASET})")
+    parser.add_argument(
+        "--dataset", default=DEFAULT_DATASET, help=f"dataset (schema) name (default: {DEFAULT_DATASET})"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress while it runs, only the closing summary")
     parser.add_argument("--tables", help=f"comma-separated tables to load (default: all of {', '.join(TABLES)})")
     parser.add_argument("--client-id", help="load only this client (default: every client the key can see)")
     parser.add_argument(
-        "--reports-sent-after", metavar="YYYY-MM-DD",
+        "--reports-sent-after",
+        metavar="YYYY-MM-DD",
         help="read campaign reports only for campaigns sent on or after this day (default: every sent campaign)",
     )
     parser.add_argument(
-        "--local-times", action="store_true",
+        "--local-times",
+        action="store_true",
         help="load timestamps as Campaign Monitor sends them (client local time) instead of converting to UTC",
     )
     parser.add_argument(
-        "--incremental", action="store_true",
+        "--incremental",
+        action="store_true",
         help="read only what changed since the last run (subscribers, report events, recent campaigns' reports)",
     )
     parser.add_argument(
-        "--report-refresh-days", type=int, metavar="N",
+        "--report-refresh-days",
+        type=int,
+        metavar="N",
         help="with --incremental, re-read reports of campaigns sent within N days (default 30)",
     )
     parser.add_argument(
-        "--reconcile-runs", type=int, metavar="N",
-        help="with --incremental, read every subscriber row again within N runs, a slice each run (default 7; 0: never)",
+        "--reconcile-runs",
+        type=int,
+        metavar="N",
+        help="with --incremental, read every subscriber row again within N runs, a slice each run"
+        " (default 7; 0: never)",
     )
     parser.add_argument(
-        "--full-refresh", action="store_true",
+        "--full-refresh",
+        action="store_true",
         help="drop this source's tables and state first and read everything again",
     )
     parser.add_argument(
-        "--models", action="store_true",
-        help="after the load, build the analytics models into <dataset>_analytics (needs cm-source[dbt]; docs/analytics.md)",
+        "--models",
+        action="store_true",
+        help="after the load, build the analytics models into <dataset>_analytics"
+        " (needs cm-source[dbt]; docs/analytics.md)",
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback on failure")
     return parser.parse_args(argv)
 
 
-def selected_tables(tables: Optional[str]) -> List[str]:
+def selected_tables(tables: str | None) -> list[str]:
     """The tables named by --tables, refusing unknown names before any request is sent."""
     if not tables:
         return list(TABLES)
@@ -96,7 +118,7 @@ def duckdb_file(pipeline_name: str, dataset: str) -> str:
 
 
 @contextlib.contextmanager
-def source_settings(demo: bool, activity_rounds: int = 0) -> Iterator[Dict[str, Any]]:
+def source_settings(demo: bool, activity_rounds: int = 0) -> Iterator[dict[str, Any]]:
     """Arguments for the source: the sandbox's for --demo, else none (dlt reads config and secrets).
 
     The demo's account has had one round of activity (joins, moves, a new campaign) per incremental
@@ -116,11 +138,6 @@ def source_settings(demo: bool, activity_rounds: int = 0) -> Iterator[Dict[str, 
         yield {"api_key": sandbox.api_key, "base_url": sandbox.base_url}
 
 
-def incremental_memory(pipeline: dlt.Pipeline) -> Dict[str, Any]:
-    """The source's incremental state, as the last run left it (empty before the first)."""
-    return pipeline.state.get("sources", {}).get("campaign_monitor", {}).get(STATE_KEY, {})
-
-
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     tables = selected_tables(args.tables)
@@ -129,17 +146,23 @@ def run(args: argparse.Namespace) -> int:
     pipeline_name = f"{PIPELINE_NAME}_demo" if args.demo else PIPELINE_NAME
     destination = destination_for(args.destination, duckdb_file(pipeline_name, args.dataset))
     if args.incremental and not can_merge(destination):
-        raise UserError(
+        raise InputError(
             f"--incremental needs a destination that can update and delete rows by key, and"
             f" {destination_type(destination)} cannot: run without --incremental (a full refresh)"
         )
     if not has_atomic_replace(destination):
-        note(f"{destination_type(destination)} cannot swap tables in atomically: a run that fails"
-             " half-way can leave a table half-replaced; the next complete run repairs it")
+        note(
+            f"{destination_type(destination)} cannot swap tables in atomically: a run that fails"
+            " half-way can leave a table half-replaced; the next complete run repairs it"
+        )
     progress = RunProgress()
     with one_run_at_a_time(pipeline_name, say=note):
-        pipeline = make_pipeline(pipeline_name, destination=destination, dataset_name=args.dataset,
-                                 progress=progress_display(args.quiet, progress, tables))
+        pipeline = make_pipeline(
+            pipeline_name,
+            destination=destination,
+            dataset_name=args.dataset,
+            progress=progress_display(args.quiet, progress, tables),
+        )
         with one_writer_on_duckdb(pipeline, say=note):
             load(pipeline, args, tables, progress)
             print_summary(pipeline, tables, progress, time.monotonic() - started)
@@ -154,7 +177,27 @@ def note(line: str) -> None:
     print(f"note: {line}", file=sys.stderr, flush=True)
 
 
-def load(pipeline: dlt.Pipeline, args: argparse.Namespace, tables: List[str], progress: RunProgress) -> None:
+# The flags that set a source setting (``read.settings.ReadSettings``): the flag's name → the setting's.
+FLAG_SETTINGS = {
+    "client_id": "client_id",
+    "reports_sent_after": "reports_sent_after",
+    "incremental": "incremental",
+    "report_refresh_days": "report_refresh_days",
+    "reconcile_runs": "reconcile_runs",
+}
+
+
+def source_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The source's settings the flags give (a flag left out leaves its setting to dlt's config)."""
+    given = {setting: getattr(args, flag) for flag, setting in FLAG_SETTINGS.items()}
+    # a switch left off and an option not given are both "not set" (0 is a value: --reconcile-runs 0)
+    arguments = {setting: value for setting, value in given.items() if value is not None and value is not False}
+    if args.local_times:
+        arguments["convert_to_utc"] = False
+    return arguments
+
+
+def load(pipeline: dlt.Pipeline, args: argparse.Namespace, tables: list[str], progress: RunProgress) -> None:
     """Read the account (the sandbox's with --demo) and load it, with what an earlier run left unloaded dropped."""
     destination = pipeline.destination
     if pipeline.has_pending_data:
@@ -163,25 +206,17 @@ def load(pipeline: dlt.Pipeline, args: argparse.Namespace, tables: List[str], pr
         note("dropping the unloaded data of an earlier run that did not finish; reading everything again")
         pipeline.abort_packages()
     prepare_dataset(pipeline)
-    rounds = incremental_memory(pipeline).get("runs", 0) if args.incremental and not args.full_refresh else 0
+    rounds = IncrementalState.of_pipeline(pipeline).runs if args.incremental and not args.full_refresh else 0
     with source_settings(args.demo, rounds) as settings:
-        if args.client_id:
-            settings["client_id"] = args.client_id
-        if args.reports_sent_after:
-            settings["reports_sent_after"] = args.reports_sent_after
-        if args.local_times:
-            settings["convert_to_utc"] = False
-        if args.incremental:
-            settings["incremental"] = True
-        if args.report_refresh_days is not None:
-            settings["report_refresh_days"] = args.report_refresh_days
-        if args.reconcile_runs is not None:
-            settings["reconcile_runs"] = args.reconcile_runs
+        settings.update(source_arguments(args))
         loader_format = args.file_format or file_format(destination)
         settings["nested_as_text"] = nested_as_text_for(loader_format)
         settings["progress"] = progress
         source = campaign_monitor_source(**settings).with_resources(*tables)
-        pipeline.run(source, loader_file_format=loader_format, refresh="drop_sources" if args.full_refresh else None)
+        options: dict[str, Any] = {"loader_file_format": loader_format}
+        if args.full_refresh:
+            options["refresh"] = "drop_sources"
+        pipeline.run(source, **options)
 
 
 def prepare_dataset(pipeline: dlt.Pipeline) -> None:
@@ -193,10 +228,10 @@ def prepare_dataset(pipeline: dlt.Pipeline) -> None:
     except ConfigFieldMissingException:
         raise  # explained as the setting to set
     except Exception as exc:  # whatever the driver raises: the destination's fault, not a bug of ours
-        raise UserError(destination_refused(pipeline, exc)) from exc
+        raise InputError(destination_refused(pipeline, exc)) from exc
 
 
-def progress_display(quiet: bool, progress: RunProgress, tables: List[str]) -> Collector:
+def progress_display(quiet: bool, progress: RunProgress, tables: list[str]) -> Collector:
     """One progress line: rewritten in place on a terminal, one every few seconds otherwise (a
     scheduled run writes a log, not a terminal); nothing with --quiet."""
     if quiet:
@@ -204,7 +239,7 @@ def progress_display(quiet: bool, progress: RunProgress, tables: List[str]) -> C
     return ProgressLine(progress, tables, log_period=PROGRESS_LOG_SECONDS, live=sys.stdout.isatty())
 
 
-def print_summary(pipeline: dlt.Pipeline, tables: List[str], progress: RunProgress, wall_s: float) -> None:
+def print_summary(pipeline: dlt.Pipeline, tables: list[str], progress: RunProgress, wall_s: float) -> None:
     """Rows, pages and wall time per table (child tables indented under their parent), the run's requests
     and 429s, and where the data went.
 
@@ -222,9 +257,11 @@ def print_summary(pipeline: dlt.Pipeline, tables: List[str], progress: RunProgre
         print(f"{table:<{width}}  {counts.get(table, 0):>9,}  {pages:>7,}  {seconds}")
         for child in sorted(name for name in counts if name.startswith(f"{table}__")):
             print(f"{child:<{width}}  {counts[child]:>9,}")
-    print(f"\n{progress.requests:,} requests, {progress.rate_limited:,} 429s waited out"
-          f" ({progress.waited_s:.1f} s held at the rate gate), {wall_s:.1f} s in all")
-    print(f"Loaded into {describe(place_of(pipeline))}")
+    print(
+        f"\n{progress.requests:,} requests, {progress.rate_limited:,} 429s waited out"
+        f" ({progress.waited_s:.1f} s held at the rate gate), {wall_s:.1f} s in all"
+    )
+    print(f"Loaded into {describe(place_of(pipeline) or {})}")
     for line in progress.notes:
         print(line)
 
@@ -238,22 +275,21 @@ def print_models(built: ModelsBuilt) -> None:
 
 def print_incremental_note(pipeline: dlt.Pipeline) -> None:
     """How fresh the subscriber tables are: the rotating reconcile's round, and the rows it read again."""
-    print(freshness(incremental_memory(pipeline)))
+    print(freshness(IncrementalState.of_pipeline(pipeline)))
 
 
-def freshness(memory: Dict[str, Any]) -> str:
+def freshness(state: IncrementalState) -> str:
     """One line on how recently every subscriber row was read again (see ``read.reconcile``)."""
-    since = [rotation.get("read_since") for tables in memory.get("reconcile", {}).values()
-             for rotation in tables.values()]
-    again = f"{memory.get('reconciled', 0):,} rows read again this run"
+    since = [rotation.read_since for rotation in state.rotations()]
+    again = f"{state.reconciled:,} rows read again this run"
     if not since:
         return f"Incremental: read what changed since the last run; no rotating reconcile ({again})"
     if None in since:
         return f"Incremental: the rotating reconcile has not been round every list yet ({again})"
-    return f"Incremental: every subscriber row re-read within the last {memory['runs'] - min(since) + 1} runs ({again})"
+    oldest = min(run for run in since if run is not None)
+    return f"Incremental: every subscriber row re-read within the last {state.runs - oldest + 1} runs ({again})"
 
 
-def main(argv: Optional[Sequence[str]] = None, prog: str = "cm-source load") -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "cm-source load") -> int:
     args = parse_args(argv, prog)
     return run_script(lambda: run(args), debug=args.debug, failure_exit=1)
-

@@ -24,64 +24,114 @@ import io
 import itertools
 import json
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Sequence
+from typing import Any
 
-
-from cm_source.failures import UserError, run_script
 from cm_source import UpsertSettings, mirror_list, upsert_subscribers
-from cm_source.write.actions import ACTIONS, LIST_ACTIONS, run_action
 from cm_source.account_access import api_from_settings
+from cm_source.errors import InputError
+from cm_source.failures import run_script
+from cm_source.write.actions import ACTIONS, LIST_ACTIONS, run_action
 from cm_source.write.lists import list_named
 from cm_source.write.rows import NoEmailColumn
 
-Row = Dict[str, Any]
+Row = dict[str, Any]
 READ_CHUNK = 10_000
 PROGRESS_SECONDS = 5.0
 
 
-class InputError(UserError):
-    """The input cannot be read; nothing was sent."""
-
-
-def parse_args(argv: Optional[Sequence[str]] = None, prog: str = "cm-source push") -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", default="upsert", choices=["upsert", "mirror", *ACTIONS],
-                        help="what to do with the input's people (default: upsert)")
+def parse_args(argv: Sequence[str] | None = None, prog: str = "cm-source push") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--mode",
+        default="upsert",
+        choices=["upsert", "mirror", *ACTIONS],
+        help="what to do with the input's people (default: upsert)",
+    )
     parser.add_argument("--list-id", help="the list to write to (every mode but suppress and unsuppress)")
-    parser.add_argument("--list", dest="list_name", metavar="NAME",
-                        help="the list by its name instead of --list-id (with --client-id when the key sees several clients)")
-    parser.add_argument("--create-list", action="store_true", help="with --list: create the list when no list has that name")
-    parser.add_argument("--unsubscribe-setting", default="AllClientLists", choices=["AllClientLists", "OnlyThisList"],
-                        help="--create-list: what an unsubscribe from the new list does (default: AllClientLists)")
-    parser.add_argument("--confirmed-opt-in", action="store_true", help="--create-list: the new list asks new people to confirm")
+    parser.add_argument(
+        "--list",
+        dest="list_name",
+        metavar="NAME",
+        help="the list by its name instead of --list-id (with --client-id when the key sees several clients)",
+    )
+    parser.add_argument(
+        "--create-list", action="store_true", help="with --list: create the list when no list has that name"
+    )
+    parser.add_argument(
+        "--unsubscribe-setting",
+        default="AllClientLists",
+        choices=["AllClientLists", "OnlyThisList"],
+        help="--create-list: what an unsubscribe from the new list does (default: AllClientLists)",
+    )
+    parser.add_argument(
+        "--confirmed-opt-in", action="store_true", help="--create-list: the new list asks new people to confirm"
+    )
     parser.add_argument("--client-id", help="the client whose suppression list to change (suppress, unsuppress)")
-    parser.add_argument("--removal", default="unsubscribe", choices=["unsubscribe", "delete"],
-                        help="mirror: how members not in the input leave the list (default: unsubscribe)")
-    parser.add_argument("--max-removals", type=int, metavar="N",
-                        help="mirror: refuse to remove more than N members (default: 10%% of the list's members)")
-    parser.add_argument("--plan", help="mirror: where the plan goes, one row per address (default: <input name>.plan.csv in the working directory, query.plan.csv for --query)")
+    parser.add_argument(
+        "--removal",
+        default="unsubscribe",
+        choices=["unsubscribe", "delete"],
+        help="mirror: how members not in the input leave the list (default: unsubscribe)",
+    )
+    parser.add_argument(
+        "--max-removals",
+        type=int,
+        metavar="N",
+        help="mirror: refuse to remove more than N members (default: 10%% of the list's members)",
+    )
+    parser.add_argument(
+        "--plan",
+        help="mirror: where the plan goes, one row per address (default: <input name>.plan.csv in the working"
+        " directory, query.plan.csv for --query)",
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="a .csv, .jsonl/.ndjson, .json (array) or .parquet file")
     source.add_argument("--query", help="SQL whose rows to push (needs --duckdb)")
     parser.add_argument("--duckdb", help="the DuckDB database file --query runs against")
-    parser.add_argument("--map", action="append", default=[], metavar="SOURCE=TARGET",
-                        help="take input column SOURCE as TARGET (email_address, name, mobile_number, consent_to_track,"
-                             " consent_to_send_sms or a custom field); repeatable")
-    parser.add_argument("--map-file", help="a TOML file of SOURCE = \"TARGET\" lines (or under [map]), as --map")
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="SOURCE=TARGET",
+        help="take input column SOURCE as TARGET (email_address, name, mobile_number, consent_to_track,"
+        " consent_to_send_sms or a custom field); repeatable",
+    )
+    parser.add_argument("--map-file", help='a TOML file of SOURCE = "TARGET" lines (or under [map]), as --map')
     parser.add_argument("--delimiter", help="the CSV delimiter (default: detected among comma, semicolon and tab)")
-    parser.add_argument("--encoding", default="utf-8-sig",
-                        help="the input file's text encoding, e.g. cp1252 or latin-1 (default: UTF-8, BOM accepted)")
-    parser.add_argument("--allow-empty", action="store_true",
-                        help="accept an input without rows (upsert and the explicit actions; a mirror never does)")
-    parser.add_argument("--rejects", help="where rejected rows go (default: <input name>.rejects.csv in the working directory, query.rejects.csv for --query)")
+    parser.add_argument(
+        "--encoding",
+        default="utf-8-sig",
+        help="the input file's text encoding, e.g. cp1252 or latin-1 (default: UTF-8, BOM accepted)",
+    )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="accept an input without rows (upsert and the explicit actions; a mirror never does)",
+    )
+    parser.add_argument(
+        "--rejects",
+        help="where rejected rows go (default: <input name>.rejects.csv in the working directory,"
+        " query.rejects.csv for --query)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="validate, plan and report; send nothing")
-    parser.add_argument("--resubscribe", action="store_true", help="re-add people who unsubscribed, bounced or were deleted")
-    parser.add_argument("--consent-to-track-default", default="Unchanged", choices=["Yes", "No", "Unchanged"],
-                        help="ConsentToTrack where the input has no consent_to_track column (default: Unchanged)")
+    parser.add_argument(
+        "--resubscribe", action="store_true", help="re-add people who unsubscribed, bounced or were deleted"
+    )
+    parser.add_argument(
+        "--consent-to-track-default",
+        default="Unchanged",
+        choices=["Yes", "No", "Unchanged"],
+        help="ConsentToTrack where the input has no consent_to_track column (default: Unchanged)",
+    )
     parser.add_argument("--default-region", help="country for national mobile numbers, e.g. GB or AU")
     parser.add_argument("--queue-autoresponders", action="store_true", help="queue subscription-based autoresponders")
-    parser.add_argument("--restart-autoresponders", action="store_true", help="restart subscription-based autoresponders")
+    parser.add_argument(
+        "--restart-autoresponders", action="store_true", help="restart subscription-based autoresponders"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines while it runs, only the summary")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on failure")
     args = parser.parse_args(argv)
@@ -120,7 +170,9 @@ def read_rows(args: argparse.Namespace) -> Iterator[Row]:
                         try:
                             yield json.loads(line)
                         except json.JSONDecodeError as exc:
-                            raise InputError(f"{path} line {number} is not JSON ({exc.msg}): fix or remove it") from None
+                            raise InputError(
+                                f"{path} line {number} is not JSON ({exc.msg}): fix or remove it"
+                            ) from None
         elif suffix == ".parquet":
             import pyarrow.parquet as pq
 
@@ -132,7 +184,7 @@ def read_rows(args: argparse.Namespace) -> Iterator[Row]:
         raise InputError(f"cannot read {args.input or args.duckdb}: {exc}") from None
 
 
-def read_csv(path: Path, encoding: str, delimiter: Optional[str]) -> Iterator[Row]:
+def read_csv(path: Path, encoding: str, delimiter: str | None) -> Iterator[Row]:
     """A CSV as spreadsheets and other tools export it: the whole file is decoded first (so a wrong
     encoding stops the run before anything is sent, naming the line), and the delimiter is detected
     among comma, semicolon and tab unless given."""
@@ -140,7 +192,9 @@ def read_csv(path: Path, encoding: str, delimiter: Optional[str]) -> Iterator[Ro
     try:
         text = raw.decode(encoding)
     except LookupError:
-        raise InputError(f"--encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, cp1252, latin-1)") from None
+        raise InputError(
+            f"--encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, cp1252, latin-1)"
+        ) from None
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(
@@ -155,9 +209,9 @@ def read_csv(path: Path, encoding: str, delimiter: Optional[str]) -> Iterator[Ro
     yield from csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter.replace("\\t", "\t"))
 
 
-def column_map(args: argparse.Namespace) -> Dict[str, str]:
+def column_map(args: argparse.Namespace) -> dict[str, str]:
     """--map-file's pairs, then every --map (a later one wins)."""
-    found: Dict[str, str] = {}
+    found: dict[str, str] = {}
     if args.map_file:
         import tomlkit  # dlt's own TOML library; tomllib is Python 3.11+
 
@@ -186,7 +240,7 @@ def read_duckdb(database: str, query: str) -> Iterator[Row]:
             columns = [d[0] for d in cursor.description]
             while chunk := cursor.fetchmany(READ_CHUNK):
                 for values in chunk:
-                    yield dict(zip(columns, values))
+                    yield dict(zip(columns, values, strict=True))
     except duckdb.Error as exc:
         raise InputError(f"the query failed in {database}: {str(exc).splitlines()[0]}") from None
 
@@ -206,7 +260,7 @@ class ProgressLines:
             print(f"so far: {report.summary()}", flush=True)
 
 
-def output_path(args: argparse.Namespace, option: Optional[str], kind: str) -> Path:
+def output_path(args: argparse.Namespace, option: str | None, kind: str) -> Path:
     """``option`` if given, else ``<input stem>.<kind>.csv`` (``query.<kind>.csv`` for a query)."""
     if option:
         return Path(option)
@@ -228,13 +282,19 @@ def run(args: argparse.Namespace) -> int:
     )
     api = api_from_settings()
     if args.list_name:
-        args.list_id = list_named(api, args.list_name, args.client_id, args.create_list, args.unsubscribe_setting,
-                                  args.confirmed_opt_in)
+        args.list_id = list_named(
+            api, args.list_name, args.client_id, args.create_list, args.unsubscribe_setting, args.confirmed_opt_in
+        )
         print(f"list {args.list_name!r} is {args.list_id}")
     rows = input_rows(args)
     rejects = output_path(args, args.rejects, "rejects")
-    common = {"rejects_path": str(rejects), "checkpoint_path": checkpoint_path(args), "dry_run": args.dry_run,
-              "progress": None if args.quiet else ProgressLines(), "api": api}
+    common = {
+        "rejects_path": str(rejects),
+        "checkpoint_path": checkpoint_path(args),
+        "dry_run": args.dry_run,
+        "progress": None if args.quiet else ProgressLines(),
+        "api": api,
+    }
     try:
         refused = send(args, rows, settings, rejects, common)
     except NoEmailColumn as exc:
@@ -257,18 +317,27 @@ def input_rows(args: argparse.Namespace) -> Iterator[Row]:
             hint = "" if args.mode == "mirror" else "; pass --allow-empty if that is expected"
             raise InputError(f"{what}: nothing to {args.mode}, nothing was sent{hint}")
         return iter(())
-    return ({renames.get(k, k): v for k, v in row.items()} if renames else row
-            for row in itertools.chain([first], rows))
+    return (
+        {renames.get(k, k): v for k, v in row.items()} if renames else row for row in itertools.chain([first], rows)
+    )
 
 
-def send(args: argparse.Namespace, rows: Iterator[Row], settings: UpsertSettings, rejects: Path,
-         common: Dict[str, Any]) -> int:
+def send(
+    args: argparse.Namespace, rows: Iterator[Row], settings: UpsertSettings, rejects: Path, common: dict[str, Any]
+) -> int:
     """The chosen mode's writes; returns how many rows or addresses were refused."""
     if args.mode == "mirror":
         plan = output_path(args, args.plan, "plan")
         try:
-            report = mirror_list(rows, args.list_id, args.removal, max_removals=args.max_removals,
-                                 settings=settings, plan_path=str(plan), **common)
+            report = mirror_list(
+                rows,
+                args.list_id,
+                args.removal,
+                max_removals=args.max_removals,
+                settings=settings,
+                plan_path=str(plan),
+                **common,
+            )
         finally:
             if plan.exists():
                 print(f"the plan, one row per address, is in {plan}")
@@ -285,7 +354,6 @@ def send(args: argparse.Namespace, rows: Iterator[Row], settings: UpsertSettings
     return len(action.refused)
 
 
-def main(argv: Optional[Sequence[str]] = None, prog: str = "cm-source push") -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "cm-source push") -> int:
     args = parse_args(argv, prog)
     return run_script(lambda: run(args), debug=args.debug, failure_exit=2)
-

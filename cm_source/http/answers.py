@@ -7,22 +7,27 @@ The API answers errors as JSON ``{"Code", "Message"}``; these turn into one exce
 from __future__ import annotations
 
 import json
-from typing import Any, Optional, Tuple
+from typing import Any
 
 import orjson
 import pyarrow as pa
 import requests
 
 from ..api_facts import (
-    ACCESS_TOKEN_SETTING, API_KEY_SETTING, BASE_URL_SETTING, CLIENT_ID_SETTING, EXPIRED_TOKEN, INVALID_TOKEN,
-    REFRESH_TOKEN_SETTING, REVOKED_TOKEN,
+    ACCESS_TOKEN_SETTING,
+    API_KEY_SETTING,
+    BASE_URL_SETTING,
+    CLIENT_ID_SETTING,
+    EXPIRED_TOKEN,
+    INVALID_TOKEN,
+    REFRESH_TOKEN_SETTING,
+    REVOKED_TOKEN,
 )
 from ..errors import AccessRefused, CampaignMonitorError, NotFound, RequestRefused, Unavailable
 from .arrow_pages import decode_page
 
 NOT_JSON = object()
-# About a hundred subscribers: from here on Arrow's reader is cheaper than orjson and shaping rows
-# (benchmarks/README.md, "Decoding").
+# About a hundred subscribers: from here on Arrow's reader is the cheaper (docs/performance.md, "Decoding").
 ARROW_MIN_BYTES = 32 * 1024
 
 
@@ -64,7 +69,7 @@ def page_body(response: requests.Response, schema: pa.Schema) -> Any:
     return json_body(response)
 
 
-def error_fields(body: Any) -> Tuple[Optional[int], Optional[str]]:
+def error_fields(body: Any) -> tuple[int | None, str | None]:
     """The ``Code`` and ``Message`` of an error body, where it has them."""
     if not isinstance(body, dict):
         return None, None
@@ -76,11 +81,14 @@ def describe_answer(response: requests.Response, body: Any) -> str:
     if body is NOT_JSON:
         return f"answered {response.status_code} with a body that is not JSON ({response.text[:60]!r})"
     code, message = error_fields(body)
-    return f"answered {response.status_code}" + (f" Code {code}" if code is not None else "") + (
-        f": {str(message).strip()}" if message else "")
+    return (
+        f"answered {response.status_code}"
+        + (f" Code {code}" if code is not None else "")
+        + (f": {str(message).strip()}" if message else "")
+    )
 
 
-def give_up(method: str, path: str, problem: str, attempts: int, response: Optional[requests.Response]) -> Unavailable:
+def give_up(method: str, path: str, problem: str, attempts: int, response: requests.Response | None) -> Unavailable:
     """The error after the last attempt: what came back, and what the user can do about it."""
     if response is not None and response.ok:
         advice = f"check that {BASE_URL_SETTING} is the API's base URL (…/api/v3.3)"
@@ -103,7 +111,7 @@ def check_response(response: requests.Response, body: Any, method: str, path: st
     raise kind(describe_error(method, path, status, code, message), status=status, code=code, path=path, body=body)
 
 
-def error_kind(status: int, code: Optional[int]) -> type:
+def error_kind(status: int, code: int | None) -> type:
     """Which exception an error answer is, so callers catch a kind rather than test a status."""
     if status == 401:
         return AccessRefused
@@ -114,7 +122,7 @@ def error_kind(status: int, code: Optional[int]) -> type:
     return RequestRefused if 400 <= status < 500 else CampaignMonitorError
 
 
-def describe_error(method: str, path: str, status: int, code: Optional[int], message: Optional[str]) -> str:
+def describe_error(method: str, path: str, status: int, code: int | None, message: str | None) -> str:
     """Say what went wrong in the user's terms and which setting fixes it."""
     answer = f"{status}" + (f" Code {code}" if code is not None else "") + (f": {message.strip()}" if message else "")
     request = f"{method} {path}"

@@ -11,7 +11,8 @@ decoded as plain JSON instead, so Arrow never changes what is loaded.
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.json as pa_json
@@ -27,7 +28,7 @@ def envelope_schema(fields: Mapping[str, pa.DataType]) -> pa.Schema:
     return pa.schema([(ROWS_FIELD, pa.list_(pa.struct(list(fields.items()))))])
 
 
-def decode_page(content: bytes, schema: pa.Schema) -> Optional[pa.Table]:
+def decode_page(content: bytes, schema: pa.Schema) -> pa.Table | None:
     """The envelope as a one-row table, or None where Arrow cannot read it as the catalogue declares it."""
     try:
         table = pa_json.read_json(
@@ -55,7 +56,7 @@ def _holds_time(kind: pa.DataType) -> bool:
     return any(_holds_time(kind.field(i).type) for i in range(kind.num_fields))
 
 
-def envelope_parts(envelope: pa.Table) -> Optional[Tuple[pa.Table, int, int]]:
+def envelope_parts(envelope: pa.Table) -> tuple[pa.Table, int, int] | None:
     """A decoded envelope's rows (one column per field), page count and total; None without a page count."""
     names = envelope.column_names
     try:
@@ -70,8 +71,9 @@ def envelope_parts(envelope: pa.Table) -> Optional[Tuple[pa.Table, int, int]]:
     return rows, pages, int(total) if total is not None else rows.num_rows
 
 
-def key_values(rows: pa.Table, row_key: Sequence[str]) -> List[Any]:
+def key_values(rows: pa.Table, row_key: Sequence[str]) -> list[Any]:
     """Each row's key as ``paging.unseen`` hashes it: the one field's value, or a tuple of several."""
-    columns = [rows.column(name).to_pylist() if name in rows.column_names else [None] * rows.num_rows
-               for name in row_key]
-    return columns[0] if len(columns) == 1 else list(zip(*columns))
+    columns = [
+        rows.column(name).to_pylist() if name in rows.column_names else [None] * rows.num_rows for name in row_key
+    ]
+    return columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import requests
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
+from dlt.sources.helpers.rest_client.typing import HTTPMethod
 from requests.adapters import HTTPAdapter
 
 from ..api_facts import BASE_URL, BASE_URL_SETTING, EXPIRED_TOKEN
@@ -62,9 +64,9 @@ class CampaignMonitorAPI:
         api_key: str,
         base_url: str = BASE_URL,
         retry: RetryPolicy = RetryPolicy(),
-        session: Optional[requests.Session] = None,
+        session: requests.Session | None = None,
         max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
-        oauth: Optional[OAuthTokens] = None,
+        oauth: OAuthTokens | None = None,
     ) -> None:
         if not api_key and oauth is None:
             raise CampaignMonitorError(MISSING_KEY)
@@ -77,8 +79,8 @@ class CampaignMonitorAPI:
         # Admits every request of every reader thread: a slot in flight, within the announced budget.
         self._pacer = RequestPacer(max_concurrent_requests, retry.sleep)
         # Told of every answer: its status and the seconds this request waited at the rate gate (progress).
-        self.observer: Optional[Callable[[int, float], None]] = None
-        self._account_now: Optional[datetime] = None
+        self.observer: Callable[[int, float], None] | None = None
+        self._account_now: datetime | None = None
         self._system_date_asked = False
         self._system_date_lock = threading.Lock()
         if session is None:
@@ -92,7 +94,7 @@ class CampaignMonitorAPI:
             session=session,
         )
 
-    def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET one resource and return its decoded JSON, or raise a ``CampaignMonitorError``."""
         return self._send("GET", path, params=dict(params or {}))
 
@@ -112,12 +114,12 @@ class CampaignMonitorAPI:
         """PUT with query parameters and no body (``unsuppress.json?email=``); retried like a DELETE."""
         return self._send("PUT", path, write_body, params=dict(params))
 
-    def get_page(self, schema: pa.Schema, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:
+    def get_page(self, schema: pa.Schema, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET one page of a large table, decoded by Arrow as ``schema`` declares where it can (see ``arrow_pages``)."""
         return self._send("GET", path, decode=partial(page_body, schema=schema), params=dict(params or {}))
 
     def _send(
-        self, method: str, path: str, decode: Callable[[requests.Response], Any] = json_body, **kwargs: Any
+        self, method: HTTPMethod, path: str, decode: Callable[[requests.Response], Any] = json_body, **kwargs: Any
     ) -> Any:
         """One request, retried on 429, 5xx, dropped connections, timeouts and cut-short bodies.
 
@@ -128,7 +130,7 @@ class CampaignMonitorAPI:
         attempt = 0
         while attempt < self.retry.max_attempts:
             attempt += 1
-            response: Optional[requests.Response] = None
+            response: requests.Response | None = None
             try:
                 ticket = self._pacer.admit()
                 try:
@@ -160,13 +162,13 @@ class CampaignMonitorAPI:
         first refreshes it) and resend."""
         return self.oauth is not None and response.status_code == 401 and error_fields(body)[0] == EXPIRED_TOKEN
 
-    def _hold_after(self, response: Optional[requests.Response], attempt: int) -> Optional[float]:
+    def _hold_after(self, response: requests.Response | None, attempt: int) -> float | None:
         """How long every reader holds off after a 429 that will be tried again: its reset, or a backoff."""
         if response is None or response.status_code != 429 or attempt >= self.retry.max_attempts:
             return None
         return self.retry.wait_after(response, attempt)
 
-    def get_array(self, path: str, params: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+    def get_array(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """GET a collection that the API answers as a bare JSON array (it cannot be paged)."""
         body = self.get(path, params)
         if not isinstance(body, list):
@@ -176,13 +178,14 @@ class CampaignMonitorAPI:
             )
         return body
 
-    def get_object(self, path: str, rows_at: str = "") -> List[Dict[str, Any]]:
+    def get_object(self, path: str, rows_at: str = "") -> list[dict[str, Any]]:
         """GET an endpoint that answers one JSON object: that object as one row, or the array under ``rows_at``."""
         body = self.get(path)
         rows = body.get(rows_at, []) if rows_at and isinstance(body, dict) else [body]
         if not isinstance(body, dict) or not isinstance(rows, list):
             raise CampaignMonitorError(
-                f"GET {path}: expected a JSON object" + (f" with a {rows_at} array" if rows_at else "")
+                f"GET {path}: expected a JSON object"
+                + (f" with a {rows_at} array" if rows_at else "")
                 + f", got {type(body).__name__}: check {BASE_URL_SETTING}",
                 path=path,
             )
@@ -191,10 +194,10 @@ class CampaignMonitorAPI:
     def get_pages(
         self,
         path: str,
-        params: Optional[Mapping[str, Any]] = None,
+        params: Mapping[str, Any] | None = None,
         row_key: Sequence[str] = (),
         changed_since_param: str = "",
-        columns: Optional[pa.Schema] = None,
+        columns: pa.Schema | None = None,
     ) -> Iterator[Any]:
         """Every row of a paged envelope once, page by page, even while the data moves (see ``paging``).
 
@@ -202,8 +205,9 @@ class CampaignMonitorAPI:
         can read it, else as a list of rows.
         """
         get = self.get if columns is None else partial(self.get_page, columns)
-        return every_row_once(get, self.system_date, path, params, row_key, changed_since_param,
-                              read_ahead=self.max_concurrent_requests)
+        return every_row_once(
+            get, self.system_date, path, params, row_key, changed_since_param, read_ahead=self.max_concurrent_requests
+        )
 
     def system_date(self) -> str:
         """The account's local "now" as the ``date`` filter takes it, a minute early to be safe.
@@ -213,13 +217,13 @@ class CampaignMonitorAPI:
         now = self.account_now()
         return (now - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M") if now else ""
 
-    def account_now(self) -> Optional[datetime]:
+    def account_now(self) -> datetime | None:
         """The account's local time (``systemdate.json``), asked once per run; None if it does not say."""
         with self._system_date_lock:  # readers on several threads may ask at once; ask the API once
             if not self._system_date_asked:
                 body = self.get("systemdate.json")
                 try:
-                    self._account_now = datetime.fromisoformat(str(body.get("SystemDate")))  # type: ignore[union-attr]
+                    self._account_now = datetime.fromisoformat(str(body.get("SystemDate")))
                 except (AttributeError, ValueError):
                     self._account_now = None
                 self._system_date_asked = True

@@ -20,8 +20,8 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional, Tuple
 from urllib.parse import urlsplit
 
 import requests
@@ -58,8 +58,9 @@ class OAuthTokens(requests.auth.AuthBase):
     """The current access and refresh tokens, shared by every thread of a run; requests carry the
     access token as ``Authorization: Bearer``."""
 
-    def __init__(self, access_token: str, refresh_token: str, base_url: str,
-                 token_file: Optional[Path] = DEFAULT_TOKEN_FILE) -> None:
+    def __init__(
+        self, access_token: str, refresh_token: str, base_url: str, token_file: Path | None = DEFAULT_TOKEN_FILE
+    ) -> None:
         self.token_file = Path(token_file) if token_file else None
         self.access_token, self.refresh_token = self._saved() or (access_token, refresh_token)
         self.url = token_url(base_url)
@@ -94,10 +95,14 @@ class OAuthTokens(requests.auth.AuthBase):
                 self.refreshes += 1
                 self._save()
 
-    def _refreshed(self, session: requests.Session) -> Tuple[str, str]:
+    def _refreshed(self, session: requests.Session) -> tuple[str, str]:
         """A new pair for the refresh token, from the token endpoint."""
-        response = session.post(self.url, data={"grant_type": "refresh_token", "refresh_token": self.refresh_token},
-                                timeout=REFRESH_TIMEOUT_SECONDS, auth=None)
+        response = session.post(
+            self.url,
+            data={"grant_type": "refresh_token", "refresh_token": self.refresh_token},
+            timeout=REFRESH_TIMEOUT_SECONDS,
+            auth=None,
+        )
         body = _json(response)
         if response.status_code != 200 or not body.get("access_token") or not body.get("refresh_token"):
             error = body.get("error") or f"HTTP {response.status_code}"
@@ -125,7 +130,7 @@ class OAuthTokens(requests.auth.AuthBase):
                 f" {TOKEN_FILE_LOCK_SECONDS:.0f} s without finishing its refresh: stop that process, then run again"
             ) from None
 
-    def _saved(self) -> Optional[Tuple[str, str]]:
+    def _saved(self) -> tuple[str, str] | None:
         if self.token_file is None or not self.token_file.exists():
             return None
         try:

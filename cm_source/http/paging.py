@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Deque, Dict, Iterator, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any
 
 import pyarrow as pa
 
@@ -18,7 +19,7 @@ from ..api_facts import BASE_URL_SETTING, MAX_PAGE_SIZE
 from ..errors import CampaignMonitorError
 from .arrow_pages import envelope_parts, key_values
 
-Row = Dict[str, Any]
+Row = dict[str, Any]
 Get = Callable[[str, Mapping[str, Any]], Any]  # one GET: path and query to decoded JSON
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def every_row_once(
     get: Get,
     system_date: Callable[[], str],
     path: str,
-    params: Optional[Mapping[str, Any]] = None,
+    params: Mapping[str, Any] | None = None,
     row_key: Sequence[str] = (),
     changed_since_param: str = "",
     max_passes: int = 3,
@@ -44,7 +45,7 @@ def every_row_once(
     began (``changed_since_param``, the account's local time from ``system_date``).
     """
     since = ""
-    yielded: Set[int] = set()
+    yielded: set[int] = set()
     for number in range(max_passes):
         # The first pass can only meet a row twice within itself; sharing the set halves memory.
         seen_this_pass = yielded if number == 0 else set()
@@ -66,7 +67,7 @@ def every_row_once(
     )
 
 
-def unseen(rows: Any, row_key: Sequence[str], yielded: Set[int], seen: Set[int]) -> Any:
+def unseen(rows: Any, row_key: Sequence[str], yielded: set[int], seen: set[int]) -> Any:
     """The rows (a list, or an Arrow table) not yet yielded, remembering every key met in this pass.
 
     Keys are kept as their hashes, less than half the memory of the e-mail addresses themselves;
@@ -88,13 +89,17 @@ def unseen(rows: Any, row_key: Sequence[str], yielded: Set[int], seen: Set[int])
         return rows
     if isinstance(rows, pa.Table):
         return rows.filter(pa.array(fresh, pa.bool_()))
-    return [row for row, new in zip(rows, fresh) if new]
+    return [row for row, new in zip(rows, fresh, strict=True) if new]
 
 
 def one_pass(
-    get: Get, path: str, params: Optional[Mapping[str, Any]], read_ahead: int, first: int = 1,
-    count: Optional[int] = None,
-) -> Iterator[Tuple[Any, int, int]]:
+    get: Get,
+    path: str,
+    params: Mapping[str, Any] | None,
+    read_ahead: int,
+    first: int = 1,
+    count: int | None = None,
+) -> Iterator[tuple[Any, int, int]]:
     """Pages first..NumberOfPages (at most ``count`` of them) at the API's largest page size, each with
     its total and page count.
 
@@ -104,11 +109,12 @@ def one_pass(
     people on one) is read side by side rather than a page at a time. Pages still reach the caller in
     order, so paging's checks are the same.
     """
+
     def fetch(page: int) -> Any:
         return get(path, {**(params or {}), "page": page, "pagesize": MAX_PAGE_SIZE})
 
-    readers: Optional[ThreadPoolExecutor] = None  # only for reads of several pages
-    answers: Deque[Future] = deque()
+    readers: ThreadPoolExecutor | None = None  # only for reads of several pages
+    answers: deque[Future] = deque()
     try:
         page, body, requested = first, fetch(first), first
         while True:
@@ -129,7 +135,7 @@ def one_pass(
             readers.shutdown(wait=False)
 
 
-def read_envelope(body: Any, path: str) -> Tuple[Any, int, int]:
+def read_envelope(body: Any, path: str) -> tuple[Any, int, int]:
     """Check a paged envelope and return its rows (a list, or an Arrow table), page count and total.
 
     A bare array here means the server speaks v3.2 (or is not Campaign Monitor): loading it as

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, Set
 
 import requests
 
@@ -44,10 +44,10 @@ class Announced:
 
     remaining: int
     reset_s: float
-    limit: Optional[int]
+    limit: int | None
 
     @classmethod
-    def read(cls, response: requests.Response) -> Optional["Announced"]:
+    def read(cls, response: requests.Response) -> Announced | None:
         remaining = seconds_header(response, "X-RateLimit-Remaining")
         reset = seconds_header(response, "X-RateLimit-Reset")
         if remaining is None or reset is None:
@@ -85,10 +85,10 @@ class RequestPacer:
         self._sleep = sleep
         self._clock = clock
         self._changed = threading.Condition()
-        self._in_flight: Set[int] = set()
+        self._in_flight: set[int] = set()
         self._sent = 0
         self._held_until = 0.0
-        self._left: Optional[int] = None  # None: no answer of the current window yet
+        self._left: int | None = None  # None: no answer of the current window yet
         self._window_ends = 0.0
         self._window_began = -math.inf
         self._sent_in_window = 0
@@ -134,7 +134,7 @@ class RequestPacer:
             self.margin, self.shared_in_flight = 0, self.max_in_flight
         self._others_seen = False
 
-    def answered(self, ticket: Ticket, response: Optional[requests.Response], hold_s: Optional[float] = None) -> None:
+    def answered(self, ticket: Ticket, response: requests.Response | None, hold_s: float | None = None) -> None:
         """Note an answer (None: no answer came): free its slot, and learn the budget it announces.
         ``hold_s`` holds every reader that long after a 429 that will be retried."""
         with self._changed:
@@ -167,7 +167,7 @@ class RequestPacer:
         else:
             self._left, self._window_ends = min(self._left, left), min(self._window_ends, ends)
 
-    def _refused(self, now: float, announced: Optional[Announced], hold_s: Optional[float]) -> None:
+    def _refused(self, now: float, announced: Announced | None, hold_s: float | None) -> None:
         if announced is None:
             if now - self._last_cut >= CUT_INTERVAL_SECONDS:
                 self.allowed_in_flight = max(1, self.allowed_in_flight // 2)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import requests
 
@@ -23,7 +23,7 @@ RETRY_EXCEPTIONS = (
 )
 
 
-def seconds_header(response: requests.Response, name: str) -> Optional[float]:
+def seconds_header(response: requests.Response, name: str) -> float | None:
     """A header that counts seconds (or requests), None when absent or not a number."""
     try:
         return max(float(response.headers[name]), 0.0)
@@ -45,7 +45,7 @@ class RetryPolicy:
         """Exponential backoff with jitter, so parallel readers do not retry in step."""
         return min(self.backoff_seconds * 2 ** (attempt - 1), self.max_wait_seconds) * random.uniform(0.5, 1.0)
 
-    def wait_after(self, response: Optional[requests.Response], attempt: int) -> float:
+    def wait_after(self, response: requests.Response | None, attempt: int) -> float:
         """A 429's ``X-RateLimit-Reset`` where it gives one, else the backoff."""
         reset = seconds_header(response, "X-RateLimit-Reset") if response is not None else None
         if response is not None and response.status_code == 429 and reset is not None:

@@ -8,18 +8,19 @@ read do not shift what the next call returns: walking back meets every message o
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set
+from typing import Any
 
 from ..api_facts import BASE_URL_SETTING, TIMELINE_COUNT
 from ..errors import CampaignMonitorError
 
-Message = Dict[str, Any]
-Get = Callable[[Mapping[str, Any]], List[Message]]  # one call: cursor parameters to the messages it answered
+Message = dict[str, Any]
+Get = Callable[[Mapping[str, Any]], list[Message]]  # one call: cursor parameters to the messages it answered
 MESSAGE_ID, SENT_AT = "MessageID", "SentAt"
 
 
-def sent_at(message: Mapping[str, Any]) -> Optional[datetime]:
+def sent_at(message: Mapping[str, Any]) -> datetime | None:
     """When a message was sent, as a UTC instant; None when its ``SentAt`` carries no offset to place it."""
     try:
         moment = datetime.fromisoformat(str(message.get(SENT_AT)))
@@ -28,11 +29,12 @@ def sent_at(message: Mapping[str, Any]) -> Optional[datetime]:
     return moment.astimezone(timezone.utc) if moment.tzinfo is not None else None
 
 
-def walk_back(get: Get, before: Optional[str] = None, far_enough: Callable[[List[Message]], bool] = lambda _: False
-              ) -> Iterator[List[Message]]:
+def walk_back(
+    get: Get, before: str | None = None, far_enough: Callable[[list[Message]], bool] = lambda _: False
+) -> Iterator[list[Message]]:
     """The timeline from its newest message (or from the one just older than ``before``) back to its
     oldest, a call at a time; it stops early after a call that ``far_enough`` accepts."""
-    previous: Set[str] = set()
+    previous: set[str] = set()
     while True:
         page = _messages(get({"count": TIMELINE_COUNT, **({"sentBeforeID": before} if before else {})}), "sentBeforeID")
         fresh = [row for row in page if row[MESSAGE_ID] not in previous]
@@ -44,7 +46,7 @@ def walk_back(get: Get, before: Optional[str] = None, far_enough: Callable[[List
         before, previous = page[-1][MESSAGE_ID], {row[MESSAGE_ID] for row in page}
 
 
-def newer_than(get: Get, newest: str, newest_sent: Optional[datetime]) -> Iterator[List[Message]]:
+def newer_than(get: Get, newest: str, newest_sent: datetime | None) -> Iterator[list[Message]]:
     """Every message sent after ``newest`` (the newest one loaded before), each once.
 
     ``sentAfterID`` answers at most one call's worth. A full answer may be the messages just after
@@ -52,7 +54,7 @@ def newer_than(get: Get, newest: str, newest_sent: Optional[datetime]) -> Iterat
     already met (or one sent before ``newest``) fills any gap beneath it, and asking after its newest
     message goes on above it, so nothing between is skipped.
     """
-    met: Set[str] = {newest}
+    met: set[str] = {newest}
     after = newest
     while True:
         page = _messages(get({"count": TIMELINE_COUNT, "sentAfterID": after}), "sentAfterID")
@@ -74,7 +76,7 @@ def newer_than(get: Get, newest: str, newest_sent: Optional[datetime]) -> Iterat
         after = page[0][MESSAGE_ID]
 
 
-def _until_met(page: List[Message], met: Set[str], newest_sent: Optional[datetime]) -> List[Message]:
+def _until_met(page: list[Message], met: set[str], newest_sent: datetime | None) -> list[Message]:
     """The messages of a walk back before the first one already met or sent before the old newest."""
     for position, row in enumerate(page):
         sent = sent_at(row)
@@ -83,7 +85,7 @@ def _until_met(page: List[Message], met: Set[str], newest_sent: Optional[datetim
     return page
 
 
-def _messages(body: Any, cursor: str) -> List[Message]:
+def _messages(body: Any, cursor: str) -> list[Message]:
     if not isinstance(body, list) or not all(isinstance(row, dict) and row.get(MESSAGE_ID) for row in body):
         raise CampaignMonitorError(
             f"GET transactional/messages ({cursor}): expected an array of messages with a MessageID each:"
@@ -92,7 +94,7 @@ def _messages(body: Any, cursor: str) -> List[Message]:
     return body
 
 
-def _repeated(cursor: str, message_id: Optional[str]) -> CampaignMonitorError:
+def _repeated(cursor: str, message_id: str | None) -> CampaignMonitorError:
     return CampaignMonitorError(
         f"GET transactional/messages answered the same messages again for {cursor}={message_id}: the server"
         f" does not page the timeline by message ID; check {BASE_URL_SETTING}"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
 from functools import partial
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
+from typing import Any
 
 import dlt
 from dlt.common.pipeline import current_pipeline
@@ -14,30 +15,33 @@ from ..api_facts import API_KEY_SETTING, BASE_URL_SETTING, CLIENT_ID_SETTING
 from ..errors import AccessRefused, CampaignMonitorError
 from ..http import CampaignMonitorAPI
 from ..http.arrow_pages import envelope_schema
+from ..http.paging import Row
 from ..http.timeline import walk_back
-from .catalogue import ENDPOINTS, Endpoint, query_ids, read_under
+from .catalogue import ENDPOINTS, AskedPerListing, Endpoint, Shape, Sync, query_ids, read_under
 from .columnar import gathered, page_fields, release_unused_memory
 from .destinations import holds_nested_arrow
 from .fan_out import read_concurrently
 from .feature_refusals import FeatureRefusals
 from .incremental import LEFT_COLUMN, IncrementalRun, removals
 from .incremental_reads import read_incrementally
-from .progress import RunProgress
 from .page_rules import PageRules
+from .progress import RunProgress
 from .reconcile import loaded_addresses
 from .rows import ReadRow, shape_page, shape_row
 from .time_zones import LocalTime
-
-Row = Mapping[str, Any]
 
 
 class AccountReader:
     """Reads one account: every row stamped with the IDs it was read under, its times in UTC."""
 
     def __init__(
-        self, api: CampaignMonitorAPI, local_time: LocalTime, reports_from: Optional[date],
-        nested_as_text: Optional[bool] = None, incremental: Optional[IncrementalRun] = None,
-        progress: Optional[RunProgress] = None,
+        self,
+        api: CampaignMonitorAPI,
+        local_time: LocalTime,
+        reports_from: date | None,
+        nested_as_text: bool | None = None,
+        incremental: IncrementalRun | None = None,
+        progress: RunProgress | None = None,
     ) -> None:
         self.api = api
         self.progress = progress or RunProgress()
@@ -47,11 +51,11 @@ class AccountReader:
         self.nested_as_text = nested_as_text
         self.incremental = incremental  # None: a full refresh
         self.refusals = FeatureRefusals()
-        self.clients_now: List[str] = []  # the clients this run reads, once the root is listed
+        self.clients_now: list[str] = []  # the clients this run reads, once the root is listed
         # Also on a full refresh: a table an earlier incremental run loaded keeps its hard-delete hint.
         _DLT_LOGGER.addFilter(_expected_notice)
 
-    def read_root(self, endpoint: Endpoint, only: Optional[str]) -> Iterator[List[ReadRow]]:
+    def read_root(self, endpoint: Endpoint, only: str | None) -> Iterator[list[ReadRow]]:
         """A table read under nothing (clients): the one row asked for, or every row the key can list,
         each completed by its ``details``."""
         self.progress.attach()
@@ -64,13 +68,13 @@ class AccountReader:
             self.progress.page(endpoint.table)
         yield rows
 
-    def completed(self, endpoint: Endpoint, rows: List[Row]) -> List[Row]:
+    def completed(self, endpoint: Endpoint, rows: list[Row]) -> list[Row]:
         """Rows as listed, each completed by its ``details`` request where the table has one."""
         if not endpoint.details or endpoint.with_details is None:
             return rows
         return [endpoint.with_details(dict(row), self.api.get(endpoint.details.format(**row))) for row in rows]
 
-    def _listed(self, endpoint: Endpoint) -> List[Row]:
+    def _listed(self, endpoint: Endpoint) -> list[Row]:
         try:
             return self.api.get_array(endpoint.path, endpoint.params)
         except AccessRefused as exc:
@@ -92,10 +96,15 @@ class AccountReader:
             self.progress.attach()
             as_text = endpoint.columnar and self.nested_as_text_here()
             parents = [
-                row for row in (parent_rows if isinstance(parent_rows, list) else [parent_rows])
+                row
+                for row in (parent_rows if isinstance(parent_rows, list) else [parent_rows])
                 if not endpoint.campaign_report or self.reports_wanted(row)
             ]
-            plan = self.incremental.plan(endpoint) if self.incremental is not None and endpoint.sync else None
+            plan = (
+                self.incremental.plan(endpoint)
+                if self.incremental is not None and endpoint.sync is not Sync.IN_FULL
+                else None
+            )
             readers = []
             for row in parents:
                 ids = {name: row[name] for name in id_names}
@@ -105,10 +114,12 @@ class AccountReader:
                     reader = partial(read_incrementally, self, plan, ids, row.zone, as_text)
                 else:
                     continue
-                readers.append(partial(self.refusals.unless_refused, endpoint, ids, reader) if endpoint.feature else reader)
+                readers.append(
+                    partial(self.refusals.unless_refused, endpoint, ids, reader) if endpoint.feature else reader
+                )
             hints = dlt.mark.make_hints(**plan.hints) if plan is not None and plan.hints else None
             with self.progress.reading(endpoint.table):
-                if plan is not None and endpoint.sync == "state_changes" and not plan.reload:
+                if plan is not None and endpoint.sync is Sync.STATE_CHANGES and not plan.reload:
                     yield from self.rows_of_gone_lists(plan)
                 read_any = False
                 for item in gathered(read_concurrently(readers, self.api.max_concurrent_requests)):
@@ -133,12 +144,17 @@ class AccountReader:
                 rules = PageRules(endpoint, {"ClientID": client_id, "ListID": list_id}, None, self.local_time)
                 yield shape_page(removals(endpoint, emails), rules, self.nested_as_text_here() and endpoint.columnar)
 
-    def _list_ids_of(self, client_id: str) -> List[str]:
+    def _list_ids_of(self, client_id: str) -> list[str]:
         return [str(row["ListID"]) for row in self.api.get_array(f"clients/{client_id}/lists.json")]
 
     def read_endpoint(
-        self, endpoint: Endpoint, ids: Mapping[str, str], zone: Any, nested_as_text: bool,
-        params: Optional[Mapping[str, str]] = None, keep: Optional[Callable[[Any], Any]] = None,
+        self,
+        endpoint: Endpoint,
+        ids: Mapping[str, str],
+        zone: Any,
+        nested_as_text: bool,
+        params: Mapping[str, str] | None = None,
+        keep: Callable[[Any], Any] | None = None,
         keep_takes_arrow: bool = False,
     ) -> Iterator[Any]:
         """Stream one endpoint under one parent, page by page, each page shaped by the catalogue's rules.
@@ -154,46 +170,54 @@ class AccountReader:
         yield from gathered(shape_page(rows, rules, nested_as_text) for rows in kept if len(rows))
 
     def pages(
-        self, endpoint: Endpoint, path: str, params: Optional[Mapping[str, str]] = None, as_arrow: bool = False
+        self, endpoint: Endpoint, path: str, params: Mapping[str, str] | None = None, as_arrow: bool = False
     ) -> Iterator[Any]:
         """The rows of one request, or of each page of a paged one, as the API sent them; with
         ``as_arrow`` a columnar table's page may come as Arrow decoded it (``http.arrow_pages``)."""
         query = {**endpoint.params, **(params or {})}
         self.progress.started(endpoint.table)
-        if endpoint.shape == "paged":
+        if endpoint.shape is Shape.PAGED:
             columns = envelope_schema(page_fields(endpoint)) if as_arrow and endpoint.columnar else None
             answers: Iterator[Any] = self.api.get_pages(
-                path, query, row_key=endpoint.row_key, changed_since_param=endpoint.changed_since_param,
+                path,
+                query,
+                row_key=endpoint.row_key,
+                changed_since_param=endpoint.changed_since_param,
                 columns=columns,
             )
-        elif endpoint.shape == "timeline":
+        elif endpoint.shape is Shape.TIMELINE:
             yield from walk_back(self.timeline(endpoint, path, query))  # each call counted as a page
             return
-        elif endpoint.shape == "array":
+        elif endpoint.shape is Shape.ARRAY:
             answers = iter([self.api.get_array(path, query)])
-        elif endpoint.each:
-            answers = self.each_answer(endpoint, path, query)
+        elif endpoint.asked_per is not None:
+            answers = self.each_answer(endpoint, endpoint.asked_per, path, query)
         else:
             answers = iter([self.api.get_object(path, endpoint.rows_at)])
         for page in answers:
             self.progress.page(endpoint.table)
             yield self.completed(endpoint, page) if endpoint.details else page
 
-    def timeline(self, endpoint: Endpoint, path: str, query: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], List[Row]]:
+    def timeline(
+        self, endpoint: Endpoint, path: str, query: Mapping[str, Any]
+    ) -> Callable[[Mapping[str, Any]], list[Row]]:
         """One call of a timeline, cursor parameters in, messages out, counted as a page."""
-        def get(cursor: Mapping[str, Any]) -> List[Row]:
+
+        def get(cursor: Mapping[str, Any]) -> list[Row]:
             messages = self.api.get_array(path, {**query, **cursor})
             self.progress.page(endpoint.table)
             return messages
 
         return get
 
-    def each_answer(self, endpoint: Endpoint, path: str, query: Mapping[str, Any]) -> Iterator[List[Row]]:
+    def each_answer(
+        self, endpoint: Endpoint, asked_per: AskedPerListing, path: str, query: Mapping[str, Any]
+    ) -> Iterator[list[Row]]:
         """An object endpoint asked once per row of each listing (statistics per smart email and per
         group), each answer one row stamped with what it was asked for and the window it covers."""
         ids = {name: value for name, value in query.items() if name in endpoint.query_ids}
-        window = self.window(endpoint.window_days)
-        for each in endpoint.each:
+        window = self.window(asked_per.window_days)
+        for each in asked_per.listings:
             for listed in self.api.get_array(each.path, {**each.params, **ids}):
                 asked = listed.get(each.field)
                 answer = self.api.get(path, {**query, **window, each.param: asked})
@@ -205,7 +229,7 @@ class AccountReader:
                 row = {key: value for key, value in answer.items() if key != "Query"}
                 yield [{**row, each.stamp_as: asked, "From": window.get("from"), "To": window.get("to")}]
 
-    def window(self, days: int) -> Dict[str, str]:
+    def window(self, days: int) -> dict[str, str]:
         """``from`` and ``to`` for the last ``days`` days up to the account's today; none for 0."""
         if not days:
             return {}

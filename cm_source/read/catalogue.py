@@ -6,21 +6,33 @@ Adding a table is adding a row here; ``source.py`` builds every resource from th
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Literal, Mapping, Optional, Tuple
+from enum import Enum
+from typing import Any
 
 from ..api_facts import STATISTICS_DAYS, SUBSCRIBER_PARAMS, SUBSCRIBER_STATES
 
-# How the API answers: a bare JSON array, a v3.3 paged envelope, one object (one row, or the array
-# found under ``rows_at``), or the transactional timeline (bare arrays paged by message ID).
-Shape = Literal["array", "paged", "object", "timeline"]
 
-# How an incremental run reads a table; a full refresh (the default) reads every table in full.
-# "": in full every run (one or a few requests). "state_changes": a list's subscribers in one state,
-# from the list's cursor, leavers removed. "new_events": events appended from a cursor per parent.
-# "once": read once per parent, then kept. "recent": re-read for recently sent campaigns, else kept.
-# "timeline": messages sent after the newest loaded, and those sent recently again, merged by key.
-Sync = Literal["", "state_changes", "new_events", "once", "recent", "timeline"]
+class Shape(Enum):
+    """How the API answers."""
+
+    ARRAY = "array"  # a bare JSON array
+    PAGED = "paged"  # a v3.3 paged envelope
+    OBJECT = "object"  # one object: one row, or the array found under ``rows_at``
+    TIMELINE = "timeline"  # the transactional timeline: bare arrays paged by message ID
+
+
+class Sync(Enum):
+    """How an incremental run reads a table; a full refresh (the default) reads every table in full."""
+
+    IN_FULL = "in_full"  # in full every run (one or a few requests)
+    STATE_CHANGES = "state_changes"  # a list's subscribers in one state, from the list's cursor, leavers removed
+    NEW_EVENTS = "new_events"  # events appended from a cursor per parent
+    ONCE = "once"  # read once per parent, then kept
+    RECENT = "recent"  # re-read for recently sent campaigns, else kept
+    TIMELINE = "timeline"  # messages sent after the newest loaded, and those sent recently again, merged by key
+
 
 TRANSACTIONAL = "transactional email"  # a feature an account may not have (see Endpoint.feature)
 
@@ -41,40 +53,57 @@ class Each:
 
 
 @dataclass(frozen=True)
+class RowZones:
+    """Where a table's times take their zone from beyond the client's (the default): a field naming the
+    zone of the tables read under each row (a client's ``TimeZone``), and timestamps that name their own
+    (a scheduled campaign's ``DateScheduled`` in ``ScheduledTimeZone``)."""
+
+    for_children: str = ""
+    per_timestamp: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AskedPerListing:
+    """An object endpoint asked once per row of other listings instead of once (transactional statistics,
+    per smart email and per group), over the last ``window_days`` days up to the account's today."""
+
+    listings: tuple[Each, ...]
+    window_days: int = 0
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """How one table is read: where from, in what shape, its key and what it is read under."""
 
     table: str
     path: str  # relative to the base URL; {ClientID}, {ListID}, … are the IDs the row is read under
     shape: Shape
-    primary_key: Tuple[str, ...]  # empty for event rows, which have no natural key
-    parent: Optional[str] = None  # the table whose rows this one is read under, one request per row
-    hands_down: Tuple[str, ...] = ()  # the fields of this table's rows that its children are read under
+    primary_key: tuple[str, ...]  # empty for event rows, which have no natural key
+    parent: str | None = None  # the table whose rows this one is read under, one request per row
+    hands_down: tuple[str, ...] = ()  # the fields of this table's rows that its children are read under
     campaign_report: bool = False  # read only under campaigns sent on or after ``reports_sent_after``
     details: str = ""  # a GET per row whose answer completes it ({ClientID}, … from the row)
-    with_details: Optional[Callable[[Dict[str, Any], Any], Dict[str, Any]]] = None  # row + that answer -> row
-    zone_from: str = ""  # the field naming the time zone of this row's times and of its children's
+    with_details: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None  # row + that answer -> row
+    zones: RowZones = RowZones()  # where times take their zone from, when not only the client's
     rows_at: str = ""  # for an "object" answer: the array in it that holds the rows
     params: Mapping[str, str] = field(default_factory=dict)
-    timestamps: Tuple[str, ...] = ()  # API fields holding "YYYY-MM-DD HH:MM:SS" local times
-    zone_field: Mapping[str, str] = field(default_factory=dict)  # timestamp → the row field naming its zone
-    integers: Tuple[str, ...] = ()  # fields the API sends as a number or as a numeric string
-    always_text: Tuple[str, ...] = ()  # text fields the API may leave out; their columns exist regardless
-    floats: Tuple[str, ...] = ()  # numbers that are sometimes whole: typed so pages agree
+    timestamps: tuple[str, ...] = ()  # API fields holding "YYYY-MM-DD HH:MM:SS" local times
+    integers: tuple[str, ...] = ()  # fields the API sends as a number or as a numeric string
+    always_text: tuple[str, ...] = ()  # text fields the API may leave out; their columns exist regardless
+    floats: tuple[str, ...] = ()  # numbers that are sometimes whole: typed so pages agree
     custom_fields: str = ""  # the field holding a list of {Key, Value}: one JSON column, never a child table
     columnar: bool = False  # millions of rows: pages go to dlt as Arrow tables (see columnar.py)
-    row_key: Tuple[str, ...] = ()  # the API fields that tell rows of a paged read apart (to re-read safely)
+    row_key: tuple[str, ...] = ()  # the API fields that tell rows of a paged read apart (to re-read safely)
     changed_since_param: str = ""  # the filter for rows changed since a time, to catch up after paging
-    sync: Sync = ""  # how an incremental run reads it (see Sync)
+    sync: Sync = Sync.IN_FULL  # how an incremental run reads it (see Sync)
     query_ids: Mapping[str, str] = field(default_factory=dict)  # query parameter → the ID it carries (clientID)
-    instants: Tuple[str, ...] = ()  # ISO 8601 times with their own offset: that instant in UTC, never the client's zone
+    instants: tuple[str, ...] = ()  # ISO 8601 times with their own offset: that instant in UTC, never the client's zone
     columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # column hints beyond the derived ones
     feature: str = ""  # refused (401/403) for a client without it: that client's rows are empty, with one warning
-    each: Tuple[Each, ...] = ()  # an "object" read once per row of these listings instead of once
-    window_days: int = 0  # asks ``from``/``to`` for the last N days up to the account's today, stamped as From, To
+    asked_per: AskedPerListing | None = None  # asked once per row of other listings, not once
 
 
-def client_with_details(listed: Dict[str, Any], details: Any) -> Dict[str, Any]:
+def client_with_details(listed: dict[str, Any], details: Any) -> dict[str, Any]:
     """A client's row: its details flattened (contact, country, time zone), billing and access nested,
     and never an API key, which client details carry."""
     blocks = details if isinstance(details, dict) else {}
@@ -89,17 +118,17 @@ def client_with_details(listed: Dict[str, Any], details: Any) -> Dict[str, Any]:
     }
 
 
-def without_api_key(details: Any) -> Dict[str, Any]:
+def without_api_key(details: Any) -> dict[str, Any]:
     """A details block with any API key left out."""
     return {key: value for key, value in details.items() if key != "ApiKey"} if isinstance(details, dict) else {}
 
 
-def smart_email_with_details(listed: Dict[str, Any], details: Any) -> Dict[str, Any]:
+def smart_email_with_details(listed: dict[str, Any], details: Any) -> dict[str, Any]:
     """A smart email's row: the listing's name, status and creation time, with the details' sender,
     subject and email variables flattened beside them (the content itself is left out)."""
     body = details if isinstance(details, dict) else {}
-    properties = body.get("Properties") if isinstance(body.get("Properties"), dict) else {}
-    content = properties.get("Content") if isinstance(properties.get("Content"), dict) else {}
+    properties: dict[str, Any] = body["Properties"] if isinstance(body.get("Properties"), dict) else {}
+    content: dict[str, Any] = properties["Content"] if isinstance(properties.get("Content"), dict) else {}
     row = {key: value for key, value in listed.items() if key != "ID"}
     return {
         **row,
@@ -115,98 +144,189 @@ def smart_email_with_details(listed: Dict[str, Any], details: Any) -> Dict[str, 
     }
 
 
-def _transactional(table: str, path: str, primary_key: Tuple[str, ...], shape: Shape = "array", **more: Any) -> Endpoint:
+def _transactional(
+    table: str, path: str, primary_key: tuple[str, ...], shape: Shape = Shape.ARRAY, **more: Any
+) -> Endpoint:
     """A transactional table: read under each client, which an agency key must name as ``clientID``."""
     return Endpoint(
-        table, path, shape, primary_key, parent="clients", query_ids={"clientID": "ClientID"},
-        feature=TRANSACTIONAL, **more,
+        table,
+        path,
+        shape,
+        primary_key,
+        parent="clients",
+        query_ids={"clientID": "ClientID"},
+        feature=TRANSACTIONAL,
+        **more,
     )
 
 
-def _subscribers(table: str, path: str, key: str, parent: str, sync: Sync = "") -> Endpoint:
+def _subscribers(table: str, path: str, key: str, parent: str, sync: Sync = Sync.IN_FULL) -> Endpoint:
     return Endpoint(
-        table, path, "paged", primary_key=(key, "email_address"), parent=parent, params=SUBSCRIBER_PARAMS, sync=sync,
-        timestamps=("Date", "ListJoinedDate"), row_key=("EmailAddress",), changed_since_param="date",
-        always_text=("ConsentToTrack", "MobileNumber", "ConsentToSendSms"), custom_fields="CustomFields",
+        table,
+        path,
+        Shape.PAGED,
+        primary_key=(key, "email_address"),
+        parent=parent,
+        params=SUBSCRIBER_PARAMS,
+        sync=sync,
+        timestamps=("Date", "ListJoinedDate"),
+        row_key=("EmailAddress",),
+        changed_since_param="date",
+        always_text=("ConsentToTrack", "MobileNumber", "ConsentToSendSms"),
+        custom_fields="CustomFields",
         columnar=True,
     )
 
 
 def _events(
-    table: str, path: str, parent: str, timestamp: str = "Date", params: Mapping[str, str] = EVENT_PARAMS,
+    table: str,
+    path: str,
+    parent: str,
+    timestamp: str = "Date",
+    params: Mapping[str, str] = EVENT_PARAMS,
     campaign_report: bool = False,
 ) -> Endpoint:
     return Endpoint(
-        table, path, "paged", primary_key=(), parent=parent, params=params, timestamps=(timestamp,),
-        floats=("Latitude", "Longitude"), columnar=True, campaign_report=campaign_report, sync="new_events",
+        table,
+        path,
+        Shape.PAGED,
+        primary_key=(),
+        parent=parent,
+        params=params,
+        timestamps=(timestamp,),
+        floats=("Latitude", "Longitude"),
+        columnar=True,
+        campaign_report=campaign_report,
+        sync=Sync.NEW_EVENTS,
     )
 
 
-ENDPOINTS: Tuple[Endpoint, ...] = (
+ENDPOINTS: tuple[Endpoint, ...] = (
     # A client
     Endpoint(
-        "clients", "clients.json", "array", primary_key=("client_id",), hands_down=("ClientID",),
-        details="clients/{ClientID}.json", with_details=client_with_details, zone_from="TimeZone",
+        "clients",
+        "clients.json",
+        Shape.ARRAY,
+        primary_key=("client_id",),
+        hands_down=("ClientID",),
+        details="clients/{ClientID}.json",
+        with_details=client_with_details,
+        zones=RowZones(for_children="TimeZone"),
     ),
     Endpoint(
-        "campaigns", "clients/{ClientID}/campaigns.json", "paged", primary_key=("campaign_id",),
-        parent="clients", hands_down=("CampaignID",), timestamps=("SentDate",), row_key=("CampaignID",),
+        "campaigns",
+        "clients/{ClientID}/campaigns.json",
+        Shape.PAGED,
+        primary_key=("campaign_id",),
+        parent="clients",
+        hands_down=("CampaignID",),
+        timestamps=("SentDate",),
+        row_key=("CampaignID",),
     ),
     Endpoint(
-        "scheduled_campaigns", "clients/{ClientID}/scheduled.json", "array", primary_key=("campaign_id",),
-        parent="clients", timestamps=("DateScheduled", "DateCreated"),
-        zone_field={"DateScheduled": "ScheduledTimeZone"},
+        "scheduled_campaigns",
+        "clients/{ClientID}/scheduled.json",
+        Shape.ARRAY,
+        primary_key=("campaign_id",),
+        parent="clients",
+        timestamps=("DateScheduled", "DateCreated"),
+        zones=RowZones(per_timestamp={"DateScheduled": "ScheduledTimeZone"}),
     ),
     Endpoint(
-        "draft_campaigns", "clients/{ClientID}/drafts.json", "array", primary_key=("campaign_id",),
-        parent="clients", timestamps=("DateCreated",),
+        "draft_campaigns",
+        "clients/{ClientID}/drafts.json",
+        Shape.ARRAY,
+        primary_key=("campaign_id",),
+        parent="clients",
+        timestamps=("DateCreated",),
     ),
-    Endpoint("lists", "clients/{ClientID}/lists.json", "array", ("list_id",), parent="clients", hands_down=("ListID",)),
     Endpoint(
-        "segments", "clients/{ClientID}/segments.json", "array", ("segment_id",), parent="clients",
+        "lists", "clients/{ClientID}/lists.json", Shape.ARRAY, ("list_id",), parent="clients", hands_down=("ListID",)
+    ),
+    Endpoint(
+        "segments",
+        "clients/{ClientID}/segments.json",
+        Shape.ARRAY,
+        ("segment_id",),
+        parent="clients",
         hands_down=("ListID", "SegmentID"),
     ),
-    Endpoint("templates", "clients/{ClientID}/templates.json", "array", ("template_id",), parent="clients"),
+    Endpoint("templates", "clients/{ClientID}/templates.json", Shape.ARRAY, ("template_id",), parent="clients"),
     Endpoint(
-        "suppression_list", "clients/{ClientID}/suppressionlist.json", "paged",
-        primary_key=("client_id", "email_address"), parent="clients", timestamps=("Date",),
-        params={"orderfield": "email", "orderdirection": "asc"}, row_key=("EmailAddress",), columnar=True,
+        "suppression_list",
+        "clients/{ClientID}/suppressionlist.json",
+        Shape.PAGED,
+        primary_key=("client_id", "email_address"),
+        parent="clients",
+        timestamps=("Date",),
+        params={"orderfield": "email", "orderdirection": "asc"},
+        row_key=("EmailAddress",),
+        columnar=True,
     ),
     Endpoint(
-        "tags", "clients/{ClientID}/tags.json", "array", ("client_id", "name"), parent="clients",
+        "tags",
+        "clients/{ClientID}/tags.json",
+        Shape.ARRAY,
+        ("client_id", "name"),
+        parent="clients",
         integers=("NumberOfCampaigns",),
     ),
     Endpoint(
-        "journeys", "clients/{ClientID}/journeys.json", "array", ("journey_id",), parent="clients",
+        "journeys",
+        "clients/{ClientID}/journeys.json",
+        Shape.ARRAY,
+        ("journey_id",),
+        parent="clients",
         hands_down=("JourneyID",),
     ),
     # A client's transactional email
     _transactional(
-        "transactional_smart_emails", "transactional/smartEmail", ("client_id", "smart_email_id"),
-        params={"status": "all"}, details="transactional/smartEmail/{ID}", with_details=smart_email_with_details,
+        "transactional_smart_emails",
+        "transactional/smartEmail",
+        ("client_id", "smart_email_id"),
+        params={"status": "all"},
+        details="transactional/smartEmail/{ID}",
+        with_details=smart_email_with_details,
         instants=("CreatedAt",),
         # Flattened from the details, which may leave any of them out: typed, so the columns never
         # depend on the account's data
         always_text=("Name", "Status", "From", "ReplyTo", "Subject", "TextPreviewUrl", "HtmlPreviewUrl"),
-        columns={"email_variables": {"data_type": "json"}, "inline_css": {"data_type": "bool", "nullable": True},
-                 "add_recipients_to_list": {"data_type": "bool", "nullable": True}},
+        columns={
+            "email_variables": {"data_type": "json"},
+            "inline_css": {"data_type": "bool", "nullable": True},
+            "add_recipients_to_list": {"data_type": "bool", "nullable": True},
+        },
     ),
     _transactional(
-        "transactional_classic_groups", "transactional/classicEmail/groups", ("client_id", "group"),
+        "transactional_classic_groups",
+        "transactional/classicEmail/groups",
+        ("client_id", "group"),
         instants=("CreatedAt",),
     ),
     _transactional(
-        "transactional_messages", "transactional/messages", ("message_id",), "timeline", params={"status": "all"},
-        instants=("SentAt",), integers=("TotalOpens", "TotalClicks"), always_text=("SmartEmailID", "Group"),
-        sync="timeline",
+        "transactional_messages",
+        "transactional/messages",
+        ("message_id",),
+        Shape.TIMELINE,
+        params={"status": "all"},
+        instants=("SentAt",),
+        integers=("TotalOpens", "TotalClicks"),
+        always_text=("SmartEmailID", "Group"),
+        sync=Sync.TIMELINE,
     ),
     # One row per smart email and per classic group; the one a row is not for is null.
     _transactional(
-        "transactional_statistics", "transactional/statistics", ("client_id", "smart_email_id", "group", "from", "to"),
-        "object", params={"timezone": "utc"}, window_days=STATISTICS_DAYS,
-        each=(
-            Each("transactional/smartEmail", {"status": "all"}, "ID", "smartEmailID", "SmartEmailID"),
-            Each("transactional/classicEmail/groups", {}, "Group", "group", "Group"),
+        "transactional_statistics",
+        "transactional/statistics",
+        ("client_id", "smart_email_id", "group", "from", "to"),
+        Shape.OBJECT,
+        params={"timezone": "utc"},
+        asked_per=AskedPerListing(
+            listings=(
+                Each("transactional/smartEmail", {"status": "all"}, "ID", "smartEmailID", "SmartEmailID"),
+                Each("transactional/classicEmail/groups", {}, "Group", "group", "Group"),
+            ),
+            window_days=STATISTICS_DAYS,
         ),
         columns={
             "smart_email_id": {"data_type": "text", "nullable": True},
@@ -218,26 +338,37 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     ),
     # A list
     *(
-        _subscribers(f"{state}_subscribers", f"lists/{{ListID}}/{state}.json", "list_id", "lists", "state_changes")
+        _subscribers(f"{state}_subscribers", f"lists/{{ListID}}/{state}.json", "list_id", "lists", Sync.STATE_CHANGES)
         for state in (name.lower() for name in SUBSCRIBER_STATES)
     ),
-    Endpoint("list_details", "lists/{ListID}.json", "object", ("list_id",), parent="lists"),
-    Endpoint("list_stats", "lists/{ListID}/stats.json", "object", ("list_id",), parent="lists"),
-    Endpoint("list_custom_fields", "lists/{ListID}/customfields.json", "array", ("list_id", "key"), parent="lists"),
-    Endpoint("list_webhooks", "lists/{ListID}/webhooks.json", "array", ("list_id", "webhook_id"), parent="lists"),
+    Endpoint("list_details", "lists/{ListID}.json", Shape.OBJECT, ("list_id",), parent="lists"),
+    Endpoint("list_stats", "lists/{ListID}/stats.json", Shape.OBJECT, ("list_id",), parent="lists"),
+    Endpoint("list_custom_fields", "lists/{ListID}/customfields.json", Shape.ARRAY, ("list_id", "key"), parent="lists"),
+    Endpoint("list_webhooks", "lists/{ListID}/webhooks.json", Shape.ARRAY, ("list_id", "webhook_id"), parent="lists"),
     # A segment
-    Endpoint("segment_details", "segments/{SegmentID}.json", "object", ("segment_id",), parent="segments"),
+    Endpoint("segment_details", "segments/{SegmentID}.json", Shape.OBJECT, ("segment_id",), parent="segments"),
     _subscribers("segment_subscribers", "segments/{SegmentID}/active.json", "segment_id", "segments"),
     # A sent campaign (only those sent on or after ``reports_sent_after``)
     Endpoint(
-        "campaign_summaries", "campaigns/{CampaignID}/summary.json", "object", ("campaign_id",),
-        parent="campaigns", campaign_report=True, sync="recent",
+        "campaign_summaries",
+        "campaigns/{CampaignID}/summary.json",
+        Shape.OBJECT,
+        ("campaign_id",),
+        parent="campaigns",
+        campaign_report=True,
+        sync=Sync.RECENT,
     ),
     Endpoint(
-        "campaign_recipients", "campaigns/{CampaignID}/recipients.json", "paged",
-        primary_key=("campaign_id", "list_id", "email_address"), parent="campaigns", campaign_report=True,
-        params={"orderfield": "email", "orderdirection": "asc"}, row_key=("ListID", "EmailAddress"), columnar=True,
-        sync="once",  # recipients do not change after sending
+        "campaign_recipients",
+        "campaigns/{CampaignID}/recipients.json",
+        Shape.PAGED,
+        primary_key=("campaign_id", "list_id", "email_address"),
+        parent="campaigns",
+        campaign_report=True,
+        params={"orderfield": "email", "orderdirection": "asc"},
+        row_key=("ListID", "EmailAddress"),
+        columnar=True,
+        sync=Sync.ONCE,  # recipients do not change after sending
     ),
     _events("campaign_opens", "campaigns/{CampaignID}/opens.json", "campaigns", campaign_report=True),
     _events("campaign_clicks", "campaigns/{CampaignID}/clicks.json", "campaigns", campaign_report=True),
@@ -245,39 +376,64 @@ ENDPOINTS: Tuple[Endpoint, ...] = (
     _events("campaign_unsubscribes", "campaigns/{CampaignID}/unsubscribes.json", "campaigns", campaign_report=True),
     _events("campaign_spam_complaints", "campaigns/{CampaignID}/spam.json", "campaigns", campaign_report=True),
     Endpoint(
-        "campaign_email_client_usage", "campaigns/{CampaignID}/emailclientusage.json", "array",
-        ("campaign_id", "client", "version"), parent="campaigns", campaign_report=True, sync="recent",
+        "campaign_email_client_usage",
+        "campaigns/{CampaignID}/emailclientusage.json",
+        Shape.ARRAY,
+        ("campaign_id", "client", "version"),
+        parent="campaigns",
+        campaign_report=True,
+        sync=Sync.RECENT,
     ),
     Endpoint(
-        "campaign_lists", "campaigns/{CampaignID}/listsandsegments.json", "object", ("campaign_id", "list_id"),
-        parent="campaigns", campaign_report=True, rows_at="Lists", sync="recent",
+        "campaign_lists",
+        "campaigns/{CampaignID}/listsandsegments.json",
+        Shape.OBJECT,
+        ("campaign_id", "list_id"),
+        parent="campaigns",
+        campaign_report=True,
+        rows_at="Lists",
+        sync=Sync.RECENT,
     ),
     Endpoint(
-        "campaign_segments", "campaigns/{CampaignID}/listsandsegments.json", "object",
-        ("campaign_id", "segment_id"), parent="campaigns", campaign_report=True, rows_at="Segments", sync="recent",
+        "campaign_segments",
+        "campaigns/{CampaignID}/listsandsegments.json",
+        Shape.OBJECT,
+        ("campaign_id", "segment_id"),
+        parent="campaigns",
+        campaign_report=True,
+        rows_at="Segments",
+        sync=Sync.RECENT,
     ),
     # A journey and its emails
     Endpoint(
-        "journey_emails", "journeys/{JourneyID}.json", "object", ("journey_id", "email_id"), parent="journeys",
-        rows_at="Emails", hands_down=("EmailID",),
+        "journey_emails",
+        "journeys/{JourneyID}.json",
+        Shape.OBJECT,
+        ("journey_id", "email_id"),
+        parent="journeys",
+        rows_at="Emails",
+        hands_down=("EmailID",),
     ),
     # Journey reports take only a sort direction; they are sorted by date already.
     *(
         _events(
-            f"journey_email_{report}", f"journeys/email/{{EmailID}}/{report}.json", "journey_emails",
-            timestamp="SentDate" if report == "recipients" else "Date", params={"orderdirection": "asc"},
+            f"journey_email_{report}",
+            f"journeys/email/{{EmailID}}/{report}.json",
+            "journey_emails",
+            timestamp="SentDate" if report == "recipients" else "Date",
+            params={"orderdirection": "asc"},
         )
         for report in ("recipients", "opens", "clicks", "bounces", "unsubscribes")
     ),
 )
 
 ENDPOINTS_BY_TABLE: Mapping[str, Endpoint] = {endpoint.table: endpoint for endpoint in ENDPOINTS}
-TABLES: Tuple[str, ...] = tuple(ENDPOINTS_BY_TABLE)
+TABLES: tuple[str, ...] = tuple(ENDPOINTS_BY_TABLE)
 
 
-def read_under(endpoint: Endpoint) -> Tuple[str, ...]:
+def read_under(endpoint: Endpoint) -> tuple[str, ...]:
     """The API names of the IDs a table's rows are read under, outermost first (``ClientID``, …)."""
-    ids: Dict[str, None] = {}
+    ids: dict[str, None] = {}
     parent = ENDPOINTS_BY_TABLE[endpoint.parent] if endpoint.parent else None
     if parent is not None:
         ids.update(dict.fromkeys(read_under(parent)))
@@ -285,6 +441,6 @@ def read_under(endpoint: Endpoint) -> Tuple[str, ...]:
     return tuple(ids)
 
 
-def query_ids(endpoint: Endpoint, ids: Mapping[str, str]) -> Dict[str, str]:
+def query_ids(endpoint: Endpoint, ids: Mapping[str, str]) -> dict[str, str]:
     """The query parameters that name the IDs a table is read under (``clientID`` for transactional email)."""
     return {param: ids[name] for param, name in endpoint.query_ids.items()}

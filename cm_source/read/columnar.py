@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
+from ..http.paging import Row
 from .time_zones import LocalTime
 
 if TYPE_CHECKING:
     from .catalogue import Endpoint
     from .page_rules import PageRules
 
-Row = Dict[str, Any]
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Custom fields stay with their subscriber, one list entry per value (a multi-select field repeats
 # its key), so no child table and no join key is needed.
@@ -37,7 +38,7 @@ LOCAL_TIMESTAMP = pa.timestamp("us")
 _naming = NamingConvention()
 
 
-@lru_cache(maxsize=None)
+@cache
 def column_name(field: str) -> str:
     return _naming.normalize_identifier(field)
 
@@ -51,7 +52,7 @@ def page_table(rows: Sequence[Row], rules: PageRules, nested_as_text: bool = Fal
     (custom fields among them) is JSON text, for destinations that cannot load a nested Arrow column.
     """
     endpoint, ids = rules.endpoint, rules.ids
-    columns: Dict[str, pa.Array] = {}
+    columns: dict[str, pa.Array] = {}
     for field in dict.fromkeys(name for row in rows for name in row if name not in ids):
         values = [row.get(field) for row in rows]
         if field in endpoint.timestamps:
@@ -72,8 +73,8 @@ def decoded_page_table(decoded: pa.Table, rules: PageRules, nested_as_text: bool
     """
     endpoint, ids = rules.endpoint, rules.ids
     declared = page_fields(endpoint)
-    columns: Dict[str, pa.Array] = {}
-    for field, chunks in zip(decoded.column_names, decoded.columns):
+    columns: dict[str, pa.Array] = {}
+    for field, chunks in zip(decoded.column_names, decoded.columns, strict=True):
         array = chunks.combine_chunks()
         if field in ids or (array.null_count == len(array) and field in declared):
             continue
@@ -86,7 +87,7 @@ def decoded_page_table(decoded: pa.Table, rules: PageRules, nested_as_text: bool
     return assembled(columns, decoded.num_rows, rules)
 
 
-def assembled(columns: Dict[str, pa.Array], length: int, rules: PageRules) -> pa.Table:
+def assembled(columns: dict[str, pa.Array], length: int, rules: PageRules) -> pa.Table:
     """The page's columns behind the IDs it was read under, the key first, key and IDs not null."""
     endpoint, ids = rules.endpoint, rules.ids
     columns = {
@@ -103,10 +104,10 @@ def assembled(columns: Dict[str, pa.Array], length: int, rules: PageRules) -> pa
     return pa.Table.from_arrays([columns[name] for name in names], schema=schema)
 
 
-def page_fields(endpoint: Endpoint) -> Dict[str, pa.DataType]:
+def page_fields(endpoint: Endpoint) -> dict[str, pa.DataType]:
     """The fields of an endpoint's rows whose type the catalogue knows, as Arrow reads a page of them:
     times and always-text fields as text, the custom fields as key/value entries, floats as floats."""
-    fields: Dict[str, pa.DataType] = {name: pa.string() for name in (*endpoint.row_key, *endpoint.always_text)}
+    fields: dict[str, pa.DataType] = {name: pa.string() for name in (*endpoint.row_key, *endpoint.always_text)}
     fields.update({name: pa.string() for name in endpoint.timestamps})
     fields.update({name: pa.float64() for name in endpoint.floats})
     if endpoint.custom_fields:
@@ -126,7 +127,7 @@ def decoded_custom_fields(array: pa.Array, nested_as_text: bool) -> pa.Array:
     return pa.ListArray.from_arrays(array.offsets, renamed)
 
 
-def combined(tables: List[pa.Table], rows: List[Row]) -> List[Any]:
+def combined(tables: list[pa.Table], rows: list[Row]) -> list[Any]:
     """Pages of one table as few items: the Arrow pages as one table where their columns agree (columns
     missing from a page are null there; pages whose types clash go one by one), the plain rows as one list."""
     if len(tables) > 1:
@@ -145,8 +146,8 @@ def gathered(pages: Iterable[Any], rows_per_item: int = ROWS_PER_ITEM) -> Iterat
     is per item too: a fan-out over thousands of campaigns yields thousands of tiny pages, so they are
     gathered into a few large items rather than handed on as they arrive.
     """
-    tables: List[pa.Table] = []
-    rows: List[Row] = []
+    tables: list[pa.Table] = []
+    rows: list[Row] = []
     count = 0
     for page in pages:
         if isinstance(page, pa.Table):
@@ -189,13 +190,13 @@ def plain_array(values: Any, nested_as_text: bool = False) -> pa.Array:
     return array
 
 
-def as_text(value: Any) -> Optional[str]:
+def as_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
 
 
-def custom_fields_array(values: List[Any]) -> pa.Array:
+def custom_fields_array(values: list[Any]) -> pa.Array:
     offsets, keys, texts = [0], [], []
     for fields in values:
         for entry in fields or ():
@@ -208,20 +209,20 @@ def custom_fields_array(values: List[Any]) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), entries)
 
 
-def custom_fields_text(values: List[Any]) -> pa.Array:
+def custom_fields_text(values: list[Any]) -> pa.Array:
     """The same entries as ``custom_fields_array``, each subscriber's list as one JSON text."""
     return pa.array(
         [
-            json.dumps([{"key": e.get("Key"), "value": as_text(e.get("Value"))} for e in fields or ()], ensure_ascii=False)
+            json.dumps(
+                [{"key": e.get("Key"), "value": as_text(e.get("Value"))} for e in fields or ()], ensure_ascii=False
+            )
             for fields in values
         ],
         pa.string(),
     )
 
 
-def timestamp_columns(
-    name: str, values: Any, zone: Optional[ZoneInfo], local_time: LocalTime
-) -> Dict[str, pa.Array]:
+def timestamp_columns(name: str, values: Any, zone: ZoneInfo | None, local_time: LocalTime) -> dict[str, pa.Array]:
     """A page's times in one column: parsed and converted by Arrow, by ``zoneinfo`` where Arrow cannot.
 
     Arrow's and zoneinfo's rules agree except for a wall time that never happens (clocks going

@@ -6,15 +6,14 @@ work, set to what was measured fastest there (see the destination table in docs/
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import dlt
 from dlt.common.destination import Destination
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-# DuckDB takes up to 80% of RAM by default: swapping a million-row table in took the load step to
-# ~560 MB. Bounded (and without keeping insertion order, which it need not), it peaked at ~420 MB
-# in the same time (benchmarks/subscribers.py); it spills to a temp file if it must.
+# DuckDB takes up to 80% of RAM by default; bounded (and without keeping insertion order, which it need
+# not), it spills to a temp file if it must. What it saves and costs: docs/performance.md, "Memory".
 DUCKDB_MEMORY_LIMIT = "128MB"
 # Load into a staging dataset, then swap each table (with its child tables) in, one transaction each.
 # The copy is the largest cost left in a big load (docs/performance.md); it is what keeps a failed
@@ -55,7 +54,7 @@ def can_merge(destination: Any) -> bool:
     return "delete-insert" in destination.capabilities().supported_merge_strategies
 
 
-def file_format(destination: Any) -> Optional[str]:
+def file_format(destination: Any) -> str | None:
     """The loader file format to load with; None leaves the choice to dlt."""
     formats = destination.capabilities().supported_loader_file_formats
     measured = FILE_FORMATS.get(destination_type(destination))
@@ -69,7 +68,7 @@ def holds_nested_arrow(destination: Any) -> bool:
     return destination is None or destination_type(destination) not in NESTED_AS_TEXT
 
 
-def nested_as_text_for(loader_format: Optional[str]) -> Optional[bool]:
+def nested_as_text_for(loader_format: str | None) -> bool | None:
     """The source's ``nested_as_text`` for a chosen file format: CSV holds no nested column, on any
     destination; otherwise None, for the source to decide from the destination."""
     return True if loader_format == "csv" else None

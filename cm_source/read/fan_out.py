@@ -5,7 +5,8 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from typing import Callable, Deque, Iterable, Iterator, List, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 T = TypeVar("T")
 _DONE = object()
@@ -24,7 +25,7 @@ def read_concurrently(readers: Iterable[Callable[[], Iterator[T]]], workers: int
     fast the readers are; the first error stops the other readers and is raised here, and so is
     closing this generator early.
     """
-    pending: Deque[Callable[[], Iterator[T]]] = deque(readers)
+    pending: deque[Callable[[], Iterator[T]]] = deque(readers)
     if workers <= 1 or len(pending) <= 1:
         for reader in pending:
             yield from reader()
@@ -40,9 +41,9 @@ def read_concurrently(readers: Iterable[Callable[[], Iterator[T]]], workers: int
 class _Crew:
     """The worker threads of one fan-out and the bounded queue they hand their items over in."""
 
-    def __init__(self, pending: Deque[Callable[[], Iterator[T]]], workers: int) -> None:
+    def __init__(self, pending: deque[Callable[[], Iterator[T]]], workers: int) -> None:
         self.pending = pending
-        self.handed_over: "queue.Queue[object]" = queue.Queue(maxsize=2 * workers)
+        self.handed_over: queue.Queue[object] = queue.Queue(maxsize=2 * workers)
         self.stop = threading.Event()
         self._take_lock = threading.Lock()
         threads = [threading.Thread(target=self._work, daemon=True) for _ in range(min(workers, len(pending)))]
@@ -74,7 +75,7 @@ class _Crew:
         finally:
             self._hand_over(_DONE)
 
-    def take(self) -> List[T]:
+    def take(self) -> list[T]:
         """The next item (waiting for it), none when a reader finished; raises a reader's error."""
         item = self.handed_over.get()
         if item is _DONE:

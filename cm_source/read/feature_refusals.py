@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Iterator, Mapping, Set, Tuple
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from ..errors import AccessRefused, CampaignMonitorError, RequestRefused
 from .catalogue import ENDPOINTS, Endpoint
@@ -22,11 +23,12 @@ class FeatureRefusals:
     """The clients each feature was refused for in this run: one warning each, then silence."""
 
     def __init__(self) -> None:
-        self._said: Set[Tuple[str, str]] = set()
+        self._said: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
-    def unless_refused(self, endpoint: Endpoint, ids: Mapping[str, str], read: Callable[[], Iterator[Any]]
-                       ) -> Iterator[Any]:
+    def unless_refused(
+        self, endpoint: Endpoint, ids: Mapping[str, str], read: Callable[[], Iterator[Any]]
+    ) -> Iterator[Any]:
         """``read()``'s items; nothing, with one warning for the client, if the feature is refused
         before anything was read (a refusal part-way through a read is a failure, and is raised)."""
         started = False
@@ -47,6 +49,11 @@ class FeatureRefusals:
         tables = ", ".join(e.table for e in ENDPOINTS if e.feature == feature)
         logger.warning(
             "Campaign Monitor refused %s for client %s (%s Code %s): %s load nothing for it; give the key"
-            " access to %s, or leave those tables out (--tables)",
-            feature, client_id, error.status, error.code, tables, feature,
+            " access to %s, or leave those tables out (source.with_resources in Python, --tables on the command)",
+            feature,
+            client_id,
+            error.status,
+            error.code,
+            tables,
+            feature,
         )

@@ -26,45 +26,45 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Any
 
-import dlt
 import pyarrow as pa
 from dlt.common.pipeline import current_pipeline
 
 from ..errors import CampaignMonitorError
-from .catalogue import Endpoint
+from ..http.paging import Row
+from .catalogue import Endpoint, Sync
 from .destinations import can_merge, destination_type
+from .incremental_state import IncrementalState, TableState
 from .load_place import Place, describe, place_of
 
-Row = Dict[str, Any]
-STATE_KEY = "incremental"
 LEFT_COLUMN = "_cm_left"  # True on a row that removes a subscriber who left this state (hard delete)
 CHANGE_MARGIN = timedelta(minutes=5)  # changes the API stamps just before it shows them are read again
 API_TIME = "%Y-%m-%d %H:%M:%S"
 FILTER_TIME = "%Y-%m-%d %H:%M"
 
 
-def incremental_hints(endpoint: Endpoint) -> Dict[str, Any]:
+def incremental_hints(endpoint: Endpoint) -> dict[str, Any]:
     """The write disposition of an incremental table, and the hard-delete column of a state table."""
-    if endpoint.sync == "state_changes":
+    if endpoint.sync is Sync.STATE_CHANGES:
         return {
             "write_disposition": "merge",
             "columns": {LEFT_COLUMN: {"data_type": "bool", "hard_delete": True, "nullable": True}},
         }
-    if endpoint.sync == "new_events":
+    if endpoint.sync is Sync.NEW_EVENTS:
         return {"write_disposition": "append"}
-    if endpoint.sync in ("once", "recent", "timeline"):
+    if endpoint.sync in (Sync.ONCE, Sync.RECENT, Sync.TIMELINE):
         return {"write_disposition": "merge"}
     return {}
 
 
-def removals(endpoint: Endpoint, emails: Iterable[str]) -> List[Row]:
+def removals(endpoint: Endpoint, emails: Iterable[str]) -> list[Row]:
     """Rows that delete these addresses from a state table (dlt's hard delete): the columns a page of
     the table has, custom fields empty, so every page keeps one Arrow schema."""
-    blank = {endpoint.custom_fields: []} if endpoint.custom_fields else {}
+    blank: dict[str, list[Any]] = {endpoint.custom_fields: []} if endpoint.custom_fields else {}
     return [{"EmailAddress": email, **blank, LEFT_COLUMN: True} for email in emails]
 
 
@@ -73,7 +73,7 @@ def fingerprint(row: Mapping[str, Any]) -> str:
     return hashlib.blake2b(json.dumps(row, sort_keys=True, default=str).encode("utf-8"), digest_size=8).hexdigest()
 
 
-def parse_time(value: Any) -> Optional[datetime]:
+def parse_time(value: Any) -> datetime | None:
     try:
         return datetime.strptime(str(value), API_TIME)
     except ValueError:
@@ -84,8 +84,12 @@ class IncrementalRun:
     """One incremental run's view of the source state: a table's plan, and the shared list reads."""
 
     def __init__(
-        self, report_refresh_days: int, system_date: Callable[[], str], notice: Callable[[str], None],
-        reconcile_runs: int = 0, clients: Optional[str] = None,
+        self,
+        report_refresh_days: int,
+        system_date: Callable[[], str],
+        notice: Callable[[str], None],
+        reconcile_runs: int = 0,
+        clients: str | None = None,
     ) -> None:
         self.run_id = uuid.uuid4().hex
         self.notice = notice  # one line for the run's summary and log
@@ -93,24 +97,24 @@ class IncrementalRun:
         self.reconcile_runs = reconcile_runs  # 0: no rotating reconcile (see ``reconcile``)
         self.clients = clients  # the one client read, or None for every client the key sees
         self.system_date = system_date
-        self._gone: Optional[Dict[str, str]] = None
+        self._gone: dict[str, str] | None = None
         self._tables_begun: set = set()
         self._lock = threading.Lock()  # the reader threads share the gone lists, the tables begun and the counts
-        self._memory: Optional[Dict[str, Any]] = None
-        self.pipeline: Any = None  # the running pipeline, once memory() has been opened on the extract thread
-        self._cursors_run_before: Optional[str] = None
-        self._cursors_at_start: Dict[str, str] = {}
-        self._plans: Dict[str, TablePlan] = {}
+        self._state: IncrementalState | None = None
+        self.pipeline: Any = None  # the running pipeline, once state() has been opened on the extract thread
+        self._cursors_run_before: str | None = None
+        self._cursors_at_start: dict[str, str] = {}
+        self._plans: dict[str, TablePlan] = {}
         self.lists = ListChanges()
 
-    def memory(self) -> Dict[str, Any]:
+    def state(self) -> IncrementalState:
         """The source state's incremental part, opened once per run (on the extract thread, as dlt needs).
 
         The run that last moved the list cursors is remembered: a state table read in that run can
         go on from them; one that was not is read again in full. Cursors kept for another place
         (destination, dataset, database) are forgotten first.
         """
-        if self._memory is None:
+        if self._state is None:
             pipeline = current_pipeline()
             destination = getattr(pipeline, "destination", None)
             if destination is not None and not can_merge(destination):
@@ -119,65 +123,66 @@ class IncrementalRun:
                     f" {destination_type(destination)} cannot: load it without incremental (a full refresh)"
                 )
             self.pipeline = pipeline  # for the reads that ask the destination, which run on other threads
-            memory = dlt.current.source_state().setdefault(STATE_KEY, {})
-            self._forget_other_place(memory, place_of(pipeline))
-            self._forget_other_clients(memory)
-            memory["runs"] = memory.get("runs", 0) + 1
-            memory["reconciled"] = 0
-            lists = memory.setdefault("lists", {})
-            self._cursors_run_before = lists.get("run")
-            self._cursors_at_start = dict(lists.get("cursors", {}))
-            self._memory = memory
-        return self._memory
+            state = IncrementalState.of_running_source()
+            self._forget_other_place(state, place_of(pipeline))
+            self._forget_other_clients(state)
+            state.begin_run()
+            lists = state.lists
+            self._cursors_run_before = lists.moved_in_run
+            self._cursors_at_start = dict(lists.cursors)
+            self._state = state
+        return self._state
 
-    def _forget_other_place(self, memory: Dict[str, Any], here: Optional[Place]) -> None:
+    def _forget_other_place(self, state: IncrementalState, here: Place | None) -> None:
         """Cursors describe the tables of the place they were loaded into: anywhere else, every
         incremental table is read in full and replaced, and the run says why in one line."""
         if here is None:
             return  # no destination (an extract on its own): nothing to compare with
-        before = memory.get("place")
-        if before != here and ("lists" in memory or "tables" in memory):
+        before = state.place
+        if before != here and state.had_tables():
             if before:
                 why = f"the cursors are for {describe(before)}, and this run loads into {describe(here)}"
             else:
                 why = "the incremental state does not say where its tables were loaded (an older cm-source wrote it)"
             self.notice(f"Incremental: {why}: every incremental table is read in full and replaced in this run")
-            for key in [key for key in memory if key != "runs"]:
-                del memory[key]
-        memory["place"] = here
+            state.forget_tables(keep_place=False)
+        state.place = here
 
-    def _forget_other_clients(self, memory: Dict[str, Any]) -> None:
+    def _forget_other_clients(self, state: IncrementalState) -> None:
         """The tables hold only the clients read: a run that reads fewer clients than the last (one
         client, or another one) reads every incremental table in full and replaces it, once, and says
         so; a run that reads more simply reads the new clients in full."""
-        before = memory.get("clients", "") if memory.get("lists") or memory.get("tables") else self.clients
+        before = state.clients if state.has_tables() else self.clients
         if before != self.clients and before != "" and self.clients is not None:
             self.notice(
                 f"Incremental: this run reads client {self.clients} and the last read"
                 f" {'every client' if before is None else 'client ' + before}: every incremental table is read in"
                 " full and replaced in this run, so the tables hold only the clients read"
             )
-            for key in [key for key in memory if key not in ("runs", "place")]:
-                del memory[key]
-        memory["clients"] = self.clients
+            state.forget_tables(keep_place=True)
+        state.clients = self.clients
 
-    def gone_lists(self, lists_of: Callable[[str], List[str]], clients_now: List[str]) -> Dict[str, str]:
+    def gone_lists(self, lists_of: Callable[[str], list[str]], clients_now: list[str]) -> dict[str, str]:
         """The lists loaded before that the account no longer has (list → its client), worked out once
         per run: every list of a client that is gone, and each list its client no longer lists. They are
         forgotten here; each state table removes their rows in this run."""
         with self._lock:
             if self._gone is None:
-                memory = self.memory()["lists"]
-                owners: Dict[str, str] = memory.setdefault("owners", {})
+                state = self.state()
+                owners = state.lists.owners
                 listed = {client: set(lists_of(client)) for client in set(owners.values()) if client in clients_now}
-                self._gone = {list_id: client for list_id, client in list(owners.items())
-                              if client not in listed or list_id not in listed[client]}
+                self._gone = {
+                    list_id: client
+                    for list_id, client in list(owners.items())
+                    if client not in listed or list_id not in listed[client]
+                }
                 for list_id, client in self._gone.items():
-                    self.notice(f"Incremental: list {list_id} of client {client} is no longer in the account:"
-                                " its subscribers are removed from the subscriber tables in this run")
+                    self.notice(
+                        f"Incremental: list {list_id} of client {client} is no longer in the account:"
+                        " its subscribers are removed from the subscriber tables in this run"
+                    )
                 for list_id in self._gone:
-                    for kept in (owners, memory.get("cursors", {}), self.memory().get("reconcile", {})):
-                        kept.pop(list_id, None)
+                    state.forget_list(list_id)
             return self._gone
 
     def first_batch(self, table: str) -> bool:
@@ -189,60 +194,55 @@ class IncrementalRun:
 
     def owned(self, list_id: str, client_id: str) -> None:
         """Remember whose list it is, to tell later when the account no longer has it."""
-        self.memory()["lists"].setdefault("owners", {})[list_id] = client_id
-
-    def rotation(self, list_id: str, table: str) -> Dict[str, Any]:
-        """Where the list's state stands in the rotating reconcile (a dict in the source state)."""
-        return self.memory().setdefault("reconcile", {}).setdefault(list_id, {}).setdefault(table, {})
+        self.state().lists.owners[list_id] = client_id
 
     def count_reconciled(self, rows: int) -> None:
-        """Add to the rows this run's slices read again (``reconciled`` in the state, for the summary)."""
-        memory = self.memory()
+        """Add to the rows this run's slices read again (kept in the state, for the summary)."""
+        state = self.state()
         with self._lock:
-            memory["reconciled"] += rows
+            state.add_reconciled(rows)
 
-    def cursor_at_start(self, list_id: str) -> Optional[str]:
+    def cursor_at_start(self, list_id: str) -> str | None:
         """The list's cursor as this run found it (a cursor moved by this run's own reads is for the next)."""
-        self.memory()
+        self.state()
         return self._cursors_at_start.get(list_id)
 
-    def move_cursor(self, list_id: str, read: "ListRead") -> None:
+    def move_cursor(self, list_id: str, read: ListRead) -> None:
         """Store the list's cursor for the next run, from everything this run read of the list so far."""
-        cursors = self.memory()["lists"].setdefault("cursors", {})
+        cursors = self.state().lists.cursors
         since = read.next_since(self._cursors_at_start.get(list_id))
         if since is not None:
             cursors[list_id] = since
 
-    def plan(self, endpoint: Endpoint) -> "TablePlan":
+    def plan(self, endpoint: Endpoint) -> TablePlan:
         """What this run reads of ``endpoint``: decided at its first batch of parents, kept for the rest."""
         if endpoint.table not in self._plans:
             self._plans[endpoint.table] = self._new_plan(endpoint)
         return self._plans[endpoint.table]
 
-    def _new_plan(self, endpoint: Endpoint) -> "TablePlan":
+    def _new_plan(self, endpoint: Endpoint) -> TablePlan:
         """A state table carries on only if it was read when the list cursors last moved; any other
         table carries on once it has cursors. Otherwise it is read in full and replaced."""
-        memory = self.memory()
-        table = memory.setdefault("tables", {}).setdefault(endpoint.table, {})
-        if endpoint.sync == "state_changes":
-            reload = table.get("run") is None or table.get("run") != self._cursors_run_before
-            memory["lists"]["run"] = table["run"] = self.run_id
+        state = self.state()
+        table = state.table(endpoint.table)
+        if endpoint.sync is Sync.STATE_CHANGES:
+            reload = table.read_in_run is None or table.read_in_run != self._cursors_run_before
+            state.lists.moved_in_run = table.read_in_run = self.run_id
         else:
-            reload = "parents" not in table
+            reload = not table.has_parents()
             if reload:
-                table["parents"] = {}
+                table.start_parents()
         return TablePlan(endpoint, reload, table, self)
 
     @functools.cached_property
-    def recent_cutoff(self) -> Optional[datetime]:
+    def recent_cutoff(self) -> datetime | None:
         """The oldest send date whose reports are read again: ``report_refresh_days`` before the
         account's "now", a day earlier still because that "now" is the account's zone, not the client's."""
         now = parse_time(f"{self.system_date()}:00")
         return now - timedelta(days=self.report_refresh_days + 1) if now else None
 
-
     @functools.cached_property
-    def recent_messages_from(self) -> Optional[datetime]:
+    def recent_messages_from(self) -> datetime | None:
         """The oldest send time (UTC) whose transactional messages are read again; None when
         ``report_refresh_days`` is 0, when only new messages are read."""
         cutoff = self.recent_cutoff
@@ -255,11 +255,11 @@ class TablePlan:
 
     endpoint: Endpoint
     reload: bool
-    memory: Dict[str, Any]
+    table: TableState
     run: IncrementalRun
 
     @property
-    def hints(self) -> Optional[Dict[str, Any]]:
+    def hints(self) -> dict[str, Any] | None:
         """dlt hints for this run's items: a reloaded table replaces what was loaded."""
         return {"write_disposition": "replace"} if self.reload else None
 
@@ -268,8 +268,8 @@ class TablePlan:
         email; a campaign's reports once ("once"), or while it was sent recently."""
         if self.reload or not self.endpoint.campaign_report:
             return True
-        known = parent_id in self.memory["parents"]
-        if self.endpoint.sync == "once":
+        known = self.table.was_read(parent_id)
+        if self.endpoint.sync is Sync.ONCE:
             return not known
         return not known or self.recently_sent(parent)
 
@@ -284,22 +284,22 @@ class TablePlan:
 
     def loaded(self, parent_id: str) -> None:
         """A parent whose rows were read in full (``once`` and ``recent`` tables)."""
-        self.memory["parents"][parent_id] = True
+        self.table.mark_read(parent_id)
 
 
 class EventCursor:
     """Where a parent's events were read up to: the latest minute, and the events loaded in it."""
 
-    def __init__(self, stored: Optional[Mapping[str, Any]], timestamp: str) -> None:
+    def __init__(self, minute: str | None, seen: Mapping[str, int], timestamp: str) -> None:
         self.timestamp = timestamp
-        self.minute: Optional[str] = stored.get("minute") if stored else None
-        self.seen: Counter = Counter(stored.get("seen", {})) if stored else Counter()
+        self.minute = minute
+        self.seen: Counter[str] = Counter(seen)
         self._boundary = Counter(self.seen)  # the events at the old boundary not yet met again
 
-    def params(self) -> Dict[str, str]:
+    def params(self) -> dict[str, str]:
         return {"date": self.minute} if self.minute else {}
 
-    def new_rows(self, rows: List[Row]) -> List[Row]:
+    def new_rows(self, rows: list[Row]) -> list[Row]:
         """The rows not loaded before, remembering those in the latest minute."""
         fresh = []
         for row in rows:
@@ -317,17 +317,14 @@ class EventCursor:
                 self.seen[mark or fingerprint(row)] += 1
         return fresh
 
-    def stored(self) -> Dict[str, Any]:
-        return {"minute": self.minute, "seen": dict(self.seen)}
-
 
 @dataclass
 class ListRead:
     """What one run saw of one list: the latest ``Date`` and how long the reads of it took."""
 
     latest: str = ""  # the API's "YYYY-MM-DD HH:MM:SS" sorts as it reads, so no row is parsed
-    started: Optional[float] = None
-    ended: Optional[float] = None
+    started: float | None = None
+    ended: float | None = None
 
     def saw(self, rows: Any) -> None:
         """Note the latest ``Date`` of a page: the API's rows, or a page Arrow decoded (times as text)."""
@@ -338,7 +335,7 @@ class ListRead:
             dates = (str(row.get("Date") or "") for row in rows)
         self.latest = max(self.latest, max((d for d in dates if len(d) == 19 and d[:4].isdigit()), default=""))
 
-    def next_since(self, previous: Optional[str]) -> Optional[str]:
+    def next_since(self, previous: str | None) -> str | None:
         """The cursor for the next run: never later than the moment this run began to read the list.
         A latest value that is not a time leaves the cursor as it was."""
         latest = parse_time(self.latest)
@@ -353,18 +350,18 @@ class ListRead:
 class ListChanges:
     """Each list's changes since its cursor, in all five states, read once per run for every state table."""
 
-    reads: Dict[str, ListRead] = field(default_factory=dict)
-    _changes: Dict[str, Dict[str, List[Row]]] = field(default_factory=dict)
+    reads: dict[str, ListRead] = field(default_factory=dict)
+    _changes: dict[str, dict[str, list[Row]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _list_locks: Dict[str, threading.Lock] = field(default_factory=dict)
+    _list_locks: dict[str, threading.Lock] = field(default_factory=dict)
 
     def read_of(self, list_id: str) -> ListRead:
         with self._lock:
             return self.reads.setdefault(list_id, ListRead())
 
     def changes(
-        self, list_id: str, since: str, paths: List[str], fetch: Callable[[str, Mapping[str, str]], List[Row]]
-    ) -> Dict[str, List[Row]]:
+        self, list_id: str, since: str, paths: list[str], fetch: Callable[[str, Mapping[str, str]], list[Row]]
+    ) -> dict[str, list[Row]]:
         """Each state's rows changed since ``since`` (by the state's path), every subscriber in the one
         state they are in now; read for the first state table that asks, kept for the others."""
         with self._lock:
@@ -393,17 +390,17 @@ class ListChanges:
         return ended
 
 
-def now_in_one_state(by_state: Mapping[str, List[Row]]) -> Dict[str, List[Row]]:
+def now_in_one_state(by_state: Mapping[str, list[Row]]) -> dict[str, list[Row]]:
     """A subscriber who shows up in two states (they moved while the states were read) is kept in the
     one with the later ``Date``; ties go to the state read last."""
-    where: Dict[str, tuple] = {}
+    where: dict[str, tuple] = {}
     for order, (state, rows) in enumerate(by_state.items()):
         for row in rows:
             email = str(row.get("EmailAddress", "")).lower()
             rank = (str(row.get("Date") or ""), order)
             if email not in where or rank >= where[email][0]:
                 where[email] = (rank, state, row)
-    result: Dict[str, List[Row]] = {state: [] for state in by_state}
+    result: dict[str, list[Row]] = {state: [] for state in by_state}
     for _, state, row in where.values():
         result[state].append(row)
     return result

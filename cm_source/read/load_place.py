@@ -9,15 +9,16 @@ place itself, and a run anywhere else reads every incremental table in full.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .destinations import destination_type
 
-Place = Dict[str, str]
+Place = dict[str, str]
 
 
-def place_of(pipeline: Any) -> Optional[Place]:
+def place_of(pipeline: Any) -> Place | None:
     """The running pipeline's place, or None when it has no destination (an extract on its own)."""
     destination = getattr(pipeline, "destination", None)
     if destination is None:

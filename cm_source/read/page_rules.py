@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .catalogue import Endpoint
@@ -16,17 +17,19 @@ class PageRules:
 
     endpoint: Endpoint
     ids: Mapping[str, str]
-    zone: Optional[ZoneInfo]
+    zone: ZoneInfo | None
     local_time: LocalTime
 
-    def zone_of(self, field: str, row: Optional[Mapping[str, Any]] = None) -> Optional[ZoneInfo]:
-        """The zone of a timestamp field: its own, where the row names one (``ScheduledTimeZone``), else the client's."""
-        own = self.endpoint.zone_field.get(field)
+    def zone_of(self, field: str, row: Mapping[str, Any] | None = None) -> ZoneInfo | None:
+        """The zone of a timestamp field: its own, where the row names one (``ScheduledTimeZone``), else the
+        client's."""
+        own = self.endpoint.zones.per_timestamp.get(field)
         if own and row is not None and row.get(own):
             return self.local_time.zone(row[own])
         return self.zone
 
-    def children_zone(self, row: Mapping[str, Any]) -> Optional[ZoneInfo]:
+    def children_zone(self, row: Mapping[str, Any]) -> ZoneInfo | None:
         """The zone handed to the tables read under this row: the one it names, else the parent's."""
-        named = row.get(self.endpoint.zone_from) if self.endpoint.zone_from else None
+        for_children = self.endpoint.zones.for_children
+        named = row.get(for_children) if for_children else None
         return self.local_time.zone(named) if named else self.zone

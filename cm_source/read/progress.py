@@ -12,8 +12,9 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Collection, Dict, Iterator, List, Optional, TextIO, Tuple
+from typing import Any, TextIO
 
 from dlt.common.pipeline import current_pipeline
 from dlt.common.runtime.collector import LogCollector
@@ -27,8 +28,8 @@ TABLE_NAMES = frozenset(endpoint.table for endpoint in ENDPOINTS)
 @dataclass
 class TableFigures:
     pages: int = 0
-    first_request: Optional[float] = None
-    last_page: Optional[float] = None
+    first_request: float | None = None
+    last_page: float | None = None
     readers: int = 0  # reads of the table under way now
 
     @property
@@ -44,8 +45,8 @@ class RunProgress:
     requests: int = 0
     rate_limited: int = 0  # 429s answered, each waited out (or the run gave up)
     waited_s: float = 0.0  # time requests spent held at the shared rate gate
-    tables: Dict[str, TableFigures] = field(default_factory=dict)
-    notes: List[str] = field(default_factory=list)  # what the run decided that changes what it reads
+    tables: dict[str, TableFigures] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the run decided that changes what it reads
     collector: Any = None  # the running pipeline's, found by attach()
     # Re-entrant: an update it shows may make the collector write a line, which reads these figures again.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -57,7 +58,7 @@ class RunProgress:
         if pipeline is not None and self.collector is None:
             self.collector = pipeline.collector
 
-    def _show(self, name: str, inc: int, label: str = "", message: Optional[str] = None) -> None:
+    def _show(self, name: str, inc: int, label: str = "", message: str | None = None) -> None:
         if self.collector is not None:
             self.collector.update(name, inc=inc, label=label or None, message=message)
 
@@ -95,17 +96,22 @@ class RunProgress:
             with self._lock:
                 self.tables[table].readers -= 1
 
-    def tables_read(self, among: Optional[Collection[str]] = None) -> int:
+    def tables_read(self, among: Collection[str] | None = None) -> int:
         """Tables (``among`` these) whose reads began and none of which is under way now."""
         with self._lock:
-            return sum(figures.first_request is not None and not figures.readers and (among is None or table in among)
-                       for table, figures in self.tables.items())
+            return sum(
+                figures.first_request is not None and not figures.readers and (among is None or table in among)
+                for table, figures in self.tables.items()
+            )
 
-    def longest_reading(self) -> Optional[Tuple[str, float]]:
+    def longest_reading(self) -> tuple[str, float] | None:
         """The table still being read that began first, and for how long it has been read."""
         with self._lock:
-            under_way = [(figures.first_request, table) for table, figures in self.tables.items()
-                         if figures.readers and figures.first_request is not None]
+            under_way = [
+                (figures.first_request, table)
+                for table, figures in self.tables.items()
+                if figures.readers and figures.first_request is not None
+            ]
         if not under_way:
             return None
         began, table = min(under_way)
@@ -128,8 +134,14 @@ class ProgressLine(LogCollector):
     rewritten in place. Give it to ``dlt.pipeline(progress=...)`` and the same ``RunProgress`` to the source.
     """
 
-    def __init__(self, progress: RunProgress, tables: Optional[Collection[str]] = None, log_period: float = 5.0,
-                 live: bool = False, stream: TextIO = sys.stdout) -> None:
+    def __init__(
+        self,
+        progress: RunProgress,
+        tables: Collection[str] | None = None,
+        log_period: float = 5.0,
+        live: bool = False,
+        stream: TextIO = sys.stdout,
+    ) -> None:
         super().__init__(log_period=1.0 if live else log_period, logger=stream, dump_system_stats=False)
         self.progress = progress
         self.tables = tables
@@ -139,11 +151,18 @@ class ProgressLine(LogCollector):
         self.stream = stream
         self.began = time.monotonic()
 
-    def update(self, name: str, inc: int = 1, total: Optional[int] = None, inc_total: Optional[int] = None,
-               message: Optional[str] = None, label: Optional[str] = None) -> None:
+    def update(
+        self,
+        name: str,
+        inc: int = 1,
+        total: int | None = None,
+        inc_total: int | None = None,
+        message: str | None = None,
+        label: str | None = None,
+    ) -> None:
         if str(self.step or "").startswith("Extract") and name.split("__")[0] in TABLE_NAMES:
             self.rows += inc
-        super().update(name, inc, total, inc_total, message, label)
+        super().update(name, inc, total, inc_total, message, label)  # type: ignore[arg-type]  # dlt's own None defaults
 
     def dump_counters(self) -> None:
         line = self.line()
@@ -163,16 +182,26 @@ class ProgressLine(LogCollector):
 
     def line(self) -> str:
         elapsed = int(time.monotonic() - self.began)
-        head = f"{elapsed // 3600}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d} {str(self.step or '').split()[0].lower()}"
-        counters = self.counters or {}
+        head = (
+            f"{elapsed // 3600}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d} {str(self.step or '').split()[0].lower()}"
+        )
+        counters: dict[str, int] = self.counters or {}
         if not str(self.step or "").startswith("Extract"):
-            steps = [f"{info.description.lower()} {counters[key]:,}" + (f"/{info.total:,}" if info.total else "")
-                     for key, info in (self.counter_info or {}).items() if key in ("Files", "Jobs")]
+            steps = [
+                f"{info.description.lower()} {counters[key]:,}" + (f"/{info.total:,}" if info.total else "")
+                for key, info in (self.counter_info or {}).items()
+                if key in ("Files", "Jobs")
+            ]
             return " | ".join([head, *steps])
         read = self.progress.tables_read(self.tables)
         tables = f"tables {read}/{len(self.tables)}" if self.tables else f"tables {read} read"
-        parts = [head, f"requests {self.progress.requests:,}", f"429s {self.progress.rate_limited:,}", tables,
-                 f"rows {self.rows:,}"]
+        parts = [
+            head,
+            f"requests {self.progress.requests:,}",
+            f"429s {self.progress.rate_limited:,}",
+            tables,
+            f"rows {self.rows:,}",
+        ]
         longest = self.progress.longest_reading()
         if longest is not None:
             parts.append(f"reading {longest[0]} for {longest[1]:.0f} s")

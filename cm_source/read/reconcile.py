@@ -22,17 +22,18 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set
+from typing import Any
 
 import pyarrow as pa
 
 from ..api_facts import MAX_PAGE_SIZE, SUBSCRIBER_STATES
 from ..errors import RequestRefused
 from ..http.paging import Get, one_pass
+from .incremental_state import RotationState
 
-Row = Mapping[str, Any]
 NOT_IN_LIST = 203  # the API's Code for an address the list does not hold
 LOCATE_STEPS = 4  # pages stepped back or forward to find where the last slice ended, before reading on
 
@@ -49,20 +50,16 @@ def state_of(path: str) -> str:
 
 @dataclass
 class Rotation:
-    """Where one list's state stands in its rotation, as kept in the source state (a dict of plain values).
+    """Where one list's state stands in its rotation (kept in the source state, see ``RotationState``):
+    the last address the previous slice read and the page that held it, the state's pages when last
+    read, the pages earned and not yet read, and the run since when every row was read again."""
 
-    ``after``: the last address (in email order) the previous slice read; None starts from the first.
-    ``page``: the page that held it, where the next slice looks first. ``pages``: the state's pages when
-    last read. ``credit``: pages earned and not yet read. ``cycle_from``: the run the current round
-    began; ``read_since``: the run the last complete round began, since when every row was read again.
-    """
-
-    stored: Dict[str, Any]
+    state: RotationState
 
     @classmethod
     def fresh(
-        cls, stored: Dict[str, Any], key: str, rows: int, run: int, reconcile_runs: int, read_in_full: bool
-    ) -> "Rotation":
+        cls, state: RotationState, key: str, rows: int, run: int, reconcile_runs: int, read_in_full: bool
+    ) -> Rotation:
         """A rotation starting over at the end of ``run``, for a state of ``rows`` rows: after a full read
         (``read_in_full``, a round of one run), or with nothing yet read again; the next round begins
         with the next run. A state of fewer pages than ``reconcile_runs`` reads a page only
@@ -70,26 +67,24 @@ class Rotation:
         in different runs rather than all in one."""
         pages = max(1, math.ceil(rows / MAX_PAGE_SIZE))
         ahead = (zlib.crc32(key.encode("utf-8")) % 1000) / 1000 if pages < reconcile_runs else 0.0
-        stored.clear()
-        stored.update(after=None, page=1, pages=pages, cycle_from=run + 1, read_since=run if read_in_full else None,
-                      credit=ahead)
-        return cls(stored)
+        state.start(pages, run, run if read_in_full else None, ahead)
+        return cls(state)
 
     def earn(self, reconcile_runs: int) -> int:
         """This run's share of pages, carried over where it is less than a page."""
-        self.stored["credit"] = self.stored.get("credit", 0.0) + self.stored.get("pages", 1) / reconcile_runs
-        return int(self.stored["credit"])
+        self.state.credit += self.state.pages / reconcile_runs
+        return int(self.state.credit)
 
     def spend(self, pages: int) -> None:
-        self.stored["credit"] = max(0.0, self.stored["credit"] - pages)
+        self.state.credit = max(0.0, self.state.credit - pages)
 
-    def moved_to(self, read: "SliceRead", run: int) -> None:
+    def moved_to(self, read: SliceRead, run: int) -> None:
         """Go on after a steady slice: from its last address, or from the start once it reached the end."""
-        self.stored["pages"] = max(1, read.number_of_pages)
+        self.state.pages = max(1, read.number_of_pages)
         if read.to is None:
-            self.stored.update(after=None, page=1, read_since=self.stored.get("cycle_from", run), cycle_from=run + 1)
+            self.state.round_completed(run)
         else:
-            self.stored.update(after=read.to, page=read.last_page)
+            self.state.went_on_to(read.to, read.last_page)
 
 
 @dataclass
@@ -97,14 +92,14 @@ class SliceRead:
     """One slice: its rows, the range of emails it covers (``after`` exclusive, ``to`` inclusive, None
     for the end), the pages read and whether the state's total held still while they were read."""
 
-    pages: List[Any] = field(default_factory=list)  # the API's rows, or Arrow tables (``http.arrow_pages``)
-    page_emails: List[List[str]] = field(default_factory=list)  # each page's addresses, in order
-    after: Optional[str] = None
-    to: Optional[str] = None
+    pages: list[Any] = field(default_factory=list)  # the API's rows, or Arrow tables (``http.arrow_pages``)
+    page_emails: list[list[str]] = field(default_factory=list)  # each page's addresses, in order
+    after: str | None = None
+    to: str | None = None
     first_page: int = 1
     last_page: int = 1
     number_of_pages: int = 0
-    totals: Set[int] = field(default_factory=set)
+    totals: set[int] = field(default_factory=set)
 
     @property
     def steady(self) -> bool:
@@ -115,7 +110,7 @@ class SliceRead:
         return self.last_page - self.first_page + 1
 
     @property
-    def emails(self) -> List[str]:
+    def emails(self) -> list[str]:
         return [email for emails in self.page_emails for email in emails]
 
     @property
@@ -128,7 +123,7 @@ class SliceRead:
         if self.after is not None and emails and email_order(emails[0]) <= self.after:
             keep = [email_order(email) > self.after for email in emails]
             page = keep_rows(page, keep)
-            emails = [email for email, kept in zip(emails, keep) if kept]
+            emails = [email for email, kept in zip(emails, keep, strict=True) if kept]
         self.pages.append(page)
         self.page_emails.append(emails)
 
@@ -137,14 +132,16 @@ class SliceRead:
         return (self.after is None or order > self.after) and (self.to is None or order <= self.to)
 
 
-def read_slice(get: Get, path: str, params: Mapping[str, Any], rotation: Rotation, pages: int, read_ahead: int) -> SliceRead:
+def read_slice(
+    get: Get, path: str, params: Mapping[str, Any], rotation: Rotation, pages: int, read_ahead: int
+) -> SliceRead:
     """Up to ``pages`` pages of a state in email order, from where the rotation stands.
 
     Rows added or removed since the last slice shift the pages, so the page that held its last address
     is looked at first and the read steps back or on until that address is in view.
     """
-    after = rotation.stored.get("after")
-    page = max(1, int(rotation.stored.get("page") or 1)) if after else 1
+    after = rotation.state.after
+    page = rotation.state.page if after else 1
     read = SliceRead(after=after)
 
     def one(number: int) -> Any:
@@ -160,8 +157,9 @@ def read_slice(get: Get, path: str, params: Mapping[str, Any], rotation: Rotatio
             page, step = max(1, read.number_of_pages), -1
         elif after is not None and rows and step <= 0 and page > 1 and email_order(rows[0]) > after:
             page, step = page - 1, -1
-        elif after is not None and rows and step >= 0 and page < read.number_of_pages \
-                and email_order(rows[-1]) <= after:
+        elif (
+            after is not None and rows and step >= 0 and page < read.number_of_pages and email_order(rows[-1]) <= after
+        ):
             page, step = page + 1, +1
         else:
             break
@@ -178,23 +176,23 @@ def read_slice(get: Get, path: str, params: Mapping[str, Any], rotation: Rotatio
     return read
 
 
-def emails_of(page: Any) -> List[str]:
+def emails_of(page: Any) -> list[str]:
     """The addresses of a page, in order: a list of the API's rows, or an Arrow table."""
     if isinstance(page, pa.Table):
         return [str(email or "") for email in page.column("EmailAddress").to_pylist()]
     return [str(row.get("EmailAddress") or "") for row in page]
 
 
-def keep_rows(page: Any, keep: List[bool]) -> Any:
+def keep_rows(page: Any, keep: list[bool]) -> Any:
     """The rows of a page (a list, or an Arrow table) where ``keep`` is true."""
     if isinstance(page, pa.Table):
         return page.filter(pa.array(keep, pa.bool_()))
-    return [row for row, kept in zip(page, keep) if kept]
+    return [row for row, kept in zip(page, keep, strict=True) if kept]
 
 
 def confirmed_gone(
     get: Callable[[str, Mapping[str, Any]], Any], list_id: str, state: str, emails: Iterable[str], workers: int
-) -> List[str]:
+) -> list[str]:
     """The addresses the API says are no longer in ``state`` on the list (not on it, or in another state)."""
 
     def gone(email: str) -> bool:
@@ -210,7 +208,7 @@ def confirmed_gone(
     if not emails:
         return []
     with ThreadPoolExecutor(max(1, min(workers, len(emails))), thread_name_prefix="cm-reconcile") as pool:
-        return [email for email, is_gone in zip(emails, pool.map(gone, emails)) if is_gone]
+        return [email for email, is_gone in zip(emails, pool.map(gone, emails), strict=True) if is_gone]
 
 
 # How each destination compares text by code point, for the SQL bounds of a range of emails; on others
@@ -219,7 +217,7 @@ BINARY_ORDER = {"duckdb": "lower(email_address)", "postgres": 'lower(email_addre
 BOUND_SLACK = 3  # characters dropped from each bound: lower() and casefold() differ on a few letters (ß)
 
 
-def loaded_addresses(pipeline: Any, table: str, list_id: str, after: Optional[str], to: Optional[str]) -> List[str]:
+def loaded_addresses(pipeline: Any, table: str, list_id: str, after: str | None, to: str | None) -> list[str]:
     """The addresses the destination holds for the list in ``table`` within a range of emails (the
     ends as ``email_order`` gives them; None for open). The SQL bounds are a little wide, the range is
     then checked exactly. A table not created yet holds none."""

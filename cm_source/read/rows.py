@@ -7,7 +7,8 @@ changed in one place.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -26,7 +27,7 @@ class ReadRow(dict):
 
     __slots__ = ("zone",)
 
-    def __init__(self, fields: Mapping[str, Any], zone: Optional[ZoneInfo]) -> None:
+    def __init__(self, fields: Mapping[str, Any], zone: ZoneInfo | None) -> None:
         super().__init__(fields)
         self.zone = zone
 

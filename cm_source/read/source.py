@@ -2,48 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, Dict, Optional, Sequence
+from typing import Any
 
 import dlt
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.pipeline import current_pipeline
 from dlt.extract.resource import DltResource
 
-from ..api_facts import BASE_URL
-from ..errors import CampaignMonitorError
 from ..account_access import api_from_settings
-from ..http import DEFAULT_MAX_CONCURRENT_REQUESTS, RetryPolicy
+from ..errors import InputError
+from ..http import RetryPolicy
 from .account_reader import AccountReader
 from .catalogue import ENDPOINTS, Endpoint, read_under
 from .columnar import take_memory_from_malloc
 from .destinations import file_format
 from .incremental import IncrementalRun, incremental_hints
 from .progress import RunProgress
+from .settings import ReadSettings
 from .time_zones import LocalTime
 
 _naming = NamingConvention()
 
 
-@dlt.source(name="campaign_monitor", section="campaign_monitor")
+@dlt.source(name="campaign_monitor", section="campaign_monitor", spec=ReadSettings)
 def campaign_monitor_source(
-    api_key: Optional[str] = dlt.secrets.value,
-    client_id: Optional[str] = None,
-    base_url: str = BASE_URL,
-    reports_sent_after: Optional[str] = None,
-    convert_to_utc: bool = True,
-    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
-    max_attempts: int = 5,
-    request_timeout: float = 60.0,
-    backoff_seconds: float = 1.0,
-    nested_as_text: Optional[bool] = None,
-    incremental: bool = False,
-    report_refresh_days: int = 30,
-    reconcile_runs: int = 7,
-    progress: Optional[Any] = None,
-    access_token: Optional[str] = dlt.secrets.value,
-    refresh_token: Optional[str] = dlt.secrets.value,
-    token_file: Optional[str] = None,
+    api_key: str | None = None,
+    client_id: str | None = None,
+    base_url: str | None = None,
+    reports_sent_after: str | None = None,
+    convert_to_utc: bool | None = None,
+    max_concurrent_requests: int | None = None,
+    max_attempts: int | None = None,
+    request_timeout: float | None = None,
+    backoff_seconds: float | None = None,
+    nested_as_text: bool | None = None,
+    incremental: bool | None = None,
+    report_refresh_days: int | None = None,
+    reconcile_runs: int | None = None,
+    progress: Any | None = None,
+    access_token: str | None = None,
+    refresh_token: str | None = None,
+    token_file: str | None = None,
+    settings: ReadSettings = dlt.config.value,
 ) -> Sequence[DltResource]:
     """Every table of a Campaign Monitor account, each a full-refresh read of every page.
 
@@ -71,26 +73,48 @@ def campaign_monitor_source(
 
     ``progress`` (a ``read.progress.RunProgress``) receives the run's requests, pages per table and
     429s, shown on the pipeline's progress collector and kept for a summary; one is made otherwise.
+
+    Every setting but ``progress`` is declared in ``ReadSettings`` (``read.settings``); dlt resolves
+    them (an argument wins, then the environment and ``.dlt/*.toml``) into ``settings``.
     """
-    retry = RetryPolicy(max_attempts=max_attempts, timeout_seconds=request_timeout, backoff_seconds=backoff_seconds)
-    api = api_from_settings(api_key, base_url, access_token, refresh_token, token_file, retry=retry,
-                            max_concurrent_requests=max_concurrent_requests)
+    s = settings
+    retry = RetryPolicy(
+        max_attempts=s.max_attempts, timeout_seconds=s.request_timeout, backoff_seconds=s.backoff_seconds
+    )
+    api = api_from_settings(
+        s.api_key,
+        s.base_url,
+        s.access_token,
+        s.refresh_token,
+        s.token_file,
+        retry=retry,
+        max_concurrent_requests=s.max_concurrent_requests,
+    )
     progress = progress or RunProgress()
-    run = IncrementalRun(whole_number("report_refresh_days", report_refresh_days), api.system_date, progress.note,
-                         whole_number("reconcile_runs", reconcile_runs), client_id) if incremental else None
+    run = (
+        IncrementalRun(s.report_refresh_days, api.system_date, progress.note, s.reconcile_runs, s.client_id)
+        if s.incremental
+        else None
+    )
     account = AccountReader(
-        api, LocalTime(convert_to_utc), sent_on_or_after(reports_sent_after), nested_as_text, incremental=run,
+        api,
+        LocalTime(s.convert_to_utc),
+        sent_on_or_after(s.reports_sent_after),
+        s.nested_as_text,
+        incremental=run,
         progress=progress,
     )
-    resources: Dict[str, DltResource] = {}
+    resources: dict[str, DltResource] = {}
     take_memory_from_malloc()
     load_format = loader_file_format(current_pipeline())
     for endpoint in ENDPOINTS:  # parents come before their children
-        hints = table_hints(endpoint, convert_to_utc, incremental)
+        hints = table_hints(endpoint, s.convert_to_utc, s.incremental)
         if load_format:
             hints["file_format"] = load_format
         if endpoint.parent is None:
-            resources[endpoint.table] = dlt.resource(account.read_root(endpoint, client_id), name=endpoint.table, **hints)
+            resources[endpoint.table] = dlt.resource(
+                account.read_root(endpoint, s.client_id), name=endpoint.table, **hints
+            )
         else:
             resources[endpoint.table] = dlt.transformer(
                 account.reader_of(endpoint), data_from=resources[endpoint.parent], name=endpoint.table, **hints
@@ -98,7 +122,7 @@ def campaign_monitor_source(
     return list(resources.values())
 
 
-def loader_file_format(pipeline: Any) -> Optional[str]:
+def loader_file_format(pipeline: Any) -> str | None:
     """The fastest file format of the destination the source is made for (the pipeline made last, as
     ``dlt.pipeline()`` activates it), so the plain ``pipeline.run(source)`` loads as fast and as lean as
     the command: DuckDB would otherwise get ``insert_values``, slow and growing in memory with the rows.
@@ -107,7 +131,7 @@ def loader_file_format(pipeline: Any) -> Optional[str]:
     return file_format(destination) if destination is not None else None
 
 
-def sent_on_or_after(value: Any) -> Optional[date]:
+def sent_on_or_after(value: Any) -> date | None:
     """``reports_sent_after`` as a date; a value that is not one is a setting to fix, not a load to run."""
     if value in (None, ""):
         return None
@@ -118,34 +142,20 @@ def sent_on_or_after(value: Any) -> Optional[date]:
     try:
         return datetime.fromisoformat(str(value).strip()).date()
     except ValueError:
-        raise CampaignMonitorError(
+        raise InputError(
             f"reports_sent_after must be a date such as 2024-01-31, not {value!r}:"
             " set SOURCES__CAMPAIGN_MONITOR__REPORTS_SENT_AFTER"
         ) from None
 
 
-def whole_number(setting: str, value: Any) -> int:
-    """A setting that counts days or runs, as a whole number, 0 or more; anything else is a setting to fix."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = -1
-    if number < 0:
-        raise CampaignMonitorError(
-            f"{setting} must be a whole number, 0 or more, not {value!r}:"
-            f" set SOURCES__CAMPAIGN_MONITOR__{setting.upper()}"
-        )
-    return number
-
-
-def table_hints(endpoint: Endpoint, to_utc: bool, incremental: bool = False) -> Dict[str, Any]:
+def table_hints(endpoint: Endpoint, to_utc: bool, incremental: bool = False) -> dict[str, Any]:
     """Write disposition, primary key and typed columns for one table (replace unless incremental).
 
     ID columns are non-null text, so a missing parent ID fails the load instead of loading an
     orphan. Timestamps carry a time zone only when they are converted to UTC.
     """
     id_columns = (*endpoint.primary_key, *(_naming.normalize_identifier(key) for key in read_under(endpoint)))
-    columns: Dict[str, Dict[str, Any]] = {
+    columns: dict[str, dict[str, Any]] = {
         name: {"data_type": "text", "nullable": False} for name in dict.fromkeys(id_columns)
     }
     for name in endpoint.timestamps:
@@ -160,7 +170,7 @@ def table_hints(endpoint: Endpoint, to_utc: bool, incremental: bool = False) -> 
         columns[_naming.normalize_identifier(endpoint.custom_fields)] = {"data_type": "json"}
     for name, hint in endpoint.columns.items():
         columns[name] = {**columns.get(name, {}), **hint}
-    hints: Dict[str, Any] = {"write_disposition": "replace", "columns": columns}
+    hints: dict[str, Any] = {"write_disposition": "replace", "columns": columns}
     if incremental:
         extra = incremental_hints(endpoint)
         columns.update(extra.pop("columns", {}))

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 logger = logging.getLogger(__name__)
 
 # Keyed by the place part of every name in Campaign Monitor's GET /timezones.json, lower case;
 # the "(GMT±hh:mm)" prefix is left out because it is not part of what identifies the zone.
-IANA_ZONES: Dict[str, str] = {
+IANA_ZONES: dict[str, str] = {
     "casablanca": "Africa/Casablanca",
     "coordinated universal time": "UTC",
     "greenwich mean time : dublin, edinburgh, lisbon, london": "Europe/London",
@@ -128,7 +128,7 @@ IANA_ZONES: Dict[str, str] = {
 _OFFSET_PREFIX = re.compile(r"^\s*\((?:GMT|UTC)\s*(?:[+-]\d{1,2}(?::?\d{2})?)?\)\s*", re.IGNORECASE)
 
 
-def iana_zone(name: str) -> Optional[ZoneInfo]:
+def iana_zone(name: str) -> ZoneInfo | None:
     """The IANA zone for a Campaign Monitor zone name, or None when the name is not one we know.
 
     An IANA name (``"Europe/London"``) is accepted as it is, should the API ever send one.
@@ -152,9 +152,9 @@ class LocalTime:
 
     def __init__(self, to_utc: bool = True) -> None:
         self.to_utc = to_utc
-        self._zones: Dict[str, Optional[ZoneInfo]] = {}
+        self._zones: dict[str, ZoneInfo | None] = {}
 
-    def zone(self, name: Optional[str]) -> Optional[ZoneInfo]:
+    def zone(self, name: str | None) -> ZoneInfo | None:
         """The zone for ``name``; None (with one warning) when it is unknown."""
         if not self.to_utc or not name:
             return None
@@ -167,7 +167,7 @@ class LocalTime:
                 )
         return self._zones[name]
 
-    def parse(self, value: Any, zone: Optional[ZoneInfo]) -> Any:
+    def parse(self, value: Any, zone: ZoneInfo | None) -> Any:
         """``"YYYY-MM-DD HH:MM:SS"`` as a datetime: UTC when the zone is known, else as given.
 
         A wall time that happens twice (clocks going back) is read as the first of the two, and one
@@ -187,7 +187,7 @@ class LocalTime:
             return moment
         return moment.replace(tzinfo=zone).astimezone(timezone.utc)
 
-    def instant(self, value: Any, zone: Optional[ZoneInfo]) -> Any:
+    def instant(self, value: Any, zone: ZoneInfo | None) -> Any:
         """An ISO 8601 time that carries its own offset (``2014-01-15T16:09:19-05:00``, the transactional
         API's) as that instant in UTC, whether or not local times are converted: the offset says exactly
         when it was. One that came without an offset is read like any other local time."""

@@ -31,6 +31,13 @@ from .messages import RecordedRequest
 from .server import Sandbox, Served
 
 __all__ = [
-    "STATES", "Account", "Activity", "Faults", "RecordedRequest", "Sandbox", "Served", "account_activity",
+    "STATES",
+    "Account",
+    "Activity",
+    "Faults",
+    "RecordedRequest",
+    "Sandbox",
+    "Served",
+    "account_activity",
     "generate_account",
 ]

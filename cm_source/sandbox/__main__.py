@@ -12,9 +12,7 @@ from .server import Sandbox
 
 def main(argv: list[str] | None = None, prog: str = "python -m cm_source.sandbox") -> None:
     """Run a sandbox in the foreground until interrupted."""
-    parser = argparse.ArgumentParser(
-        prog=prog, description="Serve a generated Campaign Monitor v3.3 account locally."
-    )
+    parser = argparse.ArgumentParser(prog=prog, description="Serve a generated Campaign Monitor v3.3 account locally.")
     parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (default: a free one)")
     parser.add_argument("--subscribers", type=int, default=3000, help="total subscriber rows (default 3000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the generated account (default 7)")
@@ -24,7 +22,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m cm_source.sandbox
         "--latency", type=float, default=0.0, metavar="SECONDS", help="wait this long before every answer (default 0)"
     )
     parser.add_argument(
-        "--rate-limit", type=int, default=None, metavar="N",
+        "--rate-limit",
+        type=int,
+        default=None,
+        metavar="N",
         help="allow N requests per second and answer 429 beyond (default: no limit)",
     )
     args = parser.parse_args(argv)

@@ -1,7 +1,8 @@
 """What happens in an account between two syncs, stamped with the account's "now": people join, move
 between states (every kind of move the API knows), edit custom fields without their Date moving, a
 new campaign is sent with its reports, a recent campaign gets new opens and clicks (a true repeat
-among them), and every client that sends transactional email sends more and sees recent ones opened. An incremental sync must see all of it but the field edits.
+among them), and every client that sends transactional email sends more and sees recent ones opened.
+An incremental sync must see all of it but the field edits.
 
     activity = account_activity(account)  # one round; the account's now moves on by `minutes`
 """
@@ -9,9 +10,9 @@ among them), and every client that sends transactional email sends more and sees
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
 
 from .account import DATE_FORMAT, Account, new_id, stamp
 from .reports import _campaign_summary, _email_client_usage
@@ -19,8 +20,11 @@ from .transactional import transactional_activity
 
 # (from, to) for each kind of move one round makes on every list with someone to move.
 MOVES = (
-    ("Active", "Unsubscribed"), ("Active", "Bounced"), ("Active", "Deleted"),
-    ("Unsubscribed", "Active"), ("Unconfirmed", "Active"),
+    ("Active", "Unsubscribed"),
+    ("Active", "Bounced"),
+    ("Active", "Deleted"),
+    ("Unsubscribed", "Active"),
+    ("Unconfirmed", "Active"),
 )
 
 
@@ -31,7 +35,9 @@ class Activity:
     now: str
     joined: list[tuple[str, str]] = field(default_factory=list)  # (ListID, EmailAddress)
     moved: list[tuple[str, str, str, str]] = field(default_factory=list)  # (ListID, EmailAddress, from, to)
-    edited: list[tuple[str, str]] = field(default_factory=list)  # a custom field or the name changed, Date not; Active first
+    edited: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # a custom field or the name changed, Date not; Active first
     sent_campaign: str = ""  # the CampaignID of the campaign sent in this round
     new_events: dict[str, int] = field(default_factory=dict)  # CampaignID -> events added to its reports
     sent_messages: dict[str, list[str]] = field(default_factory=dict)  # ClientID -> new transactional MessageIDs
@@ -58,13 +64,19 @@ def account_activity(
                 _list_activity(rng, account, row["ListID"], people, moves, moment, activity)
         _send_campaign(rng, account, account.clients[0]["ClientID"], start, now, activity)
         activity.sent_messages, activity.opened_messages = transactional_activity(
-            random.Random(f"transactional activity {account.system_date}"), account, start, minutes, messages)
+            random.Random(f"transactional activity {account.system_date}"), account, start, minutes, messages
+        )
         account.system_date = activity.now
         return activity
 
 
 def _list_activity(
-    rng: random.Random, account: Account, list_id: str, people: int, moves: int, moment: Callable[[], str],
+    rng: random.Random,
+    account: Account,
+    list_id: str,
+    people: int,
+    moves: int,
+    moment: Callable[[], str],
     activity: Activity,
 ) -> None:
     """Joins, `moves` moves of each kind and one field edit on one list; every changed state is a new list
@@ -83,19 +95,31 @@ def _list_activity(
             leaving[source].add(number)
             arriving.append((target, {**rows[number], "State": target, "Date": moment()}))
             activity.moved.append((list_id, rows[number]["EmailAddress"], source, target))
-    states = {state: [row for number, row in enumerate(rows) if number not in leaving[state]] if leaving[state]
-              else list(rows) for state, rows in stored.items()}
+    states = {
+        state: [row for number, row in enumerate(rows) if number not in leaving[state]]
+        if leaving[state]
+        else list(rows)
+        for state, rows in stored.items()
+    }
     stayed = {state: len(rows) for state, rows in states.items()}  # who was there before the round and still is
     for target, row in arriving:
         states[target].append(row)
     for number in range(people):
         email = f"joined-{activity.now.replace(' ', '-').replace(':', '')}-{number}@{list_id[:6]}.example.com"
         when = moment()
-        states["Active"].append({
-            "EmailAddress": email, "Name": f"Joined {number}", "Date": when, "ListJoinedDate": when,
-            "State": "Active", "CustomFields": [], "ReadsEmailWith": "Gmail", "ConsentToTrack": "Yes",
-            "ConsentToSendSms": "No",
-        })
+        states["Active"].append(
+            {
+                "EmailAddress": email,
+                "Name": f"Joined {number}",
+                "Date": when,
+                "ListJoinedDate": when,
+                "State": "Active",
+                "CustomFields": [],
+                "ReadsEmailWith": "Gmail",
+                "ConsentToTrack": "Yes",
+                "ConsentToSendSms": "No",
+            }
+        )
         activity.joined.append((list_id, email))
     for state in stored:  # one quiet edit in every state, Active first: a custom field, else the name
         editable = range(stayed[state])
@@ -123,23 +147,41 @@ def _send_campaign(
     audience = sorted(account.subscribers[list_row["ListID"]]["Active"], key=lambda row: row["EmailAddress"])[:20]
     web = f"https://createsend.com/t/r-{new_id(rng, 16).upper()}"
     campaign = {
-        **previous, "CampaignID": new_id(rng, 32), "Name": f"Sent {activity.now}", "Subject": f"Sent {activity.now}",
-        "WebVersionURL": web, "WebVersionTextURL": f"{web}/t", "SentDate": stamp(start),
+        **previous,
+        "CampaignID": new_id(rng, 32),
+        "Name": f"Sent {activity.now}",
+        "Subject": f"Sent {activity.now}",
+        "WebVersionURL": web,
+        "WebVersionTextURL": f"{web}/t",
+        "SentDate": stamp(start),
         "TotalRecipients": len(audience),
     }
     template = _open_shape(account)
-    opens = [{**template, "EmailAddress": row["EmailAddress"], "ListID": list_row["ListID"],
-              "Date": stamp(start + timedelta(minutes=1 + number))} for number, row in enumerate(audience[::3])]
+    opens = [
+        {
+            **template,
+            "EmailAddress": row["EmailAddress"],
+            "ListID": list_row["ListID"],
+            "Date": stamp(start + timedelta(minutes=1 + number)),
+        }
+        for number, row in enumerate(audience[::3])
+    ]
     reports = {
         "recipients": [{"EmailAddress": row["EmailAddress"], "ListID": list_row["ListID"]} for row in audience],
-        "opens": opens, "clicks": [], "bounces": [], "unsubscribes": [], "spam": [],
+        "opens": opens,
+        "clicks": [],
+        "bounces": [],
+        "unsubscribes": [],
+        "spam": [],
     }
     account.campaigns[client_id] = [campaign, *campaigns]
     account.campaign_reports[campaign["CampaignID"]] = reports
     openers = audience[::3]
     account.campaign_summaries[campaign["CampaignID"]] = _campaign_summary(rng, campaign, reports, len(openers))
     account.campaign_lists_and_segments[campaign["CampaignID"]] = {
-        "Lists": [{"ListID": list_row["ListID"], "Name": list_row["Name"]}], "Segments": []}
+        "Lists": [{"ListID": list_row["ListID"], "Name": list_row["Name"]}],
+        "Segments": [],
+    }
     account.email_client_usage[campaign["CampaignID"]] = _email_client_usage(openers)
     activity.sent_campaign = campaign["CampaignID"]
     _add_opens(account, previous, now, activity)
@@ -153,14 +195,17 @@ def _add_opens(account: Account, campaign: dict, now: datetime, activity: Activi
         return
     template = _open_shape(account)
     when = stamp(now - timedelta(seconds=30))
-    added = [{**template, "EmailAddress": row["EmailAddress"], "ListID": row["ListID"], "Date": when}
-             for row in recipients[:2]]
+    added = [
+        {**template, "EmailAddress": row["EmailAddress"], "ListID": row["ListID"], "Date": when}
+        for row in recipients[:2]
+    ]
     added.append(dict(added[-1]))
     reports = {**reports, "opens": [*reports["opens"], *added]}
     account.campaign_reports[campaign["CampaignID"]] = reports
     summary = account.campaign_summaries[campaign["CampaignID"]]
     account.campaign_summaries[campaign["CampaignID"]] = {
-        **summary, "TotalOpened": len(reports["opens"]),
+        **summary,
+        "TotalOpened": len(reports["opens"]),
         "UniqueOpened": len({row["EmailAddress"].casefold() for row in reports["opens"]}),
     }
     activity.new_events[campaign["CampaignID"]] = len(added)

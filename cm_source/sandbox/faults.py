@@ -8,9 +8,9 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.client import responses as HTTP_REASONS
-from typing import Callable
 
 from .account import STATES, Account
 from .messages import KEY_REFUSED, Reply

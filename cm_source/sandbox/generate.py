@@ -54,12 +54,48 @@ TEMPLATE_NAMES = ("Monthly digest", "Announcement", "Plain text", "Event invite"
 CAMPAIGN_TOPICS = ("Spring sale", "Weekly digest", "New arrivals", "Event recap", "Tips & tricks", "Café news")
 TAGS = ("promo", "digest", "events", "product", "seasonal")
 FIRST_NAMES = (
-    "Olivia", "Liam", "Zoë", "Łukasz", "José", "Mia", "Noah", "Søren", "Amélie", "Chloé", "Jürgen",
-    "Ava", "Ethan", "Ingrid", "Björn", "Grace", "Hiroshi", "Priya", "Mateo", "Aoife", "Nikolai", "Sofía",
+    "Olivia",
+    "Liam",
+    "Zoë",
+    "Łukasz",
+    "José",
+    "Mia",
+    "Noah",
+    "Søren",
+    "Amélie",
+    "Chloé",
+    "Jürgen",
+    "Ava",
+    "Ethan",
+    "Ingrid",
+    "Björn",
+    "Grace",
+    "Hiroshi",
+    "Priya",
+    "Mateo",
+    "Aoife",
+    "Nikolai",
+    "Sofía",
 )
 LAST_NAMES = (
-    "Smith", "Ångström", "Żółć", "García", "Müller", "Nguyen", "O'Brien", "Kowalski", "Brown",
-    "Østergaard", "Dubois", "Jensen", "Papadopoulos", "Wilson", "Çelik", "Novák", "Taylor", "Lefèvre",
+    "Smith",
+    "Ångström",
+    "Żółć",
+    "García",
+    "Müller",
+    "Nguyen",
+    "O'Brien",
+    "Kowalski",
+    "Brown",
+    "Østergaard",
+    "Dubois",
+    "Jensen",
+    "Papadopoulos",
+    "Wilson",
+    "Çelik",
+    "Novák",
+    "Taylor",
+    "Lefèvre",
 )
 CJK_NAMES = ("山田 太郎", "佐藤 花子", "王 伟", "김 민준")
 DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com", "bücher.example", "例え.jp")
@@ -77,7 +113,10 @@ SENT_SPAN_MINUTES = 2 * 365 * 24 * 60
 
 
 def generate_account(
-    seed: int = 7, clients: int = 2, lists_per_client: int = 3, subscribers: int = 3000,
+    seed: int = 7,
+    clients: int = 2,
+    lists_per_client: int = 3,
+    subscribers: int = 3000,
     sent_campaigns: int = BIG_CLIENT_CAMPAIGNS,
 ) -> Account:
     """Build a deterministic account: the same arguments always give identical data.
@@ -98,9 +137,20 @@ def generate_account(
     people = _people(rng, max(sum(counts.values()) for counts in layout))
 
     account = Account(
-        api_key=new_id(rng, 48), clients=[], client_details={}, campaigns={}, scheduled={}, drafts={},
-        lists={}, segments={}, templates={}, suppression_list={}, list_details={}, custom_fields={},
-        subscribers={}, system_date=SYSTEM_DATE.strftime(DATE_FORMAT),
+        api_key=new_id(rng, 48),
+        clients=[],
+        client_details={},
+        campaigns={},
+        scheduled={},
+        drafts={},
+        lists={},
+        segments={},
+        templates={},
+        suppression_list={},
+        list_details={},
+        custom_fields={},
+        subscribers={},
+        system_date=SYSTEM_DATE.strftime(DATE_FORMAT),
     )
     for index, cid in enumerate(client_ids):
         name, country, time_zone = CLIENT_PROFILES[index % len(CLIENT_PROFILES)]
@@ -232,14 +282,16 @@ def _scheduled_campaigns(rng: random.Random, time_zone: str, count: int) -> list
     for number in range(1, count + 1):
         created = _minutes_before(rng, SYSTEM_DATE, 60, 7 * 24 * 60)
         scheduled = SYSTEM_DATE + timedelta(days=number, minutes=rng.randint(0, 600))
-        rows.append({
-            "DateScheduled": stamp(scheduled),
-            "ScheduledTimeZone": time_zone if number % 2 else elsewhere,
-            **_campaign_basics(rng, number),
-            "DateCreated": stamp(created),
-            **_preview_urls(rng),
-            "Tags": rng.sample(TAGS, rng.randint(0, 2)),
-        })
+        rows.append(
+            {
+                "DateScheduled": stamp(scheduled),
+                "ScheduledTimeZone": time_zone if number % 2 else elsewhere,
+                **_campaign_basics(rng, number),
+                "DateCreated": stamp(created),
+                **_preview_urls(rng),
+                "Tags": rng.sample(TAGS, rng.randint(0, 2)),
+            }
+        )
     return rows
 
 
@@ -261,12 +313,14 @@ def _templates(rng: random.Random, count: int) -> list[dict]:
     rows = []
     for name in TEMPLATE_NAMES[:count]:
         code = new_id(rng, 16).upper()
-        rows.append({
-            "TemplateID": new_id(rng, 32),
-            "Name": name,
-            "PreviewURL": f"https://preview.createsend.com/createsend/templates/previewTemplate.aspx?ID={code}",
-            "ScreenshotURL": f"https://preview.createsend.com/ts/r/{code[:2]}/{code[2:5]}/{code[5:8]}/{code}.jpg",
-        })
+        rows.append(
+            {
+                "TemplateID": new_id(rng, 32),
+                "Name": name,
+                "PreviewURL": f"https://preview.createsend.com/createsend/templates/previewTemplate.aspx?ID={code}",
+                "ScreenshotURL": f"https://preview.createsend.com/ts/r/{code[:2]}/{code[2:5]}/{code[5:8]}/{code}.jpg",
+            }
+        )
     return rows
 
 
@@ -426,7 +480,13 @@ def _mobile_number(rng: random.Random) -> str:
 def _time_row(name: str, email: str, local_time: str) -> dict:
     """One of the fixed TIME_ROWS subscribers: Active since it joined at `local_time`."""
     return {
-        "EmailAddress": email, "Name": name, "Date": local_time, "ListJoinedDate": local_time, "State": "Active",
-        "CustomFields": [], "ReadsEmailWith": "Gmail", "ConsentToTrack": "Yes", "ConsentToSendSms": "No",
+        "EmailAddress": email,
+        "Name": name,
+        "Date": local_time,
+        "ListJoinedDate": local_time,
+        "State": "Active",
+        "CustomFields": [],
+        "ReadsEmailWith": "Gmail",
+        "ConsentToTrack": "Yes",
+        "ConsentToSendSms": "No",
     }
-

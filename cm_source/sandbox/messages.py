@@ -3,8 +3,9 @@ handler gets it, an error answer, and an answer before it is encoded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .account import Account
 

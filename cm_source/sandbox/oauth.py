@@ -88,7 +88,10 @@ class OAuthGrants:
         with self._lock:
             token = form.get("refresh_token", "")
             if form.get("grant_type") != "refresh_token" or token not in self.refresh:
-                return 400, {"error": "invalid_grant", "error_description": "Specified refresh token was invalid or expired"}
+                return 400, {
+                    "error": "invalid_grant",
+                    "error_description": "Specified refresh token was invalid or expired",
+                }
             self.refresh.discard(token)
             self.refreshes += 1
             return 200, self._new_pair()

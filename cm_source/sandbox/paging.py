@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from ..api_facts import MAX_PAGE_SIZE
 from .account import DATE_FORMAT, Account, by_email
@@ -127,8 +128,13 @@ def page_spec(query: dict[str, str], ordering: Ordering) -> PageSpec:
     """page, pagesize, orderfield and orderdirection, or a 400 with the API's Code for the first bad one."""
     page = _int_param(query, "page", 1, 1, 2**31 - 1, 800, "Invalid page number")
     size = _int_param(
-        query, "pagesize", MAX_PAGE_SIZE, 10, MAX_PAGE_SIZE, 801,
-        f"Invalid page size. Page size must be between 10 and {MAX_PAGE_SIZE}"
+        query,
+        "pagesize",
+        MAX_PAGE_SIZE,
+        10,
+        MAX_PAGE_SIZE,
+        801,
+        f"Invalid page size. Page size must be between 10 and {MAX_PAGE_SIZE}",
     )
     field_name = query.get("orderfield", ordering.default_field).lower()
     if field_name not in ordering.fields:

@@ -4,14 +4,26 @@ subscribers by state, segments, campaign and journey reports, webhooks and the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from .account import DATE_FORMAT
 from .messages import ApiError, ApiRequest
 from .paging import (
-    CAMPAIGN_EVENT_ORDER, CAMPAIGN_ORDER, CAMPAIGN_RECIPIENT_ORDER, JOURNEY_EVENT_ORDER, JOURNEY_RECIPIENT_ORDER,
-    SUBSCRIBER_ORDER, SUPPRESSION_ORDER, PageSpec, date_param, flag, on_or_after, ordered_members, paged, since_param,
+    CAMPAIGN_EVENT_ORDER,
+    CAMPAIGN_ORDER,
+    CAMPAIGN_RECIPIENT_ORDER,
+    JOURNEY_EVENT_ORDER,
+    JOURNEY_RECIPIENT_ORDER,
+    SUBSCRIBER_ORDER,
+    SUPPRESSION_ORDER,
+    PageSpec,
+    date_param,
+    flag,
+    on_or_after,
+    ordered_members,
+    paged,
+    since_param,
 )
 
 # The API's documentation gives no Code for an unknown campaign, segment, journey or journey email; these
@@ -75,7 +87,8 @@ def get_sent_campaigns(request: ApiRequest) -> dict:
     until = date_param(request.query, "senttodate", ("%Y-%m-%d",))
     if since or until:
         rows = [
-            row for row in rows
+            row
+            for row in rows
             if (not since or row["SentDate"][:10] >= since[:10]) and (not until or row["SentDate"][:10] <= until[:10])
         ]
     return paged(rows, request.query, CAMPAIGN_ORDER)

@@ -130,8 +130,9 @@ def _add_campaign_reports(rng: random.Random, account: Account, client_id: str, 
     else:
         targets, chosen_segments, size = [rng.choice(lists)], [], rng.randint(0, 3)
     sources = [(target["ListID"], None) for target in targets]
-    sources += [(segment["ListID"], account.segment_details[segment["SegmentID"]]["RuleGroups"])
-                for segment in chosen_segments]
+    sources += [
+        (segment["ListID"], account.segment_details[segment["SegmentID"]]["RuleGroups"]) for segment in chosen_segments
+    ]
     audience: dict[str, tuple[dict, str]] = {}
     for list_id, rules in sources:
         active = account.subscribers[list_id]["Active"]
@@ -194,8 +195,15 @@ def _add_opener_events(
     campaign = "spam" in reports
     city, region, code, country, latitude, longitude = rng.choice(LOCATIONS)
     ip = f"{rng.choice(('192.0.2', '198.51.100', '203.0.113'))}.{rng.randint(1, 254)}"
-    geo = {"IPAddress": ip, "Latitude": latitude, "Longitude": longitude, "City": city, "Region": region,
-           "CountryCode": code, "CountryName": country}
+    geo = {
+        "IPAddress": ip,
+        "Latitude": latitude,
+        "Longitude": longitude,
+        "City": city,
+        "Region": region,
+        "CountryCode": code,
+        "CountryName": country,
+    }
     first = seen = _minutes_after(rng, sent, 1, 3 * 24 * 60)
     for _ in range(1 + (rng.random() < 0.4) + (rng.random() < 0.15)):
         opened = {"EmailAddress": email, **tag, "Date": stamp(seen), **geo}
@@ -226,7 +234,8 @@ def _counts(reports: dict[str, list[dict]], **names: str) -> dict[str, int]:
     """Each named count of a summary, in the order given: the rows of its report (`Clicks="clicks"`), or
     for UniqueOpened how many different people (case-folded addresses) opened."""
     return {
-        name: len({row["EmailAddress"].casefold() for row in reports[report]}) if name == "UniqueOpened"
+        name: len({row["EmailAddress"].casefold() for row in reports[report]})
+        if name == "UniqueOpened"
         else len(reports[report])
         for name, report in names.items()
     }
@@ -239,8 +248,13 @@ def _campaign_summary(rng: random.Random, campaign: dict, reports: dict[str, lis
     return {
         "Name": campaign["Name"],
         **_counts(
-            reports, Recipients="recipients", TotalOpened="opens", Clicks="clicks", Unsubscribed="unsubscribes",
-            Bounced="bounces", UniqueOpened="opens",
+            reports,
+            Recipients="recipients",
+            TotalOpened="opens",
+            Clicks="clicks",
+            Unsubscribed="unsubscribes",
+            Bounced="bounces",
+            UniqueOpened="opens",
         ),
         "Mentions": rng.randint(0, openers // 20),
         "Forwards": rng.randint(0, openers // 10),
@@ -259,8 +273,7 @@ def _email_client_usage(openers: list[dict]) -> list[dict]:
     counts = Counter(EMAIL_CLIENTS.get(row["ReadsEmailWith"], EMAIL_CLIENTS[""]) for row in openers)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [
-        {"Client": client, "Version": version, "Percentage": round(100 * count / len(openers), 2),
-         "Subscribers": count}
+        {"Client": client, "Version": version, "Percentage": round(100 * count / len(openers), 2), "Subscribers": count}
         for (client, version), count in ranked
     ]
 
@@ -270,8 +283,10 @@ def _tags(account: Account, client_id: str, as_text: bool) -> list[dict]:
     many carry it, by name; the count as a string such as "120" when `as_text` (the Ruby and PHP
     libraries' samples) else an int (the Python library's)."""
     counts = Counter(
-        tag for kind in (account.campaigns, account.scheduled, account.drafts)
-        for row in kind[client_id] for tag in row.get("Tags", [])
+        tag
+        for kind in (account.campaigns, account.scheduled, account.drafts)
+        for row in kind[client_id]
+        for tag in row.get("Tags", [])
     )
     return [
         {"Name": name, "NumberOfCampaigns": str(count) if as_text else count} for name, count in sorted(counts.items())
@@ -297,23 +312,36 @@ def _add_journey(rng: random.Random, account: Account, client_id: str) -> None:
     emails = []
     for position in range(rng.randint(1, len(JOURNEY_EMAIL_DELAYS))):
         delay = timedelta(minutes=JOURNEY_EMAIL_DELAYS[position])
-        sends = [(row, None, datetime.strptime(row["ListJoinedDate"], DATE_FORMAT) + delay) for row in people]
+        sends: list[tuple[dict, str | None, datetime]] = [
+            (row, None, datetime.strptime(row["ListJoinedDate"], DATE_FORMAT) + delay) for row in people
+        ]
         sends = sorted((send for send in sends if send[2] <= SYSTEM_DATE), key=lambda send: send[2])  # as served
         events, _ = _events(rng, sends, False, False)
         email_id = new_id(rng, 32)
-        reports = {"recipients": [{"EmailAddress": row["EmailAddress"], "SentDate": stamp(when)}
-                                  for row, _, when in sends]}
+        reports = {
+            "recipients": [{"EmailAddress": row["EmailAddress"], "SentDate": stamp(when)} for row, _, when in sends]
+        }
         reports.update(events)
         account.journey_email_reports[email_id] = reports
-        emails.append({
-            "EmailID": email_id,
-            "Name": JOURNEY_EMAIL_NAMES[position],
-            **_counts(
-                reports, Bounced="bounces", Clicked="clicks", Opened="opens", Sent="recipients", UniqueOpened="opens",
-                Unsubscribed="unsubscribes",
-            ),
-        })
+        emails.append(
+            {
+                "EmailID": email_id,
+                "Name": JOURNEY_EMAIL_NAMES[position],
+                **_counts(
+                    reports,
+                    Bounced="bounces",
+                    Clicked="clicks",
+                    Opened="opens",
+                    Sent="recipients",
+                    UniqueOpened="opens",
+                    Unsubscribed="unsubscribes",
+                ),
+            }
+        )
     account.journey_details[journey_id] = {
-        "JourneyID": journey_id, "Name": name, "TriggerType": "On Subscription", "Status": "Active", "Emails": emails,
+        "JourneyID": journey_id,
+        "Name": name,
+        "TriggerType": "On Subscription",
+        "Status": "Active",
+        "Emails": emails,
     }
-

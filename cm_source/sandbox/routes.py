@@ -12,15 +12,36 @@ from .account import CAMPAIGN_REPORTS, JOURNEY_REPORTS, STATES, Account
 from .messages import KEY_REFUSED, ApiError, Handler
 from .oauth import OAuthGrants
 from .reads import (
-    get_campaign_lists_and_segments, get_campaign_report, get_campaign_summary, get_client_collection,
-    get_client_details, get_clients, get_custom_fields, get_email_client_usage, get_journey, get_journey_email_report,
-    get_list_details, get_list_stats, get_segment_details, get_segment_subscribers, get_sent_campaigns,
-    get_subscribers, get_suppression_list, get_system_date, get_webhooks,
+    get_campaign_lists_and_segments,
+    get_campaign_report,
+    get_campaign_summary,
+    get_client_collection,
+    get_client_details,
+    get_clients,
+    get_custom_fields,
+    get_email_client_usage,
+    get_journey,
+    get_journey_email_report,
+    get_list_details,
+    get_list_stats,
+    get_segment_details,
+    get_segment_subscribers,
+    get_sent_campaigns,
+    get_subscribers,
+    get_suppression_list,
+    get_system_date,
+    get_webhooks,
 )
 from .transactional import get_classic_groups, get_messages, get_smart_email, get_smart_emails, get_statistics
 from .writes import (
-    add_subscriber, create_list, delete_subscriber, get_subscriber, import_subscribers, suppress_addresses,
-    unsubscribe_subscriber, unsuppress_address,
+    add_subscriber,
+    create_list,
+    delete_subscriber,
+    get_subscriber,
+    import_subscribers,
+    suppress_addresses,
+    unsubscribe_subscriber,
+    unsuppress_address,
 )
 
 

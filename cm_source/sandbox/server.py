@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .account import Account
@@ -44,7 +45,7 @@ def _request_path(target: str) -> tuple[str, bool]:
     inside the API (True), else the whole path (False)."""
     path = unquote(urlsplit(target).path)
     inside = path.startswith(API_PREFIX + "/")
-    return (path[len(API_PREFIX):] if inside else path), inside
+    return (path[len(API_PREFIX) :] if inside else path), inside
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,17 @@ class Sandbox:
     its now, would be served the old answer."""
 
     def __init__(
-        self, account: Account, port: int = 0, on_served: Optional[Callable[[Served], None]] = None,
+        self,
+        account: Account,
+        port: int = 0,
+        on_served: Callable[[Served], None] | None = None,
         cache_answers: bool = False,
     ):
         self.account = account
         self.port = port
         self.on_served = on_served
-        self._answers: Optional[dict[tuple, Reply]] = {} if cache_answers else None
+        self._caching = cache_answers
+        self._answers: dict[tuple, Reply] = {}
         self._answers_made = 0  # how many times the cache was emptied
         self.requests: list[RecordedRequest] = []
         self.faults = Faults()
@@ -128,7 +133,7 @@ class Sandbox:
         if self._server is None:
             raise RuntimeError("the sandbox is not running")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{API_PREFIX}"
+        return f"http://{host!s}:{port}{API_PREFIX}"
 
     def start(self) -> Sandbox:
         """Bind (port 0 picks a free one) and serve in a daemon thread."""
@@ -145,7 +150,8 @@ class Sandbox:
             return
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         self._server = self._thread = None
 
     def __enter__(self) -> Sandbox:
@@ -164,7 +170,7 @@ class Sandbox:
             return self._handle_with_faults(arrival, key)
         with self._requests_lock:
             self.requests.append(arrival.recorded())
-        if self._answers is None:
+        if not self._caching:
             return self._serve(arrival)
         return self._cached(arrival, key)
 
@@ -199,10 +205,10 @@ class Sandbox:
             time.sleep(admission.delay)
         if admission.reply is not None:
             return admission.reply
-        if self._answers is not None and admission.fault is None and not self.faults.changes_rows:
+        if self._caching and admission.fault is None and not self.faults.changes_rows:
             reply = self._cached(arrival, key)
         else:
-            if self._answers is not None and self.faults.changes_rows:
+            if self._caching and self.faults.changes_rows:
                 self._forget_answers()  # kept before the list changes: not what it will answer after
             reply = self._serve(arrival)
         if admission.fault is None:

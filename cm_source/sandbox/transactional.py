@@ -57,9 +57,13 @@ def add_transactional(rng: random.Random, account: Account, now: datetime) -> No
         zone = ZoneInfo(ZONES.get(account.client_details[client["ClientID"]]["BasicDetails"]["TimeZone"], "UTC"))
         for position, name in enumerate(SMART_EMAIL_NAMES):
             created = now - timedelta(days=400 + 30 * position)
-            data.smart_emails.append(_smart_email(rng, name, stamp(created, zone), "Active" if position < 3 else "Draft"))
-        data.groups = [{"Group": name, "CreatedAt": stamp(now - timedelta(days=500 + k), zone)}
-                       for k, name in enumerate(GROUP_NAMES)]
+            data.smart_emails.append(
+                _smart_email(rng, name, stamp(created, zone), "Active" if position < 3 else "Draft")
+            )
+        data.groups = [
+            {"Group": name, "CreatedAt": stamp(now - timedelta(days=500 + k), zone)}
+            for k, name in enumerate(GROUP_NAMES)
+        ]
         count = 450 if number == 0 else 60
         moment = now - timedelta(minutes=5)
         for _ in range(count):  # newest first: each one sent a little before the last
@@ -77,9 +81,12 @@ def _smart_email(rng: random.Random, name: str, created: str, status: str) -> di
             "From": '"Team" <team@example.com>',
             "ReplyTo": "support@example.com",
             "Subject": f"{name} for [username]",
-            "Content": {"HTML": "Content managed in Email Builder", "Text": "Content managed in Email Builder",
-                        "EmailVariables": ["username"] + (["reset_token"] if "password" in name.lower() else []),
-                        "InlineCss": True},
+            "Content": {
+                "HTML": "Content managed in Email Builder",
+                "Text": "Content managed in Email Builder",
+                "EmailVariables": ["username"] + (["reset_token"] if "password" in name.lower() else []),
+                "InlineCss": True,
+            },
             "TextPreviewUrl": "https://example.createsend.com/t/r-PREVIEW/T",
             "HtmlPreviewUrl": "https://example.createsend.com/t/r-PREVIEW/",
         },
@@ -112,8 +119,9 @@ def send_message(account: Account, client_id: str, row: dict) -> None:
     account.transactional[client_id].messages = [row] + account.transactional[client_id].messages
 
 
-def transactional_activity(rng: random.Random, account: Account, start: datetime, minutes: int, sends: int
-                           ) -> tuple[dict[str, list[str]], list[str]]:
+def transactional_activity(
+    rng: random.Random, account: Account, start: datetime, minutes: int, sends: int
+) -> tuple[dict[str, list[str]], list[str]]:
     """One round on every client that uses transactional email: ``sends`` new messages over the round,
     and one more open on each of its three latest earlier messages. Returns the new message IDs per
     client and the IDs of the messages opened again."""
@@ -154,7 +162,8 @@ def get_smart_emails(request: ApiRequest) -> list[dict]:
         raise ApiError(400, 400, "status must be all, active or draft")
     return [
         {"ID": row["SmartEmailID"], "Name": row["Name"], "CreatedAt": row["CreatedAt"], "Status": row["Status"]}
-        for row in _client(request).smart_emails if status == "all" or row["Status"].lower() == status
+        for row in _client(request).smart_emails
+        if status == "all" or row["Status"].lower() == status
     ]
 
 
@@ -170,7 +179,9 @@ def get_smart_email(request: ApiRequest) -> dict:
 
 def _visible(request: ApiRequest) -> list[Transactional]:
     transactional = request.account.transactional
-    return list(transactional.values()) if request.scope is None else [transactional.get(request.scope, Transactional())]
+    return (
+        list(transactional.values()) if request.scope is None else [transactional.get(request.scope, Transactional())]
+    )
 
 
 def get_classic_groups(request: ApiRequest) -> list[dict]:
@@ -193,7 +204,8 @@ def get_messages(request: ApiRequest) -> list[dict]:
         raise ApiError(400, 400, f"count must be between 1 and {MAX_COUNT}")
     status = query.get("status", "all").lower()
     rows = [
-        row for row in data.messages
+        row
+        for row in data.messages
         if (status == "all" or row["Status"].lower() == status)
         and ("smartemailid" not in query or row.get("SmartEmailID") == query["smartemailid"])
         and ("group" not in query or row.get("Group") == query["group"])
@@ -202,7 +214,7 @@ def get_messages(request: ApiRequest) -> list[dict]:
     if "sentbeforeid" in query:
         if query["sentbeforeid"] not in ids:
             raise ApiError(400, 400, "sentBeforeID is not a message of this client")
-        return rows[ids.index(query["sentbeforeid"]) + 1:][:count]
+        return rows[ids.index(query["sentbeforeid"]) + 1 :][:count]
     if "sentafterid" in query:
         if query["sentafterid"] not in ids:
             raise ApiError(400, 400, "sentAfterID is not a message of this client")
@@ -221,15 +233,24 @@ def get_statistics(request: ApiRequest) -> dict:
     start = query.get("from") or (today - timedelta(days=30)).isoformat()
     end = query.get("to") or today.isoformat()
     rows = [
-        row for row in data.messages
+        row
+        for row in data.messages
         if start <= _utc_day(row["SentAt"]) <= end
         and ("smartemailid" not in query or row.get("SmartEmailID") == query["smartemailid"])
         and ("group" not in query or row.get("Group") == query["group"])
     ]
-    chosen = {"SmartEmailID": query["smartemailid"]} if "smartemailid" in query else (
-        {"Group": query["group"]} if "group" in query else {})
+    chosen = (
+        {"SmartEmailID": query["smartemailid"]}
+        if "smartemailid" in query
+        else ({"Group": query["group"]} if "group" in query else {})
+    )
     return {
-        "Query": {**chosen, "From": start, "To": end, "TimeZone": "UTC" if query.get("timezone") == "utc" else "client"},
+        "Query": {
+            **chosen,
+            "From": start,
+            "To": end,
+            "TimeZone": "UTC" if query.get("timezone") == "utc" else "client",
+        },
         "Sent": len(rows),
         "Bounces": sum(row["Status"] == "Bounced" for row in rows),
         "Delivered": sum(row["Status"] == "Delivered" for row in rows),

@@ -145,5 +145,3 @@ def subscriber_write(entry: Any, fields: list[dict]) -> SubscriberWrite:
         mobile_number=_given_mobile_number(entry),
         custom_fields=_custom_field_changes(entry.get("CustomFields"), fields),
     )
-
-

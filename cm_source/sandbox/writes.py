@@ -1,12 +1,13 @@
 """The /subscribers/{lid} endpoints: read one subscriber back, add one, import up to 1000, unsubscribe
-or delete one; and a client's suppression list: suppress many, unsuppress one. Every write goes through ListWrite, which finds rows by address in the list's member index and
-stores what changed as new lists."""
+or delete one; and a client's suppression list: suppress many, unsuppress one. Every write goes through
+ListWrite, which finds rows by address in the list's member index and stores what changed as new lists."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..api_facts import IMPORT_LIMIT as MAX_IMPORT
 from .account import STATES, Account
@@ -19,16 +20,31 @@ INACTIVE_STATES = ("Unsubscribed", "Bounced", "Deleted")
 MANY_ROWS = 16
 NOT_IN_LIST = "Subscriber not in list or has already been removed."
 SUBSCRIBER_DETAIL_FIELDS = (
-    "EmailAddress", "Name", "MobileNumber", "Date", "ListJoinedDate", "State", "CustomFields", "ReadsEmailWith",
-    "ConsentToTrack", "ConsentToSendSms",
+    "EmailAddress",
+    "Name",
+    "MobileNumber",
+    "Date",
+    "ListJoinedDate",
+    "State",
+    "CustomFields",
+    "ReadsEmailWith",
+    "ConsentToTrack",
+    "ConsentToSendSms",
 )
 
 
 def new_row(email: str, now: str) -> dict:
     """A subscriber about to join a list: Active as of `now`, consents "No" until given."""
     return {
-        "EmailAddress": email, "Name": "", "Date": now, "ListJoinedDate": now, "State": "Active",
-        "CustomFields": [], "ReadsEmailWith": "", "ConsentToTrack": "No", "ConsentToSendSms": "No",
+        "EmailAddress": email,
+        "Name": "",
+        "Date": now,
+        "ListJoinedDate": now,
+        "State": "Active",
+        "CustomFields": [],
+        "ReadsEmailWith": "",
+        "ConsentToTrack": "No",
+        "ConsentToSendSms": "No",
     }
 
 
@@ -231,8 +247,10 @@ class ListWrite:
         touched = [spot for spot in map(self.index.where.get, self.changed) if spot is not None]
         if len(touched) <= MANY_ROWS:
             return self.index.position
-        maps = {state: {ident: place for place, ident in enumerate(self.index.ids[state])}
-                for state in {state for state, _ in touched}}
+        maps = {
+            state: {ident: place for place, ident in enumerate(self.index.ids[state])}
+            for state in {state for state, _ in touched}
+        }
         return lambda state, row: maps[state][id(row)]
 
     def _stored(self, state: str, rank: int, change: _StateChange) -> tuple[list[dict], list[int]]:
@@ -369,8 +387,9 @@ def _suppress(account: Account, client_id: str, emails: list[str], reason: str) 
     for email in emails:
         if email.casefold() not in known:
             known.add(email.casefold())
-            added.append({"SuppressionReason": reason, "EmailAddress": email, "Date": account.system_date,
-                          "State": "Suppressed"})
+            added.append(
+                {"SuppressionReason": reason, "EmailAddress": email, "Date": account.system_date, "State": "Suppressed"}
+            )
     if added:
         account.suppression_list[client_id] = account.suppression_list[client_id] + added
 
@@ -384,8 +403,12 @@ def suppress_addresses(request: ApiRequest) -> None:
     emails = body.get("EmailAddresses") if isinstance(body, dict) else None
     if not isinstance(emails, list) or not emails:
         raise ApiError(400, 400, "The request body must be a JSON object with a non-empty EmailAddresses array")
-    _suppress(request.account, client_id, [checked_email(e if isinstance(e, str) else "") for e in emails],
-              "Manually suppressed")
+    _suppress(
+        request.account,
+        client_id,
+        [checked_email(e if isinstance(e, str) else "") for e in emails],
+        "Manually suppressed",
+    )
 
 
 def unsuppress_address(request: ApiRequest) -> None:
@@ -418,9 +441,12 @@ def create_list(request: ApiRequest) -> str:
     list_id = secrets.token_hex(16)
     account.lists[client_id] = account.lists[client_id] + [{"ListID": list_id, "Name": title}]
     account.list_details[list_id] = {
-        "ConfirmedOptIn": body.get("ConfirmedOptIn") is True, "Title": title,
-        "UnsubscribePage": str(body.get("UnsubscribePage") or ""), "ListID": list_id,
-        "ConfirmationSuccessPage": str(body.get("ConfirmationSuccessPage") or ""), "UnsubscribeSetting": setting,
+        "ConfirmedOptIn": body.get("ConfirmedOptIn") is True,
+        "Title": title,
+        "UnsubscribePage": str(body.get("UnsubscribePage") or ""),
+        "ListID": list_id,
+        "ConfirmationSuccessPage": str(body.get("ConfirmationSuccessPage") or ""),
+        "UnsubscribeSetting": setting,
     }
     account.custom_fields[list_id] = []
     account.webhooks[list_id] = []

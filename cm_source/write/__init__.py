@@ -15,7 +15,17 @@ from .rejects import Rejection
 from .settings import UpsertSettings
 
 __all__ = [
-    "ActionReport", "MirrorPlan", "MirrorReport", "Rejection", "UpsertReport", "UpsertSettings",
-    "campaign_monitor_subscribers", "delete_subscribers", "mirror_list", "suppress", "unsubscribe_subscribers",
-    "unsuppress", "upsert_subscribers",
+    "ActionReport",
+    "MirrorPlan",
+    "MirrorReport",
+    "Rejection",
+    "UpsertReport",
+    "UpsertSettings",
+    "campaign_monitor_subscribers",
+    "delete_subscribers",
+    "mirror_list",
+    "suppress",
+    "unsubscribe_subscribers",
+    "unsuppress",
+    "upsert_subscribers",
 ]

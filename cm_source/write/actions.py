@@ -8,10 +8,11 @@ takes many addresses a request.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Literal, Optional, Tuple
+from typing import Any, Literal
 
 from ..account_access import api_from_settings
 from ..errors import RequestRefused
@@ -22,7 +23,7 @@ from .custom_fields import email_column
 from .rejects import Rejection, write_rejects
 
 Action = Literal["unsubscribe", "delete", "suppress", "unsuppress"]
-ACTIONS: Tuple[Action, ...] = ("unsubscribe", "delete", "suppress", "unsuppress")
+ACTIONS: tuple[Action, ...] = ("unsubscribe", "delete", "suppress", "unsuppress")
 LIST_ACTIONS = ("unsubscribe", "delete")  # the others act on a client's suppression list
 # "Subscriber not in list or has already been removed": the end the removal wanted already holds.
 NOT_IN_LIST = 203
@@ -39,7 +40,7 @@ class Outcome:
     code: int = 0
     message: str = ""
 
-    def as_result(self) -> Dict[str, Any]:
+    def as_result(self) -> dict[str, Any]:
         return {"email": self.email, "status": self.status, "code": self.code, "message": self.message}
 
 
@@ -50,8 +51,8 @@ class ActionReport:
     action: Action
     target: str  # the list (unsubscribe, delete) or client (suppress, unsuppress)
     done: int = 0
-    refused: List[Rejection] = field(default_factory=list)
-    not_found: List[Rejection] = field(default_factory=list)
+    refused: list[Rejection] = field(default_factory=list)
+    not_found: list[Rejection] = field(default_factory=list)
     requests_sent: int = 0
     resumed: int = 0  # finished by an earlier, interrupted run and not sent again
     dry_run: bool = False
@@ -64,7 +65,7 @@ class ActionReport:
         (self.refused if outcome.status == "refused" else self.not_found).append(rejection)
 
     @property
-    def not_done(self) -> List[Rejection]:
+    def not_done(self) -> list[Rejection]:
         """Refused, then not found: what goes to the rejects file."""
         return self.refused + self.not_found
 
@@ -73,7 +74,8 @@ class ActionReport:
         if self.dry_run:
             return f"{where}: would {self.action} {self.done:,} addresses; nothing sent"
         return (
-            f"{where}: {self.action}: {self.done:,} done, {len(self.refused):,} refused, {len(self.not_found):,} not found,"
+            f"{where}: {self.action}: {self.done:,} done, {len(self.refused):,} refused,"
+            f" {len(self.not_found):,} not found,"
             f" {self.requests_sent:,} requests" + (f", {self.resumed:,} resumed" if self.resumed else "")
         )
 
@@ -84,22 +86,22 @@ def act_on(
     target: str,
     emails: Iterable[str],
     checkpoint: Checkpoint,
-    report: Optional[ActionReport] = None,
-    progress: Optional[Callable[[Any], None]] = None,
+    report: ActionReport | None = None,
+    progress: Callable[[Any], None] | None = None,
 ) -> ActionReport:
     """Do ``action`` to every address once (the first spelling of each, ignoring case) and report on each;
     ``progress`` is handed the report after each address."""
     report = report or ActionReport(action, target)
     pending = []
     for email in unique_addresses(emails):
-        key = checkpoint.key(target, f"{action}\n{email.lower()}".encode("utf-8"))
+        key = checkpoint.key(target, f"{action}\n{email.lower()}".encode())
         if key in checkpoint.done:
             report.resumed += 1
             report.add(Outcome(**checkpoint.done[key]))
         else:
             pending.append((key, email))
     if action == "suppress":
-        outcomes: Iterator[Tuple[Optional[str], Outcome]] = _suppressed(api, target, pending, report)
+        outcomes: Iterator[tuple[str | None, Outcome]] = _suppressed(api, target, pending, report)
     else:
         outcomes = _one_each(api, lambda email: send_one(api, action, target, email), pending, report)
     for key, outcome in outcomes:
@@ -110,9 +112,9 @@ def act_on(
     return report
 
 
-def unique_addresses(emails: Iterable[str]) -> List[str]:
+def unique_addresses(emails: Iterable[str]) -> list[str]:
     """Each address once, ignoring case, as first spelled, in the order first given."""
-    first: Dict[str, str] = {}
+    first: dict[str, str] = {}
     for email in emails:
         first.setdefault(email.lower(), email)
     return list(first.values())
@@ -121,9 +123,9 @@ def unique_addresses(emails: Iterable[str]) -> List[str]:
 def _one_each(
     api: CampaignMonitorAPI,
     send: Callable[[str], Outcome],
-    pending: List[Tuple[Optional[str], str]],
+    pending: list[tuple[str | None, str]],
     report: ActionReport,
-) -> Iterator[Tuple[Optional[str], Outcome]]:
+) -> Iterator[tuple[str | None, Outcome]]:
     """Each address's request on up to ``max_concurrent_requests`` threads, a few more queued than run.
 
     Outcomes are yielded (and so recorded) on the calling thread as requests finish. A request that
@@ -131,9 +133,9 @@ def _one_each(
     """
     workers = api.max_concurrent_requests
     queued = iter(pending)
-    running: Dict[Future, Optional[str]] = {}
+    running: dict[Future, str | None] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cm-write") as pool:
-        failure: Optional[BaseException] = None
+        failure: BaseException | None = None
         while True:
             while failure is None and len(running) < 2 * workers:
                 item = next(queued, None)
@@ -162,11 +164,15 @@ def _refused(email: str, exc: RequestRefused) -> Outcome:
 
 
 # The one request each single-address action sends (suppressing one address is a batch of one).
-ONE_ADDRESS: Dict[Action, Callable[[CampaignMonitorAPI, str, str], Any]] = {
-    "unsubscribe": lambda api, list_id, email: api.post(f"subscribers/{list_id}/unsubscribe.json", {"EmailAddress": email}),
+ONE_ADDRESS: dict[Action, Callable[[CampaignMonitorAPI, str, str], Any]] = {
+    "unsubscribe": lambda api, list_id, email: api.post(
+        f"subscribers/{list_id}/unsubscribe.json", {"EmailAddress": email}
+    ),
     "delete": lambda api, list_id, email: api.delete(f"subscribers/{list_id}.json", {"email": email}),
     "unsuppress": lambda api, client_id, email: api.put(f"clients/{client_id}/unsuppress.json", {"email": email}),
-    "suppress": lambda api, client_id, email: api.post(f"clients/{client_id}/suppress.json", {"EmailAddresses": [email]}),
+    "suppress": lambda api, client_id, email: api.post(
+        f"clients/{client_id}/suppress.json", {"EmailAddresses": [email]}
+    ),
 }
 
 
@@ -181,12 +187,12 @@ def send_one(api: CampaignMonitorAPI, action: Action, target: str, email: str) -
 
 
 def _suppressed(
-    api: CampaignMonitorAPI, client_id: str, pending: List[Tuple[Optional[str], str]], report: ActionReport
-) -> Iterator[Tuple[Optional[str], Outcome]]:
+    api: CampaignMonitorAPI, client_id: str, pending: list[tuple[str | None, str]], report: ActionReport
+) -> Iterator[tuple[str | None, Outcome]]:
     """Suppress in requests of ``SUPPRESS_BATCH``; a request refused as a whole (one bad address refuses
     them all) is sent again one address at a time, so only the bad ones are refused."""
     for start in range(0, len(pending), SUPPRESS_BATCH):
-        batch = pending[start:start + SUPPRESS_BATCH]
+        batch = pending[start : start + SUPPRESS_BATCH]
         report.requests_sent += 1
         try:
             api.post(f"clients/{client_id}/suppress.json", {"EmailAddresses": [email for _, email in batch]})
@@ -215,7 +221,7 @@ def addresses(rows: Iterable[Any], report: ActionReport) -> Iterator[str]:
             report.refused.append(Rejection(kept, 1, "email_address is empty"))
 
 
-def email_of(row: Dict[str, Any]) -> Any:
+def email_of(row: dict[str, Any]) -> Any:
     """The row's address: its ``email_address``, or a column other tools export it under (``Email``, …)."""
     column = email_column(tuple(row))
     return row[column] if column is not None else None
@@ -236,10 +242,10 @@ def run_action(
     target: str,
     *,
     api: CampaignMonitorAPI,
-    rejects_path: Optional[str] = None,
-    checkpoint_path: Optional[str] = None,
+    rejects_path: str | None = None,
+    checkpoint_path: str | None = None,
     dry_run: bool = False,
-    progress: Optional[Callable[[Any], None]] = None,
+    progress: Callable[[Any], None] | None = None,
 ) -> ActionReport:
     """``action`` on the address of every row, with a report on each and the ones not done in ``rejects_path``."""
     check_target(api, action, target)
@@ -263,19 +269,29 @@ def _named(action: Action, target: str, what: str) -> Callable[..., ActionReport
         rows: Iterable[Any],
         target_id: str,
         *,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        rejects_path: Optional[str] = None,
-        checkpoint_path: Optional[str] = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        rejects_path: str | None = None,
+        checkpoint_path: str | None = None,
         dry_run: bool = False,
-        api: Optional[CampaignMonitorAPI] = None,
-        progress: Optional[Callable[[Any], None]] = None,
+        api: CampaignMonitorAPI | None = None,
+        progress: Callable[[Any], None] | None = None,
     ) -> ActionReport:
         api = api or api_from_settings(api_key, base_url)
-        return run_action(rows, action, target_id, api=api, rejects_path=rejects_path,
-                          checkpoint_path=checkpoint_path, dry_run=dry_run, progress=progress)
+        return run_action(
+            rows,
+            action,
+            target_id,
+            api=api,
+            rejects_path=rejects_path,
+            checkpoint_path=checkpoint_path,
+            dry_run=dry_run,
+            progress=progress,
+        )
 
-    act.__name__ = act.__qualname__ = {"unsubscribe": "unsubscribe_subscribers", "delete": "delete_subscribers"}.get(action, action)
+    act.__name__ = act.__qualname__ = {"unsubscribe": "unsubscribe_subscribers", "delete": "delete_subscribers"}.get(
+        action, action
+    )
     act.__doc__ = (
         f"{what} (rows with ``email_address``, or plain addresses), ``target_id`` being the {target}; one"
         " report line per address (done, refused, not found), the ones not done in ``rejects_path``."

@@ -7,10 +7,10 @@ import json
 import logging
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Dict, Optional, Type
+from typing import Any
 
-from ..process_locks import held
 from ..private_files import open_private
+from ..process_locks import held
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +29,12 @@ class Checkpoint:
     the log under the other. The second waits, saying so once.
     """
 
-    def __init__(self, path: Optional[Path]) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.done: Dict[str, Dict[str, Any]] = {}
-        self._held: Optional[Any] = None
+        self.done: dict[str, dict[str, Any]] = {}
+        self._held: Any | None = None
 
-    def __enter__(self) -> "Checkpoint":
+    def __enter__(self) -> Checkpoint:
         if self.path is None:
             return self
         waiting = f"another run is writing with the checkpoint {self.path}: waiting for it to finish"
@@ -43,8 +43,9 @@ class Checkpoint:
         self._read()
         return self
 
-    def __exit__(self, kind: Optional[Type[BaseException]], error: Optional[BaseException],
-                 trace: Optional[TracebackType]) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         if self._held is not None:
             self._held.__exit__(kind, error, trace)
             self._held = None
@@ -60,13 +61,13 @@ class Checkpoint:
                 except (ValueError, KeyError, TypeError):
                     continue
 
-    def key(self, list_id: str, body: bytes) -> Optional[str]:
+    def key(self, list_id: str, body: bytes) -> str | None:
         """None without a checkpoint file: there is nothing to resume, so nothing is hashed."""
         if self.path is None:
             return None
         return hashlib.sha256(list_id.encode("utf-8") + b"\n" + body).hexdigest()
 
-    def record(self, key: Optional[str], result: Dict[str, Any]) -> None:
+    def record(self, key: str | None, result: dict[str, Any]) -> None:
         if key is None or self.path is None:
             return
         self.done[key] = result

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from ..errors import CampaignMonitorError
+from ..errors import InputError
 from ..http import CampaignMonitorAPI
 
 STANDARD_COLUMNS = ("email_address", "name", "mobile_number", "consent_to_track", "consent_to_send_sms")
@@ -31,14 +32,14 @@ class CustomFields:
     def __init__(self, list_id: str, definitions: Sequence[Mapping[str, Any]]) -> None:
         self.list_id = list_id
         self.definitions = list(definitions)
-        self._by_name: Dict[str, Mapping[str, Any]] = {}
+        self._by_name: dict[str, Mapping[str, Any]] = {}
         for definition in self.definitions:
             bare_key = str(definition["Key"]).strip("[]")
             for name in (definition["Key"], bare_key, definition.get("FieldName") or bare_key):
                 self._by_name[column_name(str(name))] = definition
 
     @classmethod
-    def fetch(cls, api: CampaignMonitorAPI, list_id: str) -> "CustomFields":
+    def fetch(cls, api: CampaignMonitorAPI, list_id: str) -> CustomFields:
         """One GET of ``customfields.json``; it also proves the list exists and the key may see it."""
         return cls(list_id, api.get_array(f"lists/{list_id}/customfields.json"))
 
@@ -47,7 +48,7 @@ class CustomFields:
         unknown = [c for c in columns if custom_column(c) and column_name(c) not in self._by_name]
         if unknown:
             names = ", ".join(str(d.get("FieldName") or d["Key"]) for d in self.definitions) or "none"
-            raise CampaignMonitorError(
+            raise InputError(
                 f"column {', '.join(repr(c) for c in unknown)} is not a custom field of list {self.list_id}"
                 f" (its fields: {names}): rename or drop the column, or create the field in Campaign Monitor"
             )
@@ -60,7 +61,7 @@ class CustomFields:
         return str(self._by_name[column_name(column)].get("DataType", "Text"))
 
 
-def email_column(columns: Tuple[str, ...]) -> Optional[str]:
+def email_column(columns: tuple[str, ...]) -> str | None:
     """The column holding the address: ``email_address``, else the first header other tools use for it."""
     by_name = {column_name(column): column for column in columns}
     return next((by_name[name] for name in EMAIL_HEADERS if name in by_name), None)
@@ -71,6 +72,9 @@ def custom_column(column: str) -> bool:
     """Whether an input column is a custom field (not standard, read-only or dlt's own)."""
     name = column_name(column)
     return not (
-        name in STANDARD_COLUMNS or name in EMAIL_HEADERS or name in READ_ONLY_COLUMNS or name == CUSTOM_FIELDS_COLUMN
+        name in STANDARD_COLUMNS
+        or name in EMAIL_HEADERS
+        or name in READ_ONLY_COLUMNS
+        or name == CUSTOM_FIELDS_COLUMN
         or name.startswith("_dlt")
     )

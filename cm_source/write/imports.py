@@ -7,14 +7,14 @@ Rows go out in imports of at most the API's limit; a 400 with Code 210 is a part
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar
+from typing import Any, TypeVar
 
-
-from ..api_facts import IMPORT_LIMIT
 from ..account_access import api_from_settings
+from ..api_facts import IMPORT_LIMIT
 from ..errors import RequestRefused
 from ..http import CampaignMonitorAPI
 from ..http.answers import error_fields
@@ -36,8 +36,8 @@ class UpsertReport:
     rows_read: int = 0
     new: int = 0
     updated: int = 0
-    rejected: List[Rejection] = field(default_factory=list)
-    duplicates: List[str] = field(default_factory=list)  # emails whose earlier rows a later one replaced
+    rejected: list[Rejection] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)  # emails whose earlier rows a later one replaced
     imports_sent: int = 0
     imports_resumed: int = 0  # finished by an earlier, interrupted run and not sent again
     dry_run: bool = False
@@ -58,22 +58,22 @@ class UpsertReport:
         )
 
 
-Batch = List[Tuple[Dict[str, Any], Dict[str, Any]]]  # (subscriber, the row it came from)
+Batch = list[tuple[dict[str, Any], dict[str, Any]]]  # (subscriber, the row it came from)
 
 
 @dataclass
 class Prepared:
     """The rows to send, one per email in the order of each email's last row, and the rows set aside."""
 
-    rows: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # lower-cased email -> its last row
-    addresses: Dict[str, str] = field(default_factory=dict)  # lower-cased email -> as its last row spells it
-    rejected: List[Rejection] = field(default_factory=list)
-    duplicates: List[str] = field(default_factory=list)
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower-cased email -> its last row
+    addresses: dict[str, str] = field(default_factory=dict)  # lower-cased email -> as its last row spells it
+    rejected: list[Rejection] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
     rows_read: int = 0
     email_column: str = "email_address"
 
 
-def prepare(rows: Iterable[Row], fields: CustomFields, column_map: Optional[Mapping[str, str]] = None) -> Prepared:
+def prepare(rows: Iterable[Row], fields: CustomFields, column_map: Mapping[str, str] | None = None) -> Prepared:
     """Everything that can stop the run, checked before the first request; and the last row of an email wins.
 
     Like Campaign Monitor within one import, the last row wins even when it is then rejected: the
@@ -121,15 +121,18 @@ def subscriber_batches(prepared: Prepared, fields: CustomFields, settings: Upser
 
 def import_body(batch: Batch, settings: UpsertSettings) -> bytes:
     """The import's request body, encoded here so that it can be done off the thread that sends it."""
-    return json.dumps({
-        "Subscribers": [subscriber for subscriber, _ in batch],
-        "Resubscribe": settings.resubscribe,
-        "QueueSubscriptionBasedAutoResponders": settings.queue_autoresponders,
-        "RestartSubscriptionBasedAutoresponders": settings.restart_autoresponders,
-    }, ensure_ascii=False).encode("utf-8")
+    return json.dumps(
+        {
+            "Subscribers": [subscriber for subscriber, _ in batch],
+            "Resubscribe": settings.resubscribe,
+            "QueueSubscriptionBasedAutoResponders": settings.queue_autoresponders,
+            "RestartSubscriptionBasedAutoresponders": settings.restart_autoresponders,
+        },
+        ensure_ascii=False,
+    ).encode("utf-8")
 
 
-def send_import(api: CampaignMonitorAPI, list_id: str, batch: Batch, body: bytes) -> Dict[str, Any]:
+def send_import(api: CampaignMonitorAPI, list_id: str, batch: Batch, body: bytes) -> dict[str, Any]:
     """One import call; returns the result object whether all rows or only some were accepted.
 
     A 400 without ``ResultData`` rejected the whole batch: every row gets that code and message.
@@ -158,16 +161,16 @@ def upsert_subscribers(
     rows: Iterable[Row],
     list_id: str,
     *,
-    api_key: Optional[str] = None,
-    base_url: Optional[str] = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
     settings: UpsertSettings = UpsertSettings(),
-    rejects_path: Optional[str] = None,
-    checkpoint_path: Optional[str] = None,
+    rejects_path: str | None = None,
+    checkpoint_path: str | None = None,
     dry_run: bool = False,
-    api: Optional[CampaignMonitorAPI] = None,
-    fields: Optional[CustomFields] = None,
-    progress: Optional[Callable[[Any], None]] = None,
-    column_map: Optional[Mapping[str, str]] = None,
+    api: CampaignMonitorAPI | None = None,
+    fields: CustomFields | None = None,
+    progress: Callable[[Any], None] | None = None,
+    column_map: Mapping[str, str] | None = None,
 ) -> UpsertReport:
     """Upsert ``rows`` into list ``list_id`` in imports of at most the API's limit and report on every row.
 
@@ -196,15 +199,20 @@ def upsert_prepared(
     settings: UpsertSettings,
     checkpoint: Checkpoint,
     dry_run: bool = False,
-    progress: Optional[Callable[[Any], None]] = None,
+    progress: Callable[[Any], None] | None = None,
 ) -> UpsertReport:
     """The imports of rows already prepared (``prepare``), each recorded in ``checkpoint`` once it is done.
 
     In a dry run the rows are converted (so every row a real run would refuse here is refused) and
     nothing is sent; they are counted as new, since only the API can tell new from existing.
     """
-    report = UpsertReport(list_id, rows_read=prepared.rows_read, duplicates=prepared.duplicates, dry_run=dry_run,
-                          email_column=prepared.email_column)
+    report = UpsertReport(
+        list_id,
+        rows_read=prepared.rows_read,
+        duplicates=prepared.duplicates,
+        dry_run=dry_run,
+        email_column=prepared.email_column,
+    )
     batches = subscriber_batches(prepared, fields, settings)
     if dry_run:
         report.new = sum(len(batch) for batch in batches)

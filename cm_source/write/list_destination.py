@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Dict, Optional, Tuple
 
 import dlt
-from dlt.common.typing import TDataItems
 from dlt.common.schema import TTableSchema
+from dlt.common.typing import TDataItems
 
+from ..account_access import api_from_settings
 from ..api_facts import IMPORT_LIMIT
 from ..http import CampaignMonitorAPI
 from .custom_fields import CustomFields
-from ..account_access import api_from_settings
 from .imports import upsert_subscribers
 from .rejects import write_rejects
 from .settings import UpsertSettings
@@ -23,7 +22,7 @@ logger = logging.getLogger(__name__)
 FIELDS_TTL_SECONDS = 600
 # dlt calls the destination once per batch; the list's fields are fetched once per list and run,
 # not once per batch (a process that loads again later than the TTL sees fields added since).
-_fields_cache: Dict[Tuple[str, str], Tuple[float, CustomFields]] = {}
+_fields_cache: dict[tuple[str, str], tuple[float, CustomFields]] = {}
 
 
 def _list_fields(api: CampaignMonitorAPI, list_id: str) -> CustomFields:
@@ -51,13 +50,13 @@ def campaign_monitor_subscribers(
     items: TDataItems,
     table: TTableSchema,
     list_id: str = dlt.config.value,
-    api_key: Optional[str] = None,
-    base_url: Optional[str] = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
     resubscribe: bool = False,
     consent_to_track_default: str = "Unchanged",
-    default_region: Optional[str] = None,
+    default_region: str | None = None,
     rejects_path: str = "campaign_monitor_rejects.jsonl",
-    column_map: Optional[Dict[str, str]] = None,
+    column_map: dict[str, str] | None = None,
 ) -> None:
     """Upsert each batch of rows into ``list_id``; rejected rows are appended to ``rejects_path``.
 
@@ -68,8 +67,9 @@ def campaign_monitor_subscribers(
     settings = UpsertSettings(
         resubscribe=resubscribe, consent_to_track_default=consent_to_track_default, default_region=default_region
     )
-    report = upsert_subscribers(items, list_id, api=api, fields=_list_fields(api, list_id), settings=settings,
-                                column_map=column_map)
+    report = upsert_subscribers(
+        items, list_id, api=api, fields=_list_fields(api, list_id), settings=settings, column_map=column_map
+    )
     write_rejects(Path(rejects_path), report.rejected, append=True)
     if report.rejected:
         logger.warning("%s; rejected rows appended to %s", report.summary(), rejects_path)

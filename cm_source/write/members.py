@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict
 
 from ..api_facts import SUBSCRIBER_STATES
 from ..http import CampaignMonitorAPI
@@ -17,8 +16,8 @@ class ListMembers:
     """A list's addresses by lower-cased address: its members (Active or Unconfirmed) with the address
     as the list spells it, and those who left (Unsubscribed, Bounced, Deleted) with their state."""
 
-    members: Dict[str, str] = field(default_factory=dict)
-    left: Dict[str, str] = field(default_factory=dict)
+    members: dict[str, str] = field(default_factory=dict)
+    left: dict[str, str] = field(default_factory=dict)
 
 
 def list_members(api: CampaignMonitorAPI, list_id: str) -> ListMembers:

@@ -9,17 +9,18 @@ query cannot empty a list.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, List, Literal, Mapping, Optional, Tuple
+from typing import Any, Literal
 
-from ..errors import CampaignMonitorError
+from ..account_access import api_from_settings
+from ..errors import InputError
 from ..http import CampaignMonitorAPI
 from ..private_files import open_private
 from .actions import ActionReport, act_on
 from .checkpoint import Checkpoint
 from .custom_fields import CustomFields
-from ..account_access import api_from_settings
 from .imports import Prepared, UpsertReport, prepare, upsert_prepared
 from .members import ListMembers, list_members
 from .rejects import write_rejects
@@ -38,11 +39,11 @@ class MirrorPlan:
     list_id: str
     removal: Removal
     members: int  # Active and Unconfirmed when the list was read
-    add: List[str] = field(default_factory=list)  # in the input, never on the list
-    update: List[str] = field(default_factory=list)  # in the input and a member
-    resubscribe: List[str] = field(default_factory=list)  # in the input, left the list, and resubscribe is on
-    stay_out: List[Tuple[str, str]] = field(default_factory=list)  # in the input, left the list (state): kept so
-    remove: List[str] = field(default_factory=list)  # members not in the input
+    add: list[str] = field(default_factory=list)  # in the input, never on the list
+    update: list[str] = field(default_factory=list)  # in the input and a member
+    resubscribe: list[str] = field(default_factory=list)  # in the input, left the list, and resubscribe is on
+    stay_out: list[tuple[str, str]] = field(default_factory=list)  # in the input, left the list (state): kept so
+    remove: list[str] = field(default_factory=list)  # members not in the input
     max_removals: int = 0
 
     def summary(self) -> str:
@@ -50,8 +51,11 @@ class MirrorPlan:
             f"list {self.list_id} ({self.members:,} members): add {len(self.add):,}, update {len(self.update):,},"
             + (f" resubscribe {len(self.resubscribe):,}," if self.resubscribe else "")
             + f" {self.removal} {len(self.remove):,} (at most {self.max_removals:,} allowed)"
-            + (f"; {len(self.stay_out):,} in the input left the list before and stay out (resubscribe re-adds them)"
-               if self.stay_out else "")
+            + (
+                f"; {len(self.stay_out):,} in the input left the list before and stay out (resubscribe re-adds them)"
+                if self.stay_out
+                else ""
+            )
         )
 
     def write(self, path: Path) -> None:
@@ -85,7 +89,7 @@ class MirrorReport:
 
 
 def plan_mirror(
-    prepared: Prepared, now: ListMembers, list_id: str, removal: Removal, resubscribe: bool, max_removals: Optional[int]
+    prepared: Prepared, now: ListMembers, list_id: str, removal: Removal, resubscribe: bool, max_removals: int | None
 ) -> MirrorPlan:
     """Compare the input's addresses (ignoring case) with the list's; removals are members not in the input.
 
@@ -112,11 +116,10 @@ def check_removals(plan: MirrorPlan) -> None:
     if len(plan.remove) <= plan.max_removals:
         return
     share = len(plan.remove) / plan.members if plan.members else 1.0
-    raise CampaignMonitorError(
+    raise InputError(
         f"mirror refused: it would {plan.removal} {len(plan.remove):,} of list {plan.list_id}'s {plan.members:,}"
         f" members ({share:.0%}), more than the {plan.max_removals:,} allowed; nothing was sent. Check the input"
-        f" (an empty or failed query looks like this), or allow it with --max-removals {len(plan.remove)}"
-        f" (max_removals={len(plan.remove)})"
+        f" (an empty or failed query looks like this), or allow it with max_removals={len(plan.remove)}"
     )
 
 
@@ -125,17 +128,17 @@ def mirror_list(
     list_id: str,
     removal: Removal = "unsubscribe",
     *,
-    max_removals: Optional[int] = None,
-    api_key: Optional[str] = None,
-    base_url: Optional[str] = None,
+    max_removals: int | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
     settings: UpsertSettings = UpsertSettings(),
-    rejects_path: Optional[str] = None,
-    checkpoint_path: Optional[str] = None,
-    plan_path: Optional[str] = None,
+    rejects_path: str | None = None,
+    checkpoint_path: str | None = None,
+    plan_path: str | None = None,
     dry_run: bool = False,
-    api: Optional[CampaignMonitorAPI] = None,
-    progress: Optional[Callable[[Any], None]] = None,
-    column_map: Optional[Mapping[str, str]] = None,
+    api: CampaignMonitorAPI | None = None,
+    progress: Callable[[Any], None] | None = None,
+    column_map: Mapping[str, str] | None = None,
 ) -> MirrorReport:
     """Make list ``list_id``'s members the input's people: upsert every row, then remove (``unsubscribe``
     or ``delete``) every member whose address is not in the input.
@@ -146,12 +149,12 @@ def mirror_list(
     after each import, then the removals' after each removal.
     """
     if removal not in ("unsubscribe", "delete"):
-        raise CampaignMonitorError(f"removal must be unsubscribe or delete, not {removal!r}")
+        raise InputError(f"removal must be unsubscribe or delete, not {removal!r}")
     api = api or api_from_settings(api_key, base_url)
     fields = CustomFields.fetch(api, list_id)
     prepared = prepare(rows, fields, column_map)
     if not prepared.addresses:
-        raise CampaignMonitorError(
+        raise InputError(
             f"mirror refused: the input holds no one ({prepared.rows_read:,} rows, none with an address), which"
             f" would take every member off list {list_id}; nothing was sent. Check the input or its query"
         )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any
 
 from ..private_files import open_private
 
@@ -15,7 +16,7 @@ from ..private_files import open_private
 class Rejection:
     """A row that was not written, with the API's code (or the code it would have answered)."""
 
-    row: Dict[str, Any]
+    row: dict[str, Any]
     code: int
     message: str
 
@@ -34,9 +35,15 @@ def write_rejects(path: Path, rejections: Sequence[Rejection], append: bool = Fa
             for record in records:
                 out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
             return
-        columns = list(dict.fromkeys(column for record in records for column in record)) or ["email_address", "code", "message"]
+        columns = list(dict.fromkeys(column for record in records for column in record)) or [
+            "email_address",
+            "code",
+            "message",
+        ]
         writer = csv.DictWriter(out, fieldnames=columns)
         if is_new:
             writer.writeheader()
         for record in records:
-            writer.writerow({k: json.dumps(v, default=str) if isinstance(v, (list, dict)) else v for k, v in record.items()})
+            writer.writerow(
+                {k: json.dumps(v, default=str) if isinstance(v, (list, dict)) else v for k, v in record.items()}
+            )

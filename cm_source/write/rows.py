@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any
 
 import phonenumbers
 
-from ..errors import CampaignMonitorError
+from ..errors import InputError
 from .custom_fields import CUSTOM_FIELDS_COLUMN, CustomFields, column_name, custom_column, email_column
 from .settings import UpsertSettings
 
@@ -30,17 +31,17 @@ Row = Mapping[str, Any]
 class RowShape:
     """Which input column holds each part of a subscriber: worked out once per set of columns, not per row."""
 
-    email_address: Optional[str]
-    name: Optional[str]
-    mobile_number: Optional[str]
-    consent_to_track: Optional[str]
-    consent_to_send_sms: Optional[str]
-    custom: Tuple[Tuple[str, str], ...]  # (input column, the field's Key)
-    custom_fields: Optional[str]  # the read side's column of {key, value} entries
+    email_address: str | None
+    name: str | None
+    mobile_number: str | None
+    consent_to_track: str | None
+    consent_to_send_sms: str | None
+    custom: tuple[tuple[str, str], ...]  # (input column, the field's Key)
+    custom_fields: str | None  # the read side's column of {key, value} entries
 
 
 @lru_cache(maxsize=4096)
-def row_shape(fields: CustomFields, columns: Tuple[str, ...]) -> RowShape:
+def row_shape(fields: CustomFields, columns: tuple[str, ...]) -> RowShape:
     """The shape of rows with these columns; no address column, or an unknown column, stops the run.
 
     The address is the first of ``email_address`` and the headers other tools export it under.
@@ -103,7 +104,7 @@ def consent(value: Any, column: str) -> str:
     raise RowError(215, f"{column} {value!r} is not one of true/yes/1, false/no/0 or empty")
 
 
-def e164(value: Any, default_region: Optional[str]) -> str:
+def e164(value: Any, default_region: str | None) -> str:
     """A mobile number in E.164; only a number that cannot even be possible is refused (Code 220).
 
     Validity (is the range allocated?) is left to Campaign Monitor: reserved test ranges such as
@@ -112,21 +113,23 @@ def e164(value: Any, default_region: Optional[str]) -> str:
     try:
         number = phonenumbers.parse(field_value(value), default_region)
     except phonenumbers.NumberParseException as exc:
-        hint = "" if default_region else " (a national number needs a default region, e.g. --default-region GB)"
+        needs = ' (a national number needs a default region: default_region="GB", --default-region GB on the command)'
+        hint = "" if default_region else needs
         raise RowError(220, f"mobile_number {value!r} is not a phone number: {exc}{hint}") from None
     if not phonenumbers.is_possible_number(number):
         raise RowError(220, f"mobile_number {value!r} is not a possible phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-class NoEmailColumn(CampaignMonitorError):
+class NoEmailColumn(InputError):
     """No input column holds the address; ``source`` names the input where the caller knows it."""
 
-    def __init__(self, columns: Tuple[str, ...], source: str = "the input") -> None:
+    def __init__(self, columns: tuple[str, ...], source: str = "the input") -> None:
         self.columns = columns
         shown = ", ".join(repr(c) for c in columns) or "none"
-        super().__init__(f"no email column in {source} (columns: {shown}): map one with --map COLUMN=email_address"
-                         " (column_map={COLUMN: 'email_address'} in Python)")
+        super().__init__(
+            f"no email column in {source} (columns: {shown}): map one with column_map={{COLUMN: 'email_address'}}"
+        )
 
 
 class RowError(Exception):
@@ -138,13 +141,13 @@ class RowError(Exception):
         self.message = message
 
 
-def to_subscriber(row: Row, fields: CustomFields, settings: UpsertSettings) -> Dict[str, Any]:
+def to_subscriber(row: Row, fields: CustomFields, settings: UpsertSettings) -> dict[str, Any]:
     """Turn one input row into the API's subscriber object, or raise ``RowError``."""
     shape = row_shape(fields, tuple(row))
     email = row.get(shape.email_address) if shape.email_address else None
     if blank(email):
         raise RowError(1, "email_address is empty")
-    subscriber: Dict[str, Any] = {"EmailAddress": field_value(email)}
+    subscriber: dict[str, Any] = {"EmailAddress": field_value(email)}
     name = row[shape.name] if shape.name else None
     if not blank(name):
         subscriber["Name"] = field_value(name)
@@ -171,7 +174,7 @@ def to_subscriber(row: Row, fields: CustomFields, settings: UpsertSettings) -> D
     return subscriber
 
 
-def custom_field_entries(entries: Any, fields: CustomFields) -> List[Tuple[str, Any]]:
+def custom_field_entries(entries: Any, fields: CustomFields) -> list[tuple[str, Any]]:
     """The read side's ``custom_fields`` column (a list of ``{key, value}``, or its JSON) as (Key, value).
 
     A malformed column or a field the list lacks stops the run, like an unknown column does.
@@ -181,16 +184,17 @@ def custom_field_entries(entries: Any, fields: CustomFields) -> List[Tuple[str, 
     except (ValueError, TypeError):
         found = None
     if found is None or not all(isinstance(entry, Mapping) for entry in found):
-        raise CampaignMonitorError(
+        raise InputError(
             f"column {CUSTOM_FIELDS_COLUMN} holds {str(entries)[:80]!r}, not a list of {{key, value}} entries as the"
             " read side loads it: fix the column, or drop it and give each field a column of its own"
         )
     names = [str(entry.get("key", entry.get("Key"))) for entry in found]
     fields.check_columns(names)
-    return [(fields.key_for(name), entry.get("value", entry.get("Value"))) for name, entry in zip(names, found)]
+    pairs = zip(names, found, strict=True)
+    return [(fields.key_for(name), entry.get("value", entry.get("Value"))) for name, entry in pairs]
 
 
-def read_side_custom_fields(entries: Any, fields: CustomFields, set_by_columns: Set[str]) -> List[Dict[str, str]]:
+def read_side_custom_fields(entries: Any, fields: CustomFields, set_by_columns: set[str]) -> list[dict[str, str]]:
     """The ``custom_fields`` column of a table the read side loaded, as the API's entries.
 
     A field that also has a column of its own takes the column's value: that is the one edited.

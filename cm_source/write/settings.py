@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from ..api_facts import CONSENT_VALUES
-from ..errors import CampaignMonitorError
+from ..errors import InputError
 
 
 @dataclass(frozen=True)
@@ -15,12 +14,13 @@ class UpsertSettings:
 
     resubscribe: bool = False  # re-add people who unsubscribed, bounced or were deleted
     consent_to_track_default: str = "Unchanged"  # where the row has no consent_to_track column
-    default_region: Optional[str] = None  # ISO country for national mobile numbers, e.g. "GB"
+    default_region: str | None = None  # ISO country for national mobile numbers, e.g. "GB"
     queue_autoresponders: bool = False
     restart_autoresponders: bool = False
 
     def __post_init__(self) -> None:
         if self.consent_to_track_default not in CONSENT_VALUES:
-            raise CampaignMonitorError(
-                f"consent_to_track_default must be one of {', '.join(CONSENT_VALUES)}, not {self.consent_to_track_default!r}"
+            raise InputError(
+                f"consent_to_track_default must be one of {', '.join(CONSENT_VALUES)},"
+                f" not {self.consent_to_track_default!r}"
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from collections.abc import Sequence
 
 import dlt
 
@@ -17,12 +17,19 @@ from helpers.warehouse import query
 
 # What the sandbox holds, to compare a load against: table -> its rows as loaded, by key columns.
 STATES = {f"{state.lower()}_subscribers": state for state in SUBSCRIBER_STATES}
-CAMPAIGN_EVENTS = {"campaign_opens": "opens", "campaign_clicks": "clicks", "campaign_bounces": "bounces",
-                   "campaign_unsubscribes": "unsubscribes", "campaign_spam_complaints": "spam"}
-JOURNEY_EVENTS = {f"journey_email_{report}": report for report in ("recipients", "opens", "clicks", "bounces", "unsubscribes")}
+CAMPAIGN_EVENTS = {
+    "campaign_opens": "opens",
+    "campaign_clicks": "clicks",
+    "campaign_bounces": "bounces",
+    "campaign_unsubscribes": "unsubscribes",
+    "campaign_spam_complaints": "spam",
+}
+JOURNEY_EVENTS = {
+    f"journey_email_{report}": report for report in ("recipients", "opens", "clicks", "bounces", "unsubscribes")
+}
 
 
-def campaigns_sent_on_or_after(account: Account, day: dt.date) -> Set[str]:
+def campaigns_sent_on_or_after(account: Account, day: dt.date) -> set[str]:
     """The campaigns whose reports ``reports_sent_after=day`` reads: sent on or after it, in UTC."""
     sent = set()
     for cid, campaigns in account.campaigns.items():
@@ -34,20 +41,21 @@ def campaigns_sent_on_or_after(account: Account, day: dt.date) -> Set[str]:
     return sent
 
 
-def expected_rows(account: Account, reports_from: Optional[dt.date] = None) -> Dict[str, "Counter[Tuple[str, ...]]"]:
+def expected_rows(account: Account, reports_from: dt.date | None = None) -> dict[str, Counter[tuple[str, ...]]]:
     """Every table's rows as ``KEY_SQL`` selects them, counted, computed from the sandbox's own data.
 
     Keyed tables count each key once; event tables (no key) count every event, repeats included.
     With ``reports_from``, campaign reports only for campaigns sent on or after that day.
     """
-    def by_client(attr: str, key: str) -> List[Tuple[str, ...]]:
+
+    def by_client(attr: str, key: str) -> list[tuple[str, ...]]:
         return [(row[key],) for cid in account.lists for row in getattr(account, attr)[cid]]
 
     list_ids = [lst["ListID"] for lists in account.lists.values() for lst in lists]
     wanted = campaigns_sent_on_or_after(account, reports_from) if reports_from else set(account.campaign_reports)
     reports = {cid: found for cid, found in account.campaign_reports.items() if cid in wanted}
     journeys = account.journey_email_reports
-    rows: Dict[str, List[Tuple[str, ...]]] = {
+    rows: dict[str, list[tuple[str, ...]]] = {
         "clients": [(c["ClientID"],) for c in account.clients],
         "campaigns": by_client("campaigns", "CampaignID"),
         "scheduled_campaigns": by_client("scheduled", "CampaignID"),
@@ -55,38 +63,77 @@ def expected_rows(account: Account, reports_from: Optional[dt.date] = None) -> D
         "lists": by_client("lists", "ListID"),
         "segments": by_client("segments", "SegmentID"),
         "templates": by_client("templates", "TemplateID"),
-        "suppression_list": [(cid, r["EmailAddress"]) for cid, found in account.suppression_list.items() for r in found],
+        "suppression_list": [
+            (cid, r["EmailAddress"]) for cid, found in account.suppression_list.items() for r in found
+        ],
         "tags": [(cid, tag["Name"]) for cid, tags in account.tags.items() for tag in tags],
         "journeys": by_client("journeys", "JourneyID"),
-        **{table: [(lid, s["EmailAddress"]) for lid, states in account.subscribers.items() for s in states[state]]
-           for table, state in STATES.items()},
+        **{
+            table: [(lid, s["EmailAddress"]) for lid, states in account.subscribers.items() for s in states[state]]
+            for table, state in STATES.items()
+        },
         "list_details": [(lid,) for lid in list_ids],
         "list_stats": [(lid,) for lid in list_ids],
         "list_custom_fields": [(lid, f["Key"]) for lid in list_ids for f in account.custom_fields[lid]],
         "list_webhooks": [(lid, hook["WebhookID"]) for lid in list_ids for hook in account.webhooks.get(lid, [])],
         "segment_details": [(sid,) for sid in account.segment_details],
-        "segment_subscribers": [(sid, m["EmailAddress"]) for sid in account.segment_details for m in account.segment_members(sid)],
+        "segment_subscribers": [
+            (sid, m["EmailAddress"]) for sid in account.segment_details for m in account.segment_members(sid)
+        ],
         "campaign_summaries": [(cid,) for cid in account.campaign_summaries if cid in wanted],
-        "campaign_recipients": [(cid, r["ListID"], r["EmailAddress"]) for cid, found in reports.items() for r in found["recipients"]],
-        **{table: [(cid, r["EmailAddress"]) for cid, found in reports.items() for r in found[report]]
-           for table, report in CAMPAIGN_EVENTS.items()},
-        "campaign_email_client_usage": [(cid, u["Client"], u["Version"]) for cid, usage in account.email_client_usage.items() if cid in wanted for u in usage],
-        "campaign_lists": [(cid, lst["ListID"]) for cid, sent in account.campaign_lists_and_segments.items() if cid in wanted for lst in sent["Lists"]],
-        "campaign_segments": [(cid, seg["SegmentID"]) for cid, sent in account.campaign_lists_and_segments.items() if cid in wanted for seg in sent["Segments"]],
-        "journey_emails": [(jid, e["EmailID"]) for jid, details in account.journey_details.items() for e in details["Emails"]],
-        **{table: [(eid, r["EmailAddress"]) for eid, found in journeys.items() for r in found[report]]
-           for table, report in JOURNEY_EVENTS.items()},
-        "transactional_smart_emails": [(cid, e["SmartEmailID"]) for cid, t in account.transactional.items() for e in t.smart_emails],
-        "transactional_classic_groups": [(cid, g["Group"]) for cid, t in account.transactional.items() for g in t.groups],
-        "transactional_messages": [(m["MessageID"], cid, m["TotalOpens"], m["TotalClicks"])
-                                   for cid, t in account.transactional.items() for m in t.messages],
-        "transactional_statistics": [(cid, of) for cid, t in account.transactional.items()
-                                     for of in [*(e["SmartEmailID"] for e in t.smart_emails), *(g["Group"] for g in t.groups)]],
+        "campaign_recipients": [
+            (cid, r["ListID"], r["EmailAddress"]) for cid, found in reports.items() for r in found["recipients"]
+        ],
+        **{
+            table: [(cid, r["EmailAddress"]) for cid, found in reports.items() for r in found[report]]
+            for table, report in CAMPAIGN_EVENTS.items()
+        },
+        "campaign_email_client_usage": [
+            (cid, u["Client"], u["Version"])
+            for cid, usage in account.email_client_usage.items()
+            if cid in wanted
+            for u in usage
+        ],
+        "campaign_lists": [
+            (cid, lst["ListID"])
+            for cid, sent in account.campaign_lists_and_segments.items()
+            if cid in wanted
+            for lst in sent["Lists"]
+        ],
+        "campaign_segments": [
+            (cid, seg["SegmentID"])
+            for cid, sent in account.campaign_lists_and_segments.items()
+            if cid in wanted
+            for seg in sent["Segments"]
+        ],
+        "journey_emails": [
+            (jid, e["EmailID"]) for jid, details in account.journey_details.items() for e in details["Emails"]
+        ],
+        **{
+            table: [(eid, r["EmailAddress"]) for eid, found in journeys.items() for r in found[report]]
+            for table, report in JOURNEY_EVENTS.items()
+        },
+        "transactional_smart_emails": [
+            (cid, e["SmartEmailID"]) for cid, t in account.transactional.items() for e in t.smart_emails
+        ],
+        "transactional_classic_groups": [
+            (cid, g["Group"]) for cid, t in account.transactional.items() for g in t.groups
+        ],
+        "transactional_messages": [
+            (m["MessageID"], cid, m["TotalOpens"], m["TotalClicks"])
+            for cid, t in account.transactional.items()
+            for m in t.messages
+        ],
+        "transactional_statistics": [
+            (cid, of)
+            for cid, t in account.transactional.items()
+            for of in [*(e["SmartEmailID"] for e in t.smart_emails), *(g["Group"] for g in t.groups)]
+        ],
     }
     return {table: Counter(found) for table, found in rows.items()}
 
 
-def assert_table_holds(found: "Counter[tuple]", account: Account, table: str) -> None:
+def assert_table_holds(found: Counter[tuple], account: Account, table: str) -> None:
     """``found`` (the table's key columns, counted) is exactly the sandbox's rows, each key once."""
     if ENDPOINTS_BY_TABLE[table].primary_key:
         assert max(found.values(), default=1) == 1, f"duplicate keys in {table}"
@@ -94,7 +141,10 @@ def assert_table_holds(found: "Counter[tuple]", account: Account, table: str) ->
 
 
 def assert_loaded_exactly(
-    pipeline: dlt.Pipeline, account: Account, reports_from: Optional[dt.date] = None, moved: Tuple[str, ...] = (),
+    pipeline: dlt.Pipeline,
+    account: Account,
+    reports_from: dt.date | None = None,
+    moved: tuple[str, ...] = (),
     tables: Sequence[str] = TABLES,
 ) -> None:
     """Every table (of ``tables``) holds exactly the sandbox's rows: keys once each, events as often as they
@@ -110,19 +160,33 @@ def assert_loaded_exactly(
 
 
 KEY_SQL = {
-    "clients": "client_id", "campaigns": "campaign_id", "scheduled_campaigns": "campaign_id",
-    "draft_campaigns": "campaign_id", "lists": "list_id", "segments": "segment_id", "templates": "template_id",
-    "suppression_list": "client_id, email_address", "tags": "client_id, name", "journeys": "journey_id",
+    "clients": "client_id",
+    "campaigns": "campaign_id",
+    "scheduled_campaigns": "campaign_id",
+    "draft_campaigns": "campaign_id",
+    "lists": "list_id",
+    "segments": "segment_id",
+    "templates": "template_id",
+    "suppression_list": "client_id, email_address",
+    "tags": "client_id, name",
+    "journeys": "journey_id",
     **{table: "list_id, email_address" for table in STATES},
-    "list_details": "list_id", "list_stats": "list_id", "list_custom_fields": "list_id, key",
-    "list_webhooks": "list_id, webhook_id", "segment_details": "segment_id",
-    "segment_subscribers": "segment_id, email_address", "campaign_summaries": "campaign_id",
+    "list_details": "list_id",
+    "list_stats": "list_id",
+    "list_custom_fields": "list_id, key",
+    "list_webhooks": "list_id, webhook_id",
+    "segment_details": "segment_id",
+    "segment_subscribers": "segment_id, email_address",
+    "campaign_summaries": "campaign_id",
     "campaign_recipients": "campaign_id, list_id, email_address",
     **{table: "campaign_id, email_address" for table in CAMPAIGN_EVENTS},
-    "campaign_email_client_usage": "campaign_id, client, version", "campaign_lists": "campaign_id, list_id",
-    "campaign_segments": "campaign_id, segment_id", "journey_emails": "journey_id, email_id",
+    "campaign_email_client_usage": "campaign_id, client, version",
+    "campaign_lists": "campaign_id, list_id",
+    "campaign_segments": "campaign_id, segment_id",
+    "journey_emails": "journey_id, email_id",
     **{table: "email_id, email_address" for table in JOURNEY_EVENTS},
-    "transactional_smart_emails": "client_id, smart_email_id", "transactional_classic_groups": 'client_id, "group"',
+    "transactional_smart_emails": "client_id, smart_email_id",
+    "transactional_classic_groups": 'client_id, "group"',
     # Opens and clicks too: an incremental run must keep them current.
     "transactional_messages": "message_id, client_id, total_opens, total_clicks",
     "transactional_statistics": 'client_id, coalesce(smart_email_id, "group")',

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from helpers.samples import envelope, rows_of, sample
@@ -12,7 +12,7 @@ BASE_URL = "https://api.test/api/v3.3"
 API_KEY = "test-api-key-0123456789abcdef"
 
 
-def renamed(rows: List[Dict[str, Any]], key: str, suffix: str) -> List[Dict[str, Any]]:
+def renamed(rows: list[dict[str, Any]], key: str, suffix: str) -> list[dict[str, Any]]:
     """Copies of sample rows with ``key`` made unique, so two parents do not share IDs."""
     out = copy.deepcopy(rows)
     for row in out:
@@ -20,7 +20,7 @@ def renamed(rows: List[Dict[str, Any]], key: str, suffix: str) -> List[Dict[str,
     return out
 
 
-def numbered_subscribers(count: int, prefix: str) -> List[Dict[str, Any]]:
+def numbered_subscribers(count: int, prefix: str) -> list[dict[str, Any]]:
     """``count`` active subscribers shaped like active_subscribers_with_tracking_preference.json."""
     template = rows_of("active_subscribers_with_tracking_preference.json")[0]
     rows = []
@@ -41,11 +41,11 @@ class MockAccount:
 
     def __init__(self, mocker: Any) -> None:
         self.mocker = mocker
-        self.arrays: Dict[str, Any] = {}
-        self.paged: Dict[str, List[Dict[str, Any]]] = {}
-        self.objects: Dict[str, Any] = {}
+        self.arrays: dict[str, Any] = {}
+        self.paged: dict[str, list[dict[str, Any]]] = {}
+        self.objects: dict[str, Any] = {}
         # Transactional email, whose paths are the same for every client: path -> clientID -> answer.
-        self.per_client: Dict[str, Dict[str, Any]] = {}
+        self.per_client: dict[str, dict[str, Any]] = {}
 
     def serve(self) -> None:
         for path, body in {**self.arrays, **self.objects}.items():
@@ -56,9 +56,10 @@ class MockAccount:
             self.mocker.get(f"{BASE_URL}/{path}", json=self._for_client(answers))
 
     @staticmethod
-    def _for_client(answers: Dict[str, Any]) -> Any:
+    def _for_client(answers: dict[str, Any]) -> Any:
         """The answer for the query's clientID; a timeline (a list of messages) honours sentBeforeID and
         count; a callable answer is called with the query."""
+
         def respond(request: Any, context: Any) -> Any:
             query = {key: values[0] for key, values in parse_qs(urlsplit(request.url).query).items()}
             answer = answers[query["clientID"]]
@@ -67,14 +68,14 @@ class MockAccount:
             if request.path.endswith("/messages"):
                 ids = [row["MessageID"] for row in answer]
                 start = ids.index(query["sentBeforeID"]) + 1 if "sentBeforeID" in query else 0
-                return answer[start:start + int(query.get("count", 50))]
+                return answer[start : start + int(query.get("count", 50))]
             return answer
 
         return respond
 
     @staticmethod
-    def _pager(rows: List[Dict[str, Any]]) -> Any:
-        def respond(request: Any, context: Any) -> Dict[str, Any]:
+    def _pager(rows: list[dict[str, Any]]) -> Any:
+        def respond(request: Any, context: Any) -> dict[str, Any]:
             page = int(request.qs.get("page", ["1"])[0])
             page_size = int(request.qs.get("pagesize", ["1000"])[0])
             since = request.qs.get("date", [""])[0]  # "on or after", as the API filters
@@ -82,21 +83,28 @@ class MockAccount:
 
         return respond
 
-    def requests_to(self, path: str) -> List[Any]:
+    def requests_to(self, path: str) -> list[Any]:
         return [r for r in self.mocker.request_history if r.path.endswith(path.lower())]
 
 
 CLIENT_IDS = [c["ClientID"] for c in sample("clients.json")]
 # The first client sits in Sydney (as client_details.json), the second in London.
-TIME_ZONES = ["(GMT+10:00) Canberra, Melbourne, Sydney", "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London"]
+TIME_ZONES = [
+    "(GMT+10:00) Canberra, Melbourne, Sydney",
+    "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London",
+]
 CAMPAIGN_REPORTS = {
-    "recipients": "campaign_recipients.json", "opens": "campaign_opens.json", "clicks": "campaign_clicks.json",
-    "bounces": "campaign_bounces.json", "unsubscribes": "campaign_unsubscribes.json", "spam": "campaign_spam.json",
+    "recipients": "campaign_recipients.json",
+    "opens": "campaign_opens.json",
+    "clicks": "campaign_clicks.json",
+    "bounces": "campaign_bounces.json",
+    "unsubscribes": "campaign_unsubscribes.json",
+    "spam": "campaign_spam.json",
 }
 JOURNEY_REPORTS = ("recipients", "opens", "clicks", "bounces", "unsubscribes")
 
 
-def client_details(cid: str, n: int) -> Dict[str, Any]:
+def client_details(cid: str, n: int) -> dict[str, Any]:
     details = sample("client_details.json")
     details["BasicDetails"].update(ClientID=cid, TimeZone=TIME_ZONES[n % 2], CompanyName=f"Client {n}")
     return details
@@ -116,7 +124,9 @@ def standard_account(mocker: Any) -> MockAccount:
         account.objects[f"clients/{cid}.json"] = client_details(cid, n)
         campaigns = renamed(rows_of("campaigns.json"), "CampaignID", suffix)
         account.paged[f"clients/{cid}/campaigns.json"] = campaigns
-        account.arrays[f"clients/{cid}/scheduled.json"] = renamed(rows_of("scheduled_campaigns.json"), "CampaignID", suffix)
+        account.arrays[f"clients/{cid}/scheduled.json"] = renamed(
+            rows_of("scheduled_campaigns.json"), "CampaignID", suffix
+        )
         account.arrays[f"clients/{cid}/drafts.json"] = renamed(rows_of("drafts.json"), "CampaignID", suffix)
         lists = renamed(rows_of("lists.json"), "ListID", suffix)
         account.arrays[f"clients/{cid}/lists.json"] = lists
@@ -136,7 +146,8 @@ def standard_account(mocker: Any) -> MockAccount:
             for email in summary["Emails"]:
                 for report in JOURNEY_REPORTS:
                     account.paged[f"journeys/email/{email['EmailID']}/{report}.json"] = rows_of(
-                        f"journeys/journey_email_{report}_with_params.json")
+                        f"journeys/journey_email_{report}_with_params.json"
+                    )
         for campaign in campaigns:
             cpath = f"campaigns/{campaign['CampaignID']}"
             account.objects[f"{cpath}/summary.json"] = sample("campaign_summary.json")
@@ -162,7 +173,9 @@ def standard_account(mocker: Any) -> MockAccount:
             account.arrays[f"lists/{lid}/customfields.json"] = sample("custom_fields.json")
             account.arrays[f"lists/{lid}/webhooks.json"] = [] if empty else sample("list_webhooks.json")
             account.paged[f"lists/{lid}/active.json"] = active
-            account.paged[f"lists/{lid}/unconfirmed.json"] = [] if empty else rows_of("ruby/unconfirmed_subscribers.json")
+            account.paged[f"lists/{lid}/unconfirmed.json"] = (
+                [] if empty else rows_of("ruby/unconfirmed_subscribers.json")
+            )
             account.paged[f"lists/{lid}/unsubscribed.json"] = [] if empty else rows_of("unsubscribed_subscribers.json")
             account.paged[f"lists/{lid}/bounced.json"] = [] if empty else rows_of("bounced_subscribers.json")
             account.paged[f"lists/{lid}/deleted.json"] = [] if empty else rows_of("deleted_subscribers.json")
@@ -177,15 +190,19 @@ def add_transactional(account: MockAccount, cid: str, suffix: str) -> None:
     account.per_client.setdefault("transactional/smartEmail", {})[cid] = smart
     for row in smart:
         account.objects[f"transactional/smartEmail/{row['ID']}"] = {
-            **sample("transactional/tx_smartemail_details.json"), "SmartEmailID": row["ID"], "Name": row["Name"]}
+            **sample("transactional/tx_smartemail_details.json"),
+            "SmartEmailID": row["ID"],
+            "Name": row["Name"],
+        }
     account.per_client.setdefault("transactional/classicEmail/groups", {})[cid] = sample(
-        "transactional/tx_classicemail_groups.json")
+        "transactional/tx_classicemail_groups.json"
+    )
     messages = sample("transactional/tx_messages.json")
     for number, row in enumerate(messages):
         row["MessageID"] = f"{row['MessageID']}{suffix}-{number}"
     account.per_client.setdefault("transactional/messages", {})[cid] = messages
 
-    def statistics(query: Dict[str, str]) -> Dict[str, Any]:
+    def statistics(query: dict[str, str]) -> dict[str, Any]:
         answer = sample(f"transactional/tx_statistics_{'smart' if 'smartEmailID' in query else 'classic'}.json")
         return {**answer, "Query": {**answer["Query"], "From": query.get("from"), "To": query.get("to")}}
 

@@ -15,11 +15,11 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, List, Optional
 
 
-def postgres_bin() -> Optional[Path]:
+def postgres_bin() -> Path | None:
     """The folder holding ``initdb`` and ``pg_ctl``: on the PATH, or Debian's versioned folder."""
     found = shutil.which("initdb")
     if found:
@@ -34,7 +34,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _as_server_user(command: List[str]) -> List[str]:
+def _as_server_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "createsend"
 
@@ -15,7 +16,7 @@ def sample(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
-def envelope(rows: List[Dict[str, Any]], page: int, page_size: int, ordered_by: str = "email") -> Dict[str, Any]:
+def envelope(rows: list[dict[str, Any]], page: int, page_size: int, ordered_by: str = "email") -> dict[str, Any]:
     """The v3.3 paged envelope, shaped like the samples (e.g. suppressionlist.json)."""
     chunk = rows[(page - 1) * page_size : page * page_size]
     return {
@@ -30,18 +31,18 @@ def envelope(rows: List[Dict[str, Any]], page: int, page_size: int, ordered_by: 
     }
 
 
-def rows_of(name: str) -> List[Dict[str, Any]]:
+def rows_of(name: str) -> list[dict[str, Any]]:
     """The rows of a sample, whether it is a bare array or a paged envelope."""
     body = sample(name)
     return body["Results"] if isinstance(body, dict) else body
 
 
-def a_joiner_after_page_one(live: List[Dict[str, Any]]) -> Callable[[Any, Any], Dict[str, Any]]:
+def a_joiner_after_page_one(live: list[dict[str, Any]]) -> Callable[[Any, Any], dict[str, Any]]:
     """A requests-mock answer paging ``live`` by 10 in which a subscriber joins (sorting first) once
     page 1 of the first pass is read, so page 2 shifts by one row."""
     size = len(live)
 
-    def respond(request: Any, context: Any) -> Dict[str, Any]:
+    def respond(request: Any, context: Any) -> dict[str, Any]:
         page = int(request.qs["page"][0])
         answer = envelope(live, page, 10)
         if page == 1 and len(live) == size:

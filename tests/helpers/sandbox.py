@@ -10,8 +10,9 @@ import base64
 import contextlib
 import http.client
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,8 +23,16 @@ from cm_source.sandbox import Account, Sandbox, generate_account
 SUBSCRIBER_KEYS = {"EmailAddress", "Name", "Date", "ListJoinedDate", "State", "CustomFields", "ReadsEmailWith"}
 # The order of ruby/subscriber_details_with_track_and_sms_pref.json; MobileNumber only when there is one.
 DETAIL_KEYS = [
-    "EmailAddress", "Name", "MobileNumber", "Date", "ListJoinedDate", "State", "CustomFields", "ReadsEmailWith",
-    "ConsentToTrack", "ConsentToSendSms",
+    "EmailAddress",
+    "Name",
+    "MobileNumber",
+    "Date",
+    "ListJoinedDate",
+    "State",
+    "CustomFields",
+    "ReadsEmailWith",
+    "ConsentToTrack",
+    "ConsentToSendSms",
 ]
 LONDON = "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London"
 SYDNEY = "(GMT+10:00) Canberra, Melbourne, Sydney"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import List
-
 import dlt
 import duckdb
 
 
-def query(pipeline: dlt.Pipeline, sql: str) -> List[tuple]:
+def query(pipeline: dlt.Pipeline, sql: str) -> list[tuple]:
     """Run SQL against what the pipeline loaded, with its dataset as the default schema: DuckDB's file
     opened read-only (no lock held against the next run), any other destination through dlt's client."""
     if pipeline.destination.destination_name != "duckdb":
@@ -24,5 +22,10 @@ def query(pipeline: dlt.Pipeline, sql: str) -> List[tuple]:
 CUSTOM_FIELDS = "CAST(custom_fields AS STRUCT(key VARCHAR, value VARCHAR)[])"
 
 
-def table_names(pipeline: dlt.Pipeline) -> List[str]:
-    return [r[0] for r in query(pipeline, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'cm_data' ORDER BY 1")]
+def table_names(pipeline: dlt.Pipeline) -> list[str]:
+    return [
+        r[0]
+        for r in query(
+            pipeline, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'cm_data' ORDER BY 1"
+        )
+    ]

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, List
+from typing import Any
 
 import pytest
 import requests
-
-from cm_source.http import CampaignMonitorAPI, RetryPolicy
-from cm_source.errors import CampaignMonitorError
 from helpers.mock_account import API_KEY, BASE_URL
 from helpers.samples import a_joiner_after_page_one, envelope, rows_of
 
+from cm_source.errors import CampaignMonitorError
+from cm_source.http import CampaignMonitorAPI, RetryPolicy
 
-def api_with_recorded_sleeps(**kwargs: Any) -> "tuple[CampaignMonitorAPI, List[float]]":
-    waits: List[float] = []
+
+def api_with_recorded_sleeps(**kwargs: Any) -> tuple[CampaignMonitorAPI, list[float]]:
+    waits: list[float] = []
     return CampaignMonitorAPI(API_KEY, BASE_URL, retry=RetryPolicy(sleep=waits.append, **kwargs)), waits
 
 
 def test_429_waits_the_seconds_in_x_ratelimit_reset(requests_mock: Any) -> None:
-    requests_mock.get(f"{BASE_URL}/clients.json", [
-        {"status_code": 429, "headers": {"X-RateLimit-Reset": "7"}, "json": {"Code": 429, "Message": "Rate limit"}},
-        {"status_code": 200, "json": rows_of("clients.json")},
-    ])
+    requests_mock.get(
+        f"{BASE_URL}/clients.json",
+        [
+            {"status_code": 429, "headers": {"X-RateLimit-Reset": "7"}, "json": {"Code": 429, "Message": "Rate limit"}},
+            {"status_code": 200, "json": rows_of("clients.json")},
+        ],
+    )
     api, waits = api_with_recorded_sleeps()
     assert api.get_array("clients.json") == rows_of("clients.json")
     assert waits == [pytest.approx(7.0, abs=0.5)]
@@ -38,9 +41,13 @@ def test_429_without_headers_backs_off_exponentially(requests_mock: Any) -> None
 
 
 def test_server_errors_give_up_after_max_attempts_with_one_line(requests_mock: Any) -> None:
-    requests_mock.get(f"{BASE_URL}/clients.json", status_code=500, json={"Code": 500, "Message": "Internal Server Error"})
+    requests_mock.get(
+        f"{BASE_URL}/clients.json", status_code=500, json={"Code": 500, "Message": "Internal Server Error"}
+    )
     api, waits = api_with_recorded_sleeps(max_attempts=3)
-    with pytest.raises(CampaignMonitorError, match="clients.json: answered 500 Code 500: Internal Server Error in all 3 attempts") as failure:
+    with pytest.raises(
+        CampaignMonitorError, match="clients.json: answered 500 Code 500: Internal Server Error in all 3 attempts"
+    ) as failure:
         api.get_array("clients.json")
     assert requests_mock.call_count == 3 and len(waits) == 2
     assert failure.value.status == 500 and "\n" not in str(failure.value)
@@ -57,7 +64,9 @@ def test_connection_errors_are_retried_then_named(requests_mock: Any) -> None:
 def test_html_instead_of_json_is_retried_then_points_at_the_base_url(requests_mock: Any) -> None:
     requests_mock.get(f"{BASE_URL}/clients.json", text="<html>login</html>")
     api, waits = api_with_recorded_sleeps(max_attempts=3)
-    with pytest.raises(CampaignMonitorError, match="not JSON .* in all 3 attempts: check that SOURCES__CAMPAIGN_MONITOR__BASE_URL"):
+    with pytest.raises(
+        CampaignMonitorError, match="not JSON .* in all 3 attempts: check that SOURCES__CAMPAIGN_MONITOR__BASE_URL"
+    ):
         api.get_array("clients.json")
     assert requests_mock.call_count == 3 and len(waits) == 2
 
@@ -70,7 +79,9 @@ def test_a_truncated_body_is_retried(requests_mock: Any) -> None:
 
 def test_waits_for_the_reset_only_once_the_rate_limit_budget_is_spent(requests_mock: Any) -> None:
     # a window of 2 that this client has to itself (what is used is what it sent)
-    budget = lambda remaining: {"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": "4"}  # noqa: E731
+    def budget(remaining: int) -> dict:
+        return {"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": "4"}
+
     requests_mock.get(f"{BASE_URL}/clients.json", [{"json": [], "headers": budget(n)} for n in (1, 0, 1)])
     api, waits = api_with_recorded_sleeps()
     api.get_array("clients.json")
@@ -82,10 +93,13 @@ def test_waits_for_the_reset_only_once_the_rate_limit_budget_is_spent(requests_m
 
 def test_a_429_on_one_thread_holds_back_every_thread(requests_mock: Any) -> None:
     """Readers that waited on their own would wake together and trip the limit again."""
-    requests_mock.get(f"{BASE_URL}/lists/a.json", [
-        {"status_code": 429, "headers": {"X-RateLimit-Reset": "5"}, "json": {"Code": 429, "Message": "Rate limit"}},
-        {"json": {}},
-    ])
+    requests_mock.get(
+        f"{BASE_URL}/lists/a.json",
+        [
+            {"status_code": 429, "headers": {"X-RateLimit-Reset": "5"}, "json": {"Code": 429, "Message": "Rate limit"}},
+            {"json": {}},
+        ],
+    )
     requests_mock.get(f"{BASE_URL}/lists/b.json", json={})
     api, waits = api_with_recorded_sleeps()
     api.get("lists/a.json")
@@ -96,12 +110,12 @@ def test_a_429_on_one_thread_holds_back_every_thread(requests_mock: Any) -> None
 def test_a_request_queued_for_a_slot_does_not_leave_past_a_spent_budget(requests_mock: Any) -> None:
     """Threads queue for the slots in flight; one that queued before a spent budget came back must
     still wait for the window to end, or every queued thread is refused: a storm of 429s."""
-    waits: List[float] = []
+    waits: list[float] = []
     api = CampaignMonitorAPI(API_KEY, BASE_URL, retry=RetryPolicy(sleep=waits.append), max_concurrent_requests=1)
     queued = threading.Event()
-    second: List[Any] = []
+    second: list[Any] = []
 
-    def spent(request: Any, context: Any) -> List[Any]:
+    def spent(request: Any, context: Any) -> list[Any]:
         reader = threading.Thread(target=lambda: (queued.set(), second.append(api.get("lists/b.json"))))
         reader.start()
         assert queued.wait(timeout=10)  # the second reader is on its way while this answer is out
@@ -154,7 +168,9 @@ def test_rows_moving_while_paging_are_read_again_without_duplicates(requests_moc
     live = list(people)
     requests_mock.get(f"{BASE_URL}/lists/l1/active.json", json=a_joiner_after_page_one(live))
     api, _ = api_with_recorded_sleeps()
-    rows = [r["EmailAddress"] for page in api.get_pages("lists/l1/active.json", row_key=("EmailAddress",)) for r in page]
+    rows = [
+        r["EmailAddress"] for page in api.get_pages("lists/l1/active.json", row_key=("EmailAddress",)) for r in page
+    ]
     assert len(rows) == len(set(rows)) == 16
     assert set(rows) == {p["EmailAddress"] for p in live}
     assert [r.qs["page"][0] for r in requests_mock.request_history] == ["1", "2", "1", "2"]

@@ -8,18 +8,17 @@ import json
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Dict, Iterator
 
 import dlt
 import pytest
-
 from dlt.pipeline.exceptions import PipelineStepFailed
+from helpers.scripts import run_pipeline_script
 
 from cm_source import campaign_monitor_source, upsert_subscribers
 from cm_source.failures import explain_failure
 from cm_source.sandbox import Sandbox, generate_account
-from helpers.scripts import run_pipeline_script
 
 TABLES = ("clients", "lists", "active_subscribers", "campaigns", "campaign_opens", "campaign_clicks")
 
@@ -30,7 +29,7 @@ def sandbox() -> Iterator[Sandbox]:
         yield running
 
 
-def oauth_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, pair: Dict[str, str]) -> None:
+def oauth_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, pair: dict[str, str]) -> None:
     monkeypatch.delenv("SOURCES__CAMPAIGN_MONITOR__API_KEY", raising=False)
     monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__ACCESS_TOKEN", pair["access_token"])
     monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__REFRESH_TOKEN", pair["refresh_token"])
@@ -38,8 +37,12 @@ def oauth_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, pair: Dict[str,
 
 
 def load(folder: Path, name: str = "oauth") -> dlt.Pipeline:
-    pipeline = dlt.pipeline(name, destination=dlt.destinations.duckdb(str(folder / "w.duckdb")), dataset_name="cm",
-                            pipelines_dir=str(folder / "pipelines"))
+    pipeline = dlt.pipeline(
+        name,
+        destination=dlt.destinations.duckdb(str(folder / "w.duckdb")),
+        dataset_name="cm",
+        pipelines_dir=str(folder / "pipelines"),
+    )
     pipeline.run(campaign_monitor_source().with_resources(*TABLES), loader_file_format="parquet")
     return pipeline
 
@@ -71,7 +74,9 @@ def test_a_token_that_expires_mid_read_is_refreshed_once_for_every_thread_and_ke
     assert json.loads(token_file.read_text())["refresh_token"] in sandbox.oauth.refresh
 
 
-def test_the_write_side_takes_the_same_tokens(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_write_side_takes_the_same_tokens(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     oauth_env(monkeypatch, sandbox, sandbox.oauth.grant())
     monkeypatch.chdir(tmp_path)
     sandbox.oauth.expire()
@@ -99,25 +104,37 @@ def test_revoked_and_invalid_tokens_fail_in_one_line(sandbox: Sandbox, tmp_path:
         sandbox.oauth.revoke()
     else:
         pair = {"access_token": "made-up", "refresh_token": pair["refresh_token"]}
-    result = run_pipeline_script("--tables", "clients", cwd=tmp_path, env={
-        "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url,
-        "SOURCES__CAMPAIGN_MONITOR__ACCESS_TOKEN": pair["access_token"],
-        "SOURCES__CAMPAIGN_MONITOR__REFRESH_TOKEN": pair["refresh_token"]})
+    result = run_pipeline_script(
+        "--tables",
+        "clients",
+        cwd=tmp_path,
+        env={
+            "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url,
+            "SOURCES__CAMPAIGN_MONITOR__ACCESS_TOKEN": pair["access_token"],
+            "SOURCES__CAMPAIGN_MONITOR__REFRESH_TOKEN": pair["refresh_token"],
+        },
+    )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert said in lines[0] and "SOURCES__CAMPAIGN_MONITOR__ACCESS_TOKEN" in lines[0]
     assert pair["access_token"] not in result.stderr + result.stdout
 
 
-def test_a_refresh_token_refused_fails_in_one_line_naming_the_settings(sandbox: Sandbox, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_refresh_token_refused_fails_in_one_line_naming_the_settings(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     oauth_env(monkeypatch, sandbox, {"access_token": sandbox.oauth.grant()["access_token"], "refresh_token": "spent"})
     monkeypatch.chdir(tmp_path)
     sandbox.oauth.expire()
     with pytest.raises(PipelineStepFailed) as refused:
         load(tmp_path)
     line = explain_failure(refused.value)
-    assert "\n" not in line and "refused to refresh the OAuth token (invalid_grant)" in line and "REFRESH_TOKEN" in line and "spent" not in line
+    assert (
+        "\n" not in line
+        and "refused to refresh the OAuth token (invalid_grant)" in line
+        and "REFRESH_TOKEN" in line
+        and "spent" not in line
+    )
     assert "share this grant" in line and "token_file" in line  # the fix for processes that share no disk
 
 
@@ -142,23 +159,45 @@ def test_processes_sharing_one_grant_refresh_in_turn_and_all_finish(tmp_path: Pa
         pair = sandbox.oauth.grant()
         sandbox.oauth.expire_every(6)  # every access token lasts six requests; every refresh rotates the pair
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-        environment.update({"SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url,
-                            "SOURCES__CAMPAIGN_MONITOR__ACCESS_TOKEN": pair["access_token"],
-                            "SOURCES__CAMPAIGN_MONITOR__REFRESH_TOKEN": pair["refresh_token"],
-                            "RUNTIME__DLTHUB_TELEMETRY": "false"})
+        environment.update(
+            {
+                "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url,
+                "SOURCES__CAMPAIGN_MONITOR__ACCESS_TOKEN": pair["access_token"],
+                "SOURCES__CAMPAIGN_MONITOR__REFRESH_TOKEN": pair["refresh_token"],
+                "RUNTIME__DLTHUB_TELEMETRY": "false",
+            }
+        )
         clients = [row["ClientID"] for row in sandbox.account.clients]
         processes = [
-            subprocess.Popen([sys.executable, "-c", ONE_CLIENT, json.dumps({
-                "client": client, "duckdb": str(tmp_path / f"{client}.duckdb"), "pipelines": str(tmp_path / "pipelines"),
-                "tables": ["lists", "active_subscribers", "campaigns", "campaign_opens"]})],
-                cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    ONE_CLIENT,
+                    json.dumps(
+                        {
+                            "client": client,
+                            "duckdb": str(tmp_path / f"{client}.duckdb"),
+                            "pipelines": str(tmp_path / "pipelines"),
+                            "tables": ["lists", "active_subscribers", "campaigns", "campaign_opens"],
+                        }
+                    ),
+                ],
+                cwd=tmp_path,
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for client in clients
         ]
         results = [(process.wait(timeout=300), *process.communicate()) for process in processes]
 
         assert all(code == 0 for code, _, _ in results), "\n".join(err[-2000:] for _, _, err in results)
-        for client, (_, out, _) in zip(clients, results):
-            active = sum(len(sandbox.account.subscribers[row["ListID"]]["Active"]) for row in sandbox.account.lists[client])
+        for client, (_, out, _) in zip(clients, results, strict=True):
+            active = sum(
+                len(sandbox.account.subscribers[row["ListID"]]["Active"]) for row in sandbox.account.lists[client]
+            )
             assert json.loads(out.splitlines()[-1]).get("active_subscribers", 0) == active, client
         token_posts = [r for r in sandbox.requests if r.path == "/oauth/token"]
         assert sandbox.oauth.refreshes >= len(clients)  # tokens ran out many times over, in every process

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
-
 import dlt
 import pytest
 import requests
@@ -19,7 +17,7 @@ class Clock:
 
     def __init__(self) -> None:
         self.now = 100.0
-        self.slept: List[float] = []
+        self.slept: list[float] = []
 
     def __call__(self) -> float:
         return self.now
@@ -29,17 +27,17 @@ class Clock:
         self.now += seconds
 
 
-def answer(status: int = 200, remaining: Optional[int] = None, reset: Optional[int] = None) -> requests.Response:
+def answer(status: int = 200, remaining: int | None = None, reset: int | None = None) -> requests.Response:
     response = requests.Response()
     response.status_code = status
-    headers: Dict[str, str] = {}
+    headers: dict[str, str] = {}
     if remaining is not None:
         headers = {"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": str(reset)}
     response.headers.update(headers)
     return response
 
 
-def spend_window(pacer: RequestPacer, clock: Clock, limit: int = 10, seconds: int = 2) -> List[Ticket]:
+def spend_window(pacer: RequestPacer, clock: Clock, limit: int = 10, seconds: int = 2) -> list[Ticket]:
     """``limit`` requests one after another, 10 ms each, answered as a window of ``limit`` per ``seconds``
     that opened at the first: Reset rounded up, as the API sends it."""
     tickets = []
@@ -100,7 +98,7 @@ def test_a_429_the_budget_did_not_predict_leaves_a_margin_for_another_client() -
     assert clock.slept == [1.0]
 
 
-def test_other_clients_spending_the_window_get_a_share_of_the_slots_and_a_margin_until_a_window_passes_without_them() -> None:
+def test_other_clients_spending_the_window_get_a_share_and_a_margin_until_a_window_passes_without_them() -> None:
     clock = Clock()
     pacer = RequestPacer(6, clock.sleep, clock)
     ticket = pacer.admit()
@@ -150,12 +148,16 @@ def max_in_flight(sandbox: Sandbox, path_part: str) -> int:
 
 def test_one_large_list_is_read_with_every_request_in_flight_and_every_row_once(tmp_path) -> None:
     account = generate_account(clients=1, lists_per_client=2, subscribers=12_000, sent_campaigns=1)
-    served: List = []
+    served: list = []
     with Sandbox(account, on_served=served.append) as sandbox:
         sandbox.served = served  # type: ignore[attr-defined]
         sandbox.faults.latency(0.05, only=r"/active\.json$")
-        pipeline = dlt.pipeline(pipeline_name="cm_wan", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
-                                dataset_name="cm_data", pipelines_dir=str(tmp_path / "pipelines"))
+        pipeline = dlt.pipeline(
+            pipeline_name="cm_wan",
+            destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+            dataset_name="cm_data",
+            pipelines_dir=str(tmp_path / "pipelines"),
+        )
         source = campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url, max_concurrent_requests=6)
         pipeline.run(source.with_resources("active_subscribers"))
         list_id = max(account.subscribers, key=lambda lid: len(account.subscribers[lid]["Active"]))
@@ -171,8 +173,12 @@ def test_a_rate_window_announced_on_every_answer_is_never_exceeded(tmp_path) -> 
     account = generate_account(clients=1, lists_per_client=2, subscribers=12_000, sent_campaigns=1)
     with Sandbox(account) as sandbox:
         sandbox.faults.rate_limit_window(8, per_seconds=1.0)
-        pipeline = dlt.pipeline(pipeline_name="cm_window", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
-                                dataset_name="cm_data", pipelines_dir=str(tmp_path / "pipelines"))
+        pipeline = dlt.pipeline(
+            pipeline_name="cm_window",
+            destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+            dataset_name="cm_data",
+            pipelines_dir=str(tmp_path / "pipelines"),
+        )
         source = campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url)
         pipeline.run(source.with_resources("active_subscribers"))
         assert len(sandbox.requests) > 16  # three windows' worth at least

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Mapping
+from typing import Any
 
 import pytest
 
@@ -15,8 +16,12 @@ from cm_source.http.timeline import newer_than, sent_at, walk_back
 START = datetime(2025, 3, 1, tzinfo=timezone.utc)
 
 
-def message(number: int) -> Dict[str, Any]:
-    return {"MessageID": f"m{number:05d}", "SentAt": (START + timedelta(minutes=number)).isoformat(), "Status": "Delivered"}
+def message(number: int) -> dict[str, Any]:
+    return {
+        "MessageID": f"m{number:05d}",
+        "SentAt": (START + timedelta(minutes=number)).isoformat(),
+        "Status": "Delivered",
+    }
 
 
 class Timeline:
@@ -27,28 +32,28 @@ class Timeline:
         self.messages = [message(n) for n in reversed(range(count))]
         self.numbered = count
         self.after = after
-        self.calls: List[Dict[str, Any]] = []
+        self.calls: list[dict[str, Any]] = []
 
-    def send(self, count: int) -> List[str]:
+    def send(self, count: int) -> list[str]:
         first, self.numbered = self.numbered, self.numbered + count
         new = [message(n) for n in reversed(range(first, self.numbered))]
         self.messages = new + self.messages
         return [row["MessageID"] for row in new]
 
-    def __call__(self, query: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    def __call__(self, query: Mapping[str, Any]) -> list[dict[str, Any]]:
         self.calls.append(dict(query))
         count = int(query["count"])
         assert 1 <= count <= TIMELINE_COUNT
         ids = [row["MessageID"] for row in self.messages]
         if "sentBeforeID" in query:
-            return self.messages[ids.index(query["sentBeforeID"]) + 1:][:count]
+            return self.messages[ids.index(query["sentBeforeID"]) + 1 :][:count]
         if "sentAfterID" in query:
             newer = self.messages[: ids.index(query["sentAfterID"])]
             return newer[-count:] if self.after == "next" else newer[:count]
         return self.messages[:count]
 
 
-def ids_of(pages: Any) -> List[str]:
+def ids_of(pages: Any) -> list[str]:
     return [row["MessageID"] for page in pages for row in page]
 
 
@@ -97,7 +102,7 @@ def test_newer_than_stops_at_the_old_newest_time_when_that_message_is_gone() -> 
     class Forgetful(Timeline):
         """A timeline that no longer holds the cursor's message and answers sentAfterID it with the newest."""
 
-        def __call__(self, query: Mapping[str, Any]) -> List[Dict[str, Any]]:
+        def __call__(self, query: Mapping[str, Any]) -> list[dict[str, Any]]:
             if query.get("sentAfterID") == gone["MessageID"]:
                 self.calls.append(dict(query))
                 return self.messages[: int(query["count"])]
@@ -111,7 +116,7 @@ def test_newer_than_stops_at_the_old_newest_time_when_that_message_is_gone() -> 
 
 
 def test_a_server_that_ignores_the_cursor_is_named_not_looped_on() -> None:
-    def ignores_cursor(query: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    def ignores_cursor(query: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [message(n) for n in reversed(range(TIMELINE_COUNT))]
 
     with pytest.raises(CampaignMonitorError, match="does not page the timeline by message ID"):

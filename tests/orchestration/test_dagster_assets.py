@@ -3,9 +3,9 @@ client, rows equal to a plain pipeline run, and partitions that leave each other
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, Iterator
 
 import dlt
 import duckdb
@@ -26,9 +26,9 @@ def sandbox() -> Iterator[Sandbox]:
         yield running
 
 
-def counts(database: Path, dataset: str) -> Dict[str, Dict[str, int]]:
+def counts(database: Path, dataset: str) -> dict[str, dict[str, int]]:
     """Rows per table and client."""
-    found: Dict[str, Dict[str, int]] = {}
+    found: dict[str, dict[str, int]] = {}
     with duckdb.connect(str(database), read_only=True) as connection:
         for table in SMALL_TABLES:
             rows = connection.execute(f"SELECT client_id, count(*) FROM {dataset}.{table} GROUP BY 1").fetchall()
@@ -37,8 +37,13 @@ def counts(database: Path, dataset: str) -> Dict[str, Dict[str, int]]:
 
 
 def test_every_table_is_an_asset_keyed_in_one_group(sandbox: Sandbox, tmp_path: Path) -> None:
-    assets = campaign_monitor_assets(api_key=sandbox.api_key, base_url=sandbox.base_url, partitioned=False,
-                                     duckdb_path=str(tmp_path / "w.duckdb"), pipelines_dir=str(tmp_path / "p"))
+    assets = campaign_monitor_assets(
+        api_key=sandbox.api_key,
+        base_url=sandbox.base_url,
+        partitioned=False,
+        duckdb_path=str(tmp_path / "w.duckdb"),
+        pipelines_dir=str(tmp_path / "p"),
+    )
     assert {key.path[1] for key in assets.keys} == set(TABLES)
     assert {key.path[0] for key in assets.keys} == {"campaign_monitor"}
     spec = next(spec for spec in assets.specs if spec.key.path[1] == "active_subscribers")
@@ -48,25 +53,38 @@ def test_every_table_is_an_asset_keyed_in_one_group(sandbox: Sandbox, tmp_path: 
 def test_two_client_partitions_load_one_warehouse_as_a_plain_run_does(sandbox: Sandbox, tmp_path: Path) -> None:
     clients = [row["ClientID"] for row in sandbox.account.clients]
     warehouse = tmp_path / "warehouse.duckdb"
-    assets = campaign_monitor_assets(api_key=sandbox.api_key, base_url=sandbox.base_url, tables=SMALL_TABLES,
-                                     duckdb_path=str(warehouse), pipelines_dir=str(tmp_path / "pipelines"))
+    assets = campaign_monitor_assets(
+        api_key=sandbox.api_key,
+        base_url=sandbox.base_url,
+        tables=SMALL_TABLES,
+        duckdb_path=str(warehouse),
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
     assert sorted(assets.partitions_def.get_partition_keys()) == sorted(clients)  # discovered from clients.json
 
     instance = dagster.DagsterInstance.ephemeral()
     for client_id in clients:
-        result = dagster.materialize([assets], partition_key=client_id, resources={"dlt": DagsterDltResource()},
-                                     instance=instance)
+        result = dagster.materialize(
+            [assets], partition_key=client_id, resources={"dlt": DagsterDltResource()}, instance=instance
+        )
         assert result.success
         materialized = {event.asset_key.path[1] for event in result.get_asset_materialization_events()}
         assert materialized == set(SMALL_TABLES)
     # the first client again: its rows are replaced, the second client's stay
-    assert dagster.materialize([assets], partition_key=clients[0], resources={"dlt": DagsterDltResource()},
-                               instance=instance).success
+    assert dagster.materialize(
+        [assets], partition_key=clients[0], resources={"dlt": DagsterDltResource()}, instance=instance
+    ).success
 
-    plain = dlt.pipeline(pipeline_name="plain", destination=dlt.destinations.duckdb(str(tmp_path / "plain.duckdb")),
-                         dataset_name="plain_data", pipelines_dir=str(tmp_path / "plain"))
-    plain.run(campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url).with_resources(*SMALL_TABLES),
-              loader_file_format="parquet")
+    plain = dlt.pipeline(
+        pipeline_name="plain",
+        destination=dlt.destinations.duckdb(str(tmp_path / "plain.duckdb")),
+        dataset_name="plain_data",
+        pipelines_dir=str(tmp_path / "plain"),
+    )
+    plain.run(
+        campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url).with_resources(*SMALL_TABLES),
+        loader_file_format="parquet",
+    )
     expected = counts(tmp_path / "plain.duckdb", "plain_data")
     assert counts(warehouse, "campaign_monitor_data") == expected
     assert all(len(by_client) == 2 for table, by_client in expected.items() if table != "campaign_opens")
@@ -81,40 +99,60 @@ def test_the_models_are_assets_downstream_of_the_tables_and_build_over_every_par
     pytest.importorskip("dbt.adapters.duckdb", reason="the dbt extra: pip install -e '.[dbt]'")
     clients = [row["ClientID"] for row in sandbox.account.clients]
     settings = dict(duckdb_path=str(tmp_path / "warehouse.duckdb"), pipelines_dir=str(tmp_path / "pipelines"))
-    tables = campaign_monitor_assets(api_key=sandbox.api_key, base_url=sandbox.base_url, client_ids=clients,
-                                     tables=["clients", "lists", "campaigns", "campaign_opens", "active_subscribers"],
-                                     **settings)
+    tables = campaign_monitor_assets(
+        api_key=sandbox.api_key,
+        base_url=sandbox.base_url,
+        client_ids=clients,
+        tables=["clients", "lists", "campaigns", "campaign_opens", "active_subscribers"],
+        **settings,
+    )
     models = campaign_monitor_models(**settings)
     campaigns = next(spec for spec in models.specs if spec.key.path[1] == "cm__campaigns")
     assert dagster.AssetKey(["campaign_monitor", "campaign_opens"]) in {dep.asset_key for dep in campaigns.deps}
 
     instance = dagster.DagsterInstance.ephemeral()
     for client_id in clients:
-        assert dagster.materialize([tables], partition_key=client_id, resources={"dlt": DagsterDltResource()},
-                                   instance=instance).success
+        assert dagster.materialize(
+            [tables], partition_key=client_id, resources={"dlt": DagsterDltResource()}, instance=instance
+        ).success
     result = dagster.materialize([models], instance=instance)
     assert result.success
     assert {event.asset_key.path[1] for event in result.get_asset_materialization_events()} == set(
-        key.path[1] for key in models.keys)
+        key.path[1] for key in models.keys
+    )
     with duckdb.connect(settings["duckdb_path"], read_only=True) as connection:
-        built = dict(connection.execute(
-            "SELECT client_id, count(*) FROM campaign_monitor_data_analytics.cm__campaigns GROUP BY 1").fetchall())
+        built = dict(
+            connection.execute(
+                "SELECT client_id, count(*) FROM campaign_monitor_data_analytics.cm__campaigns GROUP BY 1"
+            ).fetchall()
+        )
     assert built == {cid: len(sandbox.account.campaigns[cid]) for cid in clients}
 
 
 def test_the_readme_schedule_asks_for_one_run_per_client(sandbox: Sandbox, tmp_path: Path) -> None:
     from dagster import Definitions, RunRequest, build_schedule_context, define_asset_job, schedule
 
-    campaign_monitor = campaign_monitor_assets(api_key=sandbox.api_key, base_url=sandbox.base_url, incremental=True,
-                                               duckdb_path=str(tmp_path / "w.duckdb"), pipelines_dir=str(tmp_path / "p"))
-    job = define_asset_job("campaign_monitor_job", selection=[campaign_monitor], partitions_def=campaign_monitor.partitions_def)
+    campaign_monitor = campaign_monitor_assets(
+        api_key=sandbox.api_key,
+        base_url=sandbox.base_url,
+        incremental=True,
+        duckdb_path=str(tmp_path / "w.duckdb"),
+        pipelines_dir=str(tmp_path / "p"),
+    )
+    job = define_asset_job(
+        "campaign_monitor_job", selection=[campaign_monitor], partitions_def=campaign_monitor.partitions_def
+    )
 
     @schedule(job=job, cron_schedule="0 3 * * *")
     def nightly(context):  # type: ignore[no-untyped-def]
         for client_id in campaign_monitor.partitions_def.get_partition_keys():
-            yield RunRequest(run_key=f"{client_id}-{context.scheduled_execution_time:%Y-%m-%d}", partition_key=client_id)
+            yield RunRequest(
+                run_key=f"{client_id}-{context.scheduled_execution_time:%Y-%m-%d}", partition_key=client_id
+            )
 
-    defs = Definitions(assets=[campaign_monitor], jobs=[job], schedules=[nightly], resources={"dlt": DagsterDltResource()})
+    defs = Definitions(
+        assets=[campaign_monitor], jobs=[job], schedules=[nightly], resources={"dlt": DagsterDltResource()}
+    )
     when = datetime(2026, 12, 2, 3, tzinfo=timezone.utc)
     requests = list(nightly(build_schedule_context(scheduled_execution_time=when)))
     assert {r.run_key.split("-", 1)[1] for r in requests} == {"2026-12-02"}

@@ -8,18 +8,20 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any
 
 import pytest
 
 dagster = pytest.importorskip("dagster", reason="the dagster extra: pip install -e '.[dagster]'")
 
+from helpers.expected import KEY_SQL, expected_rows  # noqa: E402
+from helpers.postgres import new_database  # noqa: E402
+
 from cm_source import TABLES  # noqa: E402
 from cm_source.dagster import key_pool  # noqa: E402
 from cm_source.sandbox import Sandbox, generate_account  # noqa: E402
-from helpers.expected import KEY_SQL, expected_rows  # noqa: E402
-from helpers.postgres import new_database  # noqa: E402
 
 WINDOW, WINDOW_SECONDS, LATENCY = 40, 2.0, 0.03  # the issue's: 40 requests per 2 s, answers in 30 ms
 FEW_TABLES = ["clients", "lists", "active_subscribers", "campaigns"]
@@ -51,8 +53,8 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 def run_partitions_side_by_side(
-    sandbox: Sandbox, postgres_url: str, folder: Path, limit: int, tables: List[str]
-) -> Tuple[Any, List[Any]]:
+    sandbox: Sandbox, postgres_url: str, folder: Path, limit: int, tables: list[str]
+) -> tuple[Any, list[Any]]:
     """Every client's partition at once, a process each; the instance they shared and their results."""
     instance_dir = folder / "dagster"
     instance_dir.mkdir()
@@ -62,28 +64,46 @@ def run_partitions_side_by_side(
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
     processes = []
     for client_id in clients:
-        spec = {"instance": str(instance_dir), "api_key": sandbox.api_key, "base_url": sandbox.base_url,
-                "clients": clients, "client": client_id, "postgres": postgres_url, "tables": tables,
-                "pipelines": str(folder / "pipelines"), "duckdb": str(folder / "warehouse.duckdb")}
-        processes.append(subprocess.Popen([sys.executable, "-c", PARTITION, json.dumps(spec)], env=environment,
-                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        spec = {
+            "instance": str(instance_dir),
+            "api_key": sandbox.api_key,
+            "base_url": sandbox.base_url,
+            "clients": clients,
+            "client": client_id,
+            "postgres": postgres_url,
+            "tables": tables,
+            "pipelines": str(folder / "pipelines"),
+            "duckdb": str(folder / "warehouse.duckdb"),
+        }
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-c", PARTITION, json.dumps(spec)],
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = [process.communicate(timeout=600)[0] for process in processes]
-    return instance, [(process.returncode, output) for process, output in zip(processes, outputs)]
+    return instance, [(process.returncode, output) for process, output in zip(processes, outputs, strict=True)]
 
 
-def step_intervals(instance: Any) -> List[Tuple[float, float]]:
+def step_intervals(instance: Any) -> list[tuple[float, float]]:
     """When each run's asset step ran, from the instance's event log."""
     intervals = []
     for record in instance.get_run_records():
         events = instance.all_logs(record.dagster_run.run_id)
         started = [e.timestamp for e in events if e.dagster_event and e.dagster_event.event_type_value == "STEP_START"]
-        ended = [e.timestamp for e in events if e.dagster_event and e.dagster_event.event_type_value in (
-            "STEP_SUCCESS", "STEP_FAILURE")]
+        ended = [
+            e.timestamp
+            for e in events
+            if e.dagster_event and e.dagster_event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE")
+        ]
         intervals.append((min(started), max(ended)))
     return intervals
 
 
-def most_at_once(intervals: List[Tuple[float, float]]) -> int:
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
     edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
     running = peak = 0
     for _, change in edges:
@@ -92,14 +112,14 @@ def most_at_once(intervals: List[Tuple[float, float]]) -> int:
     return peak
 
 
-def loaded(postgres_url: str, table: str) -> Dict[Any, int]:
+def loaded(postgres_url: str, table: str) -> dict[Any, int]:
     import contextlib
 
     import psycopg2
 
     with contextlib.closing(psycopg2.connect(postgres_url)) as connection, connection.cursor() as cursor:
         cursor.execute(f"SELECT {KEY_SQL[table]} FROM campaign_monitor_data.{table}")
-        found: Dict[Any, int] = {}
+        found: dict[Any, int] = {}
         for row in cursor.fetchall():
             found[tuple(row)] = found.get(tuple(row), 0) + 1
         return found
@@ -127,8 +147,10 @@ def test_three_client_partitions_at_once_load_one_postgres_dataset_exactly_withi
     intervals = step_intervals(instance)
     wall = max(end for _, end in intervals) - min(start for start, _ in intervals)
     floor = (len(sandbox.requests) - refused) / (WINDOW / WINDOW_SECONDS)  # the window's rate, answered requests
-    print(f"side by side: {len(sandbox.requests)} requests, {refused} refused, {wall:.1f} s against {floor:.1f} s"
-          f" for the answered requests at the window's rate ({wall / floor:.2f}x)")
+    print(
+        f"side by side: {len(sandbox.requests)} requests, {refused} refused, {wall:.1f} s against {floor:.1f} s"
+        f" for the answered requests at the window's rate ({wall / floor:.2f}x)"
+    )
 
 
 def test_the_key_pool_holds_partitions_running_at_once_to_its_limit(
@@ -140,17 +162,25 @@ def test_the_key_pool_holds_partitions_running_at_once_to_its_limit(
     assert len(intervals) == 3 and most_at_once(intervals) == 1
 
 
-def test_partitions_started_at_once_on_duckdb_wait_for_the_one_writer_and_all_load(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_partitions_started_at_once_on_duckdb_wait_for_the_one_writer_and_all_load(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     import duckdb
 
     instance, results = run_partitions_side_by_side(sandbox, "", tmp_path, 3, FEW_TABLES)
     assert all(code == 0 for code, _ in results), "\n".join(output[-3000:] for _, output in results)
     assert sum("DuckDB takes one writer at a time" in output for _, output in results) >= 1
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
-        loaded = dict(connection.execute("SELECT client_id, count(*) FROM campaign_monitor_data.active_subscribers"
-                                         " GROUP BY 1").fetchall())
+        loaded = dict(
+            connection.execute(
+                "SELECT client_id, count(*) FROM campaign_monitor_data.active_subscribers GROUP BY 1"
+            ).fetchall()
+        )
     account = sandbox.account
-    assert loaded == {row["ClientID"]: sum(len(account.subscribers[lst["ListID"]]["Active"])
-                                           for lst in account.lists[row["ClientID"]])
-                      for row in account.clients if any(account.subscribers[lst["ListID"]]["Active"]
-                                                        for lst in account.lists[row["ClientID"]])}
+    assert loaded == {
+        row["ClientID"]: sum(
+            len(account.subscribers[lst["ListID"]]["Active"]) for lst in account.lists[row["ClientID"]]
+        )
+        for row in account.clients
+        if any(account.subscribers[lst["ListID"]]["Active"] for lst in account.lists[row["ClientID"]])
+    }

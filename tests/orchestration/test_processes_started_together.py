@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 
@@ -38,17 +37,25 @@ print("made")
 """
 
 
-def environment() -> Dict[str, str]:
+def environment() -> dict[str, str]:
     found = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
     return {**found, "RUNTIME__DLTHUB_TELEMETRY": "false"}
 
 
-def start_together(folder: Path) -> List[subprocess.CompletedProcess]:
+def start_together(folder: Path) -> list[subprocess.CompletedProcess]:
     """``PROCESSES`` workers, released at one instant once every one has imported what it needs."""
     go = folder / "go"
     spec = json.dumps({"go": str(go), "pipelines": str(folder / "pipelines"), "duckdb": str(folder / "w.duckdb")})
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER, spec], env=environment(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(PROCESSES)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, spec],
+            env=environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(PROCESSES)
+    ]
     deadline = time.monotonic() + 120
     while len(list(folder.glob("go.ready.*"))) < PROCESSES and time.monotonic() < deadline:
         time.sleep(0.05)  # every worker has imported Dagster and dlt, and spins on the signal
@@ -70,8 +77,17 @@ def test_eight_processes_make_the_same_pipelines_in_one_fresh_folder_and_none_fa
 def test_two_runs_of_the_command_at_once_in_one_folder_take_turns_and_both_load(tmp_path: Path) -> None:
     command = Path(sys.executable).with_name("cm-source")
     env = {**environment(), "DLT_DATA_DIR": str(tmp_path / "dlt")}
-    runs = [subprocess.Popen([str(command), "load", "--demo", "--tables", "clients,lists", "--quiet"], cwd=tmp_path,
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            [str(command), "load", "--demo", "--tables", "clients,lists", "--quiet"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     results = [(run.wait(timeout=300), *run.communicate()) for run in runs]
     assert [code for code, _, _ in results] == [0, 0], [err[-2000:] for _, _, err in results]
     assert sum("another run of pipeline campaign_monitor_demo" in err for _, _, err in results) == 1

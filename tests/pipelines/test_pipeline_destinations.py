@@ -13,23 +13,23 @@ import gzip
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 from urllib.parse import urlsplit
 
 import dlt
 import pytest
-
-from cm_source import TABLES, campaign_monitor_source
-from cm_source.sandbox import Account, Sandbox
-from cm_source.read.destinations import destination_for, destination_type, file_format, has_atomic_replace
 from helpers.expected import KEY_SQL, STATES, assert_table_holds, expected_rows
 from helpers.postgres import new_database
 from helpers.scripts import printed_counts, run_pipeline_script
 
+from cm_source import TABLES, campaign_monitor_source
+from cm_source.read.destinations import destination_for, destination_type, file_format, has_atomic_replace
+from cm_source.sandbox import Account, Sandbox
+
 DESTINATIONS = ("postgres", "filesystem-parquet", "filesystem-jsonl", "sqlite")
 
 
-def make_destination(name: str, folder: Path, postgres: Optional[str]) -> Tuple[Any, Optional[str]]:
+def make_destination(name: str, folder: Path, postgres: str | None) -> tuple[Any, str | None]:
     """The destination under test and the file format the script would load it with."""
     if name == "postgres":
         destination = destination_for("postgres", "", credentials=postgres)
@@ -47,18 +47,22 @@ def loaded(request: pytest.FixtureRequest, sandbox: Sandbox, tmp_path_factory: p
     postgres = new_database(request.getfixturevalue("postgres_server")) if request.param == "postgres" else None
     destination, loader_format = make_destination(request.param, folder, postgres)
     pipeline = dlt.pipeline(
-        pipeline_name=f"cm_{request.param.replace('-', '_')}", destination=destination, dataset_name="cm_data",
+        pipeline_name=f"cm_{request.param.replace('-', '_')}",
+        destination=destination,
+        dataset_name="cm_data",
         pipelines_dir=str(folder / "pipelines"),
     )
-    pipeline.run(campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url), loader_file_format=loader_format)
+    pipeline.run(
+        campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url), loader_file_format=loader_format
+    )
     return pipeline
 
 
-def rows(pipeline: dlt.Pipeline, sql: str, raw: bool = False) -> List[tuple]:
+def rows(pipeline: dlt.Pipeline, sql: str, raw: bool = False) -> list[tuple]:
     return [tuple(row) for row in pipeline.dataset()(sql, _execute_raw_query=raw).fetchall()]
 
 
-def entries(value: Any) -> List[dict]:
+def entries(value: Any) -> list[dict]:
     """A custom_fields value as the destination gives it back: nested, or JSON text."""
     return json.loads(value) if isinstance(value, str) else list(value or [])
 
@@ -69,21 +73,29 @@ def test_every_table_holds_exactly_the_sandbox_rows(loaded: dlt.Pipeline, accoun
 
 
 @pytest.fixture(scope="module")
-def duckdb_child_counts(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Dict[str, int]:
+def duckdb_child_counts(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
     """Rows of every child table (``campaigns__tags``, …) in a DuckDB load of the same sandbox."""
     folder = tmp_path_factory.mktemp("duckdb")
-    pipeline = dlt.pipeline(pipeline_name="cm_duckdb", destination=destination_for("duckdb", str(folder / "w.duckdb")),
-                            dataset_name="cm_data", pipelines_dir=str(folder / "pipelines"))
-    pipeline.run(campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url), loader_file_format="parquet")
+    pipeline = dlt.pipeline(
+        pipeline_name="cm_duckdb",
+        destination=destination_for("duckdb", str(folder / "w.duckdb")),
+        dataset_name="cm_data",
+        pipelines_dir=str(folder / "pipelines"),
+    )
+    pipeline.run(
+        campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url), loader_file_format="parquet"
+    )
     return child_counts(pipeline)
 
 
-def child_counts(pipeline: dlt.Pipeline) -> Dict[str, int]:
+def child_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
     children = [t for t in pipeline.default_schema.data_table_names(seen_data_only=True) if "__" in t]
     return dict(pipeline.dataset().row_counts(table_names=children).fetchall())
 
 
-def test_child_tables_hold_the_same_rows_as_in_duckdb(loaded: dlt.Pipeline, duckdb_child_counts: Dict[str, int]) -> None:
+def test_child_tables_hold_the_same_rows_as_in_duckdb(
+    loaded: dlt.Pipeline, duckdb_child_counts: dict[str, int]
+) -> None:
     assert len(duckdb_child_counts) >= 5 and all(duckdb_child_counts.values())
     assert child_counts(loaded) == duckdb_child_counts
 
@@ -97,7 +109,9 @@ def test_custom_field_values_are_complete(loaded: dlt.Pipeline, account: Account
         )
         expected = Counter(
             (lid, s["EmailAddress"], f["Key"], f["Value"])
-            for lid, states in account.subscribers.items() for s in states[state] for f in s["CustomFields"]
+            for lid, states in account.subscribers.items()
+            for s in states[state]
+            for f in s["CustomFields"]
         )
         assert found == expected, table
 
@@ -109,13 +123,21 @@ def test_no_child_table_for_custom_fields(loaded: dlt.Pipeline) -> None:
 
 def test_local_times_land_as_the_same_utc_instants(loaded: dlt.Pipeline) -> None:
     """London (+1 in July) and Sydney (+11 in January) joiners at 12:00 local, as in test_end_to_end."""
-    found = dict(rows(loaded, """SELECT email_address, list_joined_date FROM active_subscribers
-        WHERE email_address IN ('summer.joiner@example.com', 'sydney.summer@example.com')"""))
+    found = dict(
+        rows(
+            loaded,
+            """SELECT email_address, list_joined_date FROM active_subscribers
+        WHERE email_address IN ('summer.joiner@example.com', 'sydney.summer@example.com')""",
+        )
+    )
     as_utc = {
         email: (value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value)))
         for email, value in found.items()
     }
-    as_utc = {e: (v.replace(tzinfo=dt.timezone.utc) if v.tzinfo is None else v.astimezone(dt.timezone.utc)) for e, v in as_utc.items()}
+    as_utc = {
+        e: (v.replace(tzinfo=dt.timezone.utc) if v.tzinfo is None else v.astimezone(dt.timezone.utc))
+        for e, v in as_utc.items()
+    }
     assert as_utc == {
         "summer.joiner@example.com": dt.datetime(2024, 7, 1, 11, 0, tzinfo=dt.timezone.utc),
         "sydney.summer@example.com": dt.datetime(2024, 1, 15, 1, 0, tzinfo=dt.timezone.utc),
@@ -123,28 +145,48 @@ def test_local_times_land_as_the_same_utc_instants(loaded: dlt.Pipeline) -> None
 
 
 @pytest.mark.parametrize("loaded", ["postgres"], indirect=True)
-def test_custom_fields_are_jsonb_on_postgres_and_unnest_with_the_readme_query(loaded: dlt.Pipeline, account: Account) -> None:
-    found = Counter(rows(loaded, """
+def test_custom_fields_are_jsonb_on_postgres_and_unnest_with_the_readme_query(
+    loaded: dlt.Pipeline, account: Account
+) -> None:
+    found = Counter(
+        rows(
+            loaded,
+            """
         SELECT s.email_address, f->>'key', f->>'value'
-        FROM cm_data.active_subscribers AS s, jsonb_array_elements(s.custom_fields) AS f""", raw=True))
+        FROM cm_data.active_subscribers AS s, jsonb_array_elements(s.custom_fields) AS f""",
+            raw=True,
+        )
+    )
     assert found == active_custom_fields(account)
-    column_type = rows(loaded, """SELECT data_type FROM information_schema.columns
-        WHERE table_schema = 'cm_data' AND table_name = 'active_subscribers' AND column_name = 'custom_fields'""", raw=True)
+    column_type = rows(
+        loaded,
+        """SELECT data_type FROM information_schema.columns
+        WHERE table_schema = 'cm_data' AND table_name = 'active_subscribers' AND column_name = 'custom_fields'""",
+        raw=True,
+    )
     assert column_type == [("jsonb",)]
 
 
 def active_custom_fields(account: Account) -> Counter:
     return Counter(
         (s["EmailAddress"], f["Key"], f["Value"])
-        for states in account.subscribers.values() for s in states["Active"] for f in s["CustomFields"]
+        for states in account.subscribers.values()
+        for s in states["Active"]
+        for f in s["CustomFields"]
     )
 
 
 @pytest.mark.parametrize("loaded", ["sqlite"], indirect=True)
 def test_custom_fields_unnest_on_sqlite_with_the_readme_query(loaded: dlt.Pipeline, account: Account) -> None:
-    found = Counter(rows(loaded, """
+    found = Counter(
+        rows(
+            loaded,
+            """
         SELECT s.email_address, f.value ->> '$.key', f.value ->> '$.value'
-        FROM active_subscribers AS s, json_each(s.custom_fields) AS f""", raw=True))
+        FROM active_subscribers AS s, json_each(s.custom_fields) AS f""",
+            raw=True,
+        )
+    )
     assert found == active_custom_fields(account)
 
 
@@ -159,8 +201,9 @@ def test_atomic_replace_is_used_where_the_destination_has_it(loaded: dlt.Pipelin
 
 
 def test_postgres_demo_from_the_script_fills_every_table(tmp_path: Path, account: Account, postgres_url: str) -> None:
-    result = run_pipeline_script("--demo", "--destination", "postgres", cwd=tmp_path,
-                                 env={"DESTINATION__POSTGRES__CREDENTIALS": postgres_url})
+    result = run_pipeline_script(
+        "--demo", "--destination", "postgres", cwd=tmp_path, env={"DESTINATION__POSTGRES__CREDENTIALS": postgres_url}
+    )
     assert result.returncode == 0, result.stderr
     truth = expected_rows(account)
     assert printed_counts(result.stdout) == {t: sum(truth[t].values()) for t in TABLES}
@@ -170,9 +213,17 @@ def test_postgres_demo_from_the_script_fills_every_table(tmp_path: Path, account
 def test_the_script_says_where_a_table_cannot_be_swapped_in_atomically_and_writes_csv_there(
     tmp_path: Path, account: Account
 ) -> None:
-    result = run_pipeline_script("--demo", "--destination", "filesystem", "--file-format", "csv",
-                                 "--tables", "clients,active_subscribers", cwd=tmp_path,
-                                 env={"DESTINATION__FILESYSTEM__BUCKET_URL": (tmp_path / "bucket").as_uri()})
+    result = run_pipeline_script(
+        "--demo",
+        "--destination",
+        "filesystem",
+        "--file-format",
+        "csv",
+        "--tables",
+        "clients,active_subscribers",
+        cwd=tmp_path,
+        env={"DESTINATION__FILESYSTEM__BUCKET_URL": (tmp_path / "bucket").as_uri()},
+    )
     assert result.returncode == 0, result.stderr
     assert "note: filesystem cannot swap tables in atomically" in result.stderr
     truth = expected_rows(account)
@@ -192,22 +243,35 @@ def one_line_failure(result: Any) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("destination, env, expected", [
-    ("postgres", {}, "the postgres destination is not configured: set DESTINATION__POSTGRES__CREDENTIALS"),
-    ("filesystem", {}, "the filesystem destination is not configured: set DESTINATION__FILESYSTEM__BUCKET_URL"),
-    ("postgres", {"DESTINATION__POSTGRES__CREDENTIALS": "postgresql://loader@127.0.0.1:1/analytics"},
-     "the postgres destination's DESTINATION__POSTGRES__CREDENTIALS is set but incomplete: give every part"),
-    ("postgres", {"DESTINATION__POSTGRES__CREDENTIALS": "postgresql://loader:pw-0123@127.0.0.1:1/analytics"},
-     "could not connect to the postgres destination (connection to server at \"127.0.0.1\", port 1 failed"),
-    ("postgress", {}, "unknown destination 'postgress'"),
-    ("filesystem", {"DESTINATION__FILESYSTEM__BUCKET_URL": "file:///proc/no-such-bucket"},
-     "the filesystem destination refused to prepare dataset campaign_monitor_data ([Errno 2]"),
-])
+@pytest.mark.parametrize(
+    "destination, env, expected",
+    [
+        ("postgres", {}, "the postgres destination is not configured: set DESTINATION__POSTGRES__CREDENTIALS"),
+        ("filesystem", {}, "the filesystem destination is not configured: set DESTINATION__FILESYSTEM__BUCKET_URL"),
+        (
+            "postgres",
+            {"DESTINATION__POSTGRES__CREDENTIALS": "postgresql://loader@127.0.0.1:1/analytics"},
+            "the postgres destination's DESTINATION__POSTGRES__CREDENTIALS is set but incomplete: give every part",
+        ),
+        (
+            "postgres",
+            {"DESTINATION__POSTGRES__CREDENTIALS": "postgresql://loader:pw-0123@127.0.0.1:1/analytics"},
+            'could not connect to the postgres destination (connection to server at "127.0.0.1", port 1 failed',
+        ),
+        ("postgress", {}, "unknown destination 'postgress'"),
+        (
+            "filesystem",
+            {"DESTINATION__FILESYSTEM__BUCKET_URL": "file:///proc/no-such-bucket"},
+            "the filesystem destination refused to prepare dataset campaign_monitor_data ([Errno 2]",
+        ),
+    ],
+)
 def test_a_misconfigured_destination_fails_in_one_line_naming_the_setting(
     tmp_path: Path, destination: str, env: dict, expected: str
 ) -> None:
-    line = one_line_failure(run_pipeline_script("--demo", "--destination", destination, "--tables", "clients",
-                                                cwd=tmp_path, env=env))
+    line = one_line_failure(
+        run_pipeline_script("--demo", "--destination", destination, "--tables", "clients", cwd=tmp_path, env=env)
+    )
     assert expected in line
     assert "pw-0123" not in line
 
@@ -226,8 +290,9 @@ def test_a_postgres_user_without_create_rights_fails_in_one_line_before_reading(
     connection.close()
     parts = urlsplit(postgres_url)
     url = parts._replace(netloc=f"reader_{database}:pw-0123@{parts.hostname}:{parts.port}").geturl()
-    result = run_pipeline_script("--demo", "--destination", "postgres", cwd=tmp_path,
-                                 env={"DESTINATION__POSTGRES__CREDENTIALS": url})
+    result = run_pipeline_script(
+        "--demo", "--destination", "postgres", cwd=tmp_path, env={"DESTINATION__POSTGRES__CREDENTIALS": url}
+    )
     line = one_line_failure(result)
     assert "the postgres destination refused to prepare dataset campaign_monitor_data (permission denied" in line
     assert "check DESTINATION__POSTGRES__CREDENTIALS" in line and "pw-0123" not in line
@@ -258,8 +323,15 @@ def test_a_destination_without_its_driver_says_which_extra_to_install(tmp_path: 
     shadow = tmp_path / "shadow" / "psycopg2"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text('raise ModuleNotFoundError("No module named \'psycopg2\'", name="psycopg2")\n')
-    result = run_pipeline_script("--demo", "--destination", "postgres", "--tables", "lists", cwd=tmp_path, env={
-        "PYTHONPATH": str(shadow.parent), "DESTINATION__POSTGRES__CREDENTIALS": "postgresql://u:p@127.0.0.1:9/db"})
+    result = run_pipeline_script(
+        "--demo",
+        "--destination",
+        "postgres",
+        "--tables",
+        "lists",
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(shadow.parent), "DESTINATION__POSTGRES__CREDENTIALS": "postgresql://u:p@127.0.0.1:9/db"},
+    )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert "the postgres destination needs its driver" in lines[0] and 'pip install "cm-source[postgres]"' in lines[0]

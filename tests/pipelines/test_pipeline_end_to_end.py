@@ -10,18 +10,17 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Dict
 
 import dlt
 import pytest
+from helpers.expected import KEY_SQL, STATES, assert_table_holds, expected_rows
+from helpers.scripts import printed_counts
+from helpers.scripts import run_pipeline_script as run_script
+from helpers.warehouse import CUSTOM_FIELDS, query, table_names
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.api_facts import TIMELINE_COUNT
 from cm_source.sandbox import Account, Sandbox, generate_account
-from helpers.warehouse import CUSTOM_FIELDS, query, table_names
-from helpers.expected import KEY_SQL, STATES, assert_table_holds, expected_rows
-from helpers.scripts import printed_counts
-from helpers.scripts import run_pipeline_script as run_script
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +38,15 @@ def loaded(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dlt.Pi
     return pipeline
 
 
-def loaded_file_formats(pipeline: dlt.Pipeline) -> Dict[str, str]:
+def loaded_file_formats(pipeline: dlt.Pipeline) -> dict[str, str]:
     """The file format each data table's rows went to the destination in, in the pipeline's last load
     (not dlt's own tables, nor the SQL jobs that follow a load)."""
     jobs = pipeline.get_load_package_info(pipeline.list_completed_load_packages()[-1]).jobs["completed_jobs"]
-    return {job.job_file_info.table_name: job.job_file_info.file_format for job in jobs
-            if not job.job_file_info.table_name.startswith("_dlt") and job.job_file_info.file_format != "sql"}
+    return {
+        job.job_file_info.table_name: job.job_file_info.file_format
+        for job in jobs
+        if not job.job_file_info.table_name.startswith("_dlt") and job.job_file_info.file_format != "sql"
+    }
 
 
 def test_the_plain_python_call_loads_duckdb_from_parquet(loaded: dlt.Pipeline) -> None:
@@ -83,31 +85,55 @@ def test_parent_ids_match_the_sandbox(loaded: dlt.Pipeline, account: Account) ->
 
 def test_custom_field_values_are_complete(loaded: dlt.Pipeline, account: Account) -> None:
     for table, state in STATES.items():
-        loaded_values = Counter(query(loaded, f"""
-            SELECT list_id, email_address, unnest({CUSTOM_FIELDS}, recursive := true) FROM {table}"""))
+        loaded_values = Counter(
+            query(
+                loaded,
+                f"""
+            SELECT list_id, email_address, unnest({CUSTOM_FIELDS}, recursive := true) FROM {table}""",
+            )
+        )
         expected = Counter(
             (lid, s["EmailAddress"], f["Key"], f["Value"])
-            for lid, states in account.subscribers.items() for s in states[state] for f in s["CustomFields"]
+            for lid, states in account.subscribers.items()
+            for s in states[state]
+            for f in s["CustomFields"]
         )
         assert loaded_values == expected, table
-    multi = query(loaded, f"""SELECT count(*) FROM (SELECT email_address, f.key FROM active_subscribers,
-                              unnest({CUSTOM_FIELDS}) AS t(f) GROUP BY 1, 2 HAVING count(*) > 1)""")
+    multi = query(
+        loaded,
+        f"""SELECT count(*) FROM (SELECT email_address, f.key FROM active_subscribers,
+                              unnest({CUSTOM_FIELDS}) AS t(f) GROUP BY 1, 2 HAVING count(*) > 1)""",
+    )
     assert multi[0][0] > 0, "a multi-select field must land as repeated keys"
-    assert not [t for t in table_names(loaded) if t.endswith("__custom_fields")], "no child tables: one row per subscriber"
+    assert not [t for t in table_names(loaded) if t.endswith("__custom_fields")], (
+        "no child tables: one row per subscriber"
+    )
 
 
 def test_consent_and_non_ascii_names_survive(loaded: dlt.Pipeline, account: Account) -> None:
-    loaded_rows = {(l, e): (n, c) for l, e, n, c in query(loaded, "SELECT list_id, email_address, name, consent_to_track FROM active_subscribers")}
-    expected = {(lid, s["EmailAddress"]): (s["Name"], s["ConsentToTrack"]) for lid, st in account.subscribers.items() for s in st["Active"]}
+    loaded_rows = {
+        (list_id, e): (n, c)
+        for list_id, e, n, c in query(
+            loaded, "SELECT list_id, email_address, name, consent_to_track FROM active_subscribers"
+        )
+    }
+    expected = {
+        (lid, s["EmailAddress"]): (s["Name"], s["ConsentToTrack"])
+        for lid, st in account.subscribers.items()
+        for s in st["Active"]
+    }
     assert loaded_rows == expected
     assert any(not name.isascii() for name, _ in loaded_rows.values())
 
 
-def test_the_load_sends_the_minimum_number_of_requests(loaded: dlt.Pipeline, sandbox: Sandbox, account: Account) -> None:
+def test_the_load_sends_the_minimum_number_of_requests(
+    loaded: dlt.Pipeline, sandbox: Sandbox, account: Account
+) -> None:
     pages = lambda rows: max(1, math.ceil(len(rows) / 1000))  # noqa: E731
     per_client = sum(
         # details, 5 bare arrays, tags, journeys, and the two paged collections
-        1 + 5 + 2 + pages(account.campaigns[cid]) + pages(account.suppression_list[cid]) for cid in account.lists
+        1 + 5 + 2 + pages(account.campaigns[cid]) + pages(account.suppression_list[cid])
+        for cid in account.lists
     )
     subscriber_reads = [states[state] for states in account.subscribers.values() for state in STATES.values()]
     # details, stats, custom fields, webhooks, and the five paged states
@@ -115,21 +141,27 @@ def test_the_load_sends_the_minimum_number_of_requests(loaded: dlt.Pipeline, san
     members = [account.segment_members(sid) for sid in account.segment_details]
     per_segment = sum(1 + pages(rows) for rows in members)
     # summary, client usage, lists-and-segments once for each of its two tables, and the six paged reports
-    per_campaign = sum(4 + sum(pages(rows) for rows in reports.values()) for reports in account.campaign_reports.values())
+    per_campaign = sum(
+        4 + sum(pages(rows) for rows in reports.values()) for reports in account.campaign_reports.values()
+    )
     per_journey = len(account.journey_details) + sum(
-        pages(rows) for reports in account.journey_email_reports.values() for rows in reports.values())
+        pages(rows) for reports in account.journey_email_reports.values() for rows in reports.values()
+    )
     # the account's date once, and one catch-up request per subscriber read of several pages
     catch_up = 1 + sum(len(rows) > 1000 for rows in subscriber_reads + members)
     # smart emails and groups listed for their tables and for statistics, each smart email's details, the
     # timeline 200 at a time to a short call, statistics per smart email and group
     per_transactional = sum(
         4 + 2 * len(found.smart_emails) + len(found.messages) // TIMELINE_COUNT + 1 + len(found.groups)
-        for found in account.transactional.values())
+        for found in account.transactional.values()
+    )
     expected = 1 + per_client + per_list + per_segment + per_campaign + per_journey + catch_up + per_transactional
     asked = ("page", "date", "clientID", "sentBeforeID", "smartEmailID", "group")
     paths = [(r.path, *(r.query.get(name) for name in asked)) for r in sandbox.requests]
     twice = len(account.campaign_reports) + 2 * len(account.transactional)
-    assert len(paths) - len(set(paths)) == twice, "only lists-and-segments and the transactional listings are read twice"
+    assert len(paths) - len(set(paths)) == twice, (
+        "only lists-and-segments and the transactional listings are read twice"
+    )
     assert len(sandbox.requests) == expected
     assert {r.query.get("pagesize") for r in sandbox.requests if "page" in r.query} == {"1000"}
 
@@ -152,7 +184,11 @@ def test_a_run_outside_a_terminal_logs_its_progress_and_sums_up_requests(tmp_pat
     extract = [line for line in progress if " extract | " in line]
     assert extract and " | Time: " not in result.stdout and "Resources" not in result.stdout  # no dlt counter block
     last = dict(part.split(" ", 1) for part in extract[-1].split(" | ")[1:5])
-    assert last["tables"] == "2/2" and int(last["rows"].replace(",", "")) > 0 and int(last["requests"].replace(",", "")) > 0
+    assert (
+        last["tables"] == "2/2"
+        and int(last["rows"].replace(",", "")) > 0
+        and int(last["requests"].replace(",", "")) > 0
+    )
     assert any(" load | jobs " in line for line in progress)
     pages = expected_pages(account)
     row = next(line.split() for line in result.stdout.splitlines() if line.startswith("active_subscribers "))
@@ -160,7 +196,11 @@ def test_a_run_outside_a_terminal_logs_its_progress_and_sums_up_requests(tmp_pat
     summary = next(line for line in result.stdout.splitlines() if " requests, " in line).split()
     assert int(summary[0].replace(",", "")) > pages and summary[2:5] == ["0", "429s", "waited"]
     quiet = run_script("--demo", "--tables", "lists", "--quiet", cwd=tmp_path)
-    assert quiet.returncode == 0 and not PROGRESS_LINE.search(quiet.stdout) and " requests, 0 429s waited out" in quiet.stdout
+    assert (
+        quiet.returncode == 0
+        and not PROGRESS_LINE.search(quiet.stdout)
+        and " requests, 0 429s waited out" in quiet.stdout
+    )
 
 
 def expected_pages(account: Account) -> int:
@@ -183,9 +223,11 @@ def test_the_source_takes_arrow_memory_from_malloc_unless_told_otherwise(chosen:
     environment = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
     if chosen:
         environment["ARROW_DEFAULT_MEMORY_POOL"] = chosen
-    code = ("import pyarrow; from cm_source import campaign_monitor_source;"
-            " campaign_monitor_source(api_key='k', base_url='http://127.0.0.1:9/api/v3.3');"
-            " print(pyarrow.default_memory_pool().backend_name)")
+    code = (
+        "import pyarrow; from cm_source import campaign_monitor_source;"
+        " campaign_monitor_source(api_key='k', base_url='http://127.0.0.1:9/api/v3.3');"
+        " print(pyarrow.default_memory_pool().backend_name)"
+    )
     printed = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True)
     assert printed.stdout.split()[-1] == expected
 
@@ -206,7 +248,10 @@ def test_script_with_a_rejected_key_fails_in_one_line(tmp_path: Path, sandbox: S
 
 
 def test_script_names_an_unknown_client(tmp_path: Path, sandbox: Sandbox) -> None:
-    env = {"SOURCES__CAMPAIGN_MONITOR__API_KEY": sandbox.api_key, "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url}
+    env = {
+        "SOURCES__CAMPAIGN_MONITOR__API_KEY": sandbox.api_key,
+        "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url,
+    }
     line = one_line_failure(run_script("--client-id", "c0ffee", cwd=tmp_path, env=env))
     assert "client c0ffee does not exist" in line
 
@@ -214,9 +259,14 @@ def test_script_names_an_unknown_client(tmp_path: Path, sandbox: Sandbox) -> Non
 def test_local_times_load_as_utc_in_both_hemispheres(loaded: dlt.Pipeline) -> None:
     """Joined at 12:00 local time: London is BST (+1) on 1 July, Sydney AEDT (+11) on 15 January."""
     utc = dt.timezone.utc
-    joined = dict(query(loaded, """SELECT email_address, list_joined_date FROM active_subscribers
+    joined = dict(
+        query(
+            loaded,
+            """SELECT email_address, list_joined_date FROM active_subscribers
         WHERE email_address IN ('summer.joiner@example.com', 'winter.joiner@example.com',
-                                'sydney.summer@example.com', 'sydney.winter@example.com')"""))
+                                'sydney.summer@example.com', 'sydney.winter@example.com')""",
+        )
+    )
     assert joined == {
         "summer.joiner@example.com": dt.datetime(2024, 7, 1, 11, 0, tzinfo=utc),
         "winter.joiner@example.com": dt.datetime(2024, 1, 15, 12, 0, tzinfo=utc),

@@ -9,18 +9,19 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any
 
 import dlt
 import duckdb
 import pytest
+from helpers.expected import assert_loaded_exactly, expected_rows
+from helpers.scripts import SCRIPT
+from helpers.warehouse import query
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.sandbox import Sandbox, generate_account
-from helpers.scripts import SCRIPT
-from helpers.expected import assert_loaded_exactly, expected_rows
-from helpers.warehouse import query
 
 
 @pytest.fixture
@@ -40,15 +41,24 @@ REPORTS_FROM = dt.date(2024, 6, 1)
 
 def load(sandbox: Sandbox, tmp_path: Path) -> dlt.Pipeline:
     """A full load that retries without waiting for real (backoff 0, X-RateLimit-Reset 0)."""
-    pipeline = dlt.pipeline("cm_faults", destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
-                            dataset_name="cm_data", pipelines_dir=str(tmp_path / "pipelines"))
-    source = campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url, backoff_seconds=0, max_attempts=6,
-                                    reports_sent_after=REPORTS_FROM.isoformat())
+    pipeline = dlt.pipeline(
+        "cm_faults",
+        destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
+        dataset_name="cm_data",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    source = campaign_monitor_source(
+        api_key=sandbox.api_key,
+        base_url=sandbox.base_url,
+        backoff_seconds=0,
+        max_attempts=6,
+        reports_sent_after=REPORTS_FROM.isoformat(),
+    )
     pipeline.run(source, loader_file_format="parquet")
     return pipeline
 
 
-FAULTS: Dict[str, Callable[[Sandbox], Any]] = {
+FAULTS: dict[str, Callable[[Sandbox], Any]] = {
     "429 with X-RateLimit-Reset": lambda s: s.faults.rate_limit(4, reset_seconds=0),
     "429 without headers": lambda s: s.faults.rate_limit(4, reset_seconds=None),
     "500s": lambda s: s.faults.server_error(3),
@@ -56,7 +66,9 @@ FAULTS: Dict[str, Callable[[Sandbox], Any]] = {
     "truncated bodies": lambda s: s.faults.truncate(3, only="/(active|campaigns).json"),
     "HTML instead of JSON": lambda s: s.faults.garbage(2),
     "connection resets": lambda s: s.faults.reset_connection(3),
-    "subscribers join while a list is paged": lambda s: s.faults.insert_while_paging(big_list(s), after_page=1, count=3),
+    "subscribers join while a list is paged": lambda s: s.faults.insert_while_paging(
+        big_list(s), after_page=1, count=3
+    ),
 }
 
 
@@ -71,7 +83,9 @@ def test_every_table_loads_exactly_under(fault: str, sandbox: Sandbox, tmp_path:
     assert faulted or sandbox.faults.inserted, "the fault never fired"
 
 
-def test_a_subscriber_who_leaves_mid_read_is_not_duplicated_and_nobody_is_lost(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_a_subscriber_who_leaves_mid_read_is_not_duplicated_and_nobody_is_lost(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     sandbox.faults.insert_while_paging(big_list(sandbox), after_page=1, count=2, remove=2)
     pipeline = load(sandbox, tmp_path)
     rows = query(pipeline, "SELECT list_id, email_address FROM active_subscribers")
@@ -82,21 +96,27 @@ def test_a_subscriber_who_leaves_mid_read_is_not_duplicated_and_nobody_is_lost(s
     assert set(rows) - truth <= left  # only those who left mid-read may linger
 
 
-def run_script(sandbox: Sandbox, cwd: Path, *args: str, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
-    environment = {**os.environ, "SOURCES__CAMPAIGN_MONITOR__API_KEY": sandbox.api_key,
-                   "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url, "DLT_DATA_DIR": str(cwd / "dlt"),
-                   "RUNTIME__DLTHUB_TELEMETRY": "false",
-                   "SOURCES__CAMPAIGN_MONITOR__REPORTS_SENT_AFTER": REPORTS_FROM.isoformat(), **(env or {})}
-    return subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=cwd, env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def run_script(sandbox: Sandbox, cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    environment = {
+        **os.environ,
+        "SOURCES__CAMPAIGN_MONITOR__API_KEY": sandbox.api_key,
+        "SOURCES__CAMPAIGN_MONITOR__BASE_URL": sandbox.base_url,
+        "DLT_DATA_DIR": str(cwd / "dlt"),
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+        "SOURCES__CAMPAIGN_MONITOR__REPORTS_SENT_AFTER": REPORTS_FROM.isoformat(),
+        **(env or {}),
+    }
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), *args], cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
-def duckdb_counts(database: Path) -> Dict[str, int]:
+def duckdb_counts(database: Path) -> dict[str, int]:
     with duckdb.connect(str(database), read_only=True) as connection:
         return {t: connection.execute(f"SELECT count(*) FROM campaign_monitor_data.{t}").fetchone()[0] for t in TABLES}
 
 
-def postgres_counts(url: str, dataset: str = "campaign_monitor_data", tables: Sequence[str] = TABLES) -> Dict[str, int]:
+def postgres_counts(url: str, dataset: str = "campaign_monitor_data", tables: Sequence[str] = TABLES) -> dict[str, int]:
     import psycopg2
 
     with contextlib.closing(psycopg2.connect(url)) as connection, connection.cursor() as cursor:
@@ -108,7 +128,9 @@ def postgres_counts(url: str, dataset: str = "campaign_monitor_data", tables: Se
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Tuple[Tuple[str, ...], Dict[str, str], Callable[[], Dict[str, int]]]:
+def warehouse(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> tuple[tuple[str, ...], dict[str, str], Callable[[], dict[str, int]]]:
     """The script's arguments and environment for one destination, and how to count its tables."""
     if request.param == "duckdb":
         return (), {}, lambda: duckdb_counts(tmp_path / "campaign_monitor.duckdb")
@@ -117,7 +139,7 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Tuple[Tuple[str
 
 
 def test_a_killed_run_leaves_the_earlier_load_intact_and_the_next_run_completes(
-    sandbox: Sandbox, tmp_path: Path, warehouse: Tuple[Tuple[str, ...], Dict[str, str], Callable[[], Dict[str, int]]]
+    sandbox: Sandbox, tmp_path: Path, warehouse: tuple[tuple[str, ...], dict[str, str], Callable[[], dict[str, int]]]
 ) -> None:
     args, env, counts = warehouse
     first = run_script(sandbox, tmp_path, *args, env=env)
@@ -165,11 +187,15 @@ def test_a_run_killed_while_postgres_swaps_a_table_in_leaves_that_table_as_it_wa
             assert time.monotonic() < deadline and second.poll() is None, "the swap never waited for the table"
             time.sleep(0.05)
             cursor.execute("SELECT pg_stat_clear_snapshot()")  # else the view stays as it was at the first look
-            cursor.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
             waiting = [pid for (pid,) in cursor.fetchall()]
         second.send_signal(signal.SIGKILL)
         second.wait(timeout=30)
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", (waiting,))  # the run's session ends with it
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", (waiting,)
+        )  # the run's session ends with it
     blocker.rollback()
     blocker.close()
 

@@ -8,18 +8,20 @@ import datetime as dt
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Set
+from typing import Any
 
 import dlt
 import pytest
-
-from cm_source import TABLES, campaign_monitor_source
-from cm_source.read.destinations import file_format
-from cm_source.sandbox import Account, Sandbox, account_activity, generate_account
 from helpers.expected import KEY_SQL, assert_loaded_exactly
 from helpers.scripts import printed_counts, run_pipeline_script
 from helpers.warehouse import query
+
+from cm_source import TABLES, campaign_monitor_source
+from cm_source.read.destinations import file_format
+from cm_source.read.incremental_state import IncrementalState
+from cm_source.sandbox import Account, Sandbox, account_activity, generate_account
 
 STATE_PATH = re.compile(r"^/lists/(\w+)/(active|unconfirmed|unsubscribed|bounced|deleted)\.json$")
 EVENT_PATH = re.compile(r"^/campaigns/(\w+)/opens\.json$")
@@ -40,40 +42,49 @@ def sandbox(account: Account) -> Iterator[Sandbox]:
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dlt.Pipeline:
     folder = tmp_path_factory.mktemp("incremental")
     return dlt.pipeline(
-        pipeline_name="cm_incremental", destination=dlt.destinations.duckdb(str(folder / "warehouse.duckdb")),
-        dataset_name="cm_data", pipelines_dir=str(folder / "pipelines"),
+        pipeline_name="cm_incremental",
+        destination=dlt.destinations.duckdb(str(folder / "warehouse.duckdb")),
+        dataset_name="cm_data",
+        pipelines_dir=str(folder / "pipelines"),
     )
 
 
-def run(pipeline: dlt.Pipeline, sandbox: Sandbox, **settings: Any) -> List[Any]:
+def run(pipeline: dlt.Pipeline, sandbox: Sandbox, **settings: Any) -> list[Any]:
     """One incremental run of every table, without the rotating reconcile (test_pipeline_reconcile.py),
     so that its requests are exactly those the cursors call for; the requests it sent."""
     sandbox.requests.clear()
-    source = campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url, incremental=True,
-                                     reconcile_runs=0)
+    source = campaign_monitor_source(
+        api_key=sandbox.api_key, base_url=sandbox.base_url, incremental=True, reconcile_runs=0
+    )
     pipeline.run(source, loader_file_format="parquet", **settings)
     return list(sandbox.requests)
 
 
-def snapshot(pipeline: dlt.Pipeline) -> Dict[str, Counter]:
+def snapshot(pipeline: dlt.Pipeline) -> dict[str, Counter]:
     return {table: Counter(query(pipeline, f"SELECT {KEY_SQL[table]} FROM {table}")) for table in TABLES}
 
 
-def memory(pipeline: dlt.Pipeline) -> Dict[str, Any]:
-    return pipeline.state["sources"]["campaign_monitor"]["incremental"]
+def list_cursors(pipeline: dlt.Pipeline) -> dict[str, str]:
+    return IncrementalState.of_pipeline(pipeline).lists.cursors
 
 
-def recent_campaigns(account: Account) -> Set[str]:
+def recent_campaigns(account: Account) -> set[str]:
     """Campaigns sent within report_refresh_days (30) of the account's now, with the day's margin."""
     now = dt.datetime.fromisoformat(account.system_date)
     cutoff = now - dt.timedelta(days=31)
-    return {row["CampaignID"] for rows in account.campaigns.values() for row in rows
-            if dt.datetime.fromisoformat(row["SentDate"]) >= cutoff - dt.timedelta(hours=14)}
+    return {
+        row["CampaignID"]
+        for rows in account.campaigns.values()
+        for row in rows
+        if dt.datetime.fromisoformat(row["SentDate"]) >= cutoff - dt.timedelta(hours=14)
+    }
 
 
 def custom_fields_of(pipeline: dlt.Pipeline, list_id: str, email: str) -> Any:
-    return query(pipeline, f"SELECT custom_fields FROM active_subscribers WHERE list_id = '{list_id}'"
-                           f" AND email_address = '{email}'")
+    return query(
+        pipeline,
+        f"SELECT custom_fields FROM active_subscribers WHERE list_id = '{list_id}' AND email_address = '{email}'",
+    )
 
 
 def test_each_incremental_run_reads_what_changed_and_its_tables_equal_the_account(
@@ -81,7 +92,7 @@ def test_each_incremental_run_reads_what_changed_and_its_tables_equal_the_accoun
 ) -> None:
     first = run(pipeline, sandbox)
     assert_loaded_exactly(pipeline, account)
-    assert memory(pipeline)["lists"]["cursors"]  # a cursor for every list with subscribers
+    assert list_cursors(pipeline)  # a cursor for every list with subscribers
 
     activity = account_activity(account)
     second = run(pipeline, sandbox)
@@ -104,12 +115,12 @@ def test_a_run_cut_off_half_way_changes_nothing_and_the_next_run_catches_up(
     account: Account, sandbox: Sandbox, pipeline: dlt.Pipeline
 ) -> None:
     account_activity(account)
-    before, cursors = snapshot(pipeline), dict(memory(pipeline)["lists"]["cursors"])
+    before, cursors = snapshot(pipeline), dict(list_cursors(pipeline))
     sandbox.faults.refuse_key(10_000, only=r"^/journeys/email/")  # the key starts being refused
     with pytest.raises(Exception, match="Invalid API key"):
         run(pipeline, sandbox)
     sandbox.faults.clear()
-    assert snapshot(pipeline) == before and memory(pipeline)["lists"]["cursors"] == cursors
+    assert snapshot(pipeline) == before and list_cursors(pipeline) == cursors
     account_activity(account)  # and more happens before the next run
     run(pipeline, sandbox)
     assert_loaded_exactly(pipeline, account)
@@ -129,7 +140,8 @@ def test_without_the_reconcile_a_field_edit_that_leaves_date_alone_waits_for_a_f
     assert_loaded_exactly(pipeline, account)
     loaded = json.loads(custom_fields_of(pipeline, list_id, email)[0][0])
     assert {(entry["key"], entry["value"]) for entry in loaded} == {
-        (entry["Key"], entry["Value"]) for entry in edited["CustomFields"]}
+        (entry["Key"], entry["Value"]) for entry in edited["CustomFields"]
+    }
 
 
 def test_the_script_runs_incrementally_and_says_how_fresh_the_tables_are(tmp_path: Path) -> None:
@@ -139,8 +151,14 @@ def test_the_script_runs_incrementally_and_says_how_fresh_the_tables_are(tmp_pat
     assert second.returncode == 0, second.stderr
     assert "Incremental: every subscriber row re-read within the last 2 runs" in second.stdout
     assert printed_counts(second.stdout)["active_subscribers"] > printed_counts(first.stdout)["active_subscribers"] - 10
-    refused = run_pipeline_script("--demo", "--incremental", "--destination", "filesystem", cwd=tmp_path,
-                                  env={"DESTINATION__FILESYSTEM__BUCKET_URL": str(tmp_path / "files")})
+    refused = run_pipeline_script(
+        "--demo",
+        "--incremental",
+        "--destination",
+        "filesystem",
+        cwd=tmp_path,
+        env={"DESTINATION__FILESYSTEM__BUCKET_URL": str(tmp_path / "files")},
+    )
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
     assert "needs a destination that can update and delete rows" in refused.stderr
 
@@ -158,8 +176,12 @@ def test_movers_leave_their_old_state_on_postgres_and_sqlite_too(
         target = dlt.destinations.postgres(postgres_url)
     else:
         target = dlt.destinations.sqlalchemy(f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
-    pipeline = dlt.pipeline(pipeline_name=f"cm_inc_{destination}", destination=target, dataset_name="cm_data",
-                            pipelines_dir=str(tmp_path / "pipelines"))
+    pipeline = dlt.pipeline(
+        pipeline_name=f"cm_inc_{destination}",
+        destination=target,
+        dataset_name="cm_data",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
     with Sandbox(account) as server:
         for _ in range(2):
             source = campaign_monitor_source(api_key=server.api_key, base_url=server.base_url, incremental=True)
@@ -168,6 +190,9 @@ def test_movers_leave_their_old_state_on_postgres_and_sqlite_too(
                 for table in STATE_TABLES:
                     state = table.removesuffix("_subscribers").capitalize()
                     loaded = set(client.execute_sql(f"SELECT list_id, email_address FROM {table}"))
-                    assert loaded == {(lid, row["EmailAddress"]) for lid, states in account.subscribers.items()
-                                      for row in states[state]}, table
+                    assert loaded == {
+                        (lid, row["EmailAddress"])
+                        for lid, states in account.subscribers.items()
+                        for row in states[state]
+                    }, table
             assert account_activity(account).moved

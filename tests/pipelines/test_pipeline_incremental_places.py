@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any
 
 import dlt
 import pytest
+from helpers.expected import assert_loaded_exactly
 
 from cm_source import campaign_monitor_source
 from cm_source.read.destinations import file_format
+from cm_source.read.incremental_state import IncrementalState
 from cm_source.read.load_place import place_of, without_user
 from cm_source.read.progress import RunProgress
 from cm_source.sandbox import Account, Sandbox, account_activity, generate_account
-from helpers.expected import assert_loaded_exactly
 
 PIPELINE = "cm_places"
 STATE_PATH = re.compile(r"^/lists/(\w+)/(active|unconfirmed|unsubscribed|bounced|deleted)\.json$")
@@ -35,27 +36,29 @@ def account() -> Account:
 
 def pipeline_at(folder: Path, destination: Any, dataset: str) -> dlt.Pipeline:
     """The same pipeline (name and working folder, so the same state) pointed at a place."""
-    return dlt.pipeline(pipeline_name=PIPELINE, destination=destination, dataset_name=dataset,
-                        pipelines_dir=str(folder / "pipelines"))
+    return dlt.pipeline(
+        pipeline_name=PIPELINE, destination=destination, dataset_name=dataset, pipelines_dir=str(folder / "pipelines")
+    )
 
 
-def incremental_run(pipeline: dlt.Pipeline, sandbox: Sandbox) -> Tuple[RunProgress, List[Any]]:
+def incremental_run(pipeline: dlt.Pipeline, sandbox: Sandbox) -> tuple[RunProgress, list[Any]]:
     """One incremental run of every table, without the rotating reconcile (its slices would hide which
     reads are full ones): what it noted, and the requests it sent."""
     sandbox.requests.clear()
     progress = RunProgress()
-    source = campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url, incremental=True,
-                                     reconcile_runs=0, progress=progress)
+    source = campaign_monitor_source(
+        api_key=sandbox.api_key, base_url=sandbox.base_url, incremental=True, reconcile_runs=0, progress=progress
+    )
     pipeline.run(source, loader_file_format=file_format(pipeline.destination))
     return progress, list(sandbox.requests)
 
 
-def state_reads(requests: List[Any]) -> List[Tuple[str, bool]]:
+def state_reads(requests: list[Any]) -> list[tuple[str, bool]]:
     """Each read of a list's subscriber state: the list, and whether it asked only for changes (``date``)."""
     return [(m.group(1), "date" in r.query) for r in requests if (m := STATE_PATH.match(r.path))]
 
 
-def other_place(kind: str, folder: Path, request: pytest.FixtureRequest) -> Tuple[Any, str]:
+def other_place(kind: str, folder: Path, request: pytest.FixtureRequest) -> tuple[Any, str]:
     if kind == "dataset":
         return dlt.destinations.duckdb(str(folder / "warehouse.duckdb")), "cm_second"
     if kind == "duckdb_file":
@@ -82,7 +85,7 @@ def test_an_incremental_run_into_another_place_reads_every_table_in_full(
     assert f"dataset {first.dataset_name}" in noted.notes[0] and f"dataset {dataset}" in noted.notes[0]
     assert len(requests) >= len(full_read)  # every list, campaign and journey email read again
     assert state_reads(requests) and not any(changes_only for _, changes_only in state_reads(requests))
-    place = moved.state["sources"]["campaign_monitor"]["incremental"]["place"]
+    place = IncrementalState.of_pipeline(moved).place or {}
     assert place["dataset"] == dataset and place["destination"] == ("postgres" if kind == "postgres" else "duckdb")
 
     account_activity(account)  # and at the same place again: only the changes, nothing to explain
@@ -96,11 +99,22 @@ def test_an_incremental_run_into_another_place_reads_every_table_in_full(
 
 def test_a_place_is_named_without_credentials(tmp_path: Path) -> None:
     secret = "s3cr3t-password"
-    pipeline = dlt.pipeline(pipeline_name="cm_named", pipelines_dir=str(tmp_path / "pipelines"), dataset_name="cm_data",
-                            destination=dlt.destinations.postgres(f"postgresql://loader:{secret}@db.example:5433/warehouse"))
-    assert place_of(pipeline) == {"destination": "postgres", "dataset": "cm_data",
-                                  "database": "postgresql://db.example:5433/warehouse"}
-    files = dlt.pipeline(pipeline_name="cm_files", pipelines_dir=str(tmp_path / "pipelines"), dataset_name="cm_data",
-                         destination=dlt.destinations.filesystem((tmp_path / "files").as_uri()))
+    pipeline = dlt.pipeline(
+        pipeline_name="cm_named",
+        pipelines_dir=str(tmp_path / "pipelines"),
+        dataset_name="cm_data",
+        destination=dlt.destinations.postgres(f"postgresql://loader:{secret}@db.example:5433/warehouse"),
+    )
+    assert place_of(pipeline) == {
+        "destination": "postgres",
+        "dataset": "cm_data",
+        "database": "postgresql://db.example:5433/warehouse",
+    }
+    files = dlt.pipeline(
+        pipeline_name="cm_files",
+        pipelines_dir=str(tmp_path / "pipelines"),
+        dataset_name="cm_data",
+        destination=dlt.destinations.filesystem((tmp_path / "files").as_uri()),
+    )
     assert place_of(files)["database"] == (tmp_path / "files").as_uri()
     assert without_user(f"sftp://loader:{secret}@files.example:2222/exports") == "sftp://files.example:2222/exports"

@@ -34,8 +34,12 @@ def destination(kind: str, folder: Path, request: pytest.FixtureRequest) -> Any:
 def test_pipeline_dataset_reads_back_what_was_loaded(
     kind: str, account: Account, sandbox: Sandbox, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    pipeline = dlt.pipeline(pipeline_name=f"cm_read_back_{kind.replace('-', '_')}", dataset_name="cm_data",
-                            destination=destination(kind, tmp_path, request), pipelines_dir=str(tmp_path / "pipelines"))
+    pipeline = dlt.pipeline(
+        pipeline_name=f"cm_read_back_{kind.replace('-', '_')}",
+        dataset_name="cm_data",
+        destination=destination(kind, tmp_path, request),
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
     source = campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url).with_resources(*TABLES)
     pipeline.run(source, loader_file_format="jsonl" if kind == "filesystem-jsonl" else None)
     dataset = pipeline.dataset()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, List
 
 import dlt
 import pytest
@@ -20,7 +20,7 @@ def sandbox() -> Iterator[Sandbox]:
         yield running
 
 
-def files_containing(folder: Path, secrets: List[str]) -> List[str]:
+def files_containing(folder: Path, secrets: list[str]) -> list[str]:
     """Every file below ``folder`` whose bytes hold one of ``secrets`` (state, trace, packages, DuckDB)."""
     found = []
     for path in folder.rglob("*"):
@@ -37,11 +37,17 @@ def test_no_key_in_logs_trace_state_packages_or_tables(
     monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__API_KEY", sandbox.api_key)
     monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__BASE_URL", sandbox.base_url)
     caplog.set_level(logging.DEBUG)
-    pipeline = dlt.pipeline("cm_secrets", destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
-                            dataset_name="cm_data", pipelines_dir=str(tmp_path / "pipelines"))
+    pipeline = dlt.pipeline(
+        "cm_secrets",
+        destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
+        dataset_name="cm_data",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
     pipeline.run(campaign_monitor_source(), loader_file_format="parquet")
     one_client = sandbox.account.clients[0]["ClientID"]
-    pipeline.run(campaign_monitor_source(client_id=one_client).with_resources("clients", "lists"))  # reads client details
+    pipeline.run(
+        campaign_monitor_source(client_id=one_client).with_resources("clients", "lists")
+    )  # reads client details
 
     secrets = [sandbox.api_key, *client_keys]
     assert files_containing(tmp_path, secrets) == []
@@ -51,8 +57,12 @@ def test_no_key_in_logs_trace_state_packages_or_tables(
 
 
 def test_no_key_in_errors(sandbox: Sandbox, tmp_path: Path) -> None:
-    pipeline = dlt.pipeline("cm_secrets_error", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
-                            dataset_name="cm_data", pipelines_dir=str(tmp_path / "pipelines"))
+    pipeline = dlt.pipeline(
+        "cm_secrets_error",
+        destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+        dataset_name="cm_data",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
     wrong = "wrong-key-that-must-not-leak-1234567890"
     with pytest.raises(Exception) as failure:
         pipeline.run(campaign_monitor_source(api_key=wrong, base_url=sandbox.base_url))
@@ -73,8 +83,12 @@ def test_no_oauth_token_anywhere_but_the_token_file(
     monkeypatch.chdir(tmp_path)
     caplog.set_level(logging.DEBUG)
     sandbox.oauth.expire_after(50)  # so a refresh happens, and the new pair exists too
-    pipeline = dlt.pipeline("cm_oauth_secrets", destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
-                            dataset_name="cm_data", pipelines_dir=str(tmp_path / "pipelines"))
+    pipeline = dlt.pipeline(
+        "cm_oauth_secrets",
+        destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
+        dataset_name="cm_data",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
     pipeline.run(campaign_monitor_source(), loader_file_format="parquet")
 
     assert sandbox.oauth.refreshes == 1

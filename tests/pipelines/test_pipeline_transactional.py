@@ -8,20 +8,26 @@ import datetime as dt
 import logging
 import random
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any
 
 import dlt
 import pytest
+from helpers.expected import KEY_SQL, expected_rows
+from helpers.warehouse import query
 
 from cm_source import campaign_monitor_source
 from cm_source.api_facts import TIMELINE_COUNT
 from cm_source.sandbox import Account, Sandbox, account_activity, generate_account
 from cm_source.sandbox.transactional import transactional_activity
-from helpers.expected import KEY_SQL, expected_rows
-from helpers.warehouse import query
 
-TABLES = ("transactional_smart_emails", "transactional_classic_groups", "transactional_messages", "transactional_statistics")
+TABLES = (
+    "transactional_smart_emails",
+    "transactional_classic_groups",
+    "transactional_messages",
+    "transactional_statistics",
+)
 MESSAGES = "/transactional/messages"
 
 
@@ -36,7 +42,7 @@ def sandbox(account: Account) -> Iterator[Sandbox]:
         yield running
 
 
-def load(pipeline: dlt.Pipeline, sandbox: Sandbox, tables: Any = TABLES, **settings: Any) -> List[Any]:
+def load(pipeline: dlt.Pipeline, sandbox: Sandbox, tables: Any = TABLES, **settings: Any) -> list[Any]:
     """One run of ``tables``; the requests it sent."""
     sandbox.requests.clear()
     source = campaign_monitor_source(api_key=sandbox.api_key, base_url=sandbox.base_url, **settings)
@@ -50,8 +56,8 @@ def assert_equal_to_account(pipeline: dlt.Pipeline, account: Account) -> None:
         assert Counter(query(pipeline, f"SELECT {KEY_SQL[table]} FROM {table}")) == truth[table], table
 
 
-def timeline_calls(requests: List[Any]) -> Dict[str, List[Dict[str, str]]]:
-    calls: Dict[str, List[Dict[str, str]]] = {}
+def timeline_calls(requests: list[Any]) -> dict[str, list[dict[str, str]]]:
+    calls: dict[str, list[dict[str, str]]] = {}
     for request in requests:
         if request.path == MESSAGES:
             calls.setdefault(request.query["clientID"], []).append(request.query)
@@ -95,16 +101,27 @@ def test_statistics_cover_the_last_30_days_per_smart_email_and_per_group(
 ) -> None:
     requests = load(pipeline, sandbox, ("transactional_statistics",))
     today = dt.date.fromisoformat(account.system_date[:10])
-    rows = query(pipeline, 'SELECT client_id, smart_email_id, "group", "from", "to", sent, delivered FROM transactional_statistics')
+    rows = query(
+        pipeline,
+        'SELECT client_id, smart_email_id, "group", "from", "to", sent, delivered FROM transactional_statistics',
+    )
     assert {(row[3], row[4]) for row in rows} == {(today - dt.timedelta(days=30), today)}
     assert all((row[1] is None) != (row[2] is None) for row in rows)  # each row is for one smart email or one group
     asked = [r.query for r in requests if r.path == "/transactional/statistics"]
-    assert all(q["timezone"] == "utc" and ("smartEmailID" in q) != ("group" in q) for q in asked) and len(asked) == len(rows)
+    assert all(q["timezone"] == "utc" and ("smartEmailID" in q) != ("group" in q) for q in asked) and len(asked) == len(
+        rows
+    )
     cid = account.clients[0]["ClientID"]
     data = account.transactional[cid]
     group = data.groups[0]["Group"]
-    in_window = [m for m in data.messages if m.get("Group") == group and today - dt.timedelta(days=30)
-                 <= dt.datetime.fromisoformat(m["SentAt"]).astimezone(dt.timezone.utc).date() <= today]
+    in_window = [
+        m
+        for m in data.messages
+        if m.get("Group") == group
+        and today - dt.timedelta(days=30)
+        <= dt.datetime.fromisoformat(m["SentAt"]).astimezone(dt.timezone.utc).date()
+        <= today
+    ]
     found = {(row[0], row[2]): row[5:] for row in rows}
     assert found[(cid, group)] == (len(in_window), sum(m["Status"] == "Delivered" for m in in_window)) and in_window
 
@@ -146,8 +163,10 @@ def test_a_client_that_may_not_use_transactional_email_is_one_warning_and_the_re
 def test_each_table_loads_alone(tmp_path: Path, sandbox: Sandbox, account: Account) -> None:
     for table in TABLES:
         pipeline = dlt.pipeline(
-            pipeline_name=f"alone_{table}", destination=dlt.destinations.duckdb(str(tmp_path / f"{table}.duckdb")),
-            dataset_name="cm_data", pipelines_dir=str(tmp_path / "pipelines"),
+            pipeline_name=f"alone_{table}",
+            destination=dlt.destinations.duckdb(str(tmp_path / f"{table}.duckdb")),
+            dataset_name="cm_data",
+            pipelines_dir=str(tmp_path / "pipelines"),
         )
         load(pipeline, sandbox, (table,))
         names = {t["name"] for t in pipeline.default_schema.data_tables()}
@@ -168,4 +187,5 @@ def test_smart_emails_without_preview_urls_or_a_sender_load_every_column_with_no
     columns = pipeline.default_schema.get_table_columns("transactional_smart_emails")
     assert {"html_preview_url", "text_preview_url", "reply_to"} <= set(columns)
     assert query(pipeline, "SELECT count(*) FROM transactional_smart_emails WHERE html_preview_url IS NULL") == [
-        (sum(len(data.smart_emails) for data in account.transactional.values()),)]
+        (sum(len(data.smart_emails) for data in account.transactional.values()),)
+    ]

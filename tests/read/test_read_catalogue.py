@@ -26,9 +26,10 @@ def test_a_table_with_children_hands_them_ids_it_holds_and_the_clients_zone_trav
     for endpoint in ENDPOINTS:
         if endpoint.parent:
             assert set(read_under(endpoint)) >= set(ENDPOINTS_BY_TABLE[endpoint.parent].hands_down), endpoint.table
-    assert [e.table for e in ENDPOINTS if e.zone_from] == ["clients"]
+    assert [e.table for e in ENDPOINTS if e.zones.for_children] == ["clients"]
     assert [e.table for e in ENDPOINTS if e.custom_fields] == [
-        e.table for e in ENDPOINTS if e.table.endswith("_subscribers")]
+        e.table for e in ENDPOINTS if e.table.endswith("_subscribers")
+    ]
 
 
 def test_the_wiring_and_the_shaping_name_no_table_and_no_api_field() -> None:

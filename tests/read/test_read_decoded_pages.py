@@ -4,7 +4,7 @@ and a page Arrow cannot type as the catalogue declares falls back to JSON."""
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -12,8 +12,7 @@ import pytest
 from helpers.samples import a_joiner_after_page_one, envelope, rows_of
 
 from cm_source.api_facts import BASE_URL
-from cm_source.http import CampaignMonitorAPI, RetryPolicy
-from cm_source.http import answers
+from cm_source.http import CampaignMonitorAPI, RetryPolicy, answers
 from cm_source.http.arrow_pages import decode_page, envelope_parts, envelope_schema
 from cm_source.read.catalogue import ENDPOINTS
 from cm_source.read.columnar import page_fields
@@ -25,11 +24,11 @@ ENDPOINT = {e.table: e for e in ENDPOINTS}
 SYDNEY = ZoneInfo("Australia/Sydney")
 
 
-def encoded(rows: List[Dict[str, Any]]) -> bytes:
+def encoded(rows: list[dict[str, Any]]) -> bytes:
     return json.dumps(envelope(rows, 1, 1000)).encode("utf-8")
 
 
-def both_ways(table: str, rows: List[Dict[str, Any]], nested_as_text: bool = False) -> tuple:
+def both_ways(table: str, rows: list[dict[str, Any]], nested_as_text: bool = False) -> tuple:
     """The page as the JSON path shapes it, and as the Arrow path does."""
     endpoint = ENDPOINT[table]
     rules = PageRules(endpoint, {"ListID": "l1"}, SYDNEY, LocalTime(True))
@@ -71,8 +70,12 @@ def test_an_event_page_loads_the_same_from_arrow_as_from_json() -> None:
 def test_empty_texts_and_missing_custom_fields_load_as_the_json_path_loads_them() -> None:
     rows = [
         {"EmailAddress": "a@example.com", "Date": "", "ListJoinedDate": "2024-03-31 02:30:00", "CustomFields": None},
-        {"EmailAddress": "b@example.com", "Date": "2024-01-02 03:04:05", "ListJoinedDate": "2024-01-02 03:04:05",
-         "CustomFields": [{"Key": "k", "Value": "v"}]},
+        {
+            "EmailAddress": "b@example.com",
+            "Date": "2024-01-02 03:04:05",
+            "ListJoinedDate": "2024-01-02 03:04:05",
+            "CustomFields": [{"Key": "k", "Value": "v"}],
+        },
     ]
     same_table(*both_ways("active_subscribers", rows))
 
@@ -80,12 +83,17 @@ def test_empty_texts_and_missing_custom_fields_load_as_the_json_path_loads_them(
 @pytest.mark.parametrize(
     "body",
     [
-        pytest.param({"Results": [{"EmailAddress": "a", "CustomFields": [{"Key": "age", "Value": 24}]}]},
-                     id="a declared text sent as a number"),
-        pytest.param({"Results": [{"EmailAddress": "a", "Extra": 1}, {"EmailAddress": "b", "Extra": "x"}]},
-                     id="a field of two types"),
-        pytest.param({"Results": [{"EmailAddress": "a", "Renewal": "2024-01-02"}]},
-                     id="a time-like text nobody declared"),
+        pytest.param(
+            {"Results": [{"EmailAddress": "a", "CustomFields": [{"Key": "age", "Value": 24}]}]},
+            id="a declared text sent as a number",
+        ),
+        pytest.param(
+            {"Results": [{"EmailAddress": "a", "Extra": 1}, {"EmailAddress": "b", "Extra": "x"}]},
+            id="a field of two types",
+        ),
+        pytest.param(
+            {"Results": [{"EmailAddress": "a", "Renewal": "2024-01-02"}]}, id="a time-like text nobody declared"
+        ),
         pytest.param([{"EmailAddress": "a"}], id="a bare array"),
     ],
 )
@@ -131,12 +139,16 @@ def test_rows_moving_while_arrow_pages_are_read_are_read_once(monkeypatch: Any, 
 def test_the_source_reads_subscriber_pages_through_arrow(monkeypatch: Any, requests_mock: Any) -> None:
     """The subscriber tables go through Arrow's reader; the small tables never do."""
     monkeypatch.setattr(answers, "ARROW_MIN_BYTES", 0)
-    read_by_arrow: List[int] = []
+    read_by_arrow: list[int] = []
     real = answers.decode_page
-    monkeypatch.setattr(answers, "decode_page", lambda content, schema: read_by_arrow.append(1) or real(content, schema))
+    monkeypatch.setattr(
+        answers, "decode_page", lambda content, schema: read_by_arrow.append(1) or real(content, schema)
+    )
     rows = rows_of("active_subscribers.json")
     requests_mock.get(f"{BASE_URL}/lists/l1/active.json", json=envelope(rows, 1, 1000))
-    requests_mock.get(f"{BASE_URL}/clients/c1/suppressionlist.json", json=envelope(rows_of("suppressionlist.json"), 1, 1000))
+    requests_mock.get(
+        f"{BASE_URL}/clients/c1/suppressionlist.json", json=envelope(rows_of("suppressionlist.json"), 1, 1000)
+    )
     client = api()
     assert isinstance(next(iter(client.get_pages("clients/c1/suppressionlist.json"))), list)
     assert read_by_arrow == []

@@ -7,28 +7,43 @@ import json
 import pytest
 from dlt.common.destination import Destination
 from dlt.common.exceptions import MissingDependencyException
+from helpers.samples import rows_of
 
 from cm_source.failures import explain_failure
 from cm_source.read.catalogue import ENDPOINTS_BY_TABLE
 from cm_source.read.columnar import page_table
+from cm_source.read.destinations import file_format, has_atomic_replace, holds_nested_arrow, nested_as_text_for
 from cm_source.read.page_rules import PageRules
 from cm_source.read.time_zones import LocalTime
-from cm_source.read.destinations import file_format, has_atomic_replace, holds_nested_arrow, nested_as_text_for
-from helpers.samples import rows_of
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("duckdb", "parquet"), ("postgres", "csv"), ("filesystem", "parquet"), ("sqlalchemy", "parquet"),
-    ("bigquery", "parquet"), ("redshift", None), ("qdrant", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("duckdb", "parquet"),
+        ("postgres", "csv"),
+        ("filesystem", "parquet"),
+        ("sqlalchemy", "parquet"),
+        ("bigquery", "parquet"),
+        ("redshift", None),
+        ("qdrant", None),
+    ],
+)
 def test_the_file_format_is_the_measured_one_else_parquet_where_taken(name: str, expected: str) -> None:
     assert file_format(Destination.from_reference(name)) == expected
 
 
-@pytest.mark.parametrize("name, atomic", [
-    ("duckdb", True), ("postgres", True), ("sqlalchemy", True), ("snowflake", True),
-    ("filesystem", False), ("qdrant", False),
-])
+@pytest.mark.parametrize(
+    "name, atomic",
+    [
+        ("duckdb", True),
+        ("postgres", True),
+        ("sqlalchemy", True),
+        ("snowflake", True),
+        ("filesystem", False),
+        ("qdrant", False),
+    ],
+)
 def test_atomic_replace_only_where_the_destination_can_swap_tables(name: str, atomic: bool) -> None:
     assert has_atomic_replace(Destination.from_reference(name)) is atomic
 
@@ -52,8 +67,13 @@ def test_custom_fields_as_text_hold_the_same_entries_as_the_nested_column() -> N
 
 
 def test_other_nested_values_become_json_text_too() -> None:
-    rows = [{"EmailAddress": "a@example.com", "Tags": [{"Name": "vip"}]}, {"EmailAddress": "b@example.com", "Tags": None}]
-    table = page_table(rows, PageRules(ENDPOINTS_BY_TABLE["active_subscribers"], {}, None, LocalTime(True)), nested_as_text=True)
+    rows = [
+        {"EmailAddress": "a@example.com", "Tags": [{"Name": "vip"}]},
+        {"EmailAddress": "b@example.com", "Tags": None},
+    ]
+    table = page_table(
+        rows, PageRules(ENDPOINTS_BY_TABLE["active_subscribers"], {}, None, LocalTime(True)), nested_as_text=True
+    )
     assert table.column("tags").to_pylist() == ['[{"Name": "vip"}]', None]
 
 

@@ -5,46 +5,68 @@ from __future__ import annotations
 import pyarrow as pa
 
 from cm_source.read.incremental import EventCursor, ListRead, now_in_one_state
+from cm_source.read.incremental_state import TableState
 
 
 def event(email: str, date: str, **more: str) -> dict:
     return {"EmailAddress": email, "Date": date, "IPAddress": "192.0.2.1", **more}
 
 
+def kept(cursor: EventCursor) -> tuple:
+    """The cursor as the source state keeps it for the next run, read back as that run does."""
+    table = TableState({})
+    table.set_event_cursor("campaign", cursor.minute, cursor.seen)
+    return table.event_cursor("campaign")
+
+
 def test_events_in_the_boundary_minute_are_neither_lost_nor_loaded_twice_and_true_repeats_are_kept() -> None:
-    first = EventCursor(None, "Date")
-    loaded = first.new_rows([event("a@x", "2024-07-15 09:00:10"), event("b@x", "2024-07-15 09:30:05"),
-                             event("b@x", "2024-07-15 09:30:05")])  # a true repeat: the same open twice
+    first = EventCursor(None, {}, "Date")
+    loaded = first.new_rows(
+        [event("a@x", "2024-07-15 09:00:10"), event("b@x", "2024-07-15 09:30:05"), event("b@x", "2024-07-15 09:30:05")]
+    )  # a true repeat: the same open twice
     assert len(loaded) == 3 and first.params() == {"date": "2024-07-15 09:30"}
-    stored = first.stored()
     # The next read asks from the boundary minute: the API answers it again, with what came since.
-    again = EventCursor(stored, "Date")
-    fresh = again.new_rows([
-        event("b@x", "2024-07-15 09:30:05"), event("b@x", "2024-07-15 09:30:05"),  # loaded before
-        event("b@x", "2024-07-15 09:30:05"),  # a third time, new since the last run
-        event("c@x", "2024-07-15 09:30:40"), event("d@x", "2024-07-15 09:31:00"),
-    ])
+    again = EventCursor(*kept(first), "Date")
+    fresh = again.new_rows(
+        [
+            event("b@x", "2024-07-15 09:30:05"),
+            event("b@x", "2024-07-15 09:30:05"),  # loaded before
+            event("b@x", "2024-07-15 09:30:05"),  # a third time, new since the last run
+            event("c@x", "2024-07-15 09:30:40"),
+            event("d@x", "2024-07-15 09:31:00"),
+        ]
+    )
     assert [(row["EmailAddress"], row["Date"]) for row in fresh] == [
-        ("b@x", "2024-07-15 09:30:05"), ("c@x", "2024-07-15 09:30:40"), ("d@x", "2024-07-15 09:31:00")]
-    assert again.stored() == {"minute": "2024-07-15 09:31", "seen": {next(iter(again.seen)): 1}}
+        ("b@x", "2024-07-15 09:30:05"),
+        ("c@x", "2024-07-15 09:30:40"),
+        ("d@x", "2024-07-15 09:31:00"),
+    ]
+    assert kept(again) == ("2024-07-15 09:31", {next(iter(again.seen)): 1})
 
 
 def test_a_read_with_nothing_new_keeps_the_cursor_and_its_boundary() -> None:
-    stored = EventCursor(None, "Date")
-    stored.new_rows([event("a@x", "2024-07-15 09:30:05")])
-    again = EventCursor(stored.stored(), "Date")
+    first = EventCursor(None, {}, "Date")
+    first.new_rows([event("a@x", "2024-07-15 09:30:05")])
+    again = EventCursor(*kept(first), "Date")
     assert again.new_rows([event("a@x", "2024-07-15 09:30:05")]) == []
-    assert again.stored() == stored.stored()
+    assert kept(again) == kept(first)
 
 
 def test_rows_before_the_cursor_are_never_loaded_again() -> None:
-    cursor = EventCursor({"minute": "2024-07-15 09:30", "seen": {}}, "Date")
+    cursor = EventCursor("2024-07-15 09:30", {}, "Date")
     assert cursor.new_rows([event("old@x", "2024-07-15 09:29:59")]) == []
 
 
 def test_a_lists_next_cursor_is_no_later_than_the_start_of_this_runs_read() -> None:
     read = ListRead(started=100.0, ended=160.0)  # the reads of the list took a minute
-    read.saw([{"Date": "2024-07-15 09:30:00"}, {"Date": "2024-07-15 08:00:00"}, {"Date": "19/08/2010 4:08pm"}, {"Date": "not a date"}])
+    read.saw(
+        [
+            {"Date": "2024-07-15 09:30:00"},
+            {"Date": "2024-07-15 08:00:00"},
+            {"Date": "19/08/2010 4:08pm"},
+            {"Date": "not a date"},
+        ]
+    )
     assert read.latest == "2024-07-15 09:30:00"
     assert read.next_since(None) == "2024-07-15 09:24"  # less the minute it took and five minutes' margin
     assert read.next_since("2024-07-15 09:26") == "2024-07-15 09:26"  # never moves back
@@ -53,7 +75,10 @@ def test_a_lists_next_cursor_is_no_later_than_the_start_of_this_runs_read() -> N
 
 def test_someone_seen_in_two_states_is_kept_in_the_one_they_moved_to_last() -> None:
     by_state = {
-        "active": [{"EmailAddress": "a@x", "Date": "2024-07-15 09:00:00"}, {"EmailAddress": "b@x", "Date": "2024-07-15 09:00:00"}],
+        "active": [
+            {"EmailAddress": "a@x", "Date": "2024-07-15 09:00:00"},
+            {"EmailAddress": "b@x", "Date": "2024-07-15 09:00:00"},
+        ],
         "unsubscribed": [{"EmailAddress": "A@x", "Date": "2024-07-15 09:10:00"}],
     }
     result = now_in_one_state(by_state)

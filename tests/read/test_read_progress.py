@@ -43,7 +43,11 @@ def test_a_log_gets_one_line_per_interval_saying_what_the_run_is_at() -> None:
     parts = extract[-2].split(" | ")  # the last while the table was read
     requests = int(parts[1].removeprefix("requests "))
     assert 15 <= requests < 20 and parts[2:] == [
-        "429s 0", "tables 0/2", f"rows {requests * 1000:,}", "reading active_subscribers for 0 s"]
+        "429s 0",
+        "tables 0/2",
+        f"rows {requests * 1000:,}",
+        "reading active_subscribers for 0 s",
+    ]
     assert extract[-1].endswith("| tables 1/2 | rows 20,000")  # the read is over
     assert lines[-1].endswith(" load | jobs 3/3")
 

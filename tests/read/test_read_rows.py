@@ -18,7 +18,9 @@ UTC = dt.timezone.utc
 
 def test_a_clients_zone_is_handed_down_through_every_row_read_under_it() -> None:
     times = LocalTime()
-    client = shape_row({"ClientID": "c1", "TimeZone": SYDNEY}, PageRules(ENDPOINTS_BY_TABLE["clients"], {}, None, times))
+    client = shape_row(
+        {"ClientID": "c1", "TimeZone": SYDNEY}, PageRules(ENDPOINTS_BY_TABLE["clients"], {}, None, times)
+    )
     assert isinstance(client, ReadRow) and client.zone is not None and client.zone.key == "Australia/Sydney"
     assert "zone" not in client  # an attribute, not a column
     lists = PageRules(ENDPOINTS_BY_TABLE["lists"], {"ClientID": "c1"}, client.zone, times)
@@ -34,17 +36,29 @@ def test_dict_rows_and_arrow_pages_convert_the_same_time_the_same_way() -> None:
     times = LocalTime()
     zone = times.zone(SYDNEY)
     sent = "2024-04-07 02:30:00"  # happens twice in Sydney: the first is taken
-    campaign = shape_row({"CampaignID": "x", "SentDate": sent}, PageRules(ENDPOINTS_BY_TABLE["campaigns"], {}, zone, times))
-    opens = shape_page([{"EmailAddress": "a@example.com", "Date": sent}],
-                       PageRules(ENDPOINTS_BY_TABLE["campaign_opens"], {"CampaignID": "x"}, zone, times), False)
+    campaign = shape_row(
+        {"CampaignID": "x", "SentDate": sent}, PageRules(ENDPOINTS_BY_TABLE["campaigns"], {}, zone, times)
+    )
+    opens = shape_page(
+        [{"EmailAddress": "a@example.com", "Date": sent}],
+        PageRules(ENDPOINTS_BY_TABLE["campaign_opens"], {"CampaignID": "x"}, zone, times),
+        False,
+    )
     assert campaign["SentDate"] == opens.column("date").to_pylist()[0] == dt.datetime(2024, 4, 6, 15, 30, tzinfo=UTC)
 
 
 def test_a_row_that_names_its_own_zone_uses_it_for_that_field_only() -> None:
     times = LocalTime()
     rules = PageRules(ENDPOINTS_BY_TABLE["scheduled_campaigns"], {"ClientID": "c1"}, times.zone(SYDNEY), times)
-    row = shape_row({"CampaignID": "s", "DateScheduled": "2024-01-15 10:00:00", "DateCreated": "2024-01-15 10:00:00",
-                     "ScheduledTimeZone": "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London"}, rules)
+    row = shape_row(
+        {
+            "CampaignID": "s",
+            "DateScheduled": "2024-01-15 10:00:00",
+            "DateCreated": "2024-01-15 10:00:00",
+            "ScheduledTimeZone": "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London",
+        },
+        rules,
+    )
     assert row["DateScheduled"] == dt.datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
     assert row["DateCreated"] == dt.datetime(2024, 1, 14, 23, 0, tzinfo=UTC)
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import dlt
 import pytest
+from helpers.mock_account import API_KEY, BASE_URL, CLIENT_IDS, MockAccount, client_details
+from helpers.samples import rows_of, sample
+from helpers.warehouse import CUSTOM_FIELDS, query, table_names
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.read import account_reader
-from helpers.mock_account import API_KEY, BASE_URL, CLIENT_IDS, MockAccount, client_details
-from helpers.warehouse import CUSTOM_FIELDS, query, table_names
-from helpers.samples import rows_of, sample
 
 
 def load(pipeline: dlt.Pipeline, **kwargs: Any) -> None:
@@ -21,7 +21,10 @@ def load(pipeline: dlt.Pipeline, **kwargs: Any) -> None:
 
 def test_every_table_loads_with_its_rows(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
     load(pipeline)
-    counts = dict(query(pipeline, """
+    counts = dict(
+        query(
+            pipeline,
+            """
         SELECT 'clients', count(*) FROM clients UNION ALL SELECT 'campaigns', count(*) FROM campaigns
         UNION ALL SELECT 'scheduled_campaigns', count(*) FROM scheduled_campaigns
         UNION ALL SELECT 'draft_campaigns', count(*) FROM draft_campaigns
@@ -30,7 +33,9 @@ def test_every_table_loads_with_its_rows(mock_account: MockAccount, pipeline: dl
         UNION ALL SELECT 'suppression_list', count(*) FROM suppression_list
         UNION ALL SELECT 'active_subscribers', count(*) FROM active_subscribers
         UNION ALL SELECT 'unsubscribed_subscribers', count(*) FROM unsubscribed_subscribers
-        UNION ALL SELECT 'bounced_subscribers', count(*) FROM bounced_subscribers"""))
+        UNION ALL SELECT 'bounced_subscribers', count(*) FROM bounced_subscribers""",
+        )
+    )
     per_client = 2  # every bare-array sample holds two rows
     active_sample = len(rows_of("active_subscribers_with_tracking_preference.json"))
     assert counts == {
@@ -68,8 +73,20 @@ def test_paged_reads_send_the_minimum_requests(mock_account: MockAccount, pipeli
     clients, lists, segments, campaigns, journeys, journey_emails = 2, 4, 4, 4, 4, 4
     smart_emails, groups = 2, 3
     transactional = 4 + smart_emails + 1 + smart_emails + groups
-    expected = (1 + clients + clients * 9 + lists * 9 + 2 + 1 + 1 + segments * 2 + campaigns * 10
-                + journeys + journey_emails * 5 + clients * transactional)
+    expected = (
+        1
+        + clients
+        + clients * 9
+        + lists * 9
+        + 2
+        + 1
+        + 1
+        + segments * 2
+        + campaigns * 10
+        + journeys
+        + journey_emails * 5
+        + clients * transactional
+    )
     assert pages[-1].qs["date"] == ["2029-12-31 23:59"] and "date" not in pages[0].qs
     assert len(mock_account.mocker.request_history) == expected
     assert all(r.qs.get("pagesize") == ["1000"] for r in mock_account.mocker.request_history if "page" in r.qs)
@@ -77,7 +94,15 @@ def test_paged_reads_send_the_minimum_requests(mock_account: MockAccount, pipeli
 
 def test_every_row_carries_its_parent_ids(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
     load(pipeline)
-    for table in ("campaigns", "scheduled_campaigns", "draft_campaigns", "lists", "segments", "templates", "suppression_list"):
+    for table in (
+        "campaigns",
+        "scheduled_campaigns",
+        "draft_campaigns",
+        "lists",
+        "segments",
+        "templates",
+        "suppression_list",
+    ):
         assert query(pipeline, f"SELECT count(*) FROM {table} WHERE client_id IS NULL") == [(0,)]
         assert {r[0] for r in query(pipeline, f"SELECT DISTINCT client_id FROM {table}")} == set(CLIENT_IDS)
     lists_by_client = dict(query(pipeline, "SELECT list_id, client_id FROM lists"))
@@ -89,9 +114,14 @@ def test_every_row_carries_its_parent_ids(mock_account: MockAccount, pipeline: d
 def test_keys_are_unique_and_declared(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
     load(pipeline)
     keys = {
-        "clients": "client_id", "campaigns": "campaign_id", "lists": "list_id", "segments": "segment_id",
-        "templates": "template_id", "suppression_list": "client_id, email_address",
-        "active_subscribers": "list_id, email_address", "bounced_subscribers": "list_id, email_address",
+        "clients": "client_id",
+        "campaigns": "campaign_id",
+        "lists": "list_id",
+        "segments": "segment_id",
+        "templates": "template_id",
+        "suppression_list": "client_id, email_address",
+        "active_subscribers": "list_id, email_address",
+        "bounced_subscribers": "list_id, email_address",
     }
     for table, key in keys.items():
         assert query(pipeline, f"SELECT count(*) - count(DISTINCT ({key})) FROM {table}") == [(0,)], table
@@ -99,12 +129,17 @@ def test_keys_are_unique_and_declared(mock_account: MockAccount, pipeline: dlt.P
         assert schema_key == [k.strip() for k in key.split(",")], table
 
 
-def test_custom_fields_keep_every_value_including_multi_select(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
+def test_custom_fields_keep_every_value_including_multi_select(
+    mock_account: MockAccount, pipeline: dlt.Pipeline
+) -> None:
     load(pipeline)
-    rows = query(pipeline, f"""
+    rows = query(
+        pipeline,
+        f"""
         SELECT unnest({CUSTOM_FIELDS}, recursive := true) FROM active_subscribers
         WHERE email_address = 'subs+7t8787Y@example.com'
-          AND list_id = (SELECT min(list_id) FROM active_subscribers)""")
+          AND list_id = (SELECT min(list_id) FROM active_subscribers)""",
+    )
     source_fields = rows_of("active_subscribers_with_tracking_preference.json")[0]["CustomFields"]
     assert rows == [(f["Key"], f["Value"]) for f in source_fields]
     assert ("multi select field", "option one") in rows and ("multi select field", "option two") in rows
@@ -112,12 +147,25 @@ def test_custom_fields_keep_every_value_including_multi_select(mock_account: Moc
 
 def test_typed_columns(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
     load(pipeline)
-    sent, recipients = query(pipeline, f"SELECT sent_date, total_recipients FROM campaigns WHERE client_id = '{CLIENT_IDS[0]}' ORDER BY sent_date DESC LIMIT 1")[0]
+    sent, recipients = query(
+        pipeline,
+        f"SELECT sent_date, total_recipients FROM campaigns WHERE client_id = '{CLIENT_IDS[0]}'"
+        " ORDER BY sent_date DESC LIMIT 1",
+    )[0]
     # 2010-10-12 12:58 in Sydney, where daylight saving (+11:00) began on 3 October 2010
     assert sent == dt.datetime(2010, 10, 12, 1, 58, tzinfo=dt.timezone.utc) and recipients == 2245
-    consent = dict(query(pipeline, "SELECT email_address, consent_to_track FROM active_subscribers WHERE email_address LIKE 'subs%'"))
+    consent = dict(
+        query(
+            pipeline, "SELECT email_address, consent_to_track FROM active_subscribers WHERE email_address LIKE 'subs%'"
+        )
+    )
     assert consent["subs+7t8787Y@example.com"] == "Yes" and consent["subs+7878787y8ggg@example.com"] == "No"
-    types = dict(query(pipeline, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'active_subscribers'"))
+    types = dict(
+        query(
+            pipeline,
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'active_subscribers'",
+        )
+    )
     assert types["date"] == "TIMESTAMP WITH TIME ZONE" and types["list_joined_date"] == "TIMESTAMP WITH TIME ZONE"
 
 
@@ -137,7 +185,9 @@ def test_one_client_by_id_never_loads_its_api_key(requests_mock: Any, pipeline: 
 def test_clients_selected_alone_reads_only_clients(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
     pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("clients"))
     assert [r.path for r in mock_account.mocker.request_history] == [
-        "/api/v3.3/clients.json", *(f"/api/v3.3/clients/{cid}.json" for cid in CLIENT_IDS)]
+        "/api/v3.3/clients.json",
+        *(f"/api/v3.3/clients/{cid}.json" for cid in CLIENT_IDS),
+    ]
 
 
 def test_sends_the_key_as_basic_username(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
@@ -152,9 +202,24 @@ def test_sends_the_key_as_basic_username(mock_account: MockAccount, pipeline: dl
     "status, body, client_id, expected",
     [
         (401, {"Code": 100, "Message": "Invalid API key"}, CLIENT_IDS[0], "check SOURCES__CAMPAIGN_MONITOR__API_KEY"),
-        (401, {"Code": 50, "Message": "Must supply a valid HTTP Basic Authorization header"}, CLIENT_IDS[0], "rejected the API key"),
-        (401, {"Code": 102, "Message": "Invalid ClientID"}, "nope123", "client nope123 does not exist or this API key cannot see it"),
-        (401, {"Code": 100, "Message": "Invalid API key"}, None, "if it is a client's API key, set SOURCES__CAMPAIGN_MONITOR__CLIENT_ID"),
+        (
+            401,
+            {"Code": 50, "Message": "Must supply a valid HTTP Basic Authorization header"},
+            CLIENT_IDS[0],
+            "rejected the API key",
+        ),
+        (
+            401,
+            {"Code": 102, "Message": "Invalid ClientID"},
+            "nope123",
+            "client nope123 does not exist or this API key cannot see it",
+        ),
+        (
+            401,
+            {"Code": 100, "Message": "Invalid API key"},
+            None,
+            "if it is a client's API key, set SOURCES__CAMPAIGN_MONITOR__CLIENT_ID",
+        ),
         (404, {"Code": 404, "Message": "Not found"}, None, "not a Campaign Monitor endpoint"),
     ],
 )
@@ -164,7 +229,9 @@ def test_errors_name_the_fault_and_the_fix(
     path = f"clients/{client_id}.json" if client_id else "clients.json"
     requests_mock.get(f"{BASE_URL}/{path}", status_code=status, json=body)
     with pytest.raises(Exception) as failure:
-        pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL, client_id=client_id).with_resources("clients"))
+        pipeline.run(
+            campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL, client_id=client_id).with_resources("clients")
+        )
     from cm_source.failures import explain_failure
 
     message = explain_failure(failure.value)
@@ -177,7 +244,9 @@ def test_unknown_list_is_named(requests_mock: Any, pipeline: dlt.Pipeline) -> No
     requests_mock.get(f"{BASE_URL}/clients.json", json=[{"ClientID": cid, "Name": "One"}])
     requests_mock.get(f"{BASE_URL}/clients/{cid}.json", json=client_details(cid, 0))
     requests_mock.get(f"{BASE_URL}/clients/{cid}/lists.json", json=[{"ListID": "gone42", "Name": "Gone"}])
-    requests_mock.get(f"{BASE_URL}/lists/gone42/active.json", status_code=400, json={"Code": 101, "Message": "Invalid ListID"})
+    requests_mock.get(
+        f"{BASE_URL}/lists/gone42/active.json", status_code=400, json={"Code": 101, "Message": "Invalid ListID"}
+    )
     with pytest.raises(Exception) as failure:
         pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("active_subscribers"))
     from cm_source.failures import explain_failure
@@ -185,7 +254,9 @@ def test_unknown_list_is_named(requests_mock: Any, pipeline: dlt.Pipeline) -> No
     assert "list gone42 does not exist" in (explain_failure(failure.value) or "")
 
 
-def test_a_bare_array_where_an_envelope_belongs_is_an_error_not_an_empty_table(requests_mock: Any, pipeline: dlt.Pipeline) -> None:
+def test_a_bare_array_where_an_envelope_belongs_is_an_error_not_an_empty_table(
+    requests_mock: Any, pipeline: dlt.Pipeline
+) -> None:
     """The v3.2 shape of sent campaigns: loading it as zero rows is the bug to never ship."""
     cid = CLIENT_IDS[0]
     requests_mock.get(f"{BASE_URL}/clients.json", json=[{"ClientID": cid, "Name": "One"}])
@@ -199,7 +270,9 @@ def test_a_bare_array_where_an_envelope_belongs_is_an_error_not_an_empty_table(r
     assert "expected a v3.3 paged envelope" in (explain_failure(failure.value) or "")
 
 
-def test_configuration_comes_from_the_campaign_monitor_section(mock_account: MockAccount, pipeline: dlt.Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_configuration_comes_from_the_campaign_monitor_section(
+    mock_account: MockAccount, pipeline: dlt.Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__API_KEY", API_KEY)
     monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__BASE_URL", BASE_URL)
     monkeypatch.setenv("SOURCES__CAMPAIGN_MONITOR__CLIENT_ID", CLIENT_IDS[1])
@@ -228,7 +301,9 @@ def test_arrow_memory_is_given_back_once_each_large_table_is_read(
     the pages' memory through the load step."""
     released: list = []
     monkeypatch.setattr(account_reader, "release_unused_memory", lambda: released.append(1))
-    pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("lists", "active_subscribers"))
+    pipeline.run(
+        campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("lists", "active_subscribers")
+    )
     assert released  # once per parent item the table is read under
     released.clear()
     pipeline.run(campaign_monitor_source(api_key=API_KEY, base_url=BASE_URL).with_resources("lists", "segments"))

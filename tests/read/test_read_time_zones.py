@@ -6,9 +6,9 @@ import datetime as dt
 import logging
 
 import pytest
+from helpers.samples import sample
 
 from cm_source.read.time_zones import LocalTime, iana_zone
-from helpers.samples import sample
 
 UTC = dt.timezone.utc
 LONDON = "(GMT) Greenwich Mean Time : Dublin, Edinburgh, Lisbon, London"
@@ -95,12 +95,17 @@ def test_arrow_pages_follow_the_same_rule_including_skipped_hours_and_bad_values
 
     times = LocalTime()
     active = ENDPOINTS_BY_TABLE["active_subscribers"]
-    rows = [{"EmailAddress": "a@example.com", "Date": "2024-10-06 02:30:00"},  # never happens in Sydney
-            {"EmailAddress": "b@example.com", "Date": "2024-04-07 02:30:00"},  # happens twice: the first
-            {"EmailAddress": "c@example.com", "Date": "07/04/2024"}]
+    rows = [
+        {"EmailAddress": "a@example.com", "Date": "2024-10-06 02:30:00"},  # never happens in Sydney
+        {"EmailAddress": "b@example.com", "Date": "2024-04-07 02:30:00"},  # happens twice: the first
+        {"EmailAddress": "c@example.com", "Date": "07/04/2024"},
+    ]
     table = page_table(rows, PageRules(active, {"ListID": "L"}, times.zone(SYDNEY), times))
     assert table.column("date").to_pylist() == [
-        dt.datetime(2024, 10, 5, 16, 30, tzinfo=UTC), dt.datetime(2024, 4, 6, 15, 30, tzinfo=UTC), None]
+        dt.datetime(2024, 10, 5, 16, 30, tzinfo=UTC),
+        dt.datetime(2024, 4, 6, 15, 30, tzinfo=UTC),
+        None,
+    ]
     assert table.column("date__v_text").to_pylist() == [None, None, "07/04/2024"]
     assert table.column_names[:2] == ["list_id", "email_address"]
     clean = page_table(rows[1:2], PageRules(active, {}, times.zone(LONDON), times))

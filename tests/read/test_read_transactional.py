@@ -8,15 +8,20 @@ from typing import Any
 
 import dlt
 import pytest
-
-from cm_source import campaign_monitor_source
-from cm_source.read.catalogue import smart_email_with_details
 from helpers.mock_account import API_KEY, BASE_URL, CLIENT_IDS, MockAccount
 from helpers.samples import sample
 from helpers.warehouse import query
 
+from cm_source import campaign_monitor_source
+from cm_source.read.catalogue import smart_email_with_details
+
 UTC = dt.timezone.utc
-TABLES = ("transactional_smart_emails", "transactional_classic_groups", "transactional_messages", "transactional_statistics")
+TABLES = (
+    "transactional_smart_emails",
+    "transactional_classic_groups",
+    "transactional_messages",
+    "transactional_statistics",
+)
 
 
 def load(pipeline: dlt.Pipeline, *tables: str, **kwargs: Any) -> None:
@@ -47,30 +52,40 @@ def test_the_four_tables_hold_every_clients_samples_with_the_ids_they_were_read_
     }
     for table, rows in per_client.items():
         assert dict(query(pipeline, f"SELECT client_id, count(*) FROM {table} GROUP BY 1")) == {
-            cid: rows for cid in CLIENT_IDS}, table
+            cid: rows for cid in CLIENT_IDS
+        }, table
     variables = query(pipeline, "SELECT email_variables FROM transactional_smart_emails LIMIT 1")[0][0]
     assert "reset_token" in str(variables)  # one JSON column, not a child table
-    assert not [t for t in pipeline.default_schema.data_tables() if t["name"].startswith("transactional_smart_emails__")]
+    assert not [
+        t for t in pipeline.default_schema.data_tables() if t["name"].startswith("transactional_smart_emails__")
+    ]
     asked = [r for r in mock_account.mocker.request_history if r.path.endswith("/transactional/smartemail")]
     assert {r.qs["clientid"][0] for r in asked} == {cid.lower() for cid in CLIENT_IDS}  # an agency key names the client
 
 
-def test_message_times_are_the_instant_their_offset_says_in_utc(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
+def test_message_times_are_the_instant_their_offset_says_in_utc(
+    mock_account: MockAccount, pipeline: dlt.Pipeline
+) -> None:
     load(pipeline, "transactional_messages", convert_to_utc=False)  # offsets are exact: UTC all the same
-    rows = query(pipeline, "SELECT sent_at, smart_email_id, \"group\", total_opens FROM transactional_messages")
+    rows = query(pipeline, 'SELECT sent_at, smart_email_id, "group", total_opens FROM transactional_messages')
     assert {row[0] for row in rows} == {dt.datetime(2014, 1, 15, 21, 9, 19, tzinfo=UTC)}
     assert {row[1] for row in rows} == {None, "21dab350-f484-11e4-ad38-6c4008bc7468"}
     assert {row[2] for row in rows} == {None, "Password Reset"} and {row[3] for row in rows} == {2}
 
 
-def test_statistics_rows_say_what_they_are_for_and_the_window(mock_account: MockAccount, pipeline: dlt.Pipeline) -> None:
+def test_statistics_rows_say_what_they_are_for_and_the_window(
+    mock_account: MockAccount, pipeline: dlt.Pipeline
+) -> None:
     load(pipeline, "transactional_statistics")
     rows = query(pipeline, 'SELECT smart_email_id, "group", "from", "to", sent, bounces FROM transactional_statistics')
     system_day = dt.date(2030, 1, 1)  # the mock account's systemdate.json
     assert {(row[2], row[3]) for row in rows} == {(system_day - dt.timedelta(days=30), system_day)}
-    assert {row[1] for row in rows if row[1]} == {g["Group"] for g in sample("transactional/tx_classicemail_groups.json")}
-    assert {row[0] for row in rows if row[0]} == {f"{e['ID']}-{n}" for e in sample("transactional/tx_smartemails.json")
-                                                  for n in range(len(CLIENT_IDS))}
+    assert {row[1] for row in rows if row[1]} == {
+        g["Group"] for g in sample("transactional/tx_classicemail_groups.json")
+    }
+    assert {row[0] for row in rows if row[0]} == {
+        f"{e['ID']}-{n}" for e in sample("transactional/tx_smartemails.json") for n in range(len(CLIENT_IDS))
+    }
     assert {(row[4], row[5]) for row in rows} == {(1000, 8)}
 
 
@@ -78,8 +93,12 @@ def test_statistics_rows_say_what_they_are_for_and_the_window(mock_account: Mock
 def test_a_refusal_of_transactional_email_is_one_warning_and_empty_tables(
     mock_account: MockAccount, pipeline: dlt.Pipeline, caplog: pytest.LogCaptureFixture, status: int
 ) -> None:
-    for path in ("transactional/smartEmail", "transactional/classicEmail/groups", "transactional/messages",
-                 "transactional/statistics"):
+    for path in (
+        "transactional/smartEmail",
+        "transactional/classicEmail/groups",
+        "transactional/messages",
+        "transactional/statistics",
+    ):
         mock_account.mocker.get(f"{BASE_URL}/{path}", status_code=status, json={"Code": 50, "Message": "No access"})
     with caplog.at_level(logging.WARNING):
         load(pipeline, "clients", *TABLES)

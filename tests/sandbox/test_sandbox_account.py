@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
-from cm_source.sandbox import STATES, Account, generate_account
 from helpers.sandbox import CAMPAIGN_EVENTS, LONDON, SYDNEY, all_rows, client_in, fixture_row_keys
 
+from cm_source.sandbox import STATES, Account, generate_account
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
@@ -124,9 +123,12 @@ def test_every_sent_campaign_has_consistent_reports(account: Account) -> None:
         reports = account.campaign_reports[campaign_id]
         summary = account.campaign_summaries[campaign_id]
         counts = {
-            "Recipients": len(reports["recipients"]), "TotalOpened": len(reports["opens"]),
-            "Clicks": len(reports["clicks"]), "Unsubscribed": len(reports["unsubscribes"]),
-            "Bounced": len(reports["bounces"]), "SpamComplaints": len(reports["spam"]),
+            "Recipients": len(reports["recipients"]),
+            "TotalOpened": len(reports["opens"]),
+            "Clicks": len(reports["clicks"]),
+            "Unsubscribed": len(reports["unsubscribes"]),
+            "Bounced": len(reports["bounces"]),
+            "SpamComplaints": len(reports["spam"]),
             "UniqueOpened": len({row["EmailAddress"].casefold() for row in reports["opens"]}),
         }
         assert counts == {name: summary[name] for name in counts}

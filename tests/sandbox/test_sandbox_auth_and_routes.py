@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import requests
-
-from cm_source.sandbox import Account, Sandbox
 from helpers import sandbox as shared
 from helpers.sandbox import Writer, get, newest_campaign, person
+
+from cm_source.sandbox import Account, Sandbox
 
 session, ids, writer = shared.session, shared.ids, shared.writer  # fixtures
 
@@ -40,12 +40,19 @@ def test_bearer_tokens_are_checked_as_the_api_checks_them(sandbox: Sandbox) -> N
     assert code(pair["access_token"]) == (200, None)
     sandbox.oauth.expire()
     assert code(pair["access_token"]) == (401, 121)
-    refreshed = requests.post(sandbox.base_url.removesuffix("/api/v3.3") + "/oauth/token",
-                              data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})
+    refreshed = requests.post(
+        sandbox.base_url.removesuffix("/api/v3.3") + "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]},
+    )
     assert refreshed.status_code == 200 and set(refreshed.json()) == {"access_token", "expires_in", "refresh_token"}
-    assert refreshed.json()["refresh_token"] != pair["refresh_token"] and code(refreshed.json()["access_token"]) == (200, None)
-    again = requests.post(sandbox.base_url.removesuffix("/api/v3.3") + "/oauth/token",
-                          data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})
+    assert refreshed.json()["refresh_token"] != pair["refresh_token"] and code(refreshed.json()["access_token"]) == (
+        200,
+        None,
+    )
+    again = requests.post(
+        sandbox.base_url.removesuffix("/api/v3.3") + "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]},
+    )
     assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")  # rotated: the old one is spent
     sandbox.oauth.revoke()
     assert code(refreshed.json()["access_token"]) == (401, 122)

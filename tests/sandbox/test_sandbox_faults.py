@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 import requests
-
-from cm_source.sandbox import Faults
 from helpers import sandbox as shared
 from helpers.sandbox import Faulty
+
+from cm_source.sandbox import Faults
 
 faulty = shared.faulty  # fixtures
 
@@ -260,8 +260,10 @@ def test_insert_and_remove_while_paging_shifts_later_pages_back(faulty: Faulty) 
         unsubscribed_before + removed, key=lambda email: (email.casefold(), email)
     )
     moved = {row["EmailAddress"]: row for row in faulty.account.subscribers[faulty.list_id]["Unsubscribed"]}
-    assert all((moved[email]["State"], moved[email]["Date"]) == ("Unsubscribed", faulty.account.system_date)
-               for email in removed)
+    assert all(
+        (moved[email]["State"], moved[email]["Date"]) == ("Unsubscribed", faulty.account.system_date)
+        for email in removed
+    )
 
 
 def test_insert_while_paging_waits_for_a_page_served_in_full(faulty: Faulty) -> None:
@@ -319,7 +321,14 @@ def test_rate_limit_window_counts_requests_by_the_clock(faulty: Faulty) -> None:
     failed = faulty.get("/systemdate.json")
     assert failed.status_code == 500 and rate_limit_headers(failed) == {}  # a one-shot fault answers as armed
     assert faulty.recorded_faults() == [
-        None, None, "rate_limit_window", "rate_limit_window", None, None, "rate_limit_window", "server_error"
+        None,
+        None,
+        "rate_limit_window",
+        "rate_limit_window",
+        None,
+        None,
+        "rate_limit_window",
+        "server_error",
     ]
     assert faulty.faults.rate_limited_count == 3
     faulty.faults.rate_limit_window(None)

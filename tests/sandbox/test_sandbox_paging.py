@@ -8,20 +8,34 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from helpers import sandbox as shared
+from helpers.sandbox import (
+    SUBSCRIBER_KEYS,
+    Faulty,
+    Writer,
+    api_fixture,
+    as_key,
+    get,
+    newest_campaign,
+    person,
+    read_all_pages,
+)
 
 from cm_source.sandbox import STATES
 from cm_source.sandbox.paging import PageSpec
-from helpers import sandbox as shared
-from helpers.sandbox import (
-    SUBSCRIBER_KEYS, Faulty, Writer, api_fixture, as_key, get, newest_campaign, person, read_all_pages,
-)
 
 session, ids, writer, faulty = shared.session, shared.ids, shared.writer, shared.faulty  # fixtures
 
 
 ENVELOPE_KEYS = {
-    "Results", "ResultsOrderedBy", "OrderDirection", "PageNumber", "PageSize",
-    "RecordsOnThisPage", "TotalNumberOfRecords", "NumberOfPages",
+    "Results",
+    "ResultsOrderedBy",
+    "OrderDirection",
+    "PageNumber",
+    "PageSize",
+    "RecordsOnThisPage",
+    "TotalNumberOfRecords",
+    "NumberOfPages",
 }
 
 
@@ -82,9 +96,16 @@ def test_empty_list_pages(session, sandbox, ids) -> None:
 @pytest.mark.parametrize(
     ("params", "code"),
     [
-        ({"page": 0}, 800), ({"page": "x"}, 800), ({"page": -1}, 800), ({"page": ""}, 800),
-        ({"pagesize": 9}, 801), ({"pagesize": 1001}, 801), ({"pagesize": "ten"}, 801),
-        ({"orderfield": "sentdate"}, 802), ({"orderdirection": "up"}, 803), ({"date": "yesterday"}, 5),
+        ({"page": 0}, 800),
+        ({"page": "x"}, 800),
+        ({"page": -1}, 800),
+        ({"page": ""}, 800),
+        ({"pagesize": 9}, 801),
+        ({"pagesize": 1001}, 801),
+        ({"pagesize": "ten"}, 801),
+        ({"orderfield": "sentdate"}, 802),
+        ({"orderdirection": "up"}, 803),
+        ({"date": "yesterday"}, 5),
     ],
 )
 def test_paging_validation(session, sandbox, ids, params: dict, code: int) -> None:
@@ -207,8 +228,12 @@ def test_new_paged_endpoints_validate_paging(session, sandbox, account, ids, par
     campaign_id = newest_campaign(account, ids["big_client"])
     email_id = next(iter(account.journey_email_reports))
     segment_id = next(iter(account.segment_details))
-    for path in (f"/campaigns/{campaign_id}/recipients.json", f"/campaigns/{campaign_id}/clicks.json",
-                 f"/journeys/email/{email_id}/bounces.json", f"/segments/{segment_id}/active.json"):
+    for path in (
+        f"/campaigns/{campaign_id}/recipients.json",
+        f"/campaigns/{campaign_id}/clicks.json",
+        f"/journeys/email/{email_id}/bounces.json",
+        f"/segments/{segment_id}/active.json",
+    ):
         response = get(session, sandbox, path, **params)
         assert (response.status_code, response.json()["Code"]) == (400, code)
 

@@ -6,13 +6,24 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
-from cm_source.sandbox import STATES
 from helpers import sandbox as shared
 from helpers.sandbox import (
-    CAMPAIGN_EVENTS, DETAIL_KEYS, JOURNEY_REPORTS, LONDON, SUBSCRIBER_KEYS, SYDNEY, api_fixture, as_key, client_in,
-    fixture_row_keys, get, newest_campaign, read_all_pages,
+    CAMPAIGN_EVENTS,
+    DETAIL_KEYS,
+    JOURNEY_REPORTS,
+    LONDON,
+    SUBSCRIBER_KEYS,
+    SYDNEY,
+    api_fixture,
+    as_key,
+    client_in,
+    fixture_row_keys,
+    get,
+    newest_campaign,
+    read_all_pages,
 )
+
+from cm_source.sandbox import STATES
 
 session, ids = shared.session, shared.ids  # fixtures
 
@@ -75,7 +86,8 @@ def test_sms_flag_shows_mobile_numbers_where_present(session, sandbox, ids) -> N
 def test_multi_select_values_repeat_the_key(session, sandbox, account, ids) -> None:
     list_id = ids["small_list"]
     stored = next(
-        row for row in account.subscribers[list_id]["Active"]
+        row
+        for row in account.subscribers[list_id]["Active"]
         if sum(value["Key"] == "interests" for value in row["CustomFields"]) >= 2
     )
     rows = get(session, sandbox, f"/lists/{list_id}/active.json").json()["Results"]
@@ -101,13 +113,12 @@ def test_one_subscriber_unknown_or_malformed_address(session, sandbox, ids) -> N
     url = f"{sandbox.base_url}/subscribers/{ids['small_list']}.json"
     unknown = session.get(url, params={"email": "nobody@example.com"})
     assert (unknown.status_code, unknown.json()) == (
-        400, {"Code": 203, "Message": "Subscriber not in list or has already been removed."}
+        400,
+        {"Code": 203, "Message": "Subscriber not in list or has already been removed."},
     )
     for params in ({}, {"email": "not-an-address"}):
         malformed = session.get(url, params=params)
         assert (malformed.status_code, malformed.json()) == (400, {"Code": 1, "Message": "Invalid Email Address"})
-
-
 
 
 @pytest.mark.parametrize(
@@ -135,12 +146,16 @@ def test_tags_count_campaigns_as_int_then_as_string(session, sandbox, account, i
         assert served == account.tags[client_id] and served
         assert all(set(row) == keys and type(row["NumberOfCampaigns"]) is kind for row in served)
         expected = Counter(
-            tag for kind_rows in (account.campaigns, account.scheduled, account.drafts)
-            for row in kind_rows[client_id] for tag in row.get("Tags", [])
+            tag
+            for kind_rows in (account.campaigns, account.scheduled, account.drafts)
+            for row in kind_rows[client_id]
+            for tag in row.get("Tags", [])
         )
         assert {row["Name"]: int(row["NumberOfCampaigns"]) for row in served} == dict(expected)
-    assert any(isinstance(row["NumberOfCampaigns"], str) and row["NumberOfCampaigns"].isdigit()
-               for row in account.tags[ids["small_client"]])
+    assert any(
+        isinstance(row["NumberOfCampaigns"], str) and row["NumberOfCampaigns"].isdigit()
+        for row in account.tags[ids["small_client"]]
+    )
 
 
 def test_journeys_of_each_client(session, sandbox, account) -> None:
@@ -173,8 +188,11 @@ def test_journey_email_counts_match_the_rows_served(session, sandbox, account) -
             fixture_keys = fixture_row_keys(f"journeys/journey_email_{report}_with_params.json")
             assert all(set(row) == fixture_keys for row in rows)
         counts = {
-            "Sent": len(served["recipients"]), "Opened": len(served["opens"]), "Clicked": len(served["clicks"]),
-            "Bounced": len(served["bounces"]), "Unsubscribed": len(served["unsubscribes"]),
+            "Sent": len(served["recipients"]),
+            "Opened": len(served["opens"]),
+            "Clicked": len(served["clicks"]),
+            "Bounced": len(served["bounces"]),
+            "Unsubscribed": len(served["unsubscribes"]),
             "UniqueOpened": len({row["EmailAddress"].casefold() for row in served["opens"]}),
         }
         assert counts == {name: email[name] for name in counts}

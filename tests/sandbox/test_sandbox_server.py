@@ -11,16 +11,16 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-
-from cm_source.sandbox import RecordedRequest, Sandbox, Served, generate_account
 from helpers import sandbox as shared
 from helpers.sandbox import Writer, admin_session, all_rows, basic_auth, field, get, person
+
+from cm_source.sandbox import RecordedRequest, Sandbox, Served, generate_account
 
 session, ids, writer = shared.session, shared.ids, shared.writer  # fixtures
 
@@ -59,13 +59,14 @@ def test_write_bodies_are_recorded_as_decoded_json(writer: Writer) -> None:
 
 def test_headers_and_utf8_round_trip(session, sandbox, account) -> None:
     list_id, state, row = next(
-        (lid, state, row) for lid, state, row in all_rows(account)
+        (lid, state, row)
+        for lid, state, row in all_rows(account)
         if row["Name"] == "Zoë Ångström" and len(account.subscribers[lid][state]) <= 1000
     )
     response = get(session, sandbox, f"/lists/{list_id}/{state.lower()}.json")
     assert response.headers["Content-Type"] == "application/json; charset=utf-8"
     assert int(response.headers["Content-Length"]) == len(response.content)
-    assert "Zoë Ångström".encode("utf-8") in response.content and b"\\u00" not in response.content
+    assert "Zoë Ångström".encode() in response.content and b"\\u00" not in response.content
     served = next(item for item in response.json()["Results"] if item["EmailAddress"] == row["EmailAddress"])
     assert served["Name"] == "Zoë Ångström"
     assert served["EmailAddress"] == "zoë.ångström@bücher.example"
@@ -203,8 +204,10 @@ def test_the_answer_cache_sends_the_same_bytes_records_every_request_and_forgets
     account = generate_account(seed=2, subscribers=300)
     list_id = next(row["ListID"] for rows in account.lists.values() for row in rows)
     served: list = []
-    with Sandbox(generate_account(seed=2, subscribers=300)) as plain, \
-            Sandbox(account, cache_answers=True, on_served=served.append) as cached:
+    with (
+        Sandbox(generate_account(seed=2, subscribers=300)) as plain,
+        Sandbox(account, cache_answers=True, on_served=served.append) as cached,
+    ):
         auth = (plain.api_key, "x")
 
         def page(server: Sandbox) -> bytes:
@@ -215,7 +218,10 @@ def test_the_answer_cache_sends_the_same_bytes_records_every_request_and_forgets
         assert first == again == page(plain)
         assert served[1].encoded_s == 0.0  # the second was sent as it was encoded the first time
         assert len([r for r in cached.requests if r.path.endswith("/active.json")]) == 2
-        body = {"Subscribers": [{"EmailAddress": "new.person@example.com", "ConsentToTrack": "Yes"}], "Resubscribe": False}
+        body = {
+            "Subscribers": [{"EmailAddress": "new.person@example.com", "ConsentToTrack": "Yes"}],
+            "Resubscribe": False,
+        }
         requests.post(f"{cached.base_url}/subscribers/{list_id}/import.json", auth=auth, json=body).raise_for_status()
         after = json.loads(page(cached))
         assert after["TotalNumberOfRecords"] == json.loads(first)["TotalNumberOfRecords"] + 1

@@ -3,15 +3,16 @@ directions, the 200 cap), times with their own offsets across daylight saving, c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, List
+from typing import Any
 
 import pytest
 import requests
+from helpers.samples import sample
 
 from cm_source.sandbox import Sandbox, generate_account
 from cm_source.sandbox.transactional import send_message
-from helpers.samples import sample
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +25,9 @@ def get(sandbox: Sandbox, path: str, auth: Any = None, **params: Any) -> request
     return requests.get(sandbox.base_url + path, params=params, auth=auth or (sandbox.api_key, "x"), timeout=10)
 
 
-def timeline(sandbox: Sandbox, client_id: str, count: int = 200) -> List[dict]:
+def timeline(sandbox: Sandbox, client_id: str, count: int = 200) -> list[dict]:
     """Every message, walking back from the newest with sentBeforeID until a short page."""
-    rows: List[dict] = []
+    rows: list[dict] = []
     while True:
         params = {"clientID": client_id, "count": count, **({"sentBeforeID": rows[-1]["MessageID"]} if rows else {})}
         page = get(sandbox, "/transactional/messages", **params).json()
@@ -57,7 +58,9 @@ def test_the_timeline_pages_back_and_forward_by_message_id(sandbox: Sandbox) -> 
     assert [row["MessageID"] for row in walked] == [row["MessageID"] for row in stored] and len(stored) > 400
     moments = [datetime.fromisoformat(row["SentAt"]) for row in walked]
     assert moments == sorted(moments, reverse=True)  # newest first
-    newer = get(sandbox, "/transactional/messages", clientID=client_id, count=10, sentAfterID=stored[30]["MessageID"]).json()
+    newer = get(
+        sandbox, "/transactional/messages", clientID=client_id, count=10, sentAfterID=stored[30]["MessageID"]
+    ).json()
     assert [row["MessageID"] for row in newer] == [row["MessageID"] for row in stored[20:30]]
     assert get(sandbox, "/transactional/messages", clientID=client_id, count=201).status_code == 400
     assert len(get(sandbox, "/transactional/messages", clientID=client_id).json()) == 50  # the default count
@@ -88,10 +91,21 @@ def test_a_client_without_transactional_email_answers_empty(sandbox: Sandbox) ->
 def test_statistics_count_the_messages_of_the_window(sandbox: Sandbox) -> None:
     client_id = sandbox.account.clients[0]["ClientID"]
     smart = sandbox.account.transactional[client_id].smart_emails[0]["SmartEmailID"]
-    answer = get(sandbox, "/transactional/statistics", clientID=client_id, smartEmailID=smart,
-                 **{"from": "2024-01-01", "to": "2024-07-15"}).json()
-    mine = [row for row in sandbox.account.transactional[client_id].messages if row.get("SmartEmailID") == smart
-            and "2024-01-01" <= datetime.fromisoformat(row["SentAt"]).astimezone(timezone.utc).date().isoformat() <= "2024-07-15"]
+    answer = get(
+        sandbox,
+        "/transactional/statistics",
+        clientID=client_id,
+        smartEmailID=smart,
+        **{"from": "2024-01-01", "to": "2024-07-15"},
+    ).json()
+    mine = [
+        row
+        for row in sandbox.account.transactional[client_id].messages
+        if row.get("SmartEmailID") == smart
+        and "2024-01-01"
+        <= datetime.fromisoformat(row["SentAt"]).astimezone(timezone.utc).date().isoformat()
+        <= "2024-07-15"
+    ]
     assert answer["Query"]["SmartEmailID"] == smart and answer["Sent"] == len(mine) > 0
     assert answer["Delivered"] + answer["Bounces"] <= answer["Sent"]
 

@@ -32,27 +32,49 @@ from typing import Any
 
 import pytest
 from createsend import (
-    BadRequest, Campaign, Client, ClientError, CreateSend, Journey, JourneyEmail, List, Segment, Subscriber,
+    BadRequest,
+    Campaign,
+    Client,
+    ClientError,
+    CreateSend,
+    Journey,
+    JourneyEmail,
+    List,
+    Segment,
+    Subscriber,
     Unauthorized,
 )
 from createsend.transactional import Transactional
+from helpers.sandbox import CAMPAIGN_EVENTS, JOURNEY_REPORTS
 
 from cm_source.sandbox import STATES, Account, RecordedRequest, Sandbox
 from cm_source.sandbox.routes import ROUTES, Route, find_route
-from helpers.sandbox import CAMPAIGN_EVENTS, JOURNEY_REPORTS
 
 # What createsend 9.1.4 sends when called with its defaults (urlencode of its params dicts; False as "False").
 SUBSCRIBER_QUERY = {
-    "date": "", "page": "1", "pagesize": "1000", "orderfield": "email", "orderdirection": "asc",
+    "date": "",
+    "page": "1",
+    "pagesize": "1000",
+    "orderfield": "email",
+    "orderdirection": "asc",
     "includetrackingpreference": "False",
 }
 # Segment.subscribers names its flag includetrackinginformation, not includetrackingpreference.
 SEGMENT_QUERY = {
-    "date": "", "page": "1", "pagesize": "1000", "orderfield": "email", "orderdirection": "asc",
+    "date": "",
+    "page": "1",
+    "pagesize": "1000",
+    "orderfield": "email",
+    "orderdirection": "asc",
     "includetrackinginformation": "False",
 }
 CAMPAIGNS_QUERY = {
-    "sentfromdate": "", "senttodate": "", "page": "1", "tags": "", "pagesize": "1000", "orderdirection": "desc",
+    "sentfromdate": "",
+    "senttodate": "",
+    "page": "1",
+    "tags": "",
+    "pagesize": "1000",
+    "orderdirection": "desc",
 }
 SUPPRESSION_QUERY = {"page": "1", "pagesize": "1000", "orderfield": "email", "orderdirection": "asc"}
 EVENT_QUERY = {"date": "", "page": "1", "pagesize": "1000", "orderfield": "date", "orderdirection": "asc"}
@@ -180,9 +202,7 @@ def test_client_collections(
         parsed = getattr(Client(auth, row["ClientID"]), method)()
         stored = getattr(account, collection)[row["ClientID"]]
         assert [getattr(item, key) for item in parsed] == [item[key] for item in stored]
-    assert sent(sandbox) == [
-        ("GET", f"/clients/{row['ClientID']}/{method}.json", {}) for row in account.clients
-    ]
+    assert sent(sandbox) == [("GET", f"/clients/{row['ClientID']}/{method}.json", {}) for row in account.clients]
     if collection == "tags":  # an int for the first client, a string for the second, as the samples disagree
         counts = [[tag.NumberOfCampaigns for tag in Client(auth, row["ClientID"]).tags()] for row in account.clients]
         assert {type(count) for count in counts[0]} == {int} and {type(count) for count in counts[1]} == {str}
@@ -210,7 +230,9 @@ def test_list_details_stats_custom_fields_and_webhooks(sandbox: Sandbox, auth: d
         members = account.subscribers[list_id]
         assert stats.TotalActiveSubscribers == len(members["Active"])
         assert (stats.TotalUnsubscribes, stats.TotalDeleted, stats.TotalBounces) == (
-            len(members["Unsubscribed"]), len(members["Deleted"]), len(members["Bounced"])
+            len(members["Unsubscribed"]),
+            len(members["Deleted"]),
+            len(members["Bounced"]),
         )
         assert [(f.Key, f.DataType) for f in lst.custom_fields()] == [
             (f["Key"], f["DataType"]) for f in account.custom_fields[list_id]
@@ -229,7 +251,7 @@ def test_list_subscribers_send_an_empty_date(sandbox: Sandbox, auth: dict, accou
     for list_id in every_list(account):
         lst = List(auth, list_id)
         first = read(lst)
-        rows = all_pages(first, lambda number: read(lst, page=number))
+        rows = all_pages(first, lambda number, lst=lst: read(lst, page=number))
         stored = account.subscribers[list_id][state]
         assert first.TotalNumberOfRecords == len(stored)
         assert [row.EmailAddress for row in rows] == by_email([row["EmailAddress"] for row in stored])
@@ -247,12 +269,18 @@ def test_one_subscriber(sandbox: Sandbox, auth: dict, account: Account, big: dic
     row = account.subscribers[big["list"]]["Bounced"][0]
     found = Subscriber(auth).get(big["list"], row["EmailAddress"])
     assert (found.EmailAddress, found.Name, found.State, found.Date) == (
-        row["EmailAddress"], row["Name"], "Bounced", row["Date"]
+        row["EmailAddress"],
+        row["Name"],
+        "Bounced",
+        row["Date"],
     )
     assert [(f.Key, f.Value) for f in found.CustomFields] == [(f["Key"], f["Value"]) for f in row["CustomFields"]]
     assert sent(sandbox) == [
-        ("GET", f"/subscribers/{big['list']}.json",
-         {"email": row["EmailAddress"], "includetrackingpreference": "False"}),
+        (
+            "GET",
+            f"/subscribers/{big['list']}.json",
+            {"email": row["EmailAddress"], "includetrackingpreference": "False"},
+        ),
     ]
 
 
@@ -268,7 +296,7 @@ def test_segment_details_and_subscribers(sandbox: Sandbox, auth: dict, account: 
         assert (details.SegmentID, details.ListID) == (segment_id, account.segment_details[segment_id]["ListID"])
         assert details.ActiveSubscribers == len(members)
         first = segment.subscribers()
-        rows = all_pages(first, lambda number: segment.subscribers(page=number))
+        rows = all_pages(first, lambda number, segment=segment: segment.subscribers(page=number))
         assert [row.EmailAddress for row in rows] == by_email([row["EmailAddress"] for row in members])
     assert len(account.segment_members(big["segment"])) > 1000  # two pages
     assert any(not account.segment_members(segment_id) for segment_id in segment_ids)  # and an empty one
@@ -341,7 +369,9 @@ def test_journey_summaries(sandbox: Sandbox, auth: dict, account: Account) -> No
             summary = Journey(auth, row["JourneyID"]).summary()
             stored = account.journey_details[row["JourneyID"]]
             assert (summary.JourneyID, summary.Name, summary.TriggerType) == (
-                row["JourneyID"], stored["Name"], stored["TriggerType"]
+                row["JourneyID"],
+                stored["Name"],
+                stored["TriggerType"],
             )
             assert [(email.EmailID, email.Sent, email.Opened) for email in summary.Emails] == [
                 (email["EmailID"], email["Sent"], email["Opened"]) for email in stored["Emails"]
@@ -379,10 +409,16 @@ def test_add_subscriber(sandbox: Sandbox, auth: dict, account: Account, small_li
     assert (found.Name, found.State, found.Date) == ("Added Person", "Active", account.system_date)
     assert [(f.Key, f.Value) for f in found.CustomFields] == [("website", "https://added.example.com")]
     assert sandbox.requests[0] == RecordedRequest(
-        "POST", f"/subscribers/{small_list}.json", {},
+        "POST",
+        f"/subscribers/{small_list}.json",
+        {},
         {
-            "EmailAddress": email, "Name": "Added Person", "CustomFields": fields, "Resubscribe": False,
-            "ConsentToTrack": "Yes", "RestartSubscriptionBasedAutoresponders": False,
+            "EmailAddress": email,
+            "Name": "Added Person",
+            "CustomFields": fields,
+            "Resubscribe": False,
+            "ConsentToTrack": "Yes",
+            "RestartSubscriptionBasedAutoresponders": False,
         },
     )
 
@@ -439,15 +475,23 @@ def test_suppress_and_unsuppress(sandbox: Sandbox, auth: dict, account: Account,
     sandbox.requests.clear()
     assert client.suppress(["one.suppressed@example.com", "two.suppressed@example.com"]) is None
     assert sandbox.requests[0] == RecordedRequest(
-        "POST", f"/clients/{big['client']}/suppress.json", {},
+        "POST",
+        f"/clients/{big['client']}/suppress.json",
+        {},
         {"EmailAddresses": ["one.suppressed@example.com", "two.suppressed@example.com"]},
     )
     assert client.suppressionlist().TotalNumberOfRecords == before + 2
     newest = client.suppressionlist(order_field="date", order_direction="desc").Results[:2]
     assert {(row.EmailAddress, row.State, row.Date) for row in newest} == {
-        (email, "Suppressed", account.system_date) for email in ("one.suppressed@example.com", "two.suppressed@example.com")}
+        (email, "Suppressed", account.system_date)
+        for email in ("one.suppressed@example.com", "two.suppressed@example.com")
+    }
     client.unsuppress("ONE.suppressed@example.com")  # addresses match ignoring case
-    assert sent(sandbox)[-1] == ("PUT", f"/clients/{big['client']}/unsuppress.json", {"email": "ONE.suppressed@example.com"})
+    assert sent(sandbox)[-1] == (
+        "PUT",
+        f"/clients/{big['client']}/unsuppress.json",
+        {"email": "ONE.suppressed@example.com"},
+    )
     remaining = {row["EmailAddress"] for row in account.suppression_list[big["client"]]}
     assert "one.suppressed@example.com" not in remaining and "two.suppressed@example.com" in remaining
     assert client.suppressionlist().TotalNumberOfRecords == before + 1
@@ -460,7 +504,11 @@ def test_create_list(sandbox: Sandbox, auth: dict, account: Account, big: dict) 
     list_id = List(auth).create(big["client"], "Créé par createsend", "", True, "", "OnlyThisList")
     assert sent(sandbox)[-1] == ("POST", f"/lists/{big['client']}.json", {})
     details = List(auth, list_id).details()
-    assert (details.Title, details.ConfirmedOptIn, details.UnsubscribeSetting) == ("Créé par createsend", True, "OnlyThisList")
+    assert (details.Title, details.ConfirmedOptIn, details.UnsubscribeSetting) == (
+        "Créé par createsend",
+        True,
+        "OnlyThisList",
+    )
     assert list_id in [row.ListID for row in Client(auth, big["client"]).lists()]
     assert List(auth, list_id).active().TotalNumberOfRecords == 0 and List(auth, list_id).custom_fields() == []
 
@@ -499,7 +547,7 @@ def endpoints(route: Route) -> set[tuple]:
     per state of /lists/{lid}/{state}.json."""
     groups = re.findall(r"\(\?P<(\w+)>((?:[a-z]+\|)*[a-z]+)\)", route.pattern.pattern)
     choices = itertools.product(*(alternatives.split("|") for _, alternatives in groups))
-    return {(route.handler, tuple(zip((name for name, _ in groups), choice))) for choice in choices}
+    return {(route.handler, tuple(zip((name for name, _ in groups), choice, strict=True))) for choice in choices}
 
 
 def endpoint_of(request: RecordedRequest) -> tuple:
@@ -520,14 +568,44 @@ def test_createsend_reaches_every_endpoint_the_sandbox_serves(
     email = "every.endpoint@example.com"
     imported = [{"EmailAddress": email, "ConsentToTrack": "No"}]
     calls = [
-        CreateSend(auth).clients, CreateSend(auth).systemdate, client.details, client.campaigns, client.scheduled,
-        client.drafts, client.lists, client.segments, client.templates, client.tags, client.journeys,
-        client.suppressionlist, lst.details, lst.custom_fields, lst.stats, lst.active, lst.unconfirmed,
-        lst.unsubscribed, lst.bounced, lst.deleted, lst.webhooks, segment.details, segment.subscribers,
-        campaign.summary, campaign.recipients, campaign.opens, campaign.clicks, campaign.bounces,
-        campaign.unsubscribes, campaign.spam, campaign.lists_and_segments, campaign.email_client_usage,
-        Journey(auth, journey_id).summary, journey_email.recipients, journey_email.opens, journey_email.clicks,
-        journey_email.bounces, journey_email.unsubscribes,
+        CreateSend(auth).clients,
+        CreateSend(auth).systemdate,
+        client.details,
+        client.campaigns,
+        client.scheduled,
+        client.drafts,
+        client.lists,
+        client.segments,
+        client.templates,
+        client.tags,
+        client.journeys,
+        client.suppressionlist,
+        lst.details,
+        lst.custom_fields,
+        lst.stats,
+        lst.active,
+        lst.unconfirmed,
+        lst.unsubscribed,
+        lst.bounced,
+        lst.deleted,
+        lst.webhooks,
+        segment.details,
+        segment.subscribers,
+        campaign.summary,
+        campaign.recipients,
+        campaign.opens,
+        campaign.clicks,
+        campaign.bounces,
+        campaign.unsubscribes,
+        campaign.spam,
+        campaign.lists_and_segments,
+        campaign.email_client_usage,
+        Journey(auth, journey_id).summary,
+        journey_email.recipients,
+        journey_email.opens,
+        journey_email.clicks,
+        journey_email.bounces,
+        journey_email.unsubscribes,
         lambda: Subscriber(auth).add(small_list, email, "Every Endpoint", [], False, "Yes"),
         lambda: Subscriber(auth).import_subscribers(small_list, imported, False),
         Subscriber(auth, small_list, email).get,
@@ -537,7 +615,9 @@ def test_createsend_reaches_every_endpoint_the_sandbox_serves(
         lambda: client.unsuppress(email),
         lambda: List(auth).create(big["client"], "Every Endpoint", "", False, "", "OnlyThisList"),
         lambda: Transactional(auth).smart_email_list(client_id=big["client"]),
-        lambda: Transactional(auth).smart_email_details(account.transactional[big["client"]].smart_emails[0]["SmartEmailID"]),
+        lambda: Transactional(auth).smart_email_details(
+            account.transactional[big["client"]].smart_emails[0]["SmartEmailID"]
+        ),
         lambda: Transactional(auth).classic_email_groups(client_id=big["client"]),
         lambda: Transactional(auth).message_timeline({"clientID": big["client"]}),
         lambda: Transactional(auth).statistics({"clientID": big["client"]}),

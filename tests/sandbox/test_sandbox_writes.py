@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from helpers import sandbox as shared
+from helpers.samples import sample
+from helpers.sandbox import DETAIL_KEYS, Writer, basic_auth, counts, field, get, person, read_all_pages
 
 from cm_source.sandbox import Sandbox, generate_account
-from helpers.samples import sample
-from helpers import sandbox as shared
-from helpers.sandbox import DETAIL_KEYS, Writer, basic_auth, counts, field, get, person, read_all_pages
 
 writer = shared.writer  # fixtures
 
@@ -28,8 +28,11 @@ def test_import_all_good_is_201_and_new_rows_are_served_in_order(writer: Writer)
     )
     assert response.status_code == 201
     assert response.json() == {
-        "TotalUniqueEmailsSubmitted": 3, "TotalExistingSubscribers": 0, "TotalNewSubscribers": 3,
-        "DuplicateEmailsInSubmission": [], "FailureDetails": [],
+        "TotalUniqueEmailsSubmitted": 3,
+        "TotalExistingSubscribers": 0,
+        "TotalNewSubscribers": 3,
+        "DuplicateEmailsInSubmission": [],
+        "FailureDetails": [],
     }
     assert set(response.json()) == set(sample("import_subscribers.json"))
     emails = writer.emails()
@@ -38,26 +41,37 @@ def test_import_all_good_is_201_and_new_rows_are_served_in_order(writer: Writer)
     details = writer.details("aa.new@example.com")
     assert list(details) == DETAIL_KEYS
     assert details == {
-        "EmailAddress": "Aa.New@example.com", "Name": "Ay", "MobileNumber": "+61412345678", "Date": writer.now,
-        "ListJoinedDate": writer.now, "State": "Active", "CustomFields": [], "ReadsEmailWith": "",
-        "ConsentToTrack": "Yes", "ConsentToSendSms": "Yes",
+        "EmailAddress": "Aa.New@example.com",
+        "Name": "Ay",
+        "MobileNumber": "+61412345678",
+        "Date": writer.now,
+        "ListJoinedDate": writer.now,
+        "State": "Active",
+        "CustomFields": [],
+        "ReadsEmailWith": "",
+        "ConsentToTrack": "Yes",
+        "ConsentToSendSms": "Yes",
     }
 
 
 def test_import_with_some_failures_is_400_210_and_keeps_the_good_rows(writer: Writer) -> None:
     existing = writer.generated("Active")
     before = len(writer.emails())
-    response = writer.import_([
-        person("fresh@example.com", Name="Fresh"),
-        person("example+1@example"),
-        person(existing["EmailAddress"].upper(), Name="Renamed"),
-    ])
+    response = writer.import_(
+        [
+            person("fresh@example.com", Name="Fresh"),
+            person("example+1@example"),
+            person(existing["EmailAddress"].upper(), Name="Renamed"),
+        ]
+    )
     assert response.status_code == 400
     assert response.json() == {
         "Code": 210,
         "Message": "Subscriber Import had some failures",
         "ResultData": {
-            "TotalUniqueEmailsSubmitted": 3, "TotalExistingSubscribers": 1, "TotalNewSubscribers": 1,
+            "TotalUniqueEmailsSubmitted": 3,
+            "TotalExistingSubscribers": 1,
+            "TotalNewSubscribers": 1,
             "DuplicateEmailsInSubmission": [],
             "FailureDetails": [{"EmailAddress": "example+1@example", "Code": 1, "Message": "Invalid Email Address"}],
         },
@@ -74,14 +88,22 @@ def test_import_with_some_failures_is_400_210_and_keeps_the_good_rows(writer: Wr
 def test_a_new_subscriber_gets_no_for_unchanged_consent_and_empty_defaults(writer: Writer) -> None:
     assert writer.add({"EmailAddress": "quiet@example.com", "ConsentToTrack": "Unchanged"}).status_code == 201
     assert writer.details("quiet@example.com") == {
-        "EmailAddress": "quiet@example.com", "Name": "", "Date": writer.now, "ListJoinedDate": writer.now,
-        "State": "Active", "CustomFields": [], "ReadsEmailWith": "", "ConsentToTrack": "No", "ConsentToSendSms": "No",
+        "EmailAddress": "quiet@example.com",
+        "Name": "",
+        "Date": writer.now,
+        "ListJoinedDate": writer.now,
+        "State": "Active",
+        "CustomFields": [],
+        "ReadsEmailWith": "",
+        "ConsentToTrack": "No",
+        "ConsentToSendSms": "No",
     }
 
 
 def test_an_update_replaces_given_fields_and_keeps_the_rest(writer: Writer) -> None:
     row = next(
-        row for row in writer.account.subscribers[writer.list_id]["Active"]
+        row
+        for row in writer.account.subscribers[writer.list_id]["Active"]
         if {"website", "age"} < {value["Key"] for value in row["CustomFields"]}
     )
     changes = [field("[age]", "41"), field("[website]", "", Clear=True), field("[interests]", "")]
@@ -98,8 +120,12 @@ def test_an_update_replaces_given_fields_and_keeps_the_rest(writer: Writer) -> N
 
 def test_multi_select_values_are_stored_as_repeated_keys(writer: Writer) -> None:
     values = [
-        field("[interests]", "news"), field("[interests]", "not an option"), field("[interests]", "events"),
-        field("[interests]", "news"), field("[salaryrange]", "bogus"), field("[salaryrange]", "£30k+"),
+        field("[interests]", "news"),
+        field("[interests]", "not an option"),
+        field("[interests]", "events"),
+        field("[interests]", "news"),
+        field("[salaryrange]", "bogus"),
+        field("[salaryrange]", "£30k+"),
         field("[shoesize]", "44"),  # not a field of the list: ignored
     ]
     assert writer.add(person("multi@example.com", CustomFields=values)).status_code == 201
@@ -165,16 +191,21 @@ def test_a_suppressed_address_is_added_only_with_resubscribe(writer: Writer) -> 
 
 
 def test_duplicates_in_one_import_last_wins_and_are_listed_once(writer: Writer) -> None:
-    response = writer.import_([
-        person("twice@example.com", Name="First"),
-        person("other@example.com"),
-        person("TWICE@example.com", Name="Second"),
-        person("Twice@Example.com", Name="Last", ConsentToTrack="No"),
-    ])
+    response = writer.import_(
+        [
+            person("twice@example.com", Name="First"),
+            person("other@example.com"),
+            person("TWICE@example.com", Name="Second"),
+            person("Twice@Example.com", Name="Last", ConsentToTrack="No"),
+        ]
+    )
     assert response.status_code == 201
     assert response.json() == {
-        "TotalUniqueEmailsSubmitted": 2, "TotalExistingSubscribers": 0, "TotalNewSubscribers": 2,
-        "DuplicateEmailsInSubmission": ["Twice@Example.com"], "FailureDetails": [],
+        "TotalUniqueEmailsSubmitted": 2,
+        "TotalExistingSubscribers": 0,
+        "TotalNewSubscribers": 2,
+        "DuplicateEmailsInSubmission": ["Twice@Example.com"],
+        "FailureDetails": [],
     }
     details = writer.details("twice@example.com")
     assert (details["EmailAddress"], details["Name"], details["ConsentToTrack"]) == ("Twice@Example.com", "Last", "No")
@@ -245,7 +276,8 @@ def test_reimporting_what_is_served_changes_nothing(writer: Writer) -> None:
 def test_segment_members_follow_writes(writer: Writer) -> None:
     account = writer.account
     segment_id = next(
-        sid for sid, details in account.segment_details.items()
+        sid
+        for sid, details in account.segment_details.items()
         if details["ListID"] == writer.list_id and "@example.com" in json.dumps(details["RuleGroups"])
     )
     before = writer.http.get(f"{writer.sandbox.base_url}/segments/{segment_id}.json").json()["ActiveSubscribers"]
@@ -295,18 +327,33 @@ def test_writes_store_rows_as_rewriting_the_whole_list_does() -> None:
     suppressed = [row["EmailAddress"] for row in suppressions[:6]]
     inactive = emails("Unsubscribed", 3) + emails("Bounced", 2) + emails("Deleted", 2)
     statuses = [
-        post("/import.json", {"Subscribers": [person(e, Name="Upd") for e in emails("Active", 5, 3)]
-                              + [person(f"new.{n}@example.com") for n in range(4)]
-                              + [person(e.upper()) for e in emails("Unconfirmed", 2) + inactive[:2]]}),
-        post("/import.json", {"Subscribers": [person(e) for e in inactive[2:] + emails("Active", 2)]
-                              + [person(suppressed[0]), person("bad address")], "Resubscribe": True}),
+        post(
+            "/import.json",
+            {
+                "Subscribers": [person(e, Name="Upd") for e in emails("Active", 5, 3)]
+                + [person(f"new.{n}@example.com") for n in range(4)]
+                + [person(e.upper()) for e in emails("Unconfirmed", 2) + inactive[:2]]
+            },
+        ),
+        post(
+            "/import.json",
+            {
+                "Subscribers": [person(e) for e in inactive[2:] + emails("Active", 2)]
+                + [person(suppressed[0]), person("bad address")],
+                "Resubscribe": True,
+            },
+        ),
         post("/import.json", {"Subscribers": [person(suppressed[1]), person("new.9@example.com")]}),
         post(".json", {**person(emails("Deleted", 1, 3)[0]), "Resubscribe": True}),
         post(".json", {**person(suppressed[2]), "Resubscribe": True}),
     ]
     members["Active"] = list(members["Active"])  # replaced behind the writes' back: re-indexed
-    statuses.append(post("/import.json", {"Subscribers": [person(e, Name="Again") for e in
-                                                          emails("Active", 3, len(members["Active"]) - 3)]}))
+    statuses.append(
+        post(
+            "/import.json",
+            {"Subscribers": [person(e, Name="Again") for e in emails("Active", 3, len(members["Active"]) - 3)]},
+        )
+    )
     statuses.append(post("/import.json", {"Subscribers": [person(inactive[0], Name="Active now")]}))
     statuses.append(post("/unsubscribe.json", {"EmailAddress": emails("Active", 1, 7)[0].upper()}))
     assert statuses == [201, 400, 400, 201, 201, 201, 201, 200]
@@ -350,8 +397,9 @@ def test_unsubscribe_follows_the_lists_unsubscribe_setting(writer: Writer, setti
     other = writer.account.lists[writer.client_id][1]["ListID"]
     email = "on.two.lists@example.com"
     for list_id in (writer.list_id, other):
-        imported = writer.http.post(f"{writer.sandbox.base_url}/subscribers/{list_id}/import.json",
-                                    json={"Subscribers": [person(email)]})
+        imported = writer.http.post(
+            f"{writer.sandbox.base_url}/subscribers/{list_id}/import.json", json={"Subscribers": [person(email)]}
+        )
         assert imported.status_code == 201
     writer.account.list_details[writer.list_id]["UnsubscribeSetting"] = setting
     suppressed_before = len(writer.account.suppression_list[writer.client_id])
@@ -363,8 +411,12 @@ def test_unsubscribe_follows_the_lists_unsubscribe_setting(writer: Writer, setti
     assert writer.details(email)["State"] == "Unsubscribed"
     if setting == "AllClientLists":
         assert (elsewhere["State"], elsewhere["Date"]) == ("Unsubscribed", writer.now)
-        assert suppressions[-1] == {"SuppressionReason": "Unsubscribed", "EmailAddress": email,
-                                    "Date": writer.now, "State": "Suppressed"}
+        assert suppressions[-1] == {
+            "SuppressionReason": "Unsubscribed",
+            "EmailAddress": email,
+            "Date": writer.now,
+            "State": "Suppressed",
+        }
         assert len(suppressions) == suppressed_before + 1
     else:
         assert elsewhere["State"] == "Active" and len(suppressions) == suppressed_before

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from helpers.files import owner_only
+
 from cm_source.private_files import open_private
 from cm_source.write.rejects import Rejection, write_rejects
-from helpers.files import owner_only
 
 
 def test_a_new_file_is_owner_only_and_appending_keeps_what_was_written(tmp_path: Path) -> None:

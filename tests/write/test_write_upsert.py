@@ -5,26 +5,32 @@ from __future__ import annotations
 import csv
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any
 
 import dlt
 import pytest
+from helpers.mock_account import API_KEY, BASE_URL
+from helpers.samples import sample
 
-from cm_source.http import CampaignMonitorAPI, RetryPolicy
 from cm_source.errors import CampaignMonitorError
+from cm_source.http import CampaignMonitorAPI, RetryPolicy
+from cm_source.write import UpsertSettings, upsert_subscribers
 from cm_source.write.custom_fields import CustomFields
 from cm_source.write.imports import one_ahead
 from cm_source.write.rows import RowError, e164, to_subscriber
-from cm_source.write import UpsertSettings, upsert_subscribers
-from helpers.mock_account import API_KEY, BASE_URL
-from helpers.samples import sample
 
 LIST_ID = "a58ee1d3039b8bec838e6d1482a8a965"
 IMPORT_URL = f"{BASE_URL}/subscribers/{LIST_ID}/import.json"
 FIELDS = sample("custom_fields.json") + [
-    {"FieldName": "interests", "Key": "[interests]", "DataType": "MultiSelectMany",
-     "FieldOptions": ["cycling", "coffee", "jazz"], "VisibleInPreferenceCenter": True},
+    {
+        "FieldName": "interests",
+        "Key": "[interests]",
+        "DataType": "MultiSelectMany",
+        "FieldOptions": ["cycling", "coffee", "jazz"],
+        "VisibleInPreferenceCenter": True,
+    },
 ]
 
 
@@ -36,19 +42,23 @@ def api() -> CampaignMonitorAPI:
     return CampaignMonitorAPI(API_KEY, BASE_URL, retry=RetryPolicy(max_attempts=2, sleep=lambda _: None))
 
 
-def mock_import(requests_mock: Any, bad: str = "invalid") -> List[Dict[str, Any]]:
+def mock_import(requests_mock: Any, bad: str = "invalid") -> list[dict[str, Any]]:
     """An import endpoint that fails addresses containing ``bad`` the way the API does (400, Code 210)."""
-    bodies: List[Dict[str, Any]] = []
+    bodies: list[dict[str, Any]] = []
     requests_mock.get(f"{BASE_URL}/lists/{LIST_ID}/customfields.json", json=FIELDS)
 
-    def respond(request: Any, context: Any) -> Dict[str, Any]:
+    def respond(request: Any, context: Any) -> dict[str, Any]:
         body = request.json()
         bodies.append(body)
         emails = [s["EmailAddress"] for s in body["Subscribers"]]
         failures = [{"EmailAddress": e, "Code": 1, "Message": "Invalid Email Address"} for e in emails if bad in e]
-        result = {"TotalUniqueEmailsSubmitted": len(emails), "TotalExistingSubscribers": 0,
-                  "TotalNewSubscribers": len(emails) - len(failures), "DuplicateEmailsInSubmission": [],
-                  "FailureDetails": failures}
+        result = {
+            "TotalUniqueEmailsSubmitted": len(emails),
+            "TotalExistingSubscribers": 0,
+            "TotalNewSubscribers": len(emails) - len(failures),
+            "DuplicateEmailsInSubmission": [],
+            "FailureDetails": failures,
+        }
         if failures:
             context.status_code = 400
             return {"Code": 210, "Message": "Subscriber Import had some failures", "ResultData": result}
@@ -59,30 +69,50 @@ def mock_import(requests_mock: Any, bad: str = "invalid") -> List[Dict[str, Any]
     return bodies
 
 
-@pytest.mark.parametrize("given, sent", [
-    ("true", "Yes"), ("YES", "Yes"), ("1", "Yes"), (True, "Yes"), (1, "Yes"),
-    ("false", "No"), ("no", "No"), ("0", "No"), (False, "No"), ("", "Unchanged"), (None, "Unchanged"),
-])
+@pytest.mark.parametrize(
+    "given, sent",
+    [
+        ("true", "Yes"),
+        ("YES", "Yes"),
+        ("1", "Yes"),
+        (True, "Yes"),
+        (1, "Yes"),
+        ("false", "No"),
+        ("no", "No"),
+        ("0", "No"),
+        (False, "No"),
+        ("", "Unchanged"),
+        (None, "Unchanged"),
+    ],
+)
 def test_consent_maps_to_the_only_values_the_api_takes(given: Any, sent: str) -> None:
-    subscriber = to_subscriber({"email_address": "a@example.com", "consent_to_track": given}, fields(), UpsertSettings())
+    subscriber = to_subscriber(
+        {"email_address": "a@example.com", "consent_to_track": given}, fields(), UpsertSettings()
+    )
     assert subscriber["ConsentToTrack"] == sent
 
 
 def test_consent_default_applies_only_where_the_column_is_absent() -> None:
     settings = UpsertSettings(consent_to_track_default="No")
     assert to_subscriber({"email_address": "a@example.com"}, fields(), settings)["ConsentToTrack"] == "No"
-    assert to_subscriber({"email_address": "a@example.com", "consent_to_track": ""}, fields(), settings)["ConsentToTrack"] == "Unchanged"
+    assert (
+        to_subscriber({"email_address": "a@example.com", "consent_to_track": ""}, fields(), settings)["ConsentToTrack"]
+        == "Unchanged"
+    )
     with pytest.raises(RowError) as refused:
         to_subscriber({"email_address": "a@example.com", "consent_to_track": "maybe"}, fields(), settings)
     assert refused.value.code == 215
 
 
-@pytest.mark.parametrize("given, region, sent", [
-    ("+44 7700 900123", None, "+447700900123"),  # reserved: possible but not valid, still sent
-    ("07700 900123", "GB", "+447700900123"),
-    ("0412 345 678", "AU", "+61412345678"),
-    ("+1 (415) 555-2671", None, "+14155552671"),
-])
+@pytest.mark.parametrize(
+    "given, region, sent",
+    [
+        ("+44 7700 900123", None, "+447700900123"),  # reserved: possible but not valid, still sent
+        ("07700 900123", "GB", "+447700900123"),
+        ("0412 345 678", "AU", "+61412345678"),
+        ("+1 (415) 555-2671", None, "+14155552671"),
+    ],
+)
 def test_mobile_numbers_go_as_e164(given: str, region: Any, sent: str) -> None:
     assert e164(given, region) == sent
 
@@ -95,14 +125,24 @@ def test_impossible_mobile_numbers_are_refused_with_code_220(given: str, region:
 
 
 def test_custom_fields_use_the_list_keys_and_multi_select_is_one_entry_per_option() -> None:
-    row = {"email_address": "a@example.com", "website": "https://a.example", "age": 24.0,
-           "subscription date": "2010-03-09", "interests": ["cycling", "jazz"], "name": None,
-           "list_id": "ignored", "state": "Active", "_dlt_id": "x"}
+    row = {
+        "email_address": "a@example.com",
+        "website": "https://a.example",
+        "age": 24.0,
+        "subscription date": "2010-03-09",
+        "interests": ["cycling", "jazz"],
+        "name": None,
+        "list_id": "ignored",
+        "state": "Active",
+        "_dlt_id": "x",
+    }
     subscriber = to_subscriber(row, fields(), UpsertSettings())
     assert subscriber["CustomFields"] == [
-        {"Key": "[website]", "Value": "https://a.example"}, {"Key": "[age]", "Value": "24"},
+        {"Key": "[website]", "Value": "https://a.example"},
+        {"Key": "[age]", "Value": "24"},
         {"Key": "[subscriptiondate]", "Value": "2010-03-09"},
-        {"Key": "[interests]", "Value": "cycling"}, {"Key": "[interests]", "Value": "jazz"},
+        {"Key": "[interests]", "Value": "cycling"},
+        {"Key": "[interests]", "Value": "jazz"},
     ]
     assert "Name" not in subscriber  # empty values are not sent, so existing data is kept
 
@@ -117,10 +157,17 @@ def test_an_unknown_column_stops_everything_before_a_request(requests_mock: Any)
     assert not [r for r in requests_mock.request_history if r.method == "POST"]
 
 
-def rows_with_faults(count: int) -> List[Dict[str, Any]]:
+def rows_with_faults(count: int) -> list[dict[str, Any]]:
     """``count`` good rows, then 20 invalid emails, 10 impossible mobiles and one duplicate."""
-    rows = [{"email_address": f"person{i}@example.com", "name": f"Person {i}", "consent_to_track": "yes",
-             "mobile_number": "+61412345678" if i % 2 else ""} for i in range(count)]
+    rows = [
+        {
+            "email_address": f"person{i}@example.com",
+            "name": f"Person {i}",
+            "consent_to_track": "yes",
+            "mobile_number": "+61412345678" if i % 2 else "",
+        }
+        for i in range(count)
+    ]
     rows += [{"email_address": f"invalid{i}@example", "consent_to_track": "no"} for i in range(20)]
     rows += [{"email_address": f"phone{i}@example.com", "mobile_number": "12"} for i in range(10)]
     rows.append({"email_address": "PERSON7@example.com", "name": "Person Seven, again"})
@@ -139,10 +186,15 @@ def test_batches_of_at_most_1000_with_every_row_accounted_for(requests_mock: Any
     assert report.rows_read == report.accepted + len(report.rejected) + len(report.duplicates)
     sent = {s["EmailAddress"]: s for b in bodies for s in b["Subscribers"]}
     assert sent["PERSON7@example.com"]["Name"] == "Person Seven, again" and "person7@example.com" not in sent
-    assert sent["person1@example.com"]["MobileNumber"] == "+61412345678" and "MobileNumber" not in sent["person2@example.com"]
+    assert (
+        sent["person1@example.com"]["MobileNumber"] == "+61412345678"
+        and "MobileNumber" not in sent["person2@example.com"]
+    )
     with (tmp_path / "rejects.csv").open(encoding="utf-8") as handle:
         rejects = list(csv.DictReader(handle))
-    assert {(r["code"], r["message"]) for r in rejects if r["email_address"].startswith("invalid")} == {("1", "Invalid Email Address")}
+    assert {(r["code"], r["message"]) for r in rejects if r["email_address"].startswith("invalid")} == {
+        ("1", "Invalid Email Address")
+    }
     phone = [r for r in rejects if r["email_address"].startswith("phone")]
     assert len(phone) == 10 and {r["code"] for r in phone} == {"220"} and phone[0]["mobile_number"] == "12"
 
@@ -150,13 +202,22 @@ def test_batches_of_at_most_1000_with_every_row_accounted_for(requests_mock: Any
 def test_a_400_without_result_data_rejects_the_whole_batch(requests_mock: Any) -> None:
     requests_mock.get(f"{BASE_URL}/lists/{LIST_ID}/customfields.json", json=FIELDS)
     requests_mock.post(IMPORT_URL, status_code=400, json={"Code": 212, "Message": "No subscribers to import"})
-    report = upsert_subscribers([{"email_address": "a@example.com"}, {"email_address": "b@example.com"}], LIST_ID, api=api())
-    assert [(r.row["email_address"], r.code) for r in report.rejected] == [("a@example.com", 212), ("b@example.com", 212)]
+    report = upsert_subscribers(
+        [{"email_address": "a@example.com"}, {"email_address": "b@example.com"}], LIST_ID, api=api()
+    )
+    assert [(r.row["email_address"], r.code) for r in report.rejected] == [
+        ("a@example.com", 212),
+        ("b@example.com", 212),
+    ]
     assert report.accepted == 0
 
 
 def test_an_unknown_list_is_named_and_nothing_is_sent(requests_mock: Any) -> None:
-    requests_mock.get(f"{BASE_URL}/lists/{LIST_ID}/customfields.json", status_code=400, json={"Code": 101, "Message": "Invalid ListID"})
+    requests_mock.get(
+        f"{BASE_URL}/lists/{LIST_ID}/customfields.json",
+        status_code=400,
+        json={"Code": 101, "Message": "Invalid ListID"},
+    )
     with pytest.raises(CampaignMonitorError, match=f"list {LIST_ID} does not exist"):
         upsert_subscribers([{"email_address": "a@example.com"}], LIST_ID, api=api())
 
@@ -172,11 +233,17 @@ def test_an_interrupted_run_resumes_without_resending_finished_imports(requests_
     bodies = mock_import(requests_mock)
     rows = rows_with_faults(2569)
     checkpoint = tmp_path / "checkpoint.json"
-    requests_mock.post(IMPORT_URL, [
-        {"status_code": 201, "json": {"TotalNewSubscribers": 1000, "TotalExistingSubscribers": 0, "FailureDetails": []}},
-        {"status_code": 503, "json": {"Code": 503, "Message": "Service Unavailable"}},
-        {"status_code": 503, "json": {"Code": 503, "Message": "Service Unavailable"}},
-    ])
+    requests_mock.post(
+        IMPORT_URL,
+        [
+            {
+                "status_code": 201,
+                "json": {"TotalNewSubscribers": 1000, "TotalExistingSubscribers": 0, "FailureDetails": []},
+            },
+            {"status_code": 503, "json": {"Code": 503, "Message": "Service Unavailable"}},
+            {"status_code": 503, "json": {"Code": 503, "Message": "Service Unavailable"}},
+        ],
+    )
     with pytest.raises(CampaignMonitorError, match="answered 503 .* in all 2 attempts"):
         upsert_subscribers(rows, LIST_ID, api=api(), checkpoint_path=str(checkpoint))
     assert len(checkpoint.read_text().splitlines()) == 1
@@ -193,7 +260,10 @@ def test_settings_travel_in_every_import(requests_mock: Any) -> None:
     settings = UpsertSettings(resubscribe=True, queue_autoresponders=True, restart_autoresponders=True)
     upsert_subscribers([{"email_address": "a@example.com"}], LIST_ID, api=api(), settings=settings)
     assert {k: v for k, v in bodies[0].items() if k != "Subscribers"} == {
-        "Resubscribe": True, "QueueSubscriptionBasedAutoResponders": True, "RestartSubscriptionBasedAutoresponders": True}
+        "Resubscribe": True,
+        "QueueSubscriptionBasedAutoResponders": True,
+        "RestartSubscriptionBasedAutoresponders": True,
+    }
 
 
 def test_the_key_comes_from_the_read_side_settings(requests_mock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,6 +273,7 @@ def test_the_key_comes_from_the_read_side_settings(requests_mock: Any, monkeypat
     upsert_subscribers([{"email_address": "a@example.com"}], LIST_ID)
     assert len(bodies) == 1
     import base64
+
     header = requests_mock.request_history[-1].headers["Authorization"]
     assert base64.b64decode(header.split()[1]).decode().startswith(API_KEY + ":")
 
@@ -212,10 +283,17 @@ def test_the_dlt_destination_upserts_in_batches_of_1000(requests_mock: Any, tmp_
 
     forget_list_fields()
     bodies = mock_import(requests_mock)
-    rows = [{"email_address": f"p{i}@example.com", "interests": ["coffee", "jazz"], "consent_to_track": True}
-            for i in range(2500)] + [{"email_address": "invalid@example"}]
-    pipeline = dlt.pipeline("cm_push", pipelines_dir=str(tmp_path / "pipelines"), destination=campaign_monitor_subscribers(
-        list_id=LIST_ID, api_key=API_KEY, base_url=BASE_URL, rejects_path=str(tmp_path / "rejects.jsonl")))
+    rows = [
+        {"email_address": f"p{i}@example.com", "interests": ["coffee", "jazz"], "consent_to_track": True}
+        for i in range(2500)
+    ] + [{"email_address": "invalid@example"}]
+    pipeline = dlt.pipeline(
+        "cm_push",
+        pipelines_dir=str(tmp_path / "pipelines"),
+        destination=campaign_monitor_subscribers(
+            list_id=LIST_ID, api_key=API_KEY, base_url=BASE_URL, rejects_path=str(tmp_path / "rejects.jsonl")
+        ),
+    )
     pipeline.run(rows, table_name="subscribers")
     assert sorted(len(b["Subscribers"]) for b in bodies) == [501, 1000, 1000]
     sent = bodies[0]["Subscribers"][0]
@@ -229,10 +307,18 @@ def test_the_dlt_destination_upserts_in_batches_of_1000(requests_mock: Any, tmp_
 @pytest.mark.parametrize("as_loaded", ["list", "json"])
 def test_the_read_sides_custom_fields_column_is_sent_back(as_loaded: str) -> None:
     """A row of active_subscribers, as the read side loaded it, can be pushed back as it is."""
-    entries = [{"key": "website", "value": "https://example.com"}, {"key": "interests", "value": "cycling"},
-               {"key": "interests", "value": "jazz"}]
-    row = {"email_address": "a@example.com", "list_id": "L", "state": "Active", "website": "https://edited.example",
-           "custom_fields": entries if as_loaded == "list" else json.dumps(entries)}
+    entries = [
+        {"key": "website", "value": "https://example.com"},
+        {"key": "interests", "value": "cycling"},
+        {"key": "interests", "value": "jazz"},
+    ]
+    row = {
+        "email_address": "a@example.com",
+        "list_id": "L",
+        "state": "Active",
+        "website": "https://edited.example",
+        "custom_fields": entries if as_loaded == "list" else json.dumps(entries),
+    }
     subscriber = to_subscriber(row, fields(), UpsertSettings())
     assert subscriber["CustomFields"] == [
         {"Key": "[website]", "Value": "https://edited.example"},  # its own column wins: that is the edit
@@ -254,16 +340,20 @@ def test_a_bad_custom_fields_entry_in_a_late_row_stops_the_run_before_the_first_
     good = [{"email_address": f"p{i}@example.com", "custom_fields": "[]"} for i in range(1500)]
     for late in ([{"key": "shoe size", "value": "44"}], "{not json", [["website", "x"]]):
         with pytest.raises(CampaignMonitorError, match="custom_fields|shoe size"):
-            upsert_subscribers(good + [{"email_address": "late@example.com", "custom_fields": late}], LIST_ID, api=api())
+            upsert_subscribers(
+                good + [{"email_address": "late@example.com", "custom_fields": late}], LIST_ID, api=api()
+            )
     assert bodies == []
 
 
 def test_the_last_row_of_an_email_wins_even_when_it_is_rejected(requests_mock: Any) -> None:
     """As within one Campaign Monitor import: an earlier row is superseded, not sent in its place."""
     bodies = mock_import(requests_mock)
-    rows = [{"email_address": "dup@example.com", "mobile_number": "+61412345678"},
-            {"email_address": "other@example.com"},
-            {"email_address": "DUP@example.com", "mobile_number": "12"}]
+    rows = [
+        {"email_address": "dup@example.com", "mobile_number": "+61412345678"},
+        {"email_address": "other@example.com"},
+        {"email_address": "DUP@example.com", "mobile_number": "12"},
+    ]
     report = upsert_subscribers(rows, LIST_ID, api=api())
     assert [s["EmailAddress"] for body in bodies for s in body["Subscribers"]] == ["other@example.com"]
     assert report.duplicates == ["DUP@example.com"]
