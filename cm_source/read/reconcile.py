@@ -21,6 +21,7 @@ merged but removes nothing, and the rotation stays put to read it again next run
 from __future__ import annotations
 
 import math
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -214,6 +215,9 @@ def confirmed_gone(
 # How each destination compares text by code point, for the SQL bounds of a range of emails; on others
 # the list's addresses are all fetched and the range checked here.
 BINARY_ORDER = {"duckdb": "lower(email_address)", "postgres": 'lower(email_address) COLLATE "C"'}
+# One query at a time: the state tables' readers ask from several threads, and two DuckDB connections to
+# one file opened at once in one process fail ("Unique file handle conflict").
+DESTINATION_QUERIES = threading.Lock()
 BOUND_SLACK = 3  # characters dropped from each bound: lower() and casefold() differ on a few letters (ß)
 
 
@@ -232,7 +236,7 @@ def loaded_addresses(pipeline: Any, table: str, list_id: str, after: str | None,
         if to is not None:
             conditions.append(f"{ordered} <= %s")
             args.append(to[: max(1, len(to) - BOUND_SLACK)] + "\U0010ffff")
-    with pipeline.sql_client() as client:
+    with DESTINATION_QUERIES, pipeline.sql_client() as client:
         name = client.make_qualified_table_name(table)
         rows = client.execute_sql(f"SELECT email_address FROM {name} WHERE {' AND '.join(conditions)}", *args)
     within = SliceRead(after=after, to=to)

@@ -96,3 +96,35 @@ def test_a_list_cursor_is_noted_from_an_arrow_page_as_from_rows() -> None:
     no_dates = ListRead()
     no_dates.saw(pa.table({"EmailAddress": ["a"]}))
     assert no_dates.latest == ""
+
+
+def test_the_destination_is_asked_for_loaded_addresses_one_query_at_a_time() -> None:
+    """The state tables' readers ask from several threads; two DuckDB connections to one file opened at
+    once in one process fail ("Unique file handle conflict", seen in a reconcile test), so each query
+    holds the reconcile's lock while its connection is open."""
+    from types import SimpleNamespace
+
+    from cm_source.read import reconcile
+
+    held: list[bool] = []
+
+    class Client:
+        def __enter__(self) -> Client:
+            held.append(reconcile.DESTINATION_QUERIES.locked())
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def make_qualified_table_name(self, table: str) -> str:
+            return table
+
+        def execute_sql(self, sql: str, *args: object) -> list:
+            return [("a@x",), ("m@x",)]
+
+    schema = SimpleNamespace(data_table_names=lambda seen_data_only: ["active_subscribers"])
+    pipeline = SimpleNamespace(
+        default_schema=schema, destination=SimpleNamespace(destination_name="duckdb"), sql_client=Client
+    )
+    assert reconcile.loaded_addresses(pipeline, "active_subscribers", "L1", None, "k@x") == ["a@x"]
+    assert held == [True]
