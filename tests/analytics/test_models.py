@@ -31,6 +31,8 @@ from cm_source.analytics import build_models
 from cm_source.read.time_zones import iana_zone
 from cm_source.sandbox import Account, Sandbox, generate_account
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 MODELS_DATASET = "cm_data_analytics"

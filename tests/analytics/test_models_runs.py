@@ -21,6 +21,8 @@ from cm_source.errors import CampaignMonitorError  # noqa: E402
 from cm_source.sandbox import Account, Sandbox, account_activity, generate_account  # noqa: E402
 from cm_source.sandbox.account import CAMPAIGN_REPORTS  # noqa: E402
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 COMMAND = Path(sys.executable).with_name("cm-source")

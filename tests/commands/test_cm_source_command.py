@@ -11,6 +11,8 @@ import pytest
 
 from cm_source.sandbox import Sandbox, generate_account
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 COMMAND = Path(sys.executable).with_name("cm-source")
 
 

@@ -11,6 +11,8 @@ import dlt
 import duckdb
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 dagster = pytest.importorskip("dagster", reason="the dagster extra: pip install -e '.[dagster]'")
 
 from cm_source import TABLES, campaign_monitor_source  # noqa: E402

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 dagster = pytest.importorskip("dagster", reason="the dagster extra: pip install -e '.[dagster]'")
 
 from helpers.expected import KEY_SQL, expected_rows  # noqa: E402

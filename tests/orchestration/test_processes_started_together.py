@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 pytest.importorskip("dagster", reason="the dagster extra: pip install -e '.[dagster]'")
 
 PROCESSES, ROUNDS = 8, 3

@@ -26,6 +26,8 @@ from cm_source import TABLES, campaign_monitor_source
 from cm_source.read.destinations import destination_for, destination_type, file_format, has_atomic_replace
 from cm_source.sandbox import Account, Sandbox
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 DESTINATIONS = ("postgres", "filesystem-parquet", "filesystem-jsonl", "sqlite")
 
 

@@ -22,6 +22,8 @@ from cm_source import TABLES, campaign_monitor_source
 from cm_source.api_facts import TIMELINE_COUNT
 from cm_source.sandbox import Account, Sandbox, generate_account
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 
 @pytest.fixture(scope="module")
 def loaded(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dlt.Pipeline:

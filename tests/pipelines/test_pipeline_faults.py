@@ -23,6 +23,8 @@ from helpers.warehouse import query
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.sandbox import Sandbox, generate_account
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:

@@ -23,6 +23,8 @@ from cm_source.read.destinations import file_format
 from cm_source.read.incremental_state import IncrementalState
 from cm_source.sandbox import Account, Sandbox, account_activity, generate_account
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 STATE_PATH = re.compile(r"^/lists/(\w+)/(active|unconfirmed|unsubscribed|bounced|deleted)\.json$")
 EVENT_PATH = re.compile(r"^/campaigns/(\w+)/opens\.json$")
 

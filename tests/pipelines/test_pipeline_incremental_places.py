@@ -24,6 +24,8 @@ from cm_source.read.load_place import place_of, without_user
 from cm_source.read.progress import RunProgress
 from cm_source.sandbox import Account, Sandbox, account_activity, generate_account
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 PIPELINE = "cm_places"
 STATE_PATH = re.compile(r"^/lists/(\w+)/(active|unconfirmed|unsubscribed|bounced|deleted)\.json$")
 FULL_READ = "every incremental table is read in full and replaced in this run"

@@ -23,6 +23,8 @@ from cm_source.read.incremental_state import IncrementalState
 from cm_source.read.progress import RunProgress
 from cm_source.sandbox import STATES, Account, Sandbox, account_activity, generate_account
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 RUNS = 3  # reconcile_runs in these tests: every row read again within three runs
 STATE_PATH = re.compile(r"^/lists/(\w+)/(active|unconfirmed|unsubscribed|bounced|deleted)\.json$")
 STATE_TABLES = [f"{state.lower()}_subscribers" for state in STATES]

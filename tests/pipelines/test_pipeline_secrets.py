@@ -13,6 +13,8 @@ from cm_source import campaign_monitor_source
 from cm_source.failures import explain_failure
 from cm_source.sandbox import Sandbox, generate_account
 
+pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
+
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
