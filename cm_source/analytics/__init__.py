@@ -132,8 +132,7 @@ def _runner(pipeline: dlt.Pipeline) -> Any:
     from dlt.common.destination.exceptions import DatasetNotAvailable
     from dlt.common.runners import Venv
 
-    project = Path(pipeline.working_dir) / "campaign_monitor_models"
-    shutil.copytree(PROJECT, project, dirs_exist_ok=True)
+    project = project_copy(Path(pipeline.working_dir))
     try:
         runner = dlt.dbt.package(pipeline, str(project), venv=_this_python(Venv))
     except DatasetNotAvailable:
@@ -147,6 +146,18 @@ def _runner(pipeline: dlt.Pipeline) -> Any:
     if runner.config.package_profile_name == "duckdb":
         runner.config.package_profiles_dir = str(project / "profiles")
     return runner
+
+
+def project_copy(working_dir: Path) -> Path:
+    """The dbt project copied into a pipeline's working folder, as this version ships it: the copy's own
+    folders are replaced, so a model an upgrade removed is not built again; dbt's ``target/`` (its
+    partial parse) stays."""
+    project = working_dir / "campaign_monitor_models"
+    for part in PROJECT.iterdir():
+        if part.is_dir():
+            shutil.rmtree(project / part.name, ignore_errors=True)
+    shutil.copytree(PROJECT, project, dirs_exist_ok=True)
+    return project
 
 
 def _has_profile(runner: Any) -> bool:

@@ -208,3 +208,15 @@ def test_a_summary_that_disagrees_warns_and_recipients_that_disagree_fail_the_bu
     assert str(failed.value).startswith(
         "building the models into cm_data_analytics failed at cm_matches_api_cm__campaigns_api_recipients__recipients:"
     )
+
+
+def test_the_project_copy_drops_a_model_the_package_no_longer_ships_and_keeps_dbts_target(tmp_path: Path) -> None:
+    from cm_source.analytics import project_copy
+
+    first = project_copy(tmp_path)
+    (first / "models" / "cm__gone.sql").write_text("select 1 as gone\n")
+    (first / "target").mkdir()
+    (first / "target" / "partial_parse.msgpack").write_bytes(b"kept")
+    again = project_copy(tmp_path)
+    assert not (again / "models" / "cm__gone.sql").exists() and (again / "models" / "cm__campaigns.sql").exists()
+    assert (again / "target" / "partial_parse.msgpack").read_bytes() == b"kept"
