@@ -8,14 +8,14 @@ row is read twice or never. This is why paging is written out here rather than l
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
 
 from ..api_facts import BASE_URL_SETTING, MAX_PAGE_SIZE
+from ..concurrency import WorkAhead
 from ..errors import CampaignMonitorError
 from .arrow_pages import envelope_parts, key_values
 
@@ -113,26 +113,41 @@ def one_pass(
     def fetch(page: int) -> Any:
         return get(path, {**(params or {}), "page": page, "pagesize": MAX_PAGE_SIZE})
 
-    readers: ThreadPoolExecutor | None = None  # only for reads of several pages
-    answers: deque[Future] = deque()
-    try:
-        page, body, requested = first, fetch(first), first
+    pages = _PagesToAsk(fetch, first + 1, first, count)
+    results, number_of_pages, total = read_envelope(fetch(first), path)
+    pages.learn(number_of_pages)
+    # one more than the threads: read_ahead pages stay in flight while the caller works on this one
+    with WorkAhead(pages, read_ahead, ahead=read_ahead + 1, name="cm-read-ahead") as rest:
+        answers, page = iter(rest), first
         while True:
-            results, number_of_pages, total = read_envelope(body, path)
-            last = number_of_pages if count is None else min(number_of_pages, first + count - 1)
-            while requested < min(last, page + read_ahead):
-                readers = readers or ThreadPoolExecutor(read_ahead, thread_name_prefix="cm-read-ahead")
-                requested += 1
-                answers.append(readers.submit(fetch, requested))
             yield results, total, number_of_pages
-            if page >= last:
-                return
-            page, body = page + 1, answers.popleft().result()
-    finally:
-        for answer in answers:
-            answer.cancel()  # a reader stopped early does not wait for pages it will not use
-        if readers is not None:
-            readers.shutdown(wait=False)
+            if page >= pages.last:
+                return  # pages asked for beyond a last page that moved down are dropped
+            page += 1
+            results, number_of_pages, total = read_envelope(next(answers), path)
+            pages.learn(number_of_pages)
+
+
+class _PagesToAsk:
+    """The next pages of a paged read, as tasks, up to the last page the latest answer gives (at most
+    ``count`` pages from ``first``): when the page count moves, so does the end. Asked for more once it
+    has run out, it may have more, once an answer said there are."""
+
+    def __init__(self, fetch: Callable[[int], Any], page: int, first: int, count: int | None) -> None:
+        self.fetch, self.page, self.first, self.count = fetch, page, first, count
+        self.last = first
+
+    def learn(self, number_of_pages: int) -> None:
+        self.last = number_of_pages if self.count is None else min(number_of_pages, self.first + self.count - 1)
+
+    def __iter__(self) -> _PagesToAsk:
+        return self
+
+    def __next__(self) -> Callable[[], Any]:
+        if self.page > self.last:
+            raise StopIteration
+        self.page += 1
+        return partial(self.fetch, self.page - 1)
 
 
 def read_envelope(body: Any, path: str) -> tuple[Any, int, int]:

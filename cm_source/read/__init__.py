@@ -3,7 +3,7 @@
 A request (``cm_source.http``) answers a page; ``rows`` shapes the page by its table's catalogue
 row (``catalogue``): IDs stamped, times in UTC (``time_zones``), large tables as Arrow
 (``columnar``); ``account_reader`` reads each table under every row of its parent, several at once
-(``fan_out``); ``source`` hands the pages to dlt with the table hints; ``destinations`` says what
+(``concurrency.merged_streams``); ``source`` hands the pages to dlt with the table hints; ``destinations`` says what
 each destination gets.
 
 Where the read side leaves dlt's own building blocks, and why: docs/layout.md.

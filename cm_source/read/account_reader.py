@@ -12,6 +12,7 @@ import dlt
 from dlt.common.pipeline import current_pipeline
 
 from ..api_facts import API_KEY_SETTING, BASE_URL_SETTING, CLIENT_ID_SETTING
+from ..concurrency import merged_streams
 from ..errors import AccessRefused, CampaignMonitorError
 from ..http import CampaignMonitorAPI
 from ..http.arrow_pages import envelope_schema
@@ -20,7 +21,6 @@ from ..http.timeline import walk_back
 from .catalogue import ENDPOINTS, AskedPerListing, Endpoint, Shape, Sync, query_ids, read_under
 from .columnar import gathered, page_fields, release_unused_memory
 from .destinations import holds_nested_arrow
-from .fan_out import read_concurrently
 from .feature_refusals import FeatureRefusals
 from .incremental import LEFT_COLUMN, IncrementalRun, removals
 from .incremental_reads import read_incrementally
@@ -122,7 +122,7 @@ class AccountReader:
                 if plan is not None and endpoint.sync is Sync.STATE_CHANGES and not plan.reload:
                     yield from self.rows_of_gone_lists(plan)
                 read_any = False
-                for item in gathered(read_concurrently(readers, self.api.max_concurrent_requests)):
+                for item in gathered(merged_streams(readers, self.api.max_concurrent_requests)):
                     read_any = True
                     yield dlt.mark.with_hints(item, hints) if hints is not None else item
                 if hints is not None and not read_any:  # a table read in full that has no rows left is emptied

@@ -24,13 +24,14 @@ import math
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
 
 from ..api_facts import MAX_PAGE_SIZE, SUBSCRIBER_STATES
+from ..concurrency import WorkAhead
 from ..errors import RequestRefused
 from ..http.paging import Get, one_pass
 from .incremental_state import RotationState
@@ -208,8 +209,8 @@ def confirmed_gone(
     emails = list(emails)
     if not emails:
         return []
-    with ThreadPoolExecutor(max(1, min(workers, len(emails))), thread_name_prefix="cm-reconcile") as pool:
-        return [email for email, is_gone in zip(emails, pool.map(gone, emails), strict=True) if is_gone]
+    asked = WorkAhead((partial(gone, email) for email in emails), min(workers, len(emails)), name="cm-reconcile")
+    return [email for email, is_gone in zip(emails, asked, strict=True) if is_gone]
 
 
 # How each destination compares text by code point, for the SQL bounds of a range of emails; on others

@@ -9,12 +9,13 @@ takes many addresses a request.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from ..account_access import api_from_settings
+from ..concurrency import WorkAhead
 from ..errors import RequestRefused
 from ..http import CampaignMonitorAPI
 from ..http.answers import error_fields
@@ -132,28 +133,17 @@ def _one_each(
     fails for good stops the run: what is in flight is finished and recorded first, then it is raised.
     """
     workers = api.max_concurrent_requests
-    queued = iter(pending)
-    running: dict[Future, str | None] = {}
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cm-write") as pool:
-        failure: BaseException | None = None
-        while True:
-            while failure is None and len(running) < 2 * workers:
-                item = next(queued, None)
-                if item is None:
-                    break
-                running[pool.submit(send, item[1])] = item[0]
-                report.requests_sent += 1
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                key = running.pop(future)
-                try:
-                    yield key, future.result()
-                except BaseException as exc:  # noqa: BLE001 - raised below (an interrupt too), once the others are recorded
-                    failure = failure or exc
-        if failure is not None:
-            raise failure
+    tasks = (partial(_keyed, key, send, email) for key, email in pending)
+    sent_before = report.requests_sent
+    with WorkAhead(tasks, workers, ahead=2 * workers, ordered=False, name="cm-write") as requests:
+        for outcome in requests:
+            report.requests_sent = sent_before + requests.started
+            yield outcome
+        report.requests_sent = sent_before + requests.started
+
+
+def _keyed(key: str | None, send: Callable[[str], Outcome], email: str) -> tuple[str | None, Outcome]:
+    return key, send(email)
 
 
 def _refused(email: str, exc: RequestRefused) -> Outcome:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ..account_access import api_from_settings
 from ..api_facts import IMPORT_LIMIT
+from ..concurrency import one_ahead
 from ..errors import RequestRefused
 from ..http import CampaignMonitorAPI
 from ..http.answers import error_fields
@@ -23,9 +23,6 @@ from .custom_fields import CustomFields
 from .rejects import Rejection, write_rejects
 from .rows import Row, RowError, blank, custom_field_entries, field_value, row_shape, to_subscriber
 from .settings import UpsertSettings
-
-T = TypeVar("T")
-_DONE = object()
 
 
 @dataclass
@@ -243,20 +240,3 @@ def account_for(report: UpsertReport, result: Mapping[str, Any], batch: Batch) -
         email = str(failure.get("EmailAddress", ""))
         row = rows_by_email.get(email.lower(), {"email_address": email})
         report.rejected.append(Rejection(row, int(failure.get("Code") or 0), str(failure.get("Message") or "")))
-
-
-def one_ahead(items: Iterator[T]) -> Iterator[T]:
-    """Yield ``items`` in order while the next one is already being made on a worker thread.
-
-    Converting rows (E.164 above all) takes about as long as the server takes to answer an import,
-    so converting the next import while this one is in flight takes that work off the wall time.
-    Errors are raised here; closing early waits for at most the one item under way.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cm-one-ahead") as worker:
-        upcoming = worker.submit(next, items, _DONE)
-        while True:
-            item = upcoming.result()
-            if item is _DONE:
-                return
-            upcoming = worker.submit(next, items, _DONE)
-            yield item  # type: ignore[misc]

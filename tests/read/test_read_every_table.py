@@ -16,9 +16,9 @@ from helpers.samples import rows_of, sample
 from helpers.warehouse import query
 
 from cm_source import TABLES, campaign_monitor_source
+from cm_source.concurrency import merged_streams
 from cm_source.read.catalogue import ENDPOINTS_BY_TABLE, read_under
 from cm_source.read.columnar import combined, gathered
-from cm_source.read.fan_out import read_concurrently
 
 UTC = dt.timezone.utc
 
@@ -257,7 +257,7 @@ def test_readers_run_side_by_side_within_the_bound() -> None:
             active[0] -= 1
 
     readers = [lambda n=n: reader(n) for n in range(10)]
-    results = read_concurrently(readers, workers)
+    results = merged_streams(readers, workers)
     collected: list[int] = []
 
     def consume() -> None:
@@ -284,7 +284,7 @@ def test_a_failing_reader_stops_the_rest_and_its_error_is_raised() -> None:
         yield [n]
 
     with pytest.raises(ValueError, match="boom from reader 1"):
-        list(read_concurrently([lambda n=n: reader(n) for n in range(200)], 2))
+        list(merged_streams([lambda n=n: reader(n) for n in range(200)], 2))
     assert len(calls) < 200
 
 
@@ -292,7 +292,7 @@ def test_a_fan_out_of_tiny_pages_reaches_dlt_as_a_few_large_items() -> None:
     """dlt's cost is per item: a thousand campaigns' pages of a few events each become one item per
     ``rows_per_item`` rows, Arrow pages one table, plain rows one list, every row kept."""
     readers = [lambda n=n: iter([pa.table({"email": [f"{n}@x", f"{n}@y"]}), [{"n": n}]]) for n in range(1000)]
-    items = list(gathered(read_concurrently(readers, 6), rows_per_item=1500))
+    items = list(gathered(merged_streams(readers, 6), rows_per_item=1500))
     tables = [item for item in items if isinstance(item, pa.Table)]
     lists = [item for item in items if isinstance(item, list)]
     assert len(tables) == 2 and len(lists) == 2
@@ -316,4 +316,4 @@ def test_pages_gathered_together_become_one_table_where_their_columns_agree() ->
 
 def test_one_worker_reads_in_order() -> None:
     readers = [lambda n=n: iter([[n], [n + 100]]) for n in range(5)]
-    assert list(read_concurrently(readers, 1)) == [[0], [100], [1], [101], [2], [102], [3], [103], [4], [104]]
+    assert list(merged_streams(readers, 1)) == [[0], [100], [1], [101], [2], [102], [3], [103], [4], [104]]

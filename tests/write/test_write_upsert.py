@@ -14,11 +14,11 @@ import pytest
 from helpers.mock_account import API_KEY, BASE_URL
 from helpers.samples import sample
 
+from cm_source.concurrency import one_ahead
 from cm_source.errors import CampaignMonitorError
 from cm_source.http import CampaignMonitorAPI, RetryPolicy
 from cm_source.write import UpsertSettings, upsert_subscribers
 from cm_source.write.custom_fields import CustomFields
-from cm_source.write.imports import one_ahead
 from cm_source.write.rows import RowError, e164, to_subscriber
 
 LIST_ID = "a58ee1d3039b8bec838e6d1482a8a965"
