@@ -27,7 +27,8 @@ from benchmarks.memory import RssSampler, peak_rss_mb, process_cpu_s
 from cm_source import TABLES, UpsertSettings, campaign_monitor_source, mirror_list, upsert_subscribers
 from cm_source.api_facts import MAX_PAGE_SIZE, SUBSCRIBER_PARAMS, SUBSCRIBER_STATES
 from cm_source.write.custom_fields import CustomFields
-from cm_source.write.imports import import_body, prepare, subscriber_batches
+from cm_source.write.imports import import_body
+from cm_source.write.rows import prepare, subscriber_batches
 
 CONCURRENCY_ENV = "SOURCES__CAMPAIGN_MONITOR__MAX_CONCURRENT_REQUESTS"
 DATASET = "campaign_monitor_data"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -66,6 +67,16 @@ class Checkpoint:
         if self.path is None:
             return None
         return hashlib.sha256(list_id.encode("utf-8") + b"\n" + body).hexdigest()
+
+    def once(self, list_id: str, body: bytes, send: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+        """The answer to the write ``body`` to ``list_id``: the one recorded by an earlier run (and True),
+        or ``send``'s, recorded now (and False)."""
+        key = self.key(list_id, body)
+        if key in self.done:
+            return self.done[key], True
+        result = send()
+        self.record(key, result)
+        return result, False
 
     def record(self, key: str | None, result: dict[str, Any]) -> None:
         if key is None or self.path is None:

@@ -14,9 +14,9 @@ from ..account_access import api_from_settings
 from ..api_facts import IMPORT_LIMIT
 from ..http import CampaignMonitorAPI
 from .custom_fields import CustomFields
-from .imports import upsert_subscribers
 from .rejects import write_rejects
 from .settings import UpsertSettings
+from .upsert import upsert_subscribers
 
 logger = logging.getLogger(__name__)
 FIELDS_TTL_SECONDS = 600

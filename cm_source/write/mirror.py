@@ -18,14 +18,15 @@ from ..account_access import api_from_settings
 from ..errors import InputError
 from ..http import CampaignMonitorAPI
 from ..private_files import open_private
+from .accounting import UpsertReport
 from .actions import ActionReport, act_on
 from .checkpoint import Checkpoint
 from .custom_fields import CustomFields
-from .imports import Prepared, UpsertReport, prepare, upsert_prepared
 from .members import ListMembers, list_members
 from .rejects import write_rejects
-from .rows import Row
+from .rows import Prepared, Row, prepare
 from .settings import UpsertSettings
+from .upsert import upsert_prepared
 
 Removal = Literal["unsubscribe", "delete"]
 # Without max_removals, a mirror may remove at most this share of the list's current members.

@@ -1,4 +1,8 @@
-"""One input row into the API's subscriber object: standard columns, consent, E.164 and custom fields.
+"""Input rows into the API's subscribers: the first stage of an upsert, before anything is sent.
+
+``prepare`` checks everything that can stop the run (the address column, unknown columns) and keeps the
+last row of each address; ``subscriber_batches`` turns the rows into imports of subscriber objects
+(standard columns, consent, E.164 and custom fields), setting aside each row that cannot be sent.
 
 A row is a mapping with ``email_address`` (required), ``name``, ``mobile_number``, ``consent_to_track``,
 ``consent_to_send_sms``; every other column is a custom field of the list, or the read side's
@@ -10,16 +14,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 import phonenumbers
 
+from ..api_facts import IMPORT_LIMIT
 from ..errors import InputError
 from .custom_fields import CUSTOM_FIELDS_COLUMN, CustomFields, column_name, custom_column, email_column
+from .rejects import Rejection
 from .settings import UpsertSettings
 
 CONSENT = {"true": "Yes", "yes": "Yes", "1": "Yes", "false": "No", "no": "No", "0": "No", "unchanged": "Unchanged"}
@@ -204,3 +210,64 @@ def read_side_custom_fields(entries: Any, fields: CustomFields, set_by_columns: 
         for key, value in custom_field_entries(entries, fields)
         if key not in set_by_columns and not blank(value)
     ]
+
+
+Batch = list[tuple[dict[str, Any], dict[str, Any]]]  # (subscriber, the row it came from)
+
+
+@dataclass
+class Prepared:
+    """The rows to send, one per email in the order of each email's last row, and the rows set aside."""
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower-cased email -> its last row
+    addresses: dict[str, str] = field(default_factory=dict)  # lower-cased email -> as its last row spells it
+    rejected: list[Rejection] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    email_column: str = "email_address"
+
+
+def prepare(rows: Iterable[Row], fields: CustomFields, column_map: Mapping[str, str] | None = None) -> Prepared:
+    """Everything that can stop the run, checked before the first request; and the last row of an email wins.
+
+    Like Campaign Monitor within one import, the last row wins even when it is then rejected: the
+    earlier rows are superseded, not sent in its place. Turning rows into subscribers (E.164 above
+    all) is left to ``subscriber_batches``, so that it can overlap the imports. ``column_map`` renames
+    input columns (``{"Email": "email_address", "Vorname": "name"}``) before anything else sees them.
+    """
+    prepared = Prepared()
+    renames = dict(column_map or {})
+    for row in rows:
+        prepared.rows_read += 1
+        row = {renames.get(column, column): value for column, value in row.items()} if renames else dict(row)
+        shape = row_shape(fields, tuple(row))
+        prepared.email_column = shape.email_address or prepared.email_column
+        if shape.custom_fields:  # checked now, not mid-import; converted again with the row
+            custom_field_entries(row[shape.custom_fields], fields)
+        email = row.get(shape.email_address) if shape.email_address else None
+        if blank(email):
+            prepared.rejected.append(Rejection(row, 1, "email_address is empty"))
+            continue
+        address = field_value(email)
+        if address.lower() in prepared.rows:
+            prepared.duplicates.append(address)
+            del prepared.rows[address.lower()]  # re-inserted, so the batch order follows the winning row
+        prepared.rows[address.lower()] = row
+        prepared.addresses[address.lower()] = address
+    return prepared
+
+
+def subscriber_batches(prepared: Prepared, fields: CustomFields, settings: UpsertSettings) -> Iterator[Batch]:
+    """Full imports of (subscriber, row); a row that cannot be sent is added to ``prepared.rejected``."""
+    batch: Batch = []
+    for row in prepared.rows.values():
+        try:
+            batch.append((to_subscriber(row, fields, settings), row))
+        except RowError as exc:
+            prepared.rejected.append(Rejection(row, exc.code, exc.message))
+            continue
+        if len(batch) == IMPORT_LIMIT:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
