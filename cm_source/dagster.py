@@ -13,6 +13,7 @@ other's rows; tables an incremental run merges by key are left as they are.
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dlt
@@ -38,7 +39,14 @@ from .read.destinations import destination_for, destination_type
 DEFAULT_GROUP = "campaign_monitor"
 PARTITION_DISPOSITION = {"disposition": "merge", "strategy": "delete-insert"}
 
-__all__ = ["DagsterDltResource", "campaign_monitor_assets", "campaign_monitor_models", "client_ids_of", "key_pool"]
+__all__ = [
+    "DagsterDltResource",
+    "Warehouse",
+    "campaign_monitor_assets",
+    "campaign_monitor_models",
+    "client_ids_of",
+    "key_pool",
+]
 
 
 class CampaignMonitorTranslator(DagsterDltTranslator):
@@ -73,28 +81,46 @@ def partition_safe(source: Any) -> Any:
     return source
 
 
+@dataclass(frozen=True)
+class Warehouse:
+    """Where the assets load, shared by the tables' assets and the models': a dlt destination or its name
+    (configured the dlt way), the dataset, the pipelines' names (a partition's is
+    ``<pipeline_name>_<client_id>``) and folder, and for DuckDB the one file every pipeline of the job
+    loads."""
+
+    destination: Any = "duckdb"
+    dataset_name: str = "campaign_monitor_data"
+    pipeline_name: str = "campaign_monitor"
+    pipelines_dir: str | None = None
+    duckdb_path: str = "campaign_monitor.duckdb"
+
+    def pipeline(self, name: str) -> dlt.Pipeline:
+        """The pipeline ``name`` into this warehouse, made by one process at a time (``make_pipeline``)."""
+        destination = self.destination
+        if isinstance(destination, str):
+            destination = destination_for(destination, self.duckdb_path)
+        return make_pipeline(name, self.pipelines_dir, destination=destination, dataset_name=self.dataset_name)
+
+    def pipeline_name_for(self, client_id: str | None) -> str:
+        return f"{self.pipeline_name}_{client_id}" if client_id else self.pipeline_name
+
+
 def campaign_monitor_assets(
     *,
-    destination: Any = "duckdb",
-    dataset_name: str = "campaign_monitor_data",
-    pipeline_name: str = "campaign_monitor",
+    warehouse: Warehouse = Warehouse(),
     client_ids: Sequence[str] | None = None,
     partitioned: bool = True,
     tables: Sequence[str] | None = None,
     group_name: str = DEFAULT_GROUP,
-    api_key: str | None = None,
-    base_url: str | None = None,
-    pipelines_dir: str | None = None,
-    duckdb_path: str = "campaign_monitor.duckdb",
     pool: str | None = None,
     **source_settings: Any,
 ) -> AssetsDefinition:
     """The source's tables as Dagster assets, materialised with ``DagsterDltResource`` (as ``dlt``).
 
     ``partitioned`` gives one static partition per client: ``client_ids``, or every client the key
-    sees when the definitions load. ``source_settings`` (``incremental``, ``reports_sent_after``, …)
-    go to ``campaign_monitor_source``; the key and base URL default to its settings. ``destination``
-    is a dlt destination or its name (configured the dlt way; DuckDB loads into ``duckdb_path``).
+    sees when the definitions load. ``source_settings`` are ``campaign_monitor_source``'s
+    (``read.settings.ReadSettings``: ``api_key``, ``incremental``, ``reports_sent_after``, …); those not
+    given come from its configuration, as for the plain call.
 
     Partitions may run side by side, each in its own process (see docs/agency.md):
     - they run in the Dagster concurrency pool ``pool``, by default one per API key
@@ -103,25 +129,18 @@ def campaign_monitor_assets(
     - on Postgres, partitions take turns only for dlt's load step, which creates and alters tables;
     - on DuckDB, which takes one writer at a time, a partition waits for the one before it.
     """
+    api_key, base_url = source_settings.get("api_key"), source_settings.get("base_url")
     partitions = None
     if partitioned:
         partitions = StaticPartitionsDefinition(list(client_ids) if client_ids else client_ids_of(api_key, base_url))
-    given: dict[str, Any] = {name: value for name, value in (("api_key", api_key), ("base_url", base_url)) if value}
 
     def source_for(client_id: str | None) -> Any:
-        # credentials not given here come from the source's settings (a key, or OAuth tokens)
-        source = campaign_monitor_source(client_id=client_id, **given, **source_settings)
+        source = campaign_monitor_source(**{**source_settings, "client_id": client_id})
         source = source.with_resources(*tables) if tables else source
         return partition_safe(source) if client_id else source
 
     def pipeline_for(client_id: str | None) -> dlt.Pipeline:
-        return warehouse_pipeline(
-            f"{pipeline_name}_{client_id}" if client_id else pipeline_name,
-            destination,
-            dataset_name,
-            pipelines_dir,
-            duckdb_path,
-        )
+        return warehouse.pipeline(warehouse.pipeline_name_for(client_id))
 
     @dlt_assets(
         dlt_source=source_for(None),
@@ -133,8 +152,7 @@ def campaign_monitor_assets(
     )
     def assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Any:
         client_id = context.partition_key if partitions is not None else None
-        name = f"{pipeline_name}_{client_id}" if client_id else pipeline_name
-        with one_run_at_a_time(name, pipelines_dir, say=context.log.info):
+        with one_run_at_a_time(warehouse.pipeline_name_for(client_id), warehouse.pipelines_dir, say=context.log.info):
             pipeline = loads_one_at_a_time(
                 pipeline_for(client_id)
             )  # made first: the source takes its file format from it
@@ -179,29 +197,9 @@ def loads_one_at_a_time(pipeline: dlt.Pipeline) -> dlt.Pipeline:
     return pipeline
 
 
-def warehouse_pipeline(
-    name: str, destination: Any, dataset_name: str, pipelines_dir: str | None, duckdb_path: str
-) -> dlt.Pipeline:
-    """A pipeline into the job's one warehouse: a DuckDB file named for the job, not for each pipeline."""
-    return make_pipeline(
-        name,
-        pipelines_dir,
-        destination=destination_for(destination, duckdb_path) if isinstance(destination, str) else destination,
-        dataset_name=dataset_name,
-    )
-
-
-def campaign_monitor_models(
-    *,
-    destination: Any = "duckdb",
-    dataset_name: str = "campaign_monitor_data",
-    pipeline_name: str = "campaign_monitor",
-    group_name: str = DEFAULT_GROUP,
-    pipelines_dir: str | None = None,
-    duckdb_path: str = "campaign_monitor.duckdb",
-) -> AssetsDefinition:
+def campaign_monitor_models(*, warehouse: Warehouse = Warehouse(), group_name: str = DEFAULT_GROUP) -> AssetsDefinition:
     """The analytics models (``cm_source.analytics``) as assets downstream of the tables they read, built
-    together in one dbt run into ``<dataset_name>_analytics``. Give it the settings given to
+    together in one dbt run into ``<dataset_name>_analytics``. Give it the ``warehouse`` given to
     ``campaign_monitor_assets``; it reads what every partition loaded. Needs the ``dbt`` extra."""
     specs = [
         AssetSpec(
@@ -215,15 +213,13 @@ def campaign_monitor_models(
     @multi_asset(specs=specs, name=f"{group_name}_models")
     def models(context: AssetExecutionContext) -> Any:
         # build_models takes turns with any other build of this pipeline, and waits for DuckDB's one writer
-        built = build_models(
-            warehouse_pipeline(f"{pipeline_name}_models", destination, dataset_name, pipelines_dir, duckdb_path)
-        )
+        built = build_models(warehouse.pipeline(f"{warehouse.pipeline_name}_models"))
         for warning in built.warnings:
             context.log.warning(warning)
         for model in MODEL_SOURCES:
             yield MaterializeResult(
                 asset_key=AssetKey([group_name, model]),
-                metadata={"dataset": analytics_dataset(dataset_name), "built": model in built.models},
+                metadata={"dataset": analytics_dataset(warehouse.dataset_name), "built": model in built.models},
             )
 
     return models

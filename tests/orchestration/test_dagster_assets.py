@@ -16,7 +16,12 @@ pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left o
 dagster = pytest.importorskip("dagster", reason="the dagster extra: pip install -e '.[dagster]'")
 
 from cm_source import TABLES, campaign_monitor_source  # noqa: E402
-from cm_source.dagster import DagsterDltResource, campaign_monitor_assets, campaign_monitor_models  # noqa: E402
+from cm_source.dagster import (  # noqa: E402
+    DagsterDltResource,
+    Warehouse,
+    campaign_monitor_assets,
+    campaign_monitor_models,
+)
 from cm_source.sandbox import Sandbox, generate_account  # noqa: E402
 
 SMALL_TABLES = ["clients", "lists", "active_subscribers", "unsubscribed_subscribers", "campaigns", "campaign_opens"]
@@ -43,8 +48,7 @@ def test_every_table_is_an_asset_keyed_in_one_group(sandbox: Sandbox, tmp_path: 
         api_key=sandbox.api_key,
         base_url=sandbox.base_url,
         partitioned=False,
-        duckdb_path=str(tmp_path / "w.duckdb"),
-        pipelines_dir=str(tmp_path / "p"),
+        warehouse=Warehouse(duckdb_path=str(tmp_path / "w.duckdb"), pipelines_dir=str(tmp_path / "p")),
     )
     assert {key.path[1] for key in assets.keys} == set(TABLES)
     assert {key.path[0] for key in assets.keys} == {"campaign_monitor"}
@@ -59,8 +63,7 @@ def test_two_client_partitions_load_one_warehouse_as_a_plain_run_does(sandbox: S
         api_key=sandbox.api_key,
         base_url=sandbox.base_url,
         tables=SMALL_TABLES,
-        duckdb_path=str(warehouse),
-        pipelines_dir=str(tmp_path / "pipelines"),
+        warehouse=Warehouse(duckdb_path=str(warehouse), pipelines_dir=str(tmp_path / "pipelines")),
     )
     assert sorted(assets.partitions_def.get_partition_keys()) == sorted(clients)  # discovered from clients.json
 
@@ -100,15 +103,15 @@ def test_the_models_are_assets_downstream_of_the_tables_and_build_over_every_par
 ) -> None:
     pytest.importorskip("dbt.adapters.duckdb", reason="the dbt extra: pip install -e '.[dbt]'")
     clients = [row["ClientID"] for row in sandbox.account.clients]
-    settings = dict(duckdb_path=str(tmp_path / "warehouse.duckdb"), pipelines_dir=str(tmp_path / "pipelines"))
+    warehouse = Warehouse(duckdb_path=str(tmp_path / "warehouse.duckdb"), pipelines_dir=str(tmp_path / "pipelines"))
     tables = campaign_monitor_assets(
         api_key=sandbox.api_key,
         base_url=sandbox.base_url,
         client_ids=clients,
         tables=["clients", "lists", "campaigns", "campaign_opens", "active_subscribers"],
-        **settings,
+        warehouse=warehouse,
     )
-    models = campaign_monitor_models(**settings)
+    models = campaign_monitor_models(warehouse=warehouse)
     campaigns = next(spec for spec in models.specs if spec.key.path[1] == "cm__campaigns")
     assert dagster.AssetKey(["campaign_monitor", "campaign_opens"]) in {dep.asset_key for dep in campaigns.deps}
 
@@ -122,7 +125,7 @@ def test_the_models_are_assets_downstream_of_the_tables_and_build_over_every_par
     assert {event.asset_key.path[1] for event in result.get_asset_materialization_events()} == set(
         key.path[1] for key in models.keys
     )
-    with duckdb.connect(settings["duckdb_path"], read_only=True) as connection:
+    with duckdb.connect(warehouse.duckdb_path, read_only=True) as connection:
         built = dict(
             connection.execute(
                 "SELECT client_id, count(*) FROM campaign_monitor_data_analytics.cm__campaigns GROUP BY 1"
@@ -138,8 +141,7 @@ def test_the_readme_schedule_asks_for_one_run_per_client(sandbox: Sandbox, tmp_p
         api_key=sandbox.api_key,
         base_url=sandbox.base_url,
         incremental=True,
-        duckdb_path=str(tmp_path / "w.duckdb"),
-        pipelines_dir=str(tmp_path / "p"),
+        warehouse=Warehouse(duckdb_path=str(tmp_path / "w.duckdb"), pipelines_dir=str(tmp_path / "p")),
     )
     job = define_asset_job(
         "campaign_monitor_job", selection=[campaign_monitor], partitions_def=campaign_monitor.partitions_def

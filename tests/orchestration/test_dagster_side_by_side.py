@@ -33,13 +33,13 @@ FEW_TABLES = ["clients", "lists", "active_subscribers", "campaigns"]
 PARTITION = """
 import json, sys
 import dagster, dlt
-from cm_source.dagster import DagsterDltResource, campaign_monitor_assets
+from cm_source.dagster import DagsterDltResource, Warehouse, campaign_monitor_assets
 spec = json.loads(sys.argv[1])
 instance = dagster.DagsterInstance.from_ref(dagster._core.instance.ref.InstanceRef.from_dir(spec["instance"]))
-where = {"destination": dlt.destinations.postgres(spec["postgres"])} if spec["postgres"] else {
-    "destination": "duckdb", "duckdb_path": spec["duckdb"]}
+destination = dlt.destinations.postgres(spec["postgres"]) if spec["postgres"] else "duckdb"
+warehouse = Warehouse(destination=destination, duckdb_path=spec["duckdb"], pipelines_dir=spec["pipelines"])
 assets = campaign_monitor_assets(api_key=spec["api_key"], base_url=spec["base_url"], client_ids=spec["clients"],
-                                 tables=spec["tables"], pipelines_dir=spec["pipelines"], **where)
+                                 tables=spec["tables"], warehouse=warehouse)
 result = dagster.materialize([assets], partition_key=spec["client"], instance=instance,
                              resources={"dlt": DagsterDltResource()}, raise_on_error=False)
 sys.exit(0 if result.success else 1)

@@ -24,16 +24,17 @@ PROCESSES, ROUNDS = 8, 3
 WORKER = """
 import json, os, sys
 from pathlib import Path
-from cm_source.dagster import campaign_monitor_assets, warehouse_pipeline
+from cm_source.dagster import Warehouse, campaign_monitor_assets
 spec = json.loads(sys.argv[1])
 go = Path(spec["go"])
 Path(spec["go"] + f".ready.{os.getpid()}").touch()
 while not go.exists():
     pass
+warehouse = Warehouse(pipelines_dir=spec["pipelines"], duckdb_path=spec["duckdb"])
 campaign_monitor_assets(api_key="key", base_url="http://127.0.0.1:9/api/v3.3", client_ids=["a", "b"],
-                        pipelines_dir=spec["pipelines"], duckdb_path=spec["duckdb"])
+                        warehouse=warehouse)
 for name in ("campaign_monitor_a", "campaign_monitor_models"):
-    pipeline = warehouse_pipeline(name, "duckdb", "campaign_monitor_data", spec["pipelines"], spec["duckdb"])
+    pipeline = warehouse.pipeline(name)
     assert pipeline.default_schema_name is None and pipeline.state["pipeline_name"] == name
 print("made")
 """
