@@ -11,8 +11,7 @@ decoded as plain JSON instead, so Arrow never changes what is loaded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
 import pyarrow as pa
 import pyarrow.json as pa_json
@@ -69,11 +68,3 @@ def envelope_parts(envelope: pa.Table) -> tuple[pa.Table, int, int] | None:
     rows = pa.Table.from_struct_array(results.flatten())
     total = envelope.column("TotalNumberOfRecords")[0].as_py() if "TotalNumberOfRecords" in names else None
     return rows, pages, int(total) if total is not None else rows.num_rows
-
-
-def key_values(rows: pa.Table, row_key: Sequence[str]) -> list[Any]:
-    """Each row's key as ``paging.unseen`` hashes it: the one field's value, or a tuple of several."""
-    columns = [
-        rows.column(name).to_pylist() if name in rows.column_names else [None] * rows.num_rows for name in row_key
-    ]
-    return columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))

@@ -21,6 +21,7 @@ from ..api_facts import BASE_URL, BASE_URL_SETTING, EXPIRED_TOKEN
 from ..errors import MISSING_KEY, CampaignMonitorError
 from .answers import NOT_JSON, check_response, describe_answer, error_fields, give_up, json_body, page_body, write_body
 from .oauth import OAuthTokens
+from .page import Page
 from .paging import every_row_once
 from .rate_limit import RequestPacer
 from .retry import RETRY_EXCEPTIONS, RETRY_STATUSES, RetryPolicy
@@ -198,7 +199,7 @@ class CampaignMonitorAPI:
         row_key: Sequence[str] = (),
         changed_since_param: str = "",
         columns: pa.Schema | None = None,
-    ) -> Iterator[Any]:
+    ) -> Iterator[Page]:
         """Every row of a paged envelope once, page by page, even while the data moves (see ``paging``).
 
         With ``columns`` (``arrow_pages.envelope_schema``) a page comes as an Arrow table where Arrow

@@ -17,7 +17,8 @@ import pyarrow as pa
 from ..api_facts import BASE_URL_SETTING, MAX_PAGE_SIZE
 from ..concurrency import WorkAhead
 from ..errors import CampaignMonitorError
-from .arrow_pages import envelope_parts, key_values
+from .arrow_pages import envelope_parts
+from .page import Page, keys, where
 
 Row = dict[str, Any]
 Get = Callable[[str, Mapping[str, Any]], Any]  # one GET: path and query to decoded JSON
@@ -35,7 +36,7 @@ def every_row_once(
     max_passes: int = 3,
     *,
     read_ahead: int,
-) -> Iterator[Any]:
+) -> Iterator[Page]:
     """Yield every row of a paged envelope once, page by page (a list of rows, or an Arrow table).
 
     A pass (one read of pages 1..N) is trusted only if ``TotalNumberOfRecords`` held still and
@@ -67,7 +68,7 @@ def every_row_once(
     )
 
 
-def unseen(rows: Any, row_key: Sequence[str], yielded: set[int], seen: set[int]) -> Any:
+def unseen(rows: Page, row_key: Sequence[str], yielded: set[int], seen: set[int]) -> Page:
     """The rows (a list, or an Arrow table) not yet yielded, remembering every key met in this pass.
 
     Keys are kept as their hashes, less than half the memory of the e-mail addresses themselves;
@@ -75,21 +76,12 @@ def unseen(rows: Any, row_key: Sequence[str], yielded: set[int], seen: set[int])
     """
     if not row_key:
         return rows
-    if isinstance(rows, pa.Table):
-        keys = key_values(rows, row_key)
-    else:
-        single = row_key[0] if len(row_key) == 1 else None
-        keys = [row.get(single) if single else tuple(row.get(name) for name in row_key) for row in rows]
     fresh = []
-    for key in map(hash, keys):
+    for key in map(hash, keys(rows, row_key)):
         fresh.append(key not in yielded)
         yielded.add(key)
         seen.add(key)
-    if all(fresh):
-        return rows
-    if isinstance(rows, pa.Table):
-        return rows.filter(pa.array(fresh, pa.bool_()))
-    return [row for row, new in zip(rows, fresh, strict=True) if new]
+    return rows if all(fresh) else where(rows, fresh)
 
 
 def one_pass(
@@ -99,7 +91,7 @@ def one_pass(
     read_ahead: int,
     first: int = 1,
     count: int | None = None,
-) -> Iterator[tuple[Any, int, int]]:
+) -> Iterator[tuple[Page, int, int]]:
     """Pages first..NumberOfPages (at most ``count`` of them) at the API's largest page size, each with
     its total and page count.
 
@@ -150,7 +142,7 @@ class _PagesToAsk:
         return partial(self.fetch, self.page - 1)
 
 
-def read_envelope(body: Any, path: str) -> tuple[Any, int, int]:
+def read_envelope(body: Any, path: str) -> tuple[Page, int, int]:
     """Check a paged envelope and return its rows (a list, or an Arrow table), page count and total.
 
     A bare array here means the server speaks v3.2 (or is not Campaign Monitor): loading it as

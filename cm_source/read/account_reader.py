@@ -16,6 +16,7 @@ from ..concurrency import merged_streams
 from ..errors import AccessRefused, CampaignMonitorError
 from ..http import CampaignMonitorAPI
 from ..http.arrow_pages import envelope_schema
+from ..http.page import Page, row_count
 from ..http.paging import Row
 from ..http.timeline import walk_back
 from .catalogue import ENDPOINTS, AskedPerListing, Endpoint, Shape, Sync, query_ids, read_under
@@ -154,7 +155,7 @@ class AccountReader:
         zone: Any,
         nested_as_text: bool,
         params: Mapping[str, str] | None = None,
-        keep: Callable[[Any], Any] | None = None,
+        keep: Callable[[Page], Page] | None = None,
         keep_takes_arrow: bool = False,
     ) -> Iterator[Any]:
         """Stream one endpoint under one parent, page by page, each page shaped by the catalogue's rules.
@@ -167,18 +168,18 @@ class AccountReader:
         query = {**query_ids(endpoint, ids), **(params or {})}
         pages = self.pages(endpoint, endpoint.path.format(**ids), query, as_arrow=keep is None or keep_takes_arrow)
         kept = (keep(rows) if keep is not None else rows for rows in pages)
-        yield from gathered(shape_page(rows, rules, nested_as_text) for rows in kept if len(rows))
+        yield from gathered(shape_page(rows, rules, nested_as_text) for rows in kept if row_count(rows))
 
     def pages(
         self, endpoint: Endpoint, path: str, params: Mapping[str, str] | None = None, as_arrow: bool = False
-    ) -> Iterator[Any]:
+    ) -> Iterator[Page]:
         """The rows of one request, or of each page of a paged one, as the API sent them; with
         ``as_arrow`` a columnar table's page may come as Arrow decoded it (``http.arrow_pages``)."""
         query = {**endpoint.params, **(params or {})}
         self.progress.started(endpoint.table)
         if endpoint.shape is Shape.PAGED:
             columns = envelope_schema(page_fields(endpoint)) if as_arrow and endpoint.columnar else None
-            answers: Iterator[Any] = self.api.get_pages(
+            answers: Iterator[Page] = self.api.get_pages(
                 path,
                 query,
                 row_key=endpoint.row_key,

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import pyarrow as pa
 from dlt.common.pipeline import current_pipeline
 
 from ..errors import CampaignMonitorError
+from ..http.page import Page, values
 from ..http.paging import Row
 from .catalogue import Endpoint, Sync
 from .destinations import can_merge, destination_type
@@ -326,13 +326,9 @@ class ListRead:
     started: float | None = None
     ended: float | None = None
 
-    def saw(self, rows: Any) -> None:
-        """Note the latest ``Date`` of a page: the API's rows, or a page Arrow decoded (times as text)."""
-        if isinstance(rows, pa.Table):
-            values = rows.column("Date").to_pylist() if "Date" in rows.column_names else []
-            dates = (str(value or "") for value in values)
-        else:
-            dates = (str(row.get("Date") or "") for row in rows)
+    def saw(self, rows: Page) -> None:
+        """Note the latest ``Date`` of a page (Arrow keeps times as text, as the API sends them)."""
+        dates = (str(value or "") for value in values(rows, "Date"))
         self.latest = max(self.latest, max((d for d in dates if len(d) == 19 and d[:4].isdigit()), default=""))
 
     def next_since(self, previous: str | None) -> str | None:

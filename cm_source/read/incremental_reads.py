@@ -10,18 +10,18 @@ from typing import Any, Protocol
 
 from ..api_facts import MAX_PAGE_SIZE
 from ..http.arrow_pages import envelope_schema
+from ..http.page import Page, row_count, where
 from ..http.paging import Row
 from ..http.timeline import MESSAGE_ID, SENT_AT, newer_than, sent_at, walk_back
 from .catalogue import ENDPOINTS, Endpoint, Sync, query_ids
 from .columnar import ROWS_PER_ITEM, gathered, page_fields
-from .incremental import EventCursor, TablePlan, removals
+from .incremental import EventCursor, ListRead, TablePlan, removals
 from .page_rules import PageRules
 from .progress import RunProgress
 from .reconcile import (
     Rotation,
     confirmed_gone,
     email_order,
-    keep_rows,
     loaded_addresses,
     read_slice,
     state_of,
@@ -45,13 +45,13 @@ class PageReader(Protocol):
         zone: Any,
         nested_as_text: bool,
         params: Mapping[str, str] | None = None,
-        keep: Callable[[Any], Any] | None = None,
+        keep: Callable[[Page], Page] | None = None,
         keep_takes_arrow: bool = False,
     ) -> Iterator[Any]: ...
 
     def pages(
         self, endpoint: Endpoint, path: str, params: Mapping[str, str] | None = None, as_arrow: bool = False
-    ) -> Iterator[Any]: ...
+    ) -> Iterator[Page]: ...
 
     def timeline(
         self, endpoint: Endpoint, path: str, query: Mapping[str, Any]
@@ -117,7 +117,7 @@ def state_changes(
         left = removals(
             endpoint, (row["EmailAddress"] for path, rows in changes.items() if path != here for row in rows)
         )
-        rows, again = [*changes[here], *left], list[Any]()
+        rows, again = [*changes[here], *left], list[Page]()
         if run.reconcile_runs:
             changed = {email_order(row["EmailAddress"]) for by_state in changes.values() for row in by_state}
             again, gone = reconciled(reader, plan, ids, changed)
@@ -130,7 +130,7 @@ def state_changes(
 
 def reconciled(
     reader: PageReader, plan: TablePlan, ids: Mapping[str, str], changed: set[str]
-) -> tuple[list[Any], list[str]]:
+) -> tuple[list[Page], list[str]]:
     """This run's slice of the list's state (see ``reconcile``): its pages, less the rows this run's
     changes already hold, and the loaded addresses the API confirms are no longer in this state."""
     endpoint, run = plan.endpoint, plan.run
@@ -154,7 +154,7 @@ def reconciled(
     rotation.spend(piece.pages_read)
     run.count_reconciled(piece.rows)
     again = [
-        keep_rows(page, [email_order(email) not in changed for email in emails]) if changed else page
+        where(page, [email_order(email) not in changed for email in emails]) if changed else page
         for page, emails in zip(piece.pages, piece.page_emails, strict=True)
     ]
     if not piece.steady:
@@ -175,13 +175,12 @@ class RowCount:
     rows: int = 0
 
 
-def seen_by(read: Any, counted: RowCount) -> Any:
-    """A page filter that loads every row (a list, or an Arrow page), notes the latest ``Date`` among
-    them and counts them."""
+def seen_by(read: ListRead, counted: RowCount) -> Callable[[Page], Page]:
+    """A page filter that loads every row, notes the latest ``Date`` among them and counts them."""
 
-    def keep(rows: Any) -> Any:
+    def keep(rows: Page) -> Page:
         read.saw(rows)
-        counted.rows += len(rows)
+        counted.rows += row_count(rows)
         return rows
 
     return keep

@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import pyarrow as pa
-
 from ..api_facts import MAX_PAGE_SIZE, SUBSCRIBER_STATES
 from ..concurrency import WorkAhead
 from ..errors import RequestRefused
+from ..http.page import Page, values, where
 from ..http.paging import Get, one_pass
 from .incremental_state import RotationState
 
@@ -94,7 +93,7 @@ class SliceRead:
     """One slice: its rows, the range of emails it covers (``after`` exclusive, ``to`` inclusive, None
     for the end), the pages read and whether the state's total held still while they were read."""
 
-    pages: list[Any] = field(default_factory=list)  # the API's rows, or Arrow tables (``http.arrow_pages``)
+    pages: list[Page] = field(default_factory=list)
     page_emails: list[list[str]] = field(default_factory=list)  # each page's addresses, in order
     after: str | None = None
     to: str | None = None
@@ -119,12 +118,12 @@ class SliceRead:
     def rows(self) -> int:
         return sum(map(len, self.page_emails))
 
-    def add(self, page: Any) -> None:
+    def add(self, page: Page) -> None:
         """A page, less its rows at or before ``after`` (the page that held the last slice's end)."""
         emails = emails_of(page)
         if self.after is not None and emails and email_order(emails[0]) <= self.after:
             keep = [email_order(email) > self.after for email in emails]
-            page = keep_rows(page, keep)
+            page = where(page, keep)
             emails = [email for email, kept in zip(emails, keep, strict=True) if kept]
         self.pages.append(page)
         self.page_emails.append(emails)
@@ -178,18 +177,9 @@ def read_slice(
     return read
 
 
-def emails_of(page: Any) -> list[str]:
-    """The addresses of a page, in order: a list of the API's rows, or an Arrow table."""
-    if isinstance(page, pa.Table):
-        return [str(email or "") for email in page.column("EmailAddress").to_pylist()]
-    return [str(row.get("EmailAddress") or "") for row in page]
-
-
-def keep_rows(page: Any, keep: list[bool]) -> Any:
-    """The rows of a page (a list, or an Arrow table) where ``keep`` is true."""
-    if isinstance(page, pa.Table):
-        return page.filter(pa.array(keep, pa.bool_()))
-    return [row for row, kept in zip(page, keep, strict=True) if kept]
+def emails_of(page: Page) -> list[str]:
+    """The addresses of a page, in order."""
+    return [str(email or "") for email in values(page, "EmailAddress")]
 
 
 def confirmed_gone(

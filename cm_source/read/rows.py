@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
+from ..http.page import Page
 from .columnar import decoded_page_table, page_table
 from .page_rules import PageRules
 
@@ -32,11 +33,8 @@ class ReadRow(dict):
         self.zone = zone
 
 
-def shape_page(rows: Any, rules: PageRules, nested_as_text: bool) -> Any:
-    """A page as dlt gets it: one Arrow table for a columnar table, else a list of rows.
-
-    ``rows`` are the API's rows, or a page Arrow decoded (``http.arrow_pages``).
-    """
+def shape_page(rows: Page, rules: PageRules, nested_as_text: bool) -> pa.Table | list[ReadRow]:
+    """A page as dlt gets it: one Arrow table for a columnar table, else a list of rows."""
     if isinstance(rows, pa.Table):
         return decoded_page_table(rows, rules, nested_as_text)
     if rules.endpoint.columnar:
