@@ -132,7 +132,7 @@ def mirror_list(
     max_removals: int | None = None,
     api_key: str | None = None,
     base_url: str | None = None,
-    settings: UpsertSettings = UpsertSettings(),
+    settings: UpsertSettings | None = None,
     rejects_path: str | None = None,
     checkpoint_path: str | None = None,
     plan_path: str | None = None,
@@ -152,6 +152,7 @@ def mirror_list(
     if removal not in ("unsubscribe", "delete"):
         raise InputError(f"removal must be unsubscribe or delete, not {removal!r}")
     api = api or api_from_settings(api_key, base_url)
+    settings = settings or UpsertSettings()
     fields = CustomFields.fetch(api, list_id)
     prepared = prepare(rows, fields, column_map)
     if not prepared.addresses:

@@ -28,7 +28,7 @@ def upsert_subscribers(
     *,
     api_key: str | None = None,
     base_url: str | None = None,
-    settings: UpsertSettings = UpsertSettings(),
+    settings: UpsertSettings | None = None,
     rejects_path: str | None = None,
     checkpoint_path: str | None = None,
     dry_run: bool = False,
@@ -45,6 +45,7 @@ def upsert_subscribers(
     when nothing can be done (bad key, unknown list or column).
     """
     api = api or api_from_settings(api_key, base_url)
+    settings = settings or UpsertSettings()
     fields = fields or CustomFields.fetch(api, list_id)
     prepared = prepare(rows, fields, column_map)
     with Checkpoint(Path(checkpoint_path) if checkpoint_path else None) as checkpoint:
