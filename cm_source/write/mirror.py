@@ -9,14 +9,14 @@ query cannot empty a list.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from ..account_access import api_from_settings
+from typing_extensions import Unpack
+
 from ..errors import InputError
-from ..http import CampaignMonitorAPI
 from ..private_files import open_private
 from .accounting import UpsertReport
 from .actions import ActionReport, act_on
@@ -25,7 +25,7 @@ from .custom_fields import CustomFields
 from .members import ListMembers, list_members
 from .rejects import write_rejects
 from .rows import Prepared, Row, prepare
-from .settings import UpsertSettings
+from .settings import WriteCall, WriteOptions
 from .upsert import upsert_prepared
 
 Removal = Literal["unsubscribe", "delete"]
@@ -130,50 +130,43 @@ def mirror_list(
     removal: Removal = "unsubscribe",
     *,
     max_removals: int | None = None,
-    api_key: str | None = None,
-    base_url: str | None = None,
-    settings: UpsertSettings | None = None,
-    rejects_path: str | None = None,
-    checkpoint_path: str | None = None,
     plan_path: str | None = None,
-    dry_run: bool = False,
-    api: CampaignMonitorAPI | None = None,
-    progress: Callable[[Any], None] | None = None,
-    column_map: Mapping[str, str] | None = None,
+    **options: Unpack[WriteOptions],
 ) -> MirrorReport:
     """Make list ``list_id``'s members the input's people: upsert every row, then remove (``unsubscribe``
     or ``delete``) every member whose address is not in the input.
 
     ``max_removals`` defaults to 10% of the list's members. The plan is written to ``plan_path`` (CSV)
-    before anything is sent, in a dry run too. Raises ``CampaignMonitorError`` when nothing can be done
-    (bad key, unknown list or column, too many removals). ``progress`` is handed the upsert's report
-    after each import, then the removals' after each removal.
+    before anything is sent, in a dry run too. ``options`` are the write functions' own
+    (``settings.WriteOptions``), as ``upsert_subscribers`` takes them; ``progress`` is handed the
+    upsert's report after each import, then the removals' after each removal. Raises
+    ``CampaignMonitorError`` when nothing can be done (bad key, unknown list or column, too many removals).
     """
     if removal not in ("unsubscribe", "delete"):
         raise InputError(f"removal must be unsubscribe or delete, not {removal!r}")
-    api = api or api_from_settings(api_key, base_url)
-    settings = settings or UpsertSettings()
-    fields = CustomFields.fetch(api, list_id)
-    prepared = prepare(rows, fields, column_map)
+    call = WriteCall.of(options)
+    fields = CustomFields.fetch(call.api, list_id)
+    prepared = prepare(rows, fields, call.column_map)
     if not prepared.addresses:
         raise InputError(
             f"mirror refused: the input holds no one ({prepared.rows_read:,} rows, none with an address), which"
             f" would take every member off list {list_id}; nothing was sent. Check the input or its query"
         )
-    removals = ActionReport(removal, list_id, dry_run=dry_run)
+    removals = ActionReport(removal, list_id, dry_run=call.dry_run)
     # the checkpoint's lock is taken before the members are read: a mirror of the list running already
     # changes them, and the plan must start from what it leaves
-    with Checkpoint(Path(checkpoint_path) if checkpoint_path else None) as checkpoint:
-        plan = plan_mirror(prepared, list_members(api, list_id), list_id, removal, settings.resubscribe, max_removals)
+    with Checkpoint(call.checkpoint_path) as checkpoint:
+        members = list_members(call.api, list_id)
+        plan = plan_mirror(prepared, members, list_id, removal, call.settings.resubscribe, max_removals)
         if plan_path:
             plan.write(Path(plan_path))
         check_removals(plan)
-        upsert = upsert_prepared(api, list_id, prepared, fields, settings, checkpoint, dry_run, progress)
-        if dry_run:
+        upsert = upsert_prepared(call, list_id, prepared, fields, checkpoint)
+        if call.dry_run:
             removals.done = len(plan.remove)
         else:
-            act_on(api, removal, list_id, plan.remove, checkpoint, removals, progress)
+            act_on(call.api, removal, list_id, plan.remove, checkpoint, removals, call.progress)
             checkpoint.clear()
-        if rejects_path:
-            write_rejects(Path(rejects_path), upsert.rejected + removals.not_done)
+        if call.rejects_path:
+            write_rejects(call.rejects_path, upsert.rejected + removals.not_done)
     return MirrorReport(plan, upsert, removals)

@@ -7,11 +7,18 @@ resolve it from configuration (``dlt.config`` sections) like any other spec.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict
+
 from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import BaseConfiguration
 
+from ..account_access import api_from_settings
 from ..api_facts import CONSENT_VALUES
 from ..errors import InputError
+from ..http import CampaignMonitorAPI
 
 
 @configspec
@@ -37,3 +44,47 @@ class UpsertSettings(BaseConfiguration):
                 f"consent_to_track_default must be one of {', '.join(CONSENT_VALUES)},"
                 f" not {self.consent_to_track_default!r}"
             )
+
+
+class WriteOptions(TypedDict, total=False):
+    """The keyword arguments ``upsert_subscribers`` and ``mirror_list`` share, declared once."""
+
+    api_key: str | None  # default: the read side's [sources.campaign_monitor] settings
+    base_url: str | None
+    api: CampaignMonitorAPI | None  # a client already made: it wins over api_key and base_url
+    settings: UpsertSettings | None  # how rows are written (the defaults change nothing not asked for)
+    column_map: Mapping[str, str] | None  # input column → its name here ({"E-mail": "email_address"})
+    rejects_path: str | None  # where every row not written goes, with its reason (CSV)
+    checkpoint_path: str | None  # where finished writes are remembered until the run completes
+    dry_run: bool  # work everything out, send nothing
+    progress: Callable[[Any], None] | None  # handed the report so far after each import (and removal)
+
+
+@dataclass(frozen=True)
+class WriteCall:
+    """One write's options, defaults filled in: a client, the settings, where its files go."""
+
+    api: CampaignMonitorAPI
+    settings: UpsertSettings
+    column_map: Mapping[str, str] | None
+    rejects_path: Path | None
+    checkpoint_path: Path | None
+    dry_run: bool
+    progress: Callable[[Any], None] | None
+
+    @classmethod
+    def of(cls, options: WriteOptions) -> WriteCall:
+        """The options a caller gave; one this function does not take is refused, as Python would."""
+        unknown = sorted(set(options) - set(WriteOptions.__annotations__))
+        if unknown:
+            raise TypeError(f"unexpected keyword argument {', '.join(map(repr, unknown))}")
+        rejects, checkpoint = options.get("rejects_path"), options.get("checkpoint_path")
+        return cls(
+            api=options.get("api") or api_from_settings(options.get("api_key"), options.get("base_url")),
+            settings=options.get("settings") or UpsertSettings(),
+            column_map=options.get("column_map"),
+            rejects_path=Path(rejects) if rejects else None,
+            checkpoint_path=Path(checkpoint) if checkpoint else None,
+            dry_run=bool(options.get("dry_run", False)),
+            progress=options.get("progress"),
+        )

@@ -384,3 +384,12 @@ def test_one_ahead_raises_the_makers_error_after_the_items_made_before_it() -> N
     assert next(handed) == 1
     with pytest.raises(ValueError, match="row 1001"):
         next(handed)
+
+
+def test_a_keyword_the_write_functions_do_not_take_is_refused_as_python_would() -> None:
+    from cm_source import mirror_list
+
+    with pytest.raises(TypeError, match="unexpected keyword argument 'rejects_file'"):
+        upsert_subscribers([{"email_address": "a@example.com"}], LIST_ID, api=api(), rejects_file="r.csv")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'dryrun'"):
+        mirror_list([], LIST_ID, api=api(), dryrun=True)  # type: ignore[call-arg]
