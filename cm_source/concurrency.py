@@ -47,8 +47,10 @@ class WorkAhead(Generic[T]):
         ahead: int | None = None,
         ordered: bool = True,
         name: str = "cm-work",
+        finish_on_close: bool = True,
     ) -> None:
         self._tasks = iter(tasks)
+        self._finish_on_close = finish_on_close
         self._ahead = max(1, ahead or workers)
         self._ordered = ordered
         self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix=name)
@@ -103,10 +105,12 @@ class WorkAhead(Generic[T]):
             raise failure
 
     def close(self) -> None:
-        """Start nothing more: what has not started is dropped, and what runs is waited for (a request
-        at most per thread), so no thread is left working on what its caller has let go of."""
+        """Start nothing more: what has not started is dropped, and what runs is waited for, so no
+        thread is left working on what its caller has let go of; unless ``finish_on_close`` is off,
+        for tasks whose results may simply be dropped (pages read ahead, which may be waiting out a
+        rate window of minutes)."""
         self._stopped = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=self._finish_on_close, cancel_futures=True)
 
 
 def one_ahead(items: Iterator[T]) -> Iterator[T]:

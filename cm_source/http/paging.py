@@ -109,7 +109,7 @@ def one_pass(
     results, number_of_pages, total = read_envelope(fetch(first), path)
     pages.learn(number_of_pages)
     # one more than the threads: read_ahead pages stay in flight while the caller works on this one
-    with WorkAhead(pages, read_ahead, ahead=read_ahead + 1, name="cm-read-ahead") as rest:
+    with WorkAhead(pages, read_ahead, ahead=read_ahead + 1, name="cm-read-ahead", finish_on_close=False) as rest:
         answers, page = iter(rest), first
         while True:
             yield results, total, number_of_pages

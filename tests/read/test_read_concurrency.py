@@ -92,3 +92,23 @@ def test_a_task_source_that_grows_after_running_out_is_asked_again() -> None:
     pages.last = 4  # an answer said there are more pages
     got += list(work)
     assert got == [1, 2, 3, 4]
+
+
+def test_work_whose_results_may_be_dropped_is_not_waited_for_on_close() -> None:
+    """Pages read ahead may be held by a rate window of minutes: a read that stops early (its data moved)
+    must not wait for them."""
+    release = threading.Event()
+
+    def task(n: int) -> int:
+        if n > 0:
+            release.wait(60)  # a page held by the rate window
+        return n
+
+    work = WorkAhead((lambda n=n: task(n) for n in range(3)), workers=3, finish_on_close=False)
+    first = next(iter(work))
+    closing = threading.Thread(target=work.close)
+    closing.start()
+    closing.join(timeout=10)
+    stuck = closing.is_alive()
+    release.set()
+    assert first == 0 and not stuck
