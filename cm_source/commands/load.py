@@ -259,7 +259,7 @@ def print_summary(pipeline: dlt.Pipeline, tables: list[str], progress: RunProgre
             print(f"{child:<{width}}  {counts[child]:>9,}")
     print(
         f"\n{progress.requests:,} requests, {progress.rate_limited:,} 429s waited out"
-        f" ({progress.waited_s:.1f} s held at the rate gate), {wall_s:.1f} s in all"
+        f" ({progress.held_s:.1f} s held by the API's rate window), {wall_s:.1f} s in all"
     )
     print(f"Loaded into {describe(place_of(pipeline) or {})}")
     for line in progress.notes:

@@ -158,6 +158,11 @@ class CampaignMonitorAPI:
                 self.retry.sleep(self.retry.wait_after(response, attempt))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
+    @property
+    def rate_gate(self) -> RequestPacer:
+        """The pacer every request of this client is admitted by: what the API's rate window holds."""
+        return self._pacer
+
     def _expired_token(self, response: requests.Response, body: Any) -> bool:
         """A 401 Code 121 to an OAuth request: renew the token (whichever thread or process gets there
         first refreshes it) and resend."""

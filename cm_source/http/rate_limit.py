@@ -95,6 +95,24 @@ class RequestPacer:
         self._others_seen = False  # another client seen spending in this window
         self._successes = 0
         self._last_cut = -math.inf
+        self._window_size: tuple[int, float] | None = None  # the largest Limit and Reset announced
+        self._hold_ends = -math.inf
+        self.held_s = 0.0  # wall time during which requests were held for the budget or a 429
+
+    def rate_window(self) -> tuple[int, float] | None:
+        """The window the API announces: its requests and (the longest Reset seen) its seconds."""
+        return self._window_size
+
+    def holding(self) -> bool:
+        """Whether requests are being held for the budget or a 429 now."""
+        return self._clock() < self._hold_ends
+
+    def _note_hold(self, now: float, delay: float) -> None:
+        """Count a hold in ``held_s`` once, however many readers wait through it together."""
+        ends = now + delay
+        if ends > self._hold_ends:
+            self.held_s += ends - max(now, self._hold_ends)
+            self._hold_ends = ends
 
     def admit(self) -> Ticket:
         """Wait for a slot and for the budget; the waits are slept, so tests can pass a recording sleep."""
@@ -112,6 +130,7 @@ class RequestPacer:
                     if self._left is not None:
                         self._left -= 1
                     return Ticket(self._sent, now, waited)
+                self._note_hold(now, delay)
             self._sleep(delay)
             waited += delay
             slept_until = now + delay
@@ -150,6 +169,9 @@ class RequestPacer:
             self._changed.notify_all()
 
     def _learn(self, ticket: Ticket, announced: Announced, now: float) -> None:
+        if announced.limit:
+            seconds = max(announced.reset_s, self._window_size[1] if self._window_size else 0.0)
+            self._window_size = (announced.limit, seconds)
         not_counted = sum(number > ticket.number for number in self._in_flight)
         left = announced.remaining - not_counted
         ends = now + announced.reset_s

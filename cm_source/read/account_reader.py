@@ -47,6 +47,7 @@ class AccountReader:
         self.api = api
         self.progress = progress or RunProgress()
         api.observer = self.progress.answered
+        self.progress.gate = api.rate_gate
         self.local_time = local_time
         self.reports_from = reports_from
         self.nested_as_text = nested_as_text

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from dlt.common.pipeline import current_pipeline
 from dlt.common.runtime.collector import LogCollector
 
+from ..http.rate_limit import RequestPacer
 from .catalogue import ENDPOINTS
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class RunProgress:
     tables: dict[str, TableFigures] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the run decided that changes what it reads
     collector: Any = None  # the running pipeline's, found by attach()
+    gate: RequestPacer | None = None  # the client's rate gate: whether the API's rate window holds the run
     # Re-entrant: an update it shows may make the collector write a line, which reads these figures again.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -71,6 +73,21 @@ class RunProgress:
             self._show("Requests", 1)
             if status == 429:
                 self._show("429s waited out", 1, message=f"{self.waited_s:.0f} s held at the rate gate")
+
+    def held(self) -> str | None:
+        """What holds the run now, if the API's rate window does: ``held by the API's rate window: 50
+        per 5 s``."""
+        if self.gate is None or not self.gate.holding():
+            return None
+        window = self.gate.rate_window()
+        if window is None:
+            return "held by the API's rate limit"
+        return f"held by the API's rate window: {window[0]:,} per {window[1]:.0f} s"
+
+    @property
+    def held_s(self) -> float:
+        """Wall time the run was held by the API's rate window or its 429s."""
+        return self.gate.held_s if self.gate is not None else 0.0
 
     def note(self, line: str) -> None:
         """A decision the user must hear of (a full read instead of an incremental one): logged as a
@@ -202,7 +219,10 @@ class ProgressLine(LogCollector):
             tables,
             f"rows {self.rows:,}",
         ]
+        held = self.progress.held()
         longest = self.progress.longest_reading()
-        if longest is not None:
+        if held is not None:
+            parts.append(held)
+        elif longest is not None:
             parts.append(f"reading {longest[0]} for {longest[1]:.0f} s")
         return " | ".join(parts)

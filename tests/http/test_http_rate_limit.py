@@ -183,3 +183,19 @@ def test_a_rate_window_announced_on_every_answer_is_never_exceeded(tmp_path) -> 
         pipeline.run(source.with_resources("active_subscribers"))
         assert len(sandbox.requests) > 16  # three windows' worth at least
         assert sandbox.faults.rate_limited_count == 0
+
+
+def test_the_pacer_knows_the_announced_window_and_how_long_the_run_was_held() -> None:
+    clock = Clock()
+    pacer = RequestPacer(6, clock.sleep, clock)
+    assert pacer.rate_window() is None and not pacer.holding()
+    spend_window(pacer, clock)  # 10 per 2 s, spent at once
+    assert pacer.rate_window() == (10, 2.0)
+    pacer.admit()  # waits out the rest of the window
+    assert pacer.held_s == pytest.approx(sum(clock.slept)) and pacer.held_s > 1.5
+    # readers held through the same window count it once
+    spend_window(pacer, clock)
+    before = pacer.held_s
+    pacer._note_hold(clock.now, 1.0)  # noqa: SLF001 - two readers find the same hold
+    pacer._note_hold(clock.now, 1.0)  # noqa: SLF001
+    assert pacer.holding() and pacer.held_s == pytest.approx(before + 1.0)

@@ -77,3 +77,27 @@ def test_a_line_written_while_a_reader_reports_does_not_lock_the_reader_out() ->
     threading.Thread(target=reader, daemon=True).start()
     assert finished.wait(timeout=10)
     assert "requests 1 | 429s 0 | tables 0 read | rows 0 | reading lists for 0 s" in log.getvalue()
+
+
+def test_while_the_rate_window_holds_the_run_the_line_says_so() -> None:
+    class Gate:
+        def __init__(self) -> None:
+            self.held = True
+            self.held_s = 12.5
+
+        def holding(self) -> bool:
+            return self.held
+
+        def rate_window(self) -> tuple[int, float]:
+            return (50, 5.0)
+
+    progress = RunProgress()
+    gate = Gate()
+    progress.gate = gate  # type: ignore[assignment]
+    line = ProgressLine(progress, ["lists"], stream=io.StringIO())
+    with line("Extract campaign_monitor"), progress.reading("lists"):
+        progress.started("lists")
+        assert line.line().endswith("| held by the API's rate window: 50 per 5 s")
+        gate.held = False
+        assert line.line().endswith("| reading lists for 0 s")
+    assert progress.held_s == 12.5
