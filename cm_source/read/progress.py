@@ -53,6 +53,11 @@ class RunProgress:
     # Re-entrant: an update it shows may make the collector write a line, which reads these figures again.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The one lock of the figures, and of the progress line that shows them."""
+        return self._lock
+
     def attach(self) -> None:
         """Find the running pipeline's collector; called where dlt runs the source's code, because the
         reader threads, which report, do not see dlt's current pipeline."""
@@ -167,6 +172,24 @@ class ProgressLine(LogCollector):
         self.live = live
         self.stream = stream
         self.began = time.monotonic()
+        # A line is due every period even when nothing is reported (every reader held by the API's
+        # rate window for minutes): a ticker asks for it. Updates come from the reader threads too, under
+        # the figures' own lock, so the line takes that one lock: two would be taken in both orders.
+        self._lock = progress.lock
+        self._ticking: threading.Event | None = None
+
+    def _start(self, step: str) -> None:
+        with self._lock:
+            super()._start(step)
+        self._ticking = ticking = threading.Event()
+
+        def tick() -> None:
+            while not ticking.wait(max(self.log_period, 0.1)):
+                with self._lock:
+                    if self.counters is not None:
+                        self.maybe_log()
+
+        threading.Thread(target=tick, name="cm-progress", daemon=True).start()
 
     def update(
         self,
@@ -177,9 +200,10 @@ class ProgressLine(LogCollector):
         message: str | None = None,
         label: str | None = None,
     ) -> None:
-        if str(self.step or "").startswith("Extract") and name.split("__")[0] in TABLE_NAMES:
-            self.rows += inc
-        super().update(name, inc, total, inc_total, message, label)  # type: ignore[arg-type]  # dlt's own None defaults
+        with self._lock:
+            if str(self.step or "").startswith("Extract") and name.split("__")[0] in TABLE_NAMES:
+                self.rows += inc
+            super().update(name, inc, total, inc_total, message, label)  # type: ignore[arg-type]  # dlt's own None defaults
 
     def dump_counters(self) -> None:
         line = self.line()
@@ -193,9 +217,12 @@ class ProgressLine(LogCollector):
         self.stream.flush()
 
     def _stop(self) -> None:
-        super()._stop()
-        if self.live:
-            self.stream.write("\n")
+        if self._ticking is not None:
+            self._ticking.set()
+        with self._lock:
+            super()._stop()
+            if self.live:
+                self.stream.write("\n")
 
     def line(self) -> str:
         elapsed = int(time.monotonic() - self.began)

@@ -101,3 +101,33 @@ def test_while_the_rate_window_holds_the_run_the_line_says_so() -> None:
         gate.held = False
         assert line.line().endswith("| reading lists for 0 s")
     assert progress.held_s == 12.5
+
+
+def test_a_line_is_still_written_every_period_while_nothing_is_reported() -> None:
+    """Every reader held by the rate window for minutes reports nothing; the log must not fall silent."""
+
+    class Gate:
+        held_s = 0.0
+
+        def holding(self) -> bool:
+            return True
+
+        def rate_window(self) -> tuple[int, float]:
+            return (60, 348.0)
+
+    class Log(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.held = threading.Event()
+
+        def write(self, text: str) -> int:
+            if "held by the API's rate window: 60 per 348 s" in text:
+                self.held.set()
+            return super().write(text)
+
+    progress, log = RunProgress(), Log()
+    progress.gate = Gate()  # type: ignore[assignment]
+    line = ProgressLine(progress, ["lists"], log_period=0.05, stream=log)
+    with line("Extract campaign_monitor"):
+        line.update("Requests", inc=0)  # the step's first line, then nothing more is reported
+        assert log.held.wait(10)
