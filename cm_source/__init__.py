@@ -11,6 +11,7 @@ from .errors import CampaignMonitorError
 _LAZY = {
     "TABLES": "read",
     "campaign_monitor_source": "read",
+    "plan_sync": "read.plan",
     **dict.fromkeys(
         (
             "ActionReport",

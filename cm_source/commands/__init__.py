@@ -2,6 +2,7 @@
 
     cm-source load --demo                      # the built-in sandbox into DuckDB; no account needed
     cm-source load --incremental               # your account (key in .dlt/secrets.toml): what changed
+    cm-source plan                             # what a full read costs, before anything is loaded
     cm-source push --list-id LIST --input people.csv
     cm-source push --mode mirror --list-id LIST --input audience.csv --dry-run
     cm-source sandbox --subscribers 100000     # serve a generated account on loopback
@@ -24,6 +25,12 @@ def _load(argv: Sequence[str], prog: str) -> int:
     return main(argv, prog)
 
 
+def _plan(argv: Sequence[str], prog: str) -> int:
+    from .plan import main
+
+    return main(argv, prog)
+
+
 def _push(argv: Sequence[str], prog: str) -> int:
     from .push import main
 
@@ -39,6 +46,7 @@ def _sandbox(argv: Sequence[str], prog: str) -> int:
 
 COMMANDS: dict[str, tuple[Command, str]] = {
     "load": (_load, "load an account (or --demo, the sandbox) into DuckDB or any dlt destination"),
+    "plan": (_plan, "what a full read costs: requests per client and table group, and the time at the rate window"),
     "push": (_push, "write people into a list: upsert, mirror, unsubscribe, delete, suppress, unsuppress"),
     "sandbox": (_sandbox, "serve a generated Campaign Monitor account locally, with fault switches"),
 }

@@ -25,8 +25,13 @@ def cm_source(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
 def test_help_lists_every_command(tmp_path: Path) -> None:
     result = cm_source("--help", cwd=tmp_path)
     assert result.returncode == 0
-    assert all(f"  {name} " in result.stdout for name in ("load", "push", "sandbox"))
-    for name, option in (("load", "--incremental"), ("push", "--mode"), ("sandbox", "--subscribers")):
+    assert all(f"  {name} " in result.stdout for name in ("load", "plan", "push", "sandbox"))
+    for name, option in (
+        ("load", "--incremental"),
+        ("plan", "--client-id"),
+        ("push", "--mode"),
+        ("sandbox", "--subscribers"),
+    ):
         help_text = cm_source(name, "--help", cwd=tmp_path)
         assert (
             help_text.returncode == 0 and f"usage: cm-source {name}" in help_text.stdout and option in help_text.stdout
