@@ -17,6 +17,7 @@ closing early stops new work too.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections import deque
@@ -118,16 +119,11 @@ def one_ahead(items: Iterator[T]) -> Iterator[T]:
     one. Errors are raised here, after the items made before them."""
     # one thread, so the items are made one after another; two ahead, so one is being made while the
     # caller holds the last one handed back
-    made = WorkAhead(_repeat(lambda: next(items, _DONE)), workers=1, ahead=2, name="cm-one-ahead")
+    made = WorkAhead(itertools.repeat(lambda: next(items, _DONE)), workers=1, ahead=2, name="cm-one-ahead")
     for item in made:
         if item is _DONE:
             return
         yield item  # type: ignore[misc]
-
-
-def _repeat(task: Callable[[], object]) -> Iterator[Callable[[], object]]:
-    while True:
-        yield task
 
 
 def merged_streams(readers: Iterable[Callable[[], Iterator[T]]], workers: int) -> Iterator[T]:

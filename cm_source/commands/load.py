@@ -177,19 +177,13 @@ def note(line: str) -> None:
     print(f"note: {line}", file=sys.stderr, flush=True)
 
 
-# The flags that set a source setting (``read.settings.ReadSettings``): the flag's name → the setting's.
-FLAG_SETTINGS = {
-    "client_id": "client_id",
-    "reports_sent_after": "reports_sent_after",
-    "incremental": "incremental",
-    "report_refresh_days": "report_refresh_days",
-    "reconcile_runs": "reconcile_runs",
-}
+# The flags named as the source setting they set (``read.settings.ReadSettings``).
+FLAG_SETTINGS = ("client_id", "reports_sent_after", "incremental", "report_refresh_days", "reconcile_runs")
 
 
 def source_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The source's settings the flags give (a flag left out leaves its setting to dlt's config)."""
-    given = {setting: getattr(args, flag) for flag, setting in FLAG_SETTINGS.items()}
+    given = {setting: getattr(args, setting) for setting in FLAG_SETTINGS}
     # a switch left off and an option not given are both "not set" (0 is a value: --reconcile-runs 0)
     arguments = {setting: value for setting, value in given.items() if value is not None and value is not False}
     if args.local_times:

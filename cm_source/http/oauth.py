@@ -65,7 +65,6 @@ class OAuthTokens(requests.auth.AuthBase):
         self.access_token, self.refresh_token = self._saved() or (access_token, refresh_token)
         self.url = token_url(base_url)
         self.refreshes = 0  # pairs this process bought from the token endpoint
-        self.taken_from_file = 0  # pairs another process bought, taken from the token file
         self._lock = threading.Lock()
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -89,7 +88,6 @@ class OAuthTokens(requests.auth.AuthBase):
                 saved = self._saved()
                 if saved is not None and saved[0] != refused:
                     self.access_token, self.refresh_token = saved
-                    self.taken_from_file += 1
                     return
                 self.access_token, self.refresh_token = self._refreshed(session)
                 self.refreshes += 1

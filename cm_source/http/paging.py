@@ -108,6 +108,9 @@ def one_pass(
     pages = _PagesToAsk(fetch, first + 1, first, count)
     results, number_of_pages, total = read_envelope(fetch(first), path)
     pages.learn(number_of_pages)
+    if pages.last <= first:  # one page (most of a fan-out's reads): no read-ahead to set up
+        yield results, total, number_of_pages
+        return
     # one more than the threads: read_ahead pages stay in flight while the caller works on this one
     with WorkAhead(pages, read_ahead, ahead=read_ahead + 1, name="cm-read-ahead", finish_on_close=False) as rest:
         answers, page = iter(rest), first

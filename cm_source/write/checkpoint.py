@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from ..private_files import open_private
@@ -33,23 +33,18 @@ class Checkpoint:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.done: dict[str, dict[str, Any]] = {}
-        self._held: Any | None = None
+        self._lock = contextlib.ExitStack()
 
     def __enter__(self) -> Checkpoint:
         if self.path is None:
             return self
         waiting = f"another run is writing with the checkpoint {self.path}: waiting for it to finish"
-        self._held = held(Path(f"{self.path}.lock"), waiting, logger.warning)
-        self._held.__enter__()
+        self._lock.enter_context(held(Path(f"{self.path}.lock"), waiting, logger.warning))
         self._read()
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if self._held is not None:
-            self._held.__exit__(kind, error, trace)
-            self._held = None
+    def __exit__(self, *exc: object) -> None:
+        self._lock.close()
 
     def _read(self) -> None:
         """The writes finished by earlier runs, from the log."""
