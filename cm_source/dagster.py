@@ -153,9 +153,8 @@ def campaign_monitor_assets(
     def assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Any:
         client_id = context.partition_key if partitions is not None else None
         with one_run_at_a_time(warehouse.pipeline_name_for(client_id), warehouse.pipelines_dir, say=context.log.info):
-            pipeline = loads_one_at_a_time(
-                pipeline_for(client_id)
-            )  # made first: the source takes its file format from it
+            # made before the source: the source takes its file format from the pipeline made last
+            pipeline = loads_one_at_a_time(pipeline_for(client_id))
             with one_writer_on_duckdb(pipeline, say=context.log.info):
                 yield from dlt.run(context=context, dlt_source=source_for(client_id), dlt_pipeline=pipeline)
 
