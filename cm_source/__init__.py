@@ -12,6 +12,7 @@ _LAZY = {
     "TABLES": "read",
     "campaign_monitor_source": "read",
     "plan_sync": "read.plan",
+    "run_in_pieces": "read.run_in_pieces",
     **dict.fromkeys(
         (
             "ActionReport",

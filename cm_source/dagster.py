@@ -35,6 +35,7 @@ from .pipeline_folders import make_pipeline, one_run_at_a_time, one_writer_on_du
 from .read import campaign_monitor_source
 from .read.catalogue import ENDPOINTS_BY_TABLE
 from .read.destinations import destination_for, destination_type
+from .read.run_in_pieces import run_in_pieces
 
 DEFAULT_GROUP = "campaign_monitor"
 PARTITION_DISPOSITION = {"disposition": "merge", "strategy": "delete-insert"}
@@ -120,7 +121,9 @@ def campaign_monitor_assets(
     ``partitioned`` gives one static partition per client: ``client_ids``, or every client the key
     sees when the definitions load. ``source_settings`` are ``campaign_monitor_source``'s
     (``read.settings.ReadSettings``: ``api_key``, ``incremental``, ``reports_sent_after``, …); those not
-    given come from its configuration, as for the plain call.
+    given come from its configuration, as for the plain call. An incremental partition loads in pieces of
+    ``checkpoint_minutes`` until its pass is complete, so a run the orchestrator cuts off keeps every piece
+    it loaded, and the next run goes on from there.
 
     Partitions may run side by side, each in its own process (see docs/agency.md):
     - they run in the Dagster concurrency pool ``pool``, by default one per API key
@@ -156,7 +159,15 @@ def campaign_monitor_assets(
             # made before the source: the source takes its file format from the pipeline made last
             pipeline = loads_one_at_a_time(pipeline_for(client_id))
             with one_writer_on_duckdb(pipeline, say=context.log.info):
-                yield from dlt.run(context=context, dlt_source=source_for(client_id), dlt_pipeline=pipeline)
+                # an incremental partition runs piece after piece (run_in_pieces); its assets are
+                # materialised by the last, which completes the pass
+                pieces = run_in_pieces(
+                    pipeline,
+                    lambda: source_for(client_id),
+                    run=lambda source: list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)),
+                    say=context.log.info,
+                )
+                yield from pieces[-1]
 
     return assets
 

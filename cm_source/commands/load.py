@@ -18,6 +18,7 @@ from typing import Any
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.runtime.collector import Collector, NullCollector
+from dlt.extract.source import DltSource
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.analytics import ModelsBuilt, build_models, require_dbt
@@ -35,6 +36,7 @@ from cm_source.read.destinations import (
 from cm_source.read.incremental_state import IncrementalState
 from cm_source.read.load_place import describe, place_of
 from cm_source.read.progress import ProgressLine, RunProgress
+from cm_source.read.run_in_pieces import run_in_pieces
 
 PIPELINE_NAME = "campaign_monitor"
 DEFAULT_DATASET = "campaign_monitor_data"
@@ -84,6 +86,13 @@ def parse_args(argv: Sequence[str] | None = None, prog: str = "cm-source load") 
         metavar="N",
         help="with --incremental, read every subscriber row again within N runs, a slice each run"
         " (default 7; 0: never)",
+    )
+    parser.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        metavar="M",
+        help="with --incremental, load what was read every M minutes, so that a run cut off goes on from there"
+        " (default 30; 0: one load at the end; docs/first-sync.md)",
     )
     parser.add_argument(
         "--full-refresh",
@@ -178,7 +187,14 @@ def note(line: str) -> None:
 
 
 # The flags named as the source setting they set (``read.settings.ReadSettings``).
-FLAG_SETTINGS = ("client_id", "reports_sent_after", "incremental", "report_refresh_days", "reconcile_runs")
+FLAG_SETTINGS = (
+    "client_id",
+    "reports_sent_after",
+    "incremental",
+    "report_refresh_days",
+    "reconcile_runs",
+    "checkpoint_minutes",
+)
 
 
 def source_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -192,9 +208,10 @@ def source_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load(pipeline: dlt.Pipeline, args: argparse.Namespace, tables: list[str], progress: RunProgress) -> None:
-    """Read the account (the sandbox's with --demo) and load it, with what an earlier run left unloaded dropped."""
+    """Read the account (the sandbox's with --demo) and load it. A full refresh drops what an earlier run
+    left unloaded; an incremental run loads it, then runs piece after piece until its pass is complete."""
     destination = pipeline.destination
-    if pipeline.has_pending_data:
+    if pipeline.has_pending_data and not args.incremental:
         # dlt would load it instead of reading the account, possibly for another destination: every
         # table is a full refresh, so reading again is both simpler and fresher
         note("dropping the unloaded data of an earlier run that did not finish; reading everything again")
@@ -206,11 +223,17 @@ def load(pipeline: dlt.Pipeline, args: argparse.Namespace, tables: list[str], pr
         loader_format = args.file_format or file_format(destination)
         settings["nested_as_text"] = nested_as_text_for(loader_format)
         settings["progress"] = progress
-        source = campaign_monitor_source(**settings).with_resources(*tables)
         options: dict[str, Any] = {"loader_file_format": loader_format}
         if args.full_refresh:
             options["refresh"] = "drop_sources"
-        pipeline.run(source, **options)
+
+        def make_source() -> DltSource:
+            return campaign_monitor_source(**settings).with_resources(*tables)
+
+        if args.incremental:
+            run_in_pieces(pipeline, make_source, say=note, **options)
+        else:
+            pipeline.run(make_source(), **options)
 
 
 def prepare_dataset(pipeline: dlt.Pipeline) -> None:

@@ -26,6 +26,7 @@ from .feature_refusals import FeatureRefusals
 from .incremental import LEFT_COLUMN, IncrementalRun, removals
 from .incremental_reads import read_incrementally
 from .page_rules import PageRules
+from .pieces import read_by_first_piece
 from .progress import RunProgress
 from .reconcile import loaded_addresses
 from .rows import ReadRow, shape_page, shape_row
@@ -102,18 +103,19 @@ class AccountReader:
                 for row in (parent_rows if isinstance(parent_rows, list) else [parent_rows])
                 if not endpoint.campaign_report or self.reports_wanted(row)
             ]
-            plan = (
-                self.incremental.plan(endpoint)
-                if self.incremental is not None and endpoint.sync is not Sync.IN_FULL
-                else None
-            )
+            run = self.incremental
+            plan = run.plan(endpoint) if run is not None and endpoint.sync is not Sync.IN_FULL else None
+            if run is not None and read_by_first_piece(endpoint) and run.leaves_first_piece_tables():
+                return
             readers = []
             for row in parents:
                 ids = {name: row[name] for name in id_names}
+                reader: Callable[[], Iterator[Any]]
                 if plan is None:
                     reader = partial(self.read_endpoint, endpoint, ids, row.zone, as_text)
                 elif plan.wanted(row, ids[id_names[-1]]):
-                    reader = partial(read_incrementally, self, plan, ids, row.zone, as_text)
+                    read = partial(read_incrementally, self, plan, ids, row.zone, as_text)
+                    reader = plan.run.piece.gated(endpoint.table, str(ids[id_names[-1]]), read)
                 else:
                     continue
                 readers.append(

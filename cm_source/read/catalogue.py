@@ -429,6 +429,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 
 ENDPOINTS_BY_TABLE: Mapping[str, Endpoint] = {endpoint.table: endpoint for endpoint in ENDPOINTS}
 TABLES: tuple[str, ...] = tuple(ENDPOINTS_BY_TABLE)
+PARENT_TABLES: frozenset[str] = frozenset(endpoint.parent for endpoint in ENDPOINTS if endpoint.parent)
 
 
 def read_under(endpoint: Endpoint) -> tuple[str, ...]:

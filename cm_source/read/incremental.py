@@ -36,10 +36,11 @@ from dlt.common.pipeline import current_pipeline
 from ..errors import CampaignMonitorError
 from ..http.page import Page, values
 from ..http.paging import Row
-from .catalogue import Endpoint, Sync
+from .catalogue import ENDPOINTS_BY_TABLE, Endpoint, Sync
 from .destinations import can_merge, destination_type
 from .incremental_state import IncrementalState, TableState
 from .load_place import Place, describe, place_of
+from .pieces import Piece
 
 LEFT_COLUMN = "_cm_left"  # True on a row that removes a subscriber who left this state (hard delete)
 CHANGE_MARGIN = timedelta(minutes=5)  # changes the API stamps just before it shows them are read again
@@ -90,6 +91,8 @@ class IncrementalRun:
         notice: Callable[[str], None],
         reconcile_runs: int = 0,
         clients: str | None = None,
+        checkpoint_minutes: float = 0.0,
+        made_for_later_piece: bool = False,
     ) -> None:
         self.run_id = uuid.uuid4().hex
         self.notice = notice  # one line for the run's summary and log
@@ -106,6 +109,8 @@ class IncrementalRun:
         self._cursors_at_start: dict[str, str] = {}
         self._plans: dict[str, TablePlan] = {}
         self.lists = ListChanges()
+        self.made_for_later_piece = made_for_later_piece  # the source left the first piece's tables as loaded
+        self.piece = Piece(checkpoint_minutes, notice, self._left_for_next_piece)  # 0 minutes: no limit
 
     def state(self) -> IncrementalState:
         """The source state's incremental part, opened once per run (on the extract thread, as dlt needs).
@@ -127,6 +132,9 @@ class IncrementalRun:
             self._forget_other_place(state, place_of(pipeline))
             self._forget_other_clients(state)
             state.begin_run()
+            self.piece.begin(state.pass_)
+            if not self.piece.goes_on:
+                state.lists.fold_split()
             lists = state.lists
             self._cursors_run_before = lists.moved_in_run
             self._cursors_at_start = dict(lists.cursors)
@@ -161,6 +169,12 @@ class IncrementalRun:
             )
             state.forget_tables(keep_place=True)
         state.clients = self.clients
+
+    def leaves_first_piece_tables(self) -> bool:
+        """Whether this run is a later piece of a pass, made as one (see ``pieces.read_by_first_piece``):
+        the pass's first piece loaded the tables read in full that nothing is read under."""
+        self.state()
+        return self.made_for_later_piece and self.piece.goes_on
 
     def gone_lists(self, lists_of: Callable[[str], list[str]], clients_now: list[str]) -> dict[str, str]:
         """The lists loaded before that the account no longer has (list → its client), worked out once
@@ -208,11 +222,34 @@ class IncrementalRun:
         return self._cursors_at_start.get(list_id)
 
     def move_cursor(self, list_id: str, read: ListRead) -> None:
-        """Store the list's cursor for the next run, from everything this run read of the list so far."""
-        cursors = self.state().lists.cursors
+        """Store the list's cursor for the next run, from everything this run read of the list so far; for
+        a split list (see ``pieces``), beside the cursor, as this run's."""
+        lists = self.state().lists
         since = read.next_since(self._cursors_at_start.get(list_id))
-        if since is not None:
-            cursors[list_id] = since
+        if since is None:
+            return
+        with self._lock:
+            if list_id in lists.split:
+                lists.split[list_id][self.run_id] = since
+            else:
+                lists.cursors[list_id] = since
+
+    def _left_for_next_piece(self, table: str, parent_id: str) -> None:
+        """A state table leaves a list for the next piece: the list is split, its cursor back where this
+        run found it, and what this run's reads of it give kept beside it (see ``pieces``)."""
+        if ENDPOINTS_BY_TABLE[table].sync is not Sync.STATE_CHANGES:
+            return
+        lists = self.state().lists
+        with self._lock:
+            if parent_id in lists.split:
+                return
+            moved = lists.cursors.get(parent_id)
+            before = self._cursors_at_start.get(parent_id)
+            lists.split[parent_id] = {self.run_id: moved} if moved is not None and moved != before else {}
+            if before is None:
+                lists.cursors.pop(parent_id, None)
+            else:
+                lists.cursors[parent_id] = before
 
     def plan(self, endpoint: Endpoint) -> TablePlan:
         """What this run reads of ``endpoint``: decided at its first batch of parents, kept for the rest."""

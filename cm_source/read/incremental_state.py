@@ -10,9 +10,13 @@ The stored layout, under the source state's ``incremental`` key::
     runs        incremental runs so far            reconciled  rows the rotating reconcile read this run
     place       where the tables were loaded       clients     the one client read, or None for all
     lists       run: the run that last moved the list cursors; cursors: list → "YYYY-MM-DD HH:MM";
-                owners: list → its client
+                owners: list → its client; split: list → run → the cursor that run's reads give, for a
+                list whose states a piece left partly read (folded into cursors when the pass ends)
     tables      table → run (a state table: the run that last read it) or parents (parent → its cursor)
     reconcile   list → table → where the rotating reconcile stands (``RotationState``)
+    pass        the pass of pieces under way (``PassState``): read: table → parent → 1 for every parent
+                the table read in it; cut: whether the last piece stopped before the pass was whole;
+                pieces: the pieces of the pass loaded so far
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ SOURCE_NAME = "campaign_monitor"
 
 # The stored keys, named once.
 _RUNS, _RECONCILED, _PLACE, _CLIENTS = "runs", "reconciled", "place", "clients"
-_LISTS, _TABLES, _RECONCILE = "lists", "tables", "reconcile"
-_RUN, _CURSORS, _OWNERS, _PARENTS = "run", "cursors", "owners", "parents"
+_LISTS, _TABLES, _RECONCILE, _PASS = "lists", "tables", "reconcile", "pass"
+_READ, _CUT, _PIECES = "read", "cut", "pieces"
+_RUN, _CURSORS, _OWNERS, _PARENTS, _SPLIT = "run", "cursors", "owners", "parents", "split"
 _MINUTE, _SEEN, _MESSAGE_ID, _SENT = "minute", "seen", "id", "sent"
 _AFTER, _PAGE, _PAGES, _CYCLE_FROM, _READ_SINCE, _CREDIT = (
     "after",
@@ -125,11 +130,17 @@ class IncrementalState:
             for stored in tables.values():
                 yield RotationState(stored)
 
+    @property
+    def pass_(self) -> PassState:
+        """The pass of pieces under way (see ``read.pieces``)."""
+        return PassState(self._stored.setdefault(_PASS, {}))
+
     def forget_list(self, list_id: str) -> None:
         """A list the account no longer has: its owner, cursor and rotations."""
         lists = self.lists
         lists.owners.pop(list_id, None)
         lists.cursors.pop(list_id, None)
+        lists.split.pop(list_id, None)
         self._stored.get(_RECONCILE, {}).pop(list_id, None)
 
 
@@ -159,6 +170,20 @@ class ListsState:
         """List → its client, to tell when the account no longer has the list."""
         owners: dict[str, str] = self._stored.setdefault(_OWNERS, {})
         return owners
+
+    @property
+    def split(self) -> dict[str, dict[str, str]]:
+        """List → run → the cursor its reads give, for a list whose five states were not all read in one
+        piece: its cursor stays where the pass began until every state was read (see ``read.pieces``)."""
+        split: dict[str, dict[str, str]] = self._stored.setdefault(_SPLIT, {})
+        return split
+
+    def fold_split(self) -> None:
+        """A pass is whole: each split list's cursor becomes the earliest its runs give, so no state
+        misses a change made between two pieces."""
+        for list_id, by_run in self._stored.pop(_SPLIT, {}).items():
+            if by_run:
+                self.cursors[list_id] = min(by_run.values())
 
 
 class TableState:
@@ -268,3 +293,53 @@ class RotationState:
         self._stored.update(
             {_AFTER: None, _PAGE: 1, _READ_SINCE: self._stored.get(_CYCLE_FROM, run), _CYCLE_FROM: run + 1}
         )
+
+
+class PassState:
+    """A pass: the pieces (runs, each ending in a load) that together read every parent once.
+
+    A piece that stops at ``checkpoint_minutes`` before every parent was read is ``cut``; the next piece
+    goes on with the same pass, leaving alone the parents it already read. A piece that is not cut ends
+    the pass, and the next run begins a new one.
+    """
+
+    def __init__(self, stored: dict[str, Any]) -> None:
+        self._stored = stored
+
+    @property
+    def cut(self) -> bool:
+        """Whether the last piece stopped before every parent was read (the tables are not yet whole)."""
+        return bool(self._stored.get(_CUT, False))
+
+    @cut.setter
+    def cut(self, cut: bool) -> None:
+        self._stored[_CUT] = cut
+
+    @property
+    def pieces(self) -> int:
+        return int(self._stored.get(_PIECES, 0))
+
+    def begin_piece(self) -> bool:
+        """Count a piece: the next of the pass a cut piece left, else the first of a new pass. True when
+        it goes on with a pass."""
+        goes_on = self.cut
+        if not goes_on:
+            self._stored[_READ] = {}
+            self._stored[_PIECES] = 0
+        self._stored[_PIECES] = self.pieces + 1
+        self._stored[_CUT] = False
+        return goes_on
+
+    def _read(self) -> dict[str, dict[str, int]]:
+        read: dict[str, dict[str, int]] = self._stored.setdefault(_READ, {})
+        return read
+
+    def was_read(self, table: str, parent_id: str) -> bool:
+        return parent_id in self._stored.get(_READ, {}).get(table, {})
+
+    def mark_read(self, table: str, parent_id: str) -> None:
+        self._read().setdefault(table, {})[parent_id] = 1
+
+    def read_counts(self) -> dict[str, int]:
+        """Table → how many parents it read in the pass."""
+        return {table: len(ids) for table, ids in self._stored.get(_READ, {}).items()}

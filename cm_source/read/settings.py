@@ -19,6 +19,9 @@ from ..errors import InputError
 from ..http import DEFAULT_MAX_CONCURRENT_REQUESTS
 
 SETTING_PREFIX = "SOURCES__CAMPAIGN_MONITOR__"
+# An incremental run's piece: long enough that a warehouse's fixed cost per load is small beside it, short
+# enough that a run cut off loses little (see read.pieces).
+DEFAULT_CHECKPOINT_MINUTES = 30.0
 
 
 @configspec
@@ -41,11 +44,14 @@ class ReadSettings(BaseConfiguration):
     incremental: bool = False
     report_refresh_days: int = 30
     reconcile_runs: int = 7
+    checkpoint_minutes: float = DEFAULT_CHECKPOINT_MINUTES
 
     def on_resolved(self) -> None:
-        """Counts of days and runs are whole numbers, 0 or more: anything else is a setting to fix."""
+        """Counts of days and runs are whole numbers, 0 or more, and a piece's minutes a number, 0 or more:
+        anything else is a setting to fix."""
         for name in ("report_refresh_days", "reconcile_runs"):
             whole_number(name, getattr(self, name))
+        self.checkpoint_minutes = minutes("checkpoint_minutes", self.checkpoint_minutes)
 
 
 def whole_number(setting: str, value: Any) -> int:
@@ -57,5 +63,18 @@ def whole_number(setting: str, value: Any) -> int:
     if number < 0:
         raise InputError(
             f"{setting} must be a whole number, 0 or more, not {value!r}: set {SETTING_PREFIX}{setting.upper()}"
+        )
+    return number
+
+
+def minutes(setting: str, value: Any) -> float:
+    """A setting in minutes, 0 or more (a fraction allowed); anything else is a setting to fix."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not number >= 0:  # also refuses NaN
+        raise InputError(
+            f"{setting} must be a number of minutes, 0 or more, not {value!r}: set {SETTING_PREFIX}{setting.upper()}"
         )
     return number

@@ -19,6 +19,8 @@ from .catalogue import ENDPOINTS, Endpoint, read_under
 from .columnar import take_memory_from_malloc
 from .destinations import file_format
 from .incremental import IncrementalRun, incremental_hints
+from .incremental_state import IncrementalState
+from .pieces import read_by_first_piece
 from .progress import RunProgress
 from .settings import ReadSettings
 from .time_zones import LocalTime
@@ -41,6 +43,7 @@ def campaign_monitor_source(
     incremental: bool | None = None,
     report_refresh_days: int | None = None,
     reconcile_runs: int | None = None,
+    checkpoint_minutes: float | None = None,
     progress: Any | None = None,
     access_token: str | None = None,
     refresh_token: str | None = None,
@@ -65,7 +68,9 @@ def campaign_monitor_source(
     again a slice of every list's state tables, so that every subscriber row is read again within
     ``reconcile_runs`` runs (0: never): edits that leave ``Date`` alone (a name, a custom field) reach
     the tables without a full refresh. Lists the account no longer has, and clients no longer read,
-    leave the tables in the next run.
+    leave the tables in the next run. An incremental run takes new lists, campaigns and journey emails
+    for ``checkpoint_minutes`` (default 30; 0: no limit), then loads what it read and stops, saying so: the
+    next run goes on from there (``read.pieces``), and ``run_in_pieces`` runs every piece until done.
 
     Acting for another account, ``access_token`` and ``refresh_token`` (OAuth 2) replace ``api_key``
     (which wins when both are set); the token pair each refresh returns is kept in ``token_file``
@@ -91,8 +96,18 @@ def campaign_monitor_source(
         max_concurrent_requests=s.max_concurrent_requests,
     )
     progress = progress or RunProgress()
+    pipeline = current_pipeline()
+    later_piece = bool(s.incremental) and pipeline is not None and IncrementalState.of_pipeline(pipeline).pass_.cut
     run = (
-        IncrementalRun(s.report_refresh_days, api.system_date, progress.note, s.reconcile_runs, s.client_id)
+        IncrementalRun(
+            s.report_refresh_days,
+            api.system_date,
+            progress.note,
+            s.reconcile_runs,
+            s.client_id,
+            s.checkpoint_minutes,
+            later_piece,
+        )
         if s.incremental
         else None
     )
@@ -106,9 +121,11 @@ def campaign_monitor_source(
     )
     resources: dict[str, DltResource] = {}
     take_memory_from_malloc()
-    load_format = loader_file_format(current_pipeline())
+    load_format = loader_file_format(pipeline)
     for endpoint in ENDPOINTS:  # parents come before their children
         hints = table_hints(endpoint, s.convert_to_utc, s.incremental)
+        if later_piece and read_by_first_piece(endpoint):
+            hints["write_disposition"] = "merge"  # not read, so not emptied (see pieces)
         if load_format:
             hints["file_format"] = load_format
         if endpoint.parent is None:
