@@ -22,6 +22,7 @@ from cm_source.dagster import (  # noqa: E402
     campaign_monitor_assets,
     campaign_monitor_models,
 )
+from cm_source.read.incremental_state import IncrementalState  # noqa: E402
 from cm_source.sandbox import Sandbox, generate_account  # noqa: E402
 
 SMALL_TABLES = ["clients", "lists", "active_subscribers", "unsubscribed_subscribers", "campaigns", "campaign_opens"]
@@ -162,3 +163,37 @@ def test_the_readme_schedule_asks_for_one_run_per_client(sandbox: Sandbox, tmp_p
     assert {r.run_key.split("-", 1)[1] for r in requests} == {"2026-12-02"}
     assert sorted(r.partition_key for r in requests) == sorted(row["ClientID"] for row in sandbox.account.clients)
     assert defs.resolve_job_def("campaign_monitor_job").partitions_def == campaign_monitor.partitions_def
+
+
+def test_an_incremental_partition_loads_piece_after_piece_until_its_pass_is_whole(tmp_path: Path) -> None:
+    """Pieces of 0.6 s: the partition loads many, each ending in a load, and its assets are
+    materialised once, by the last; its tables then hold what a plain incremental run loads."""
+    with Sandbox(generate_account(subscribers=400, clients=1, sent_campaigns=40)) as running:
+        running.faults.rate_limit_window(20, 1.0)  # some 50 campaign and list reads: 2 s or more
+        client_id = running.account.clients[0]["ClientID"]
+        settings = {"api_key": running.api_key, "base_url": running.base_url, "incremental": True}
+        warehouse = tmp_path / "warehouse.duckdb"
+        assets = campaign_monitor_assets(
+            **settings,
+            checkpoint_minutes=0.01,
+            client_ids=[client_id],
+            tables=SMALL_TABLES,
+            warehouse=Warehouse(duckdb_path=str(warehouse), pipelines_dir=str(tmp_path / "pipelines")),
+        )
+        result = dagster.materialize([assets], partition_key=client_id, resources={"dlt": DagsterDltResource()})
+        assert result.success
+        assert sorted(event.asset_key.path[1] for event in result.get_asset_materialization_events()) == sorted(
+            SMALL_TABLES
+        )
+        partition = dlt.attach(f"campaign_monitor_{client_id}", pipelines_dir=str(tmp_path / "pipelines"))
+        pass_ = IncrementalState.of_pipeline(partition).pass_
+        assert pass_.pieces > 2 and not pass_.cut
+
+        plain = dlt.pipeline(
+            pipeline_name="plain",
+            destination=dlt.destinations.duckdb(str(tmp_path / "plain.duckdb")),
+            dataset_name="plain_data",
+            pipelines_dir=str(tmp_path / "plain"),
+        )
+        plain.run(campaign_monitor_source(**settings, checkpoint_minutes=0).with_resources(*SMALL_TABLES))
+    assert counts(warehouse, "campaign_monitor_data") == counts(tmp_path / "plain.duckdb", "plain_data")
