@@ -9,7 +9,9 @@ from functools import partial
 from typing import Any
 
 import dlt
+from dlt.common.configuration.container import Container
 from dlt.common.pipeline import current_pipeline
+from dlt.extract.source import SourceInjectableContext
 
 from ..api_facts import API_KEY_SETTING, BASE_URL_SETTING, CLIENT_ID_SETTING
 from ..concurrency import merged_streams
@@ -19,7 +21,7 @@ from ..http.arrow_pages import envelope_schema
 from ..http.page import Page, row_count
 from ..http.paging import Row
 from ..http.timeline import walk_back
-from .catalogue import ENDPOINTS, AskedPerListing, Endpoint, Shape, Sync, query_ids, read_under
+from .catalogue import ENDPOINTS, PARENT_TABLES, AskedPerListing, Endpoint, Shape, Sync, query_ids, read_under
 from .columnar import gathered, page_fields, release_unused_memory
 from .destinations import holds_nested_arrow
 from .feature_refusals import FeatureRefusals
@@ -69,6 +71,9 @@ class AccountReader:
             rules = PageRules(endpoint, {}, None, self.local_time)
             rows = [shape_row(row, rules) for row in self.completed(endpoint, listed)]
             self.progress.page(endpoint.table)
+        self.progress.outlook.selected = selected_tables()
+        self.progress.listed(endpoint.table, len(rows))
+        self.progress.parents_done(endpoint.table)
         yield rows
 
     def completed(self, endpoint: Endpoint, rows: list[Row]) -> list[Row]:
@@ -98,14 +103,13 @@ class AccountReader:
         def read_children(parent_rows: Any) -> Iterator[Any]:
             self.progress.attach()
             as_text = endpoint.columnar and self.nested_as_text_here()
-            parents = [
-                row
-                for row in (parent_rows if isinstance(parent_rows, list) else [parent_rows])
-                if not endpoint.campaign_report or self.reports_wanted(row)
-            ]
+            given = parent_rows if isinstance(parent_rows, list) else [parent_rows]
+            parents = [row for row in given if not endpoint.campaign_report or self.reports_wanted(row)]
+            self.progress.parents_done(endpoint.table, len(given) - len(parents))
             run = self.incremental
             plan = run.plan(endpoint) if run is not None and endpoint.sync is not Sync.IN_FULL else None
             if run is not None and read_by_first_piece(endpoint) and run.leaves_first_piece_tables():
+                self.progress.parents_done(endpoint.table, len(parents))
                 return
             readers = []
             for row in parents:
@@ -117,10 +121,11 @@ class AccountReader:
                     read = partial(read_incrementally, self, plan, ids, row.zone, as_text)
                     reader = plan.run.piece.gated(endpoint.table, str(ids[id_names[-1]]), read)
                 else:
+                    self.progress.parents_done(endpoint.table)
                     continue
-                readers.append(
-                    partial(self.refusals.unless_refused, endpoint, ids, reader) if endpoint.feature else reader
-                )
+                if endpoint.feature:
+                    reader = partial(self.refusals.unless_refused, endpoint, ids, reader)
+                readers.append(self.progress.counted(endpoint.table, reader))
             hints = dlt.mark.make_hints(**plan.hints) if plan is not None and plan.hints else None
             with self.progress.reading(endpoint.table):
                 if plan is not None and endpoint.sync is Sync.STATE_CHANGES and not plan.reload:
@@ -128,6 +133,8 @@ class AccountReader:
                 read_any = False
                 for item in gathered(merged_streams(readers, self.api.max_concurrent_requests)):
                     read_any = True
+                    if endpoint.table in PARENT_TABLES:
+                        self.progress.listed(endpoint.table, row_count(item))
                     yield dlt.mark.with_hints(item, hints) if hints is not None else item
                 if hints is not None and not read_any:  # a table read in full that has no rows left is emptied
                     yield dlt.mark.with_hints([], hints)
@@ -254,6 +261,14 @@ class AccountReader:
             pipeline = current_pipeline()
             self.nested_as_text = not holds_nested_arrow(getattr(pipeline, "destination", None))
         return self.nested_as_text
+
+
+def selected_tables() -> tuple[str, ...]:
+    """The tables the running extract loads (dlt's source being extracted), in catalogue order: what the
+    run's share done is of."""
+    context = Container().get(SourceInjectableContext)
+    selected = context.source.selected_resources if context is not None and context.source is not None else {}
+    return tuple(endpoint.table for endpoint in ENDPOINTS if endpoint.table in selected)
 
 
 _DLT_LOGGER = logging.getLogger("dlt")

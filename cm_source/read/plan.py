@@ -22,6 +22,7 @@ from ..api_facts import MAX_PAGE_SIZE
 from ..errors import AccessRefused, RequestRefused
 from ..http import CampaignMonitorAPI
 from .catalogue import ENDPOINTS, Endpoint, Shape
+from .outlook import duration
 from .source import sent_on_or_after
 
 # Each table's group, as the plan reports it: the tables a group holds cost alike and are tuned alike.
@@ -252,12 +253,3 @@ def pages(rows: int, catches_up: bool = False) -> int:
     can ask for rows changed since (``catches_up``), the one request a read of several pages adds."""
     count = max(1, math.ceil(rows / MAX_PAGE_SIZE))
     return count + 1 if catches_up and count > 1 else count
-
-
-def duration(seconds: float) -> str:
-    """``45 s``, ``12 min``, ``3 h 20 min``."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"

@@ -12,17 +12,19 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from dlt.common.pipeline import current_pipeline
 from dlt.common.runtime.collector import LogCollector
 
 from ..http.rate_limit import RequestPacer
 from .catalogue import ENDPOINTS
+from .outlook import Outlook, duration, share_and_seconds_left
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 TABLE_NAMES = frozenset(endpoint.table for endpoint in ENDPOINTS)
 
 
@@ -50,6 +52,7 @@ class RunProgress:
     notes: list[str] = field(default_factory=list)  # what the run decided that changes what it reads
     collector: Any = None  # the running pipeline's, found by attach()
     gate: RequestPacer | None = None  # the client's rate gate: whether the API's rate window holds the run
+    outlook: Outlook = field(default_factory=Outlook)  # parents listed and read: the share done, the time left
     # Re-entrant: an update it shows may make the collector write a line, which reads these figures again.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -138,6 +141,43 @@ class RunProgress:
             return None
         began, table = min(under_way)
         return table, time.monotonic() - began
+
+    def listed(self, table: str, rows: int) -> None:
+        """Rows of a table others are read under (clients, campaigns, lists, …): their parents."""
+        with self._lock:
+            self.outlook.listed[table] += rows
+
+    def parents_done(self, table: str, parents: int = 1) -> None:
+        """Parents under which ``table`` is read (or left out) in full."""
+        with self._lock:
+            self.outlook.done[table] += parents
+
+    def counted(self, table: str, reader: Callable[[], Iterator[T]]) -> Callable[[], Iterator[T]]:
+        """``reader`` (one parent's part of ``table``), counted among the table's parents once it ends."""
+
+        def read() -> Iterator[T]:
+            yield from reader()
+            self.parents_done(table)
+
+        return read
+
+    def share_done(self) -> str | None:
+        """``34% done, about 12 min left``, once every parent is known; the time at the API's rate window
+        when one was announced, else at the pace so far."""
+        with self._lock:
+            pages = {table: figures.pages for table, figures in self.tables.items()}
+            began = min((f.first_request for f in self.tables.values() if f.first_request), default=None)
+            window = self.gate.rate_window() if self.gate is not None else None
+            if window is not None:
+                pace: float | None = window[0] / window[1]
+            else:
+                pace = self.requests / (time.monotonic() - began) if began and self.requests else None
+            outlook = share_and_seconds_left(self.outlook, pages, self.requests, pace)
+        if outlook is None:
+            return None
+        share, seconds = outlook
+        left = f", about {duration(seconds)} left" if seconds is not None else ""
+        return f"{share:.0%} done{left}"
 
     def page(self, table: str) -> None:
         with self._lock:
@@ -248,6 +288,9 @@ class ProgressLine(LogCollector):
         ]
         held = self.progress.held()
         longest = self.progress.longest_reading()
+        share = self.progress.share_done()
+        if share is not None:
+            parts.append(share)
         if held is not None:
             parts.append(held)
         elif longest is not None:

@@ -1,0 +1,92 @@
+"""How far a run has got and how long the rest takes, once every parent the run reads under is known.
+
+A run cannot know its work up front without asking for it (``plan`` does, at a few requests per client),
+but it learns the counts early: the clients first, then each client's campaigns, lists, segments and
+journeys, then each journey's emails; these listings are a few requests each. Once every listing the
+selected tables are read under is done, each table's work is its parents, and a parent's cost is what the
+table's finished parents cost so far (its pages per parent; a table not begun costs what its siblings
+under the same parent cost, or a page). What is left, at the pace the API's rate window allows (or, with
+no window, the pace so far), is the time left.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .catalogue import ENDPOINTS, ENDPOINTS_BY_TABLE
+
+
+@dataclass
+class Outlook:
+    """Per table: parents listed (for a parent table, the rows it read) and parents whose reads ended."""
+
+    selected: tuple[str, ...] = ()  # the tables the run loads, once the extract began
+    listed: Counter[str] = field(default_factory=Counter)  # parent table → rows read so far
+    done: Counter[str] = field(default_factory=Counter)  # table → parents whose reads ended (or were left out)
+
+    def expected(self) -> dict[str, int] | None:
+        """Table → the parents it is read under, for every selected table and every table above one;
+        None until every listing they hang from is done."""
+        needed = set(self.selected)
+        for table in list(needed):
+            parent = ENDPOINTS_BY_TABLE[table].parent
+            while parent is not None:
+                needed.add(parent)
+                parent = ENDPOINTS_BY_TABLE[parent].parent
+        expected: dict[str, int] = {}
+        for endpoint in ENDPOINTS:  # parents before their children
+            if endpoint.table not in needed:
+                continue
+            if endpoint.parent is None:
+                expected[endpoint.table] = 1
+                if not self.done[endpoint.table]:
+                    return None
+                continue
+            if self.done[endpoint.parent] < expected[endpoint.parent]:
+                return None  # the parent's listing is still being read: its rows are not all known
+            expected[endpoint.table] = self.listed[endpoint.parent]
+        return expected
+
+    def pages_left(self, pages: Mapping[str, int]) -> float | None:
+        """The pages the selected tables have still to read, from what their finished parents cost."""
+        expected = self.expected()
+        if expected is None or not self.selected:
+            return None
+        per_parent = {t: pages.get(t, 0) / self.done[t] for t in self.selected if self.done[t] and pages.get(t)}
+        left = 0.0
+        for table in self.selected:
+            cost = per_parent.get(table) or sibling_cost(table, per_parent)
+            left += max(expected[table] - self.done[table], 0) * cost
+        return left
+
+
+def sibling_cost(table: str, per_parent: Mapping[str, float]) -> float:
+    """A parent's pages for a table not begun: what the tables under the same parent cost, or one page."""
+    parent = ENDPOINTS_BY_TABLE[table].parent
+    costs = [cost for other, cost in per_parent.items() if ENDPOINTS_BY_TABLE[other].parent == parent]
+    return sum(costs) / len(costs) if costs else 1.0
+
+
+def share_and_seconds_left(
+    outlook: Outlook, pages: Mapping[str, int], requests: int, pace: float | None
+) -> tuple[float, float | None] | None:
+    """The share of the run done and the seconds left at ``pace`` (requests a second); None until the
+    parents are known. Pages are turned into requests at the run's own ratio (details, catch-ups)."""
+    left = outlook.pages_left(pages)
+    read = sum(pages.get(table, 0) for table in outlook.selected)
+    if left is None or read <= 0:
+        return None
+    share = read / (read + left)
+    seconds = left * (requests / max(sum(pages.values()), 1)) / pace if pace else None
+    return share, seconds
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3 h 20 min``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
