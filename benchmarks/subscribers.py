@@ -42,6 +42,7 @@ SCENARIOS = (
     "write",
     "mirror",
     "incremental",
+    "resume",
 )
 
 
@@ -126,6 +127,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--compare-rate-limit", type=int, default=10, help="ratelimit scenario, requests/s (default 10)"
     )
     parser.add_argument(
+        "--resume-campaigns", type=int, default=150, help="resume scenario: the first client's sent campaigns (150)"
+    )
+    parser.add_argument(
+        "--resume-window", type=int, default=50, help="resume scenario: the API's window, requests/s (default 50)"
+    )
+    parser.add_argument(
+        "--resume-minutes", type=float, default=0.05, help="resume scenario: checkpoint_minutes (default 0.05)"
+    )
+    parser.add_argument(
         "--write-rows", type=int, default=100_000, help="rows the write scenario upserts (default 100000)"
     )
     parser.add_argument(
@@ -176,6 +186,7 @@ def run_scenarios(args: argparse.Namespace, command: str) -> None:
         scenario_mirror,
         scenario_profile,
         scenario_rate_limit,
+        scenario_resume,
         scenario_write,
     )
     from benchmarks.accounts import connector_states
@@ -204,6 +215,7 @@ def run_scenarios(args: argparse.Namespace, command: str) -> None:
         ("write" in args.only, lambda: scenario_write.run(bench)),
         ("mirror" in args.only, lambda: scenario_mirror.run(bench)),
         ("incremental" in args.only, lambda: scenario_incremental.run(bench)),
+        ("resume" in args.only, lambda: scenario_resume.run(bench)),
         (args.profile, lambda: scenario_profile.run(bench)),
     ]
     try:
