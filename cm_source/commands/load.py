@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.runtime.collector import Collector, NullCollector
 from dlt.extract.source import DltSource
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.analytics import ModelsBuilt, build_models, require_dbt
 from cm_source.errors import InputError
-from cm_source.failures import destination_refused, run_script
+from cm_source.failures import run_script
 from cm_source.pipeline_folders import make_pipeline, one_run_at_a_time, one_writer_on_duckdb
+from cm_source.read.dataset import prepare_dataset
 from cm_source.read.destinations import (
     can_merge,
     destination_for,
@@ -216,7 +216,8 @@ def load(pipeline: dlt.Pipeline, args: argparse.Namespace, tables: list[str], pr
         # table is a full refresh, so reading again is both simpler and fresher
         note("dropping the unloaded data of an earlier run that did not finish; reading everything again")
         pipeline.abort_packages()
-    prepare_dataset(pipeline)
+    if not args.incremental:
+        prepare_dataset(pipeline)  # run_in_pieces creates it first thing for an incremental run
     rounds = IncrementalState.of_pipeline(pipeline).runs if args.incremental and not args.full_refresh else 0
     with source_settings(args.demo, rounds) as settings:
         settings.update(source_arguments(args))
@@ -234,18 +235,6 @@ def load(pipeline: dlt.Pipeline, args: argparse.Namespace, tables: list[str], pr
             run_in_pieces(pipeline, make_source, say=note, **options)
         else:
             pipeline.run(make_source(), **options)
-
-
-def prepare_dataset(pipeline: dlt.Pipeline) -> None:
-    """Create the dataset before anything is read: a destination that refuses fails in seconds, not
-    after the whole account was read (dlt would create it only in its load step)."""
-    try:
-        with pipeline.destination_client() as client:
-            client.initialize_storage()
-    except ConfigFieldMissingException:
-        raise  # explained as the setting to set
-    except Exception as exc:  # whatever the driver raises: the destination's fault, not a bug of ours
-        raise InputError(destination_refused(pipeline, exc)) from exc
 
 
 def progress_display(quiet: bool, progress: RunProgress, tables: list[str]) -> Collector:

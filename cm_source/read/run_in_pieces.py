@@ -10,6 +10,7 @@ from typing import Any
 import dlt
 from dlt.extract.source import DltSource
 
+from .dataset import prepare_dataset
 from .incremental_state import IncrementalState
 from .pieces import pass_summary
 
@@ -29,8 +30,9 @@ def run_in_pieces(
     ``make_source`` makes the source afresh for every piece (a source is read once); by default
     ``campaign_monitor_source(incremental=True)``, its settings from ``[sources.campaign_monitor]``, among
     them ``checkpoint_minutes``, a piece's length. ``run`` runs one piece (by default
-    ``pipeline.run(source, **run_options)``; Dagster's resource runs it there). What an earlier run read
-    and did not load is loaded first. Cut off, the next call goes on from the last piece loaded, on this
+    ``pipeline.run(source, **run_options)``; Dagster's resource runs it there). The dataset is created
+    first, so a destination that refuses fails before anything is read; what an earlier run read and did
+    not load is loaded next. Cut off, the next call goes on from the last piece loaded, on this
     machine or, with the pipeline's folder gone, from the state dlt restores from the destination.
     """
     from .source import campaign_monitor_source
@@ -38,6 +40,7 @@ def run_in_pieces(
     make = make_source or (lambda: campaign_monitor_source(incremental=True))
     say = say or logger.info
     results: list[Any] = []
+    prepare_dataset(pipeline)
     if pipeline.has_pending_data:
         say("Incremental: loading what an earlier run read and did not load, before reading on")
         pipeline.run()  # dlt loads only the pending packages, with the state they carry

@@ -248,3 +248,30 @@ def test_the_plain_call_cut_by_checkpoint_minutes_says_so_loudly_and_the_next_ru
     assert re.search(r"\d+ campaign reports so far in this pass, piece 1", warnings[0])
     assert 0 < summaries[0] < summaries[1]  # the second run went on from the first
     assert summaries[1] <= campaigns
+
+
+def test_a_piece_read_and_not_loaded_is_loaded_first_and_the_pass_goes_on_from_it(
+    sandbox: Sandbox, whole: Whole, tmp_path: Path
+) -> None:
+    """Cut between its read and its load (dlt keeps the piece as a pending package): the next run loads
+    it, with the state it carries, before reading on."""
+    pipeline = dlt.pipeline(
+        PIPELINE,
+        destination=dlt.destinations.duckdb(str(tmp_path / DUCKDB)),
+        dataset_name=DATASET,
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    settings = {"api_key": sandbox.api_key, "base_url": sandbox.base_url, "checkpoint_minutes": MINUTES}
+
+    def make() -> object:
+        return campaign_monitor_source(incremental=True, **settings)
+
+    pipeline.extract(make())
+    before = len(sandbox.requests)
+    assert pipeline.has_pending_data and IncrementalState.of_pipeline(pipeline).pass_.cut
+    said: list[str] = []
+    run_in_pieces(pipeline, make, say=said.append)
+    assert said[0].startswith("Incremental: loading what an earlier run read and did not load")
+    assert IncrementalState.of_pipeline(pipeline).pass_.pieces > 2
+    assert len(sandbox.requests) - before < whole.requests - whole.piece / 2  # the first piece was not read again
+    assert tables_in(tmp_path / DUCKDB) == whole.tables
