@@ -67,7 +67,6 @@ class Piece:
         self._pass: PassState | None = None
         self._deadline: float | None = None
         self._admitted = 0
-        self.left: Counter[str] = Counter()  # table → parents met and left for the next piece
         self._lock = threading.Lock()  # readers on many threads ask at once
 
     def begin(self, pass_: PassState) -> None:
@@ -80,10 +79,6 @@ class Piece:
                 f"Incremental: piece {pass_.pieces} of a pass the last run left unfinished: reading the parents it"
                 f" has not read yet ({self.describe_read()} read so far)"
             )
-
-    @property
-    def cut(self) -> bool:
-        return self._pass is not None and self._pass.cut
 
     def admits(self, table: str, parent_id: str) -> bool:
         """Whether ``table`` reads the parent in this piece: not if it did in an earlier piece of the pass;
@@ -113,7 +108,6 @@ class Piece:
     def _leave(self, table: str, parent_id: str) -> None:
         """A parent left for the next piece; the first one cuts the piece, which says so once."""
         assert self._pass is not None
-        self.left[table] += 1
         self.on_left(table, parent_id)
         if not self._pass.cut:
             self._pass.cut = True

@@ -13,6 +13,7 @@ from dlt.extract.source import DltSource
 from .dataset import prepare_dataset
 from .incremental_state import IncrementalState
 from .pieces import pass_summary
+from .source import campaign_monitor_source
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,6 @@ def run_in_pieces(
     not load is loaded next. Cut off, the next call goes on from the last piece loaded, on this
     machine or, with the pipeline's folder gone, from the state dlt restores from the destination.
     """
-    from .source import campaign_monitor_source
-
     make = make_source or (lambda: campaign_monitor_source(incremental=True))
     say = say or logger.info
     results: list[Any] = []

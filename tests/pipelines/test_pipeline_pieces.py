@@ -66,12 +66,7 @@ def whole(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Whole:
     counted = []
     for minutes in (0, MINUTES):
         folder = tmp_path_factory.mktemp(f"whole_{minutes}")
-        pipeline = dlt.pipeline(
-            PIPELINE,
-            destination=dlt.destinations.duckdb(str(folder / DUCKDB)),
-            dataset_name=DATASET,
-            pipelines_dir=str(folder / "pipelines"),
-        )
+        pipeline = pipeline_in(folder)
         marks = [len(sandbox.requests)]
 
         def piece(source: object, pipeline: dlt.Pipeline = pipeline, marks: list[int] = marks) -> None:
@@ -89,6 +84,16 @@ def whole(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Whole:
     per_piece = [after - before for before, after in zip(pieces, pieces[1:], strict=False)]
     restart = math.ceil((pieces[-1] - pieces[0] - requests) / (len(per_piece) - 1))
     return Whole(requests, max(per_piece), restart, tables_in(one_file))
+
+
+def pipeline_in(folder: Path) -> dlt.Pipeline:
+    """The plain call's pipeline, its DuckDB file and its working folder in ``folder``."""
+    return dlt.pipeline(
+        PIPELINE,
+        destination=dlt.destinations.duckdb(str(folder / DUCKDB)),
+        dataset_name=DATASET,
+        pipelines_dir=str(folder / "pipelines"),
+    )
 
 
 def tables_in(path: Path) -> dict[str, Counter]:
@@ -222,12 +227,7 @@ def test_the_demo_account_still_loads_in_one_run_with_the_requests_of_a_full_ref
 def test_the_plain_call_cut_by_checkpoint_minutes_says_so_loudly_and_the_next_run_continues(
     sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pipeline = dlt.pipeline(
-        PIPELINE,
-        destination=dlt.destinations.duckdb(str(tmp_path / DUCKDB)),
-        dataset_name=DATASET,
-        pipelines_dir=str(tmp_path / "pipelines"),
-    )
+    pipeline = pipeline_in(tmp_path)
     settings = {"api_key": sandbox.api_key, "base_url": sandbox.base_url, "incremental": True}
     tables = ("clients", "campaigns", "campaign_summaries")
     campaigns = sum(len(sent) for sent in sandbox.account.campaigns.values())
@@ -255,12 +255,7 @@ def test_a_piece_read_and_not_loaded_is_loaded_first_and_the_pass_goes_on_from_i
 ) -> None:
     """Cut between its read and its load (dlt keeps the piece as a pending package): the next run loads
     it, with the state it carries, before reading on."""
-    pipeline = dlt.pipeline(
-        PIPELINE,
-        destination=dlt.destinations.duckdb(str(tmp_path / DUCKDB)),
-        dataset_name=DATASET,
-        pipelines_dir=str(tmp_path / "pipelines"),
-    )
+    pipeline = pipeline_in(tmp_path)
     settings = {"api_key": sandbox.api_key, "base_url": sandbox.base_url, "checkpoint_minutes": MINUTES}
 
     def make() -> object:
