@@ -263,8 +263,9 @@ def print_summary(pipeline: dlt.Pipeline, tables: list[str], progress: RunProgre
         print(f"{table:<{width}}  {counts.get(table, 0):>9,}  {pages:>7,}  {seconds}")
         for child in sorted(name for name in counts if name.startswith(f"{table}__")):
             print(f"{child:<{width}}  {counts[child]:>9,}")
+    saved = f" ({progress.saved:,} saved: reports their counts said were empty, answers tables share)"
     print(
-        f"\n{progress.requests:,} requests, {progress.rate_limited:,} 429s waited out"
+        f"\n{progress.requests:,} requests{saved if progress.saved else ''}, {progress.rate_limited:,} 429s waited out"
         f" ({progress.held_s:.1f} s held by the API's rate window), {wall_s:.1f} s in all"
     )
     print(f"Loaded into {describe(place_of(pipeline) or {})}")

@@ -186,16 +186,7 @@ class CampaignMonitorAPI:
 
     def get_object(self, path: str, rows_at: str = "") -> list[dict[str, Any]]:
         """GET an endpoint that answers one JSON object: that object as one row, or the array under ``rows_at``."""
-        body = self.get(path)
-        rows = body.get(rows_at, []) if rows_at and isinstance(body, dict) else [body]
-        if not isinstance(body, dict) or not isinstance(rows, list):
-            raise CampaignMonitorError(
-                f"GET {path}: expected a JSON object"
-                + (f" with a {rows_at} array" if rows_at else "")
-                + f", got {type(body).__name__}: check {BASE_URL_SETTING}",
-                path=path,
-            )
-        return rows
+        return object_rows(self.get(path), rows_at, path)
 
     def get_pages(
         self,
@@ -234,3 +225,17 @@ class CampaignMonitorAPI:
                     self._account_now = None
                 self._system_date_asked = True
             return self._account_now
+
+
+def object_rows(body: Any, rows_at: str, path: str) -> list[dict[str, Any]]:
+    """An object answer's rows: the object as one row, or the array under ``rows_at``; anything else is
+    not the API (a wrong base URL)."""
+    rows = body.get(rows_at, []) if rows_at and isinstance(body, dict) else [body]
+    if not isinstance(body, dict) or not isinstance(rows, list):
+        raise CampaignMonitorError(
+            f"GET {path}: expected a JSON object"
+            + (f" with a {rows_at} array" if rows_at else "")
+            + f", got {type(body).__name__}: check {BASE_URL_SETTING}",
+            path=path,
+        )
+    return rows

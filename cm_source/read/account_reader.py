@@ -18,10 +18,11 @@ from ..concurrency import merged_streams
 from ..errors import AccessRefused, CampaignMonitorError
 from ..http import CampaignMonitorAPI
 from ..http.arrow_pages import envelope_schema
+from ..http.client import object_rows
 from ..http.page import Page, row_count
 from ..http.paging import Row
 from ..http.timeline import walk_back
-from .catalogue import ENDPOINTS, PARENT_TABLES, AskedPerListing, Endpoint, Shape, Sync, query_ids, read_under
+from .catalogue import ENDPOINTS, PARENT_TABLES, TABLES, AskedPerListing, Endpoint, Shape, Sync, query_ids, read_under
 from .columnar import gathered, page_fields, release_unused_memory
 from .destinations import holds_nested_arrow
 from .feature_refusals import FeatureRefusals
@@ -31,7 +32,9 @@ from .page_rules import PageRules
 from .pieces import read_by_first_piece
 from .progress import RunProgress
 from .reconcile import loaded_addresses
+from .report_counts import ReportCounts
 from .rows import ReadRow, shape_page, shape_row
+from .shared_answers import SharedAnswers
 from .time_zones import LocalTime
 
 
@@ -56,6 +59,9 @@ class AccountReader:
         self.nested_as_text = nested_as_text
         self.incremental = incremental  # None: a full refresh
         self.refusals = FeatureRefusals()
+        self.answers = SharedAnswers(self.api.get)
+        self.progress.answers = self.answers
+        self.counts = ReportCounts(self.answers, self.api.account_now, self.progress)
         self.clients_now: list[str] = []  # the clients this run reads, once the root is listed
         # Also on a full refresh: a table an earlier incremental run loaded keeps its hard-delete hint.
         _DLT_LOGGER.addFilter(_expected_notice)
@@ -71,7 +77,7 @@ class AccountReader:
             rules = PageRules(endpoint, {}, None, self.local_time)
             rows = [shape_row(row, rules) for row in self.completed(endpoint, listed)]
             self.progress.page(endpoint.table)
-        self.progress.outlook.selected = selected_tables()
+        self.progress.outlook.selected = self.answers.selected = selected_tables() or TABLES
         self.progress.listed(endpoint.table, len(rows))
         self.progress.parents_done(endpoint.table)
         yield rows
@@ -117,8 +123,12 @@ class AccountReader:
                 reader: Callable[[], Iterator[Any]]
                 if plan is None:
                     reader = partial(self.read_endpoint, endpoint, ids, row.zone, as_text)
+                    if endpoint.counted_by is not None:
+                        reader = self.counts.gated(endpoint, row, ids, reader, None)
                 elif plan.wanted(row, ids[id_names[-1]]):
-                    read = partial(read_incrementally, self, plan, ids, row.zone, as_text)
+                    read: Callable[[], Iterator[Any]] = partial(read_incrementally, self, plan, ids, row.zone, as_text)
+                    if endpoint.counted_by is not None:
+                        read = self.counts.gated(endpoint, row, ids, read, plan)
                     reader = plan.run.piece.gated(endpoint.table, str(ids[id_names[-1]]), read)
                 else:
                     self.progress.parents_done(endpoint.table)
@@ -204,10 +214,16 @@ class AccountReader:
         elif endpoint.asked_per is not None:
             answers = self.each_answer(endpoint, endpoint.asked_per, path, query)
         else:
-            answers = iter([self.api.get_object(path, endpoint.rows_at)])
+            answers = iter([self.object_rows(endpoint, path)])
         for page in answers:
             self.progress.page(endpoint.table)
             yield self.completed(endpoint, page) if endpoint.details else page
+
+    def object_rows(self, endpoint: Endpoint, path: str) -> list[Row]:
+        """An object endpoint's rows: the object, or the array under ``rows_at``; an answer other tables
+        read too is asked once for all of them (``shared_answers``)."""
+        body = self.answers.take(endpoint.path, path, own=True)
+        return object_rows(body, endpoint.rows_at, path)
 
     def timeline(
         self, endpoint: Endpoint, path: str, query: Mapping[str, Any]

@@ -72,6 +72,19 @@ class AskedPerListing:
 
 
 @dataclass(frozen=True)
+class CountedBy:
+    """Where a table's rows under a parent are counted before they are read: ``field`` of the parent's row
+    (a journey email's ``Clicked``), or of an ``answer`` read under the same parent (a campaign's summary).
+    A zero there means the endpoint is empty, and it is not asked (see ``report_counts``)."""
+
+    field: str
+    answer: str = ""  # a path read under the same parent (``{CampaignID}`` …); "" for the parent's own row
+
+
+CAMPAIGN_SUMMARY = "campaigns/{CampaignID}/summary.json"
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """How one table is read: where from, in what shape, its key and what it is read under."""
 
@@ -101,6 +114,7 @@ class Endpoint:
     columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # column hints beyond the derived ones
     feature: str = ""  # refused (401/403) for a client without it: that client's rows are empty, with one warning
     asked_per: AskedPerListing | None = None  # asked once per row of other listings, not once
+    counted_by: CountedBy | None = None  # the count that says before it is read whether it has rows
 
 
 def client_with_details(listed: dict[str, Any], details: Any) -> dict[str, Any]:
@@ -182,6 +196,7 @@ def _events(
     table: str,
     path: str,
     parent: str,
+    counted_by: CountedBy,
     timestamp: str = "Date",
     params: Mapping[str, str] = EVENT_PARAMS,
     campaign_report: bool = False,
@@ -198,6 +213,7 @@ def _events(
         columnar=True,
         campaign_report=campaign_report,
         sync=Sync.NEW_EVENTS,
+        counted_by=counted_by,
     )
 
 
@@ -351,7 +367,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # A sent campaign (only those sent on or after ``reports_sent_after``)
     Endpoint(
         "campaign_summaries",
-        "campaigns/{CampaignID}/summary.json",
+        CAMPAIGN_SUMMARY,
         Shape.OBJECT,
         ("campaign_id",),
         parent="campaigns",
@@ -369,12 +385,24 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         row_key=("ListID", "EmailAddress"),
         columnar=True,
         sync=Sync.ONCE,  # recipients do not change after sending
+        counted_by=CountedBy("Recipients", CAMPAIGN_SUMMARY),
     ),
-    _events("campaign_opens", "campaigns/{CampaignID}/opens.json", "campaigns", campaign_report=True),
-    _events("campaign_clicks", "campaigns/{CampaignID}/clicks.json", "campaigns", campaign_report=True),
-    _events("campaign_bounces", "campaigns/{CampaignID}/bounces.json", "campaigns", campaign_report=True),
-    _events("campaign_unsubscribes", "campaigns/{CampaignID}/unsubscribes.json", "campaigns", campaign_report=True),
-    _events("campaign_spam_complaints", "campaigns/{CampaignID}/spam.json", "campaigns", campaign_report=True),
+    *(
+        _events(
+            f"campaign_{report}",
+            f"campaigns/{{CampaignID}}/{path}.json",
+            "campaigns",
+            CountedBy(count, CAMPAIGN_SUMMARY),
+            campaign_report=True,
+        )
+        for report, path, count in (
+            ("opens", "opens", "TotalOpened"),
+            ("clicks", "clicks", "Clicks"),
+            ("bounces", "bounces", "Bounced"),
+            ("unsubscribes", "unsubscribes", "Unsubscribed"),
+            ("spam_complaints", "spam", "SpamComplaints"),
+        )
+    ),
     Endpoint(
         "campaign_email_client_usage",
         "campaigns/{CampaignID}/emailclientusage.json",
@@ -383,6 +411,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         parent="campaigns",
         campaign_report=True,
         sync=Sync.RECENT,
+        counted_by=CountedBy("UniqueOpened", CAMPAIGN_SUMMARY),  # the openers, by the email client they read with
     ),
     Endpoint(
         "campaign_lists",
@@ -420,16 +449,30 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             f"journey_email_{report}",
             f"journeys/email/{{EmailID}}/{report}.json",
             "journey_emails",
+            CountedBy(count),  # the journey email's own row counts them
             timestamp="SentDate" if report == "recipients" else "Date",
             params={"orderdirection": "asc"},
         )
-        for report in ("recipients", "opens", "clicks", "bounces", "unsubscribes")
+        for report, count in (
+            ("recipients", "Sent"),
+            ("opens", "Opened"),
+            ("clicks", "Clicked"),
+            ("bounces", "Bounced"),
+            ("unsubscribes", "Unsubscribed"),
+        )
     ),
 )
 
 ENDPOINTS_BY_TABLE: Mapping[str, Endpoint] = {endpoint.table: endpoint for endpoint in ENDPOINTS}
 TABLES: tuple[str, ...] = tuple(ENDPOINTS_BY_TABLE)
 PARENT_TABLES: frozenset[str] = frozenset(endpoint.parent for endpoint in ENDPOINTS if endpoint.parent)
+
+
+def answer_readers(path: str, among: tuple[str, ...] = TABLES) -> int:
+    """How many of the tables ``among`` read the answer at ``path`` (a template): as their own rows, or
+    for the count they take from it. Two or more share it (``shared_answers``)."""
+    endpoints = [ENDPOINTS_BY_TABLE[table] for table in among]
+    return sum(e.path == path or (e.counted_by is not None and e.counted_by.answer == path) for e in endpoints)
 
 
 def read_under(endpoint: Endpoint) -> tuple[str, ...]:

@@ -323,6 +323,13 @@ class TablePlan:
         """A parent whose rows were read in full (``once`` and ``recent`` tables)."""
         self.table.mark_read(parent_id)
 
+    def nothing_to_read(self, parent_id: str) -> None:
+        """A parent whose count says the table has no rows under it: noted as an empty read would be."""
+        if self.endpoint.sync is Sync.NEW_EVENTS:
+            self.table.set_event_cursor(parent_id, None, {})
+        elif self.endpoint.sync is not Sync.STATE_CHANGES:
+            self.loaded(parent_id)
+
 
 class EventCursor:
     """Where a parent's events were read up to: the latest minute, and the events loaded in it."""

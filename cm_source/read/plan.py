@@ -23,6 +23,7 @@ from ..errors import AccessRefused, RequestRefused
 from ..http import CampaignMonitorAPI
 from .catalogue import ENDPOINTS, Endpoint, Shape
 from .outlook import duration
+from .report_counts import SETTLED_AFTER, whole
 from .source import sent_on_or_after
 
 # Each table's group, as the plan reports it: the tables a group holds cost alike and are tuned alike.
@@ -41,6 +42,7 @@ STATE_COUNTS = {
     "bounced_subscribers": "TotalBounces",
 }
 PLANNING_PAGE = 10  # the API's smallest page: a paged listing's total for one cheap request
+SUMMARY_SAMPLE = 20  # campaigns per client whose summaries tell the share of empty reports
 
 
 @dataclass
@@ -118,8 +120,10 @@ def plan_sync(client_id: str | None = None, reports_sent_after: str | None = Non
     )
     counter = _Counting(api)
     listed = [{"ClientID": client_id, "Name": client_id}] if client_id else counter.array("clients.json") or []
+    now = api.account_now()  # the reports' zeros are trusted by it, as the source trusts them
+    counter.sent += 1
     clients = [
-        _client_plan(counter, str(row["ClientID"]), str(row.get("Name") or row["ClientID"]), reports_from)
+        _client_plan(counter, str(row["ClientID"]), str(row.get("Name") or row["ClientID"]), reports_from, now)
         for row in listed
     ]
     # the account's clock once per run, and the client listing unless one client is read
@@ -164,20 +168,24 @@ class _Counting:
         return int(body.get("TotalNumberOfRecords") or 0) if isinstance(body, dict) else 0
 
 
-def _client_plan(counter: _Counting, client_id: str, name: str, reports_from: date | None) -> ClientPlan:
+def _client_plan(
+    counter: _Counting, client_id: str, name: str, reports_from: date | None, now: datetime | None
+) -> ClientPlan:
     """One client's counts, then each table's requests under them."""
     base = f"clients/{client_id}"
     lists = counter.array(f"{base}/lists.json") or []
     journeys = counter.array(f"{base}/journeys.json") or []
+    emails = [email for journey in journeys for email in _journey_emails(counter, journey)]
     parents: dict[str, int] = {
         "clients": 1,
         "lists": len(lists),
         "journeys": len(journeys),
-        "journey_emails": sum(_journey_emails(counter, journey) for journey in journeys),
+        "journey_emails": len(emails),
     }
     sent = counter.every_row(f"{base}/campaigns.json")
     campaigns = [row for row in sent if wanted(row, reports_from)]
     parents["campaigns"] = len(campaigns)
+    counted = _counted_reports(counter, campaigns, emails, now)
     segments = counter.array(f"{base}/segments.json") or []
     parents["segments"] = len(segments)
     listed_smart = counter.array("transactional/smartEmail", {"clientID": client_id, "status": "all"})
@@ -203,8 +211,59 @@ def _client_plan(counter: _Counting, client_id: str, name: str, reports_from: da
         if endpoint.feature and not transactional:
             continue  # refused at its first request, then not asked again
         group = "transactional" if endpoint.feature else GROUPS.get(endpoint.parent or "", "account")
-        plan.requests[group] += _requests(endpoint, parents, totals, states, smart_emails + groups, smart_emails)
+        if endpoint.counted_by is not None:
+            plan.requests[group] += counted[endpoint.table]
+        elif endpoint.shape is Shape.OBJECT and shares_an_earlier_answer(endpoint):
+            continue  # one request for the tables that share it (a campaign's lists and segments)
+        else:
+            plan.requests[group] += _requests(endpoint, parents, totals, states, smart_emails + groups, smart_emails)
     return plan
+
+
+def _counted_reports(
+    counter: _Counting, campaigns: list[dict[str, Any]], emails: list[dict[str, Any]], now: datetime | None
+) -> dict[str, int]:
+    """The requests of each report table the source skips where a count says it is empty (see
+    ``report_counts``): a journey email's counts are in its journey's details; a campaign's recipients in
+    its listing; its other counts in its summary, read for an even sample of up to ``SUMMARY_SAMPLE``
+    settled campaigns, whose share of non-empty reports stands for the client's settled campaigns. A
+    campaign not settled is read in full."""
+    settled = [row for row in campaigns if _settled(row, now)]
+    unsettled = len(campaigns) - len(settled)
+    sample = settled[:: max(1, math.ceil(len(settled) / SUMMARY_SAMPLE))]
+    summaries = [body for body in (counter.get(f"campaigns/{r['CampaignID']}/summary.json") for r in sample)]
+    requests: dict[str, int] = {}
+    for endpoint in ENDPOINTS:
+        counted = endpoint.counted_by
+        if counted is None:
+            continue
+        if not counted.answer:
+            requests[endpoint.table] = sum(whole(email.get(counted.field)) != 0 for email in emails)
+        elif endpoint.table == "campaign_recipients":  # the listing counts them: their pages, exactly
+            recipients = [int(row.get("TotalRecipients") or 0) for row in campaigns]
+            requests[endpoint.table] = sum(pages(count, True) for count in recipients if count) + sum(
+                1 for row, count in zip(campaigns, recipients, strict=True) if not count and not _settled(row, now)
+            )
+        else:
+            found = [whole(body.get(counted.field)) != 0 for body in summaries if isinstance(body, dict)]
+            share = sum(found) / len(found) if found else 1.0
+            requests[endpoint.table] = round(len(settled) * share) + unsettled
+    return requests
+
+
+def _settled(campaign: Mapping[str, Any], now: datetime | None) -> bool:
+    """Whether the source trusts the campaign's summary to say a report is empty."""
+    try:
+        sent = datetime.fromisoformat(str(campaign.get("SentDate")))
+    except ValueError:
+        return False
+    return now is not None and sent <= now.replace(tzinfo=None) - SETTLED_AFTER
+
+
+def shares_an_earlier_answer(endpoint: Endpoint) -> bool:
+    """Whether a table earlier in the catalogue reads the same object answer (asked once for both)."""
+    earlier = ENDPOINTS[: ENDPOINTS.index(endpoint)]
+    return any(other.path == endpoint.path and other.shape is Shape.OBJECT for other in earlier)
 
 
 def _requests(
@@ -243,9 +302,10 @@ def wanted(campaign: Mapping[str, Any], reports_from: date | None) -> bool:
         return True
 
 
-def _journey_emails(counter: _Counting, journey: Mapping[str, Any]) -> int:
+def _journey_emails(counter: _Counting, journey: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A journey's emails, each with its counts."""
     body = counter.get(f"journeys/{journey['JourneyID']}.json")
-    return len(body.get("Emails") or []) if isinstance(body, dict) else 0
+    return [email for email in body.get("Emails") or [] if isinstance(email, dict)] if isinstance(body, dict) else []
 
 
 def pages(rows: int, catches_up: bool = False) -> int:

@@ -22,6 +22,7 @@ from dlt.common.runtime.collector import LogCollector
 from ..http.rate_limit import RequestPacer
 from .catalogue import ENDPOINTS
 from .outlook import Outlook, duration, share_and_seconds_left
+from .shared_answers import SharedAnswers
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,6 +54,8 @@ class RunProgress:
     collector: Any = None  # the running pipeline's, found by attach()
     gate: RequestPacer | None = None  # the client's rate gate: whether the API's rate window holds the run
     outlook: Outlook = field(default_factory=Outlook)  # parents listed and read: the share done, the time left
+    empty_reports: int = 0  # reports not asked for: their count said they were empty
+    answers: SharedAnswers | None = None  # the answers tables share: the requests that saved
     # Re-entrant: an update it shows may make the collector write a line, which reads these figures again.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -141,6 +144,15 @@ class RunProgress:
             return None
         began, table = min(under_way)
         return table, time.monotonic() - began
+
+    def empty_report(self) -> None:
+        with self._lock:
+            self.empty_reports += 1
+
+    @property
+    def saved(self) -> int:
+        """Requests the run did not send: reports their counts said were empty, answers shared by tables."""
+        return self.empty_reports + (self.answers.saved if self.answers is not None else 0)
 
     def listed(self, table: str, rows: int) -> None:
         """Rows of a table others are read under (clients, campaigns, lists, …): their parents."""

@@ -102,6 +102,15 @@ CAMPAIGN_REPORTS = {
     "spam": "campaign_spam.json",
 }
 JOURNEY_REPORTS = ("recipients", "opens", "clicks", "bounces", "unsubscribes")
+# A campaign's summary counts what its reports hold (the API's samples come from different campaigns).
+SUMMARY_COUNTS = {
+    "recipients": "Recipients",
+    "opens": "TotalOpened",
+    "clicks": "Clicks",
+    "bounces": "Bounced",
+    "unsubscribes": "Unsubscribed",
+    "spam": "SpamComplaints",
+}
 
 
 def client_details(cid: str, n: int) -> dict[str, Any]:
@@ -150,11 +159,13 @@ def standard_account(mocker: Any) -> MockAccount:
                     )
         for campaign in campaigns:
             cpath = f"campaigns/{campaign['CampaignID']}"
-            account.objects[f"{cpath}/summary.json"] = sample("campaign_summary.json")
+            summary = sample("campaign_summary.json")
+            account.objects[f"{cpath}/summary.json"] = summary
             account.objects[f"{cpath}/listsandsegments.json"] = sample("campaign_listsandsegments.json")
             account.arrays[f"{cpath}/emailclientusage.json"] = sample("email_client_usage.json")
             for report, name in CAMPAIGN_REPORTS.items():
                 account.paged[f"{cpath}/{report}.json"] = rows_of(name)
+                summary[SUMMARY_COUNTS[report]] = len(account.paged[f"{cpath}/{report}.json"])
         for segment in segments:
             spath = f"segments/{segment['SegmentID']}"
             account.objects[f"{spath}.json"] = {**sample("segment_details.json"), **segment}

@@ -29,8 +29,8 @@ def full_read_requests(sandbox: Sandbox, tmp_path: Path, **settings: str) -> int
 
 @pytest.mark.parametrize("size", [dict(subscribers=6000, sent_campaigns=12), dict(seed=9, clients=3, sent_campaigns=4)])
 def test_the_plan_counts_the_requests_a_full_read_sends(size: dict, tmp_path: Path) -> None:
-    """Lists of several pages and reports of one page each: the plan is within 1% of the requests sent,
-    and never above them (pages it cannot see count as one)."""
+    """Lists of several pages and reports of one page each, every campaign's summary in the sample: the
+    plan is within 1% of the requests sent, and never above them (pages it cannot see count as one)."""
     with Sandbox(generate_account(**size)) as sandbox:
         plan = plan_sync(api_key=sandbox.api_key, base_url=sandbox.base_url)
         assert plan.planning_requests == len(sandbox.requests)  # what the plan says it cost
@@ -46,7 +46,9 @@ def test_the_plan_counts_the_requests_a_full_read_sends(size: dict, tmp_path: Pa
                 for cid in (row["ClientID"] for row in account.clients)
             )
         )
-        assert plan.planning_requests == cheap
+        summaries = sum(request.path.endswith("/summary.json") for request in sandbox.requests)
+        assert 0 < summaries <= 20 * len(account.clients)  # a sample of the campaigns' summaries
+        assert plan.planning_requests == cheap + 1 + summaries  # and the account's clock
         sent = full_read_requests(sandbox, tmp_path)
     assert 0.99 * sent <= plan.requests <= sent, (plan.requests, sent)
     assert [client.client_id for client in plan.clients] == [row["ClientID"] for row in sandbox.account.clients]
@@ -71,4 +73,7 @@ def test_the_command_prints_the_plan_of_the_demo(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1].split()[:2] == ["client", "account"] and "campaign reports" in lines[1]
-    assert lines[-1].startswith("10,711 requests for a full read")  # the read sends 10,714: 3 pages of opens
+    planned = int(lines[-1].split()[0].replace(",", ""))
+    assert lines[-1].split()[1:5] == ["requests", "for", "a", "full"]
+    # the read sends 3,750; the plan samples 20 of each client's campaigns' summaries for their empty reports
+    assert abs(planned - 3750) <= 0.1 * 3750

@@ -66,8 +66,8 @@ def test_paged_reads_send_the_minimum_requests(mock_account: MockAccount, pipeli
     # clients.json and each client's details; 9 client-scoped reads per client; 9 per list (5 states,
     # details, stats, custom fields, webhooks) plus two more pages for the big list, the account's
     # date once and one catch-up request for rows that changed while it was paged; 2 per segment;
-    # 10 per campaign (summary, 6 reports, client usage, and lists-and-segments once for each of
-    # its two tables); per journey its details, and 5 reports per journey email; per client's transactional
+    # 9 per campaign (summary, 6 reports, client usage, and lists-and-segments once for its two tables);
+    # per journey its details, and 5 reports per journey email; per client's transactional
     # email, its smart emails and groups listed (twice: for their tables and for statistics), each smart
     # email's details, one call of the timeline and statistics per smart email and group. Nothing else.
     clients, lists, segments, campaigns, journeys, journey_emails = 2, 4, 4, 4, 4, 4
@@ -82,7 +82,7 @@ def test_paged_reads_send_the_minimum_requests(mock_account: MockAccount, pipeli
         + 1
         + 1
         + segments * 2
-        + campaigns * 10
+        + campaigns * 9
         + journeys
         + journey_emails * 5
         + clients * transactional
