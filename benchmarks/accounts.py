@@ -48,6 +48,7 @@ def account_facts(account: Account, states: Sequence[str]) -> dict[str, Any]:
         "rows": rows_to_read(account, states),
         "layout": layout_text(account, states),
         "counts": sandbox_counts(account, state_tables(states)),
+        "report_least": report_least(account),
     }
 
 
@@ -104,6 +105,17 @@ def expected_requests(account: Account, states: Sequence[str]) -> dict[str, int]
                 catch_up += max(1, math.ceil(changed_since_count(account, members[state]) / MAX_PAGE_SIZE))
     other = 1 + 2 * len(account.clients) + (1 if catch_up else 0)
     return {"pages": pages, "catch_up": catch_up, "other": other, "total": pages + catch_up + other}
+
+
+def report_least(account: Account) -> int:
+    """The fewest requests that read every row of clients, campaigns and every campaign report: the client
+    listing, each client's details and campaigns' pages, and per sent campaign its summary, its lists and
+    segments once, and each report's pages only where it has rows."""
+    least = 1 + sum(1 + max(1, math.ceil(len(rows) / MAX_PAGE_SIZE)) for rows in account.campaigns.values())
+    for campaign_id, reports in account.campaign_reports.items():
+        least += 2 + sum(math.ceil(len(rows) / MAX_PAGE_SIZE) for rows in reports.values())
+        least += bool(account.email_client_usage.get(campaign_id))
+    return least
 
 
 def classify_requests(requests: list[Any]) -> dict[str, Any]:

@@ -39,7 +39,15 @@ def run_size(bench: Bench, campaigns: int) -> dict[str, Any]:
         load = bench.measure(server, "load", {"tables": tables}, bench.args.concurrency)
         bench.say("   connector load, the command ...")
         command = bench.measure(server, "command", {"tables": tables}, bench.args.concurrency)
-    out = {"campaigns": campaigns, "requests": len(sent), "floor": floor, "load": load, "command": command}
+    least = server.facts["report_least"]
+    out = {
+        "campaigns": campaigns,
+        "requests": len(sent),
+        "least": least,
+        "floor": floor,
+        "load": load,
+        "command": command,
+    }
     report(bench, out)
     gc.collect()
     return out
@@ -72,6 +80,12 @@ def report(bench: Bench, out: dict[str, Any]) -> None:
         f"fan-out at {campaigns:,} campaigns: the same requests as the warm-up run",
         sent == out["requests"],
         f"{out['requests']:,} then {sent:,}",
+    )
+    bench.report.check(
+        f"fan-out at {campaigns:,} campaigns: requests ≤ {targets.REPORT_REQUESTS_VS_LEAST:g}× the least"
+        " that reads every row",
+        out["requests"] <= targets.REPORT_REQUESTS_VS_LEAST * out["least"],
+        f"{out['requests']:,} requests / {out['least']:,} = {out['requests'] / out['least']:.3f}×",
     )
     ratio = load["wall_s"] / floor["wall_s"]
     bench.report.check(

@@ -3,9 +3,11 @@ tables, and the time they take at the rate window the API announces.
 
 A few cheap requests per client give the counts the catalogue multiplies (the client's campaigns, its
 lists and their sizes, segments, journeys and their emails, transactional listings); every table then
-costs one request per parent row, or its pages for a paged one. Pages the counts cannot tell (a report's
-events, the transactional timeline) are counted as one each, so the plan is a floor where events run to
-more than a page; it is exact for an account whose events fit a page per campaign.
+costs one request per parent row, or its pages for a paged one. Reports a count says are empty are not
+asked by the source (``report_counts``): journey emails' counts come with their journeys, campaigns' from
+a sample of their summaries. Pages the counts cannot tell (a report's events, the transactional timeline)
+are counted as one each, so the plan is exact for an account whose events fit a page per campaign and
+whose campaigns fit the sample, and an estimate beyond.
 """
 
 from __future__ import annotations
