@@ -130,16 +130,18 @@ def merged_streams(readers: Iterable[Callable[[], Iterator[T]]], workers: int) -
     """Run each reader on one of up to ``workers`` threads and yield their items as they arrive.
 
     A fan-out over thousands of campaigns is bound by latency, not by this machine, so readers run
-    side by side. The hand-over queue holds two items per worker, which keeps memory flat however
-    fast the readers are; the first error stops the other readers and is raised here, and so is
-    closing this generator early.
+    side by side. Readers are taken from ``readers`` only as a thread is free for one, so a fan-out
+    holds a reader per thread, not one per parent; the hand-over queue holds two items per worker,
+    which keeps memory flat however fast the readers are; the first error stops the other readers and
+    is raised here, and so is closing this generator early.
     """
-    pending: deque[Callable[[], Iterator[T]]] = deque(readers)
-    if workers <= 1 or len(pending) <= 1:
-        for reader in pending:
+    pending = iter(readers)
+    first = list(itertools.islice(pending, 2))
+    if workers <= 1 or len(first) <= 1:
+        for reader in itertools.chain(first, pending):
             yield from reader()
         return
-    crew = _Crew(pending, workers)
+    crew = _Crew(itertools.chain(first, pending), workers)
     try:
         while crew.running:
             yield from crew.take()
@@ -155,12 +157,12 @@ class _Failure:
 class _Crew(Generic[T]):
     """The worker threads of one ``merged_streams`` and the bounded queue they hand their items over in."""
 
-    def __init__(self, pending: deque[Callable[[], Iterator[T]]], workers: int) -> None:
+    def __init__(self, pending: Iterator[Callable[[], Iterator[T]]], workers: int) -> None:
         self.pending = pending
         self.handed_over: queue.Queue[object] = queue.Queue(maxsize=2 * workers)
         self.stop = threading.Event()
         self._take_lock = threading.Lock()
-        threads = [threading.Thread(target=self._work, daemon=True) for _ in range(min(workers, len(pending)))]
+        threads = [threading.Thread(target=self._work, daemon=True) for _ in range(workers)]
         for thread in threads:
             thread.start()
         self.running = len(threads)
@@ -177,10 +179,10 @@ class _Crew(Generic[T]):
     def _work(self) -> None:
         try:
             while not self.stop.is_set():
-                with self._take_lock:
-                    if not self.pending:
-                        return
-                    reader = self.pending.popleft()
+                with self._take_lock:  # the readers are made as they are taken, one thread at a time
+                    reader = next(self.pending, None)
+                if reader is None:
+                    return
                 for item in reader():
                     if not self._hand_over(item):
                         return

@@ -26,7 +26,7 @@ from .catalogue import ENDPOINTS, PARENT_TABLES, TABLES, AskedPerListing, Endpoi
 from .columnar import gathered, page_fields, release_unused_memory
 from .destinations import holds_nested_arrow
 from .feature_refusals import FeatureRefusals
-from .incremental import LEFT_COLUMN, IncrementalRun, removals
+from .incremental import LEFT_COLUMN, IncrementalRun, TablePlan, removals
 from .incremental_reads import read_incrementally
 from .page_rules import PageRules
 from .pieces import read_by_first_piece
@@ -117,25 +117,9 @@ class AccountReader:
             if run is not None and read_by_first_piece(endpoint) and run.leaves_first_piece_tables():
                 self.progress.parents_done(endpoint.table, len(parents))
                 return
-            readers = []
-            for row in parents:
-                ids = {name: row[name] for name in id_names}
-                reader: Callable[[], Iterator[Any]]
-                if plan is None:
-                    reader = partial(self.read_endpoint, endpoint, ids, row.zone, as_text)
-                    if endpoint.counted_by is not None:
-                        reader = self.counts.gated(endpoint, row, ids, reader, None)
-                elif plan.wanted(row, ids[id_names[-1]]):
-                    read: Callable[[], Iterator[Any]] = partial(read_incrementally, self, plan, ids, row.zone, as_text)
-                    if endpoint.counted_by is not None:
-                        read = self.counts.gated(endpoint, row, ids, read, plan)
-                    reader = plan.run.piece.gated(endpoint.table, str(ids[id_names[-1]]), read)
-                else:
-                    self.progress.parents_done(endpoint.table)
-                    continue
-                if endpoint.feature:
-                    reader = partial(self.refusals.unless_refused, endpoint, ids, reader)
-                readers.append(self.progress.counted(endpoint.table, reader))
+            # made one by one as a thread is free for one (merged_streams), not one per parent up front
+            made = (self.reader_for(endpoint, row, id_names, as_text, plan) for row in parents)
+            readers = (reader for reader in made if reader is not None)
             hints = dlt.mark.make_hints(**plan.hints) if plan is not None and plan.hints else None
             with self.progress.reading(endpoint.table):
                 if plan is not None and endpoint.sync is Sync.STATE_CHANGES and not plan.reload:
@@ -152,6 +136,29 @@ class AccountReader:
                 release_unused_memory()
 
         return read_children
+
+    def reader_for(
+        self, endpoint: Endpoint, row: Any, id_names: tuple[str, ...], as_text: bool, plan: TablePlan | None
+    ) -> Callable[[], Iterator[Any]] | None:
+        """What reads ``endpoint`` under one parent row: in full, or incrementally as the plan says (None
+        when it says not to read it this run), unless the count says it is empty, and within the piece."""
+        ids = {name: row[name] for name in id_names}
+        reader: Callable[[], Iterator[Any]]
+        if plan is None:
+            reader = partial(self.read_endpoint, endpoint, ids, row.zone, as_text)
+            if endpoint.counted_by is not None:
+                reader = self.counts.gated(endpoint, row, ids, reader, None)
+        elif plan.wanted(row, ids[id_names[-1]]):
+            read: Callable[[], Iterator[Any]] = partial(read_incrementally, self, plan, ids, row.zone, as_text)
+            if endpoint.counted_by is not None:
+                read = self.counts.gated(endpoint, row, ids, read, plan)
+            reader = plan.run.piece.gated(endpoint.table, str(ids[id_names[-1]]), read)
+        else:
+            self.progress.parents_done(endpoint.table)
+            return None
+        if endpoint.feature:
+            reader = partial(self.refusals.unless_refused, endpoint, ids, reader)
+        return self.progress.counted(endpoint.table, reader)
 
     def rows_of_gone_lists(self, plan: Any) -> Iterator[Any]:
         """Once per state table and run: a removal for every address loaded for a list the account no

@@ -7,27 +7,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from .catalogue import TABLES, answer_readers
 
-
-@dataclass
-class _Answer:
-    taken: int = 0
-    value: Any = None
-    error: BaseException | None = None
-    ready: threading.Event = field(default_factory=threading.Event)
+_ASKED = object()  # an answer being asked for by the table that took it first
 
 
 class SharedAnswers:
-    """One answer per path for the tables that share it, on whichever reader thread asks first."""
+    """One answer per path for the tables that share it, on whichever reader thread asks first. An answer
+    is held from its first taker to its last: the tables read the same parents in the same order, so
+    what is held is the few answers between the fastest of them and the slowest."""
 
     def __init__(self, get: Callable[[str], Any]) -> None:
         self._get = get
-        self._lock = threading.Lock()
-        self._answers: dict[str, _Answer] = {}
+        self._changed = threading.Condition()
+        self._answers: dict[str, Any] = {}  # path → the answer, _ASKED, or the error it raised
+        self._taken: dict[str, int] = {}
         self.selected: tuple[str, ...] = TABLES  # the tables the run loads, once the extract began
         self.own_takes = 0  # answers taken by a table whose own rows they are (it asked for them before)
         self.fetches = 0  # answers asked for
@@ -36,31 +32,36 @@ class SharedAnswers:
         """The answer at ``path`` (read under ``template``), asked for by the first table that takes it;
         ``own`` when it is the taking table's own rows."""
         readers = answer_readers(template, self.selected)
-        with self._lock:
+        with self._changed:
             self.own_takes += own
-            answer = self._answers.get(path) if readers > 1 else None
-            ask = answer is None
-            if answer is None:
-                answer = _Answer()
-                if readers > 1:
-                    self._answers[path] = answer
+            ask = path not in self._answers
+            if ask:
                 self.fetches += 1
-            answer.taken += 1
-            if answer.taken >= readers:
-                self._answers.pop(path, None)
+                self._answers[path] = _ASKED
         if ask:
             try:
-                answer.value = self._get(path)
-            except BaseException as error:  # each table that takes it fails as it would have on its own
-                answer.error = error
-            finally:
-                answer.ready.set()
-        answer.ready.wait()
-        if answer.error is not None:
+                answer: Any = self._get(path)
+            except Exception as error:  # each table that takes it fails as it would have on its own
+                answer = _Failed(error)
+            with self._changed:
+                self._answers[path] = answer
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.wait_for(lambda: self._answers[path] is not _ASKED)
+            answer = self._answers[path]
+            self._taken[path] = taken = self._taken.get(path, 0) + 1
+            if taken >= readers:  # the last taker lets it go
+                del self._answers[path], self._taken[path]
+        if isinstance(answer, _Failed):
             raise answer.error
-        return answer.value
+        return answer
 
     @property
     def saved(self) -> int:
         """Requests the tables would have sent for their own rows, less those sent."""
         return self.own_takes - self.fetches
+
+
+class _Failed:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
