@@ -15,7 +15,6 @@ import requests
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
 from dlt.sources.helpers.rest_client.typing import HTTPMethod
-from requests.adapters import HTTPAdapter
 
 from ..api_facts import BASE_URL, BASE_URL_SETTING, EXPIRED_TOKEN
 from ..errors import MISSING_KEY, CampaignMonitorError
@@ -25,6 +24,7 @@ from .page import Page
 from .paging import every_row_once
 from .rate_limit import RequestPacer
 from .retry import RETRY_EXCEPTIONS, RETRY_STATUSES, RetryPolicy
+from .session import new_session
 
 # Requests in flight at once. Campaign Monitor publishes no concurrency limit; a handful hides
 # latency without provoking its rate limiter, and every 429 is still honoured.
@@ -85,10 +85,7 @@ class CampaignMonitorAPI:
         self._system_date_asked = False
         self._system_date_lock = threading.Lock()
         if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_maxsize=max(10, max_concurrent_requests))
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
+            session = new_session(max_concurrent_requests)
         self._rest = RESTClient(
             base_url=self.base_url,
             auth=HttpBasicAuth(username=api_key, password="x") if api_key else self.oauth,
