@@ -122,6 +122,13 @@ def size_checks(bench: Bench, results: list[dict[str, Any]]) -> None:
         growth <= targets.FAN_OUT_MEMORY_GROWTH,
         f"{most['load']['peak_rss_mb']:.0f} MB / {least['load']['peak_rss_mb']:.0f} MB = {growth:.2f}×",
     )
+    per_request_ms = 1000 * most["load"]["process_cpu_s"] / most["requests"]
+    bench.report.check(
+        f"fan-out at {most['campaigns']:,} campaigns: CPU ≤ {targets.CPU_PER_REPORT_REQUEST_MS:g} ms per request"
+        " (the plain call's whole process, start to exit)",
+        per_request_ms <= targets.CPU_PER_REPORT_REQUEST_MS,
+        f"{most['load']['process_cpu_s']:.1f} s / {most['requests']:,} requests = {per_request_ms:.2f} ms",
+    )
     time_growth = most["load"]["wall_s"] / least["load"]["wall_s"]
     request_growth = most["requests"] / least["requests"]
     bench.report.check(
