@@ -41,7 +41,7 @@ class SharedAnswers:
         if ask:
             try:
                 answer: Any = self._get(path)
-            except Exception as error:  # each table that takes it fails as it would have on its own
+            except BaseException as error:  # each table that takes it fails as it would have on its own
                 answer = _Failed(error)
             with self._changed:
                 self._answers[path] = answer
@@ -63,5 +63,5 @@ class SharedAnswers:
 
 
 class _Failed:
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: BaseException) -> None:
         self.error = error
