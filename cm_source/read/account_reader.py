@@ -61,6 +61,7 @@ class AccountReader:
         self.refusals = FeatureRefusals()
         self.answers = SharedAnswers(self.api.get)
         self.progress.answers = self.answers
+        self.answers.on_counts = self.progress.summary_counts
         self.counts = ReportCounts(self.answers, self.api.account_now, self.progress)
         self.clients_now: list[str] = []  # the clients this run reads, once the root is listed
         # Also on a full refresh: a table an earlier incremental run loaded keeps its hard-delete hint.
@@ -114,6 +115,8 @@ class AccountReader:
             self.progress.parents_done(endpoint.table, len(given) - len(parents))
             run = self.incremental
             plan = run.plan(endpoint) if run is not None and endpoint.sync is not Sync.IN_FULL else None
+            if plan is not None and self.answers.kept is None:  # counts a later piece may need (pieces)
+                self.answers.kept = plan.run.state().pass_
             if run is not None and read_by_first_piece(endpoint) and run.leaves_first_piece_tables():
                 self.progress.parents_done(endpoint.table, len(parents))
                 return
@@ -152,7 +155,8 @@ class AccountReader:
             read: Callable[[], Iterator[Any]] = partial(read_incrementally, self, plan, ids, row.zone, as_text)
             if endpoint.counted_by is not None:
                 read = self.counts.gated(endpoint, row, ids, read, plan)
-            reader = plan.run.piece.gated(endpoint.table, str(ids[id_names[-1]]), read)
+            held = partial(self.answers.held, endpoint.path.format(**ids))  # a summary a report asked for
+            reader = plan.run.piece.gated(endpoint.table, str(ids[id_names[-1]]), read, held)
         else:
             self.progress.parents_done(endpoint.table)
             return None

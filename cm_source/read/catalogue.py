@@ -468,6 +468,23 @@ TABLES: tuple[str, ...] = tuple(ENDPOINTS_BY_TABLE)
 PARENT_TABLES: frozenset[str] = frozenset(endpoint.parent for endpoint in ENDPOINTS if endpoint.parent)
 
 
+def count_fields(path: str) -> tuple[str, ...]:
+    """The fields of the answer at ``path`` (a template) that tables count their rows by."""
+    return tuple(e.counted_by.field for e in ENDPOINTS if e.counted_by is not None and e.counted_by.answer == path)
+
+
+def counted_tables(path: str, answer: Mapping[str, Any], among: tuple[str, ...]) -> dict[str, bool]:
+    """Table → whether the answer at ``path`` (a template) counts rows for it, for the tables ``among``
+    that count by it; a count that is not a number counts as some."""
+    found = {}
+    for table in among:
+        counted = ENDPOINTS_BY_TABLE[table].counted_by
+        if counted is not None and counted.answer == path:
+            value = answer.get(counted.field)
+            found[table] = not (isinstance(value, int | str) and str(value).strip() == "0")
+    return found
+
+
 def answer_readers(path: str, among: tuple[str, ...] = TABLES) -> int:
     """How many of the tables ``among`` read the answer at ``path`` (a template): as their own rows, or
     for the count they take from it. Two or more share it (``shared_answers``)."""
@@ -488,3 +505,9 @@ def read_under(endpoint: Endpoint) -> tuple[str, ...]:
 def query_ids(endpoint: Endpoint, ids: Mapping[str, str]) -> dict[str, str]:
     """The query parameters that name the IDs a table is read under (``clientID`` for transactional email)."""
     return {param: ids[name] for param, name in endpoint.query_ids.items()}
+
+
+def shares_an_earlier_answer(endpoint: Endpoint) -> bool:
+    """Whether a table earlier in the catalogue reads the same object answer (asked once for both)."""
+    earlier = ENDPOINTS[: ENDPOINTS.index(endpoint)]
+    return any(other.path == endpoint.path and other.shape is Shape.OBJECT for other in earlier)

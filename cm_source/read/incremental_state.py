@@ -16,7 +16,8 @@ The stored layout, under the source state's ``incremental`` key::
     reconcile   list → table → where the rotating reconcile stands (``RotationState``)
     pass        the pass of pieces under way (``PassState``): read: table → parent → 1 for every parent
                 the table read in it; cut: whether the last piece stopped before the pass was whole;
-                pieces: the pieces of the pass loaded so far
+                pieces: the pieces of the pass loaded so far; counts: answer path → the counts a
+                summary gave that a table not yet through it needs (see ``report_counts``)
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ SOURCE_NAME = "campaign_monitor"
 # The stored keys, named once.
 _RUNS, _RECONCILED, _PLACE, _CLIENTS = "runs", "reconciled", "place", "clients"
 _LISTS, _TABLES, _RECONCILE, _PASS = "lists", "tables", "reconcile", "pass"
-_READ, _CUT, _PIECES = "read", "cut", "pieces"
+_READ, _CUT, _PIECES, _COUNTS = "read", "cut", "pieces", "counts"
 _RUN, _CURSORS, _OWNERS, _PARENTS, _SPLIT = "run", "cursors", "owners", "parents", "split"
 _MINUTE, _SEEN, _MESSAGE_ID, _SENT = "minute", "seen", "id", "sent"
 _AFTER, _PAGE, _PAGES, _CYCLE_FROM, _READ_SINCE, _CREDIT = (
@@ -325,6 +326,7 @@ class PassState:
         goes_on = self.cut
         if not goes_on:
             self._stored[_READ] = {}
+            self._stored[_COUNTS] = {}
             self._stored[_PIECES] = 0
         self._stored[_PIECES] = self.pieces + 1
         self._stored[_CUT] = False
@@ -339,6 +341,17 @@ class PassState:
 
     def mark_read(self, table: str, parent_id: str) -> None:
         self._read().setdefault(table, {})[parent_id] = 1
+
+    def counts_of(self, path: str) -> dict[str, Any] | None:
+        """The counts a summary read earlier in the pass gave (None if none is kept)."""
+        counts: dict[str, Any] | None = self._stored.get(_COUNTS, {}).get(path)
+        return counts
+
+    def keep_counts(self, path: str, counts: dict[str, Any]) -> None:
+        self._stored.setdefault(_COUNTS, {})[path] = counts
+
+    def drop_counts(self, path: str) -> None:
+        self._stored.get(_COUNTS, {}).pop(path, None)
 
     def read_counts(self) -> dict[str, int]:
         """Table → how many parents it read in the pass."""

@@ -15,7 +15,9 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .catalogue import ENDPOINTS, ENDPOINTS_BY_TABLE
+from .catalogue import ENDPOINTS, ENDPOINTS_BY_TABLE, shares_an_earlier_answer
+
+COUNT_SAMPLES = 5  # summaries seen before the share of a report table's empty reports is trusted
 
 
 @dataclass
@@ -25,6 +27,9 @@ class Outlook:
     selected: tuple[str, ...] = ()  # the tables the run loads, once the extract began
     listed: Counter[str] = field(default_factory=Counter)  # parent table → rows read so far
     done: Counter[str] = field(default_factory=Counter)  # table → parents whose reads ended (or were left out)
+    empty: Counter[str] = field(default_factory=Counter)  # table → parents its count said were empty (no request)
+    counted: Counter[str] = field(default_factory=Counter)  # table → summaries seen that count its rows
+    nonempty: Counter[str] = field(default_factory=Counter)  # table → of those, the ones counting some
 
     def expected(self) -> dict[str, int] | None:
         """Table → the parents it is read under, for every selected table and every table above one;
@@ -47,19 +52,36 @@ class Outlook:
             if self.done[endpoint.parent] < expected[endpoint.parent]:
                 return None  # the parent's listing is still being read: its rows are not all known
             expected[endpoint.table] = self.listed[endpoint.parent]
+            counted = endpoint.counted_by
+            if endpoint.table in self.selected and counted is not None and counted.answer:
+                if self.counted[endpoint.table] < min(COUNT_SAMPLES, expected[endpoint.table]):
+                    return None  # too few summaries yet to say how many of its reports are empty
         return expected
 
     def pages_left(self, pages: Mapping[str, int]) -> float | None:
-        """The pages the selected tables have still to read, from what their finished parents cost."""
+        """The pages the selected tables have still to read: a parent's pages as the table's parents read
+        so far cost (or its siblings', or one), times the share of parents it reads at all (the summaries
+        seen say which reports are empty, else the parents done so far)."""
         expected = self.expected()
         if expected is None or not self.selected:
             return None
-        per_parent = {t: pages.get(t, 0) / self.done[t] for t in self.selected if self.done[t] and pages.get(t)}
+        per_read = {t: pages.get(t, 0) / self.read(t) for t in self.selected if self.read(t) and pages.get(t)}
         left = 0.0
         for table in self.selected:
-            cost = per_parent.get(table) or sibling_cost(table, per_parent)
-            left += max(expected[table] - self.done[table], 0) * cost
+            if shares_an_earlier_answer(ENDPOINTS_BY_TABLE[table]):
+                continue  # one request for the tables that share an answer (a campaign's lists and segments)
+            cost = per_read.get(table) or sibling_cost(table, per_read)
+            left += max(expected[table] - self.done[table], 0) * self.share_read(table) * cost
         return left
+
+    def read(self, table: str) -> int:
+        """Parents the table sent requests for: those done, less those its count said were empty."""
+        return self.done[table] - self.empty[table]
+
+    def share_read(self, table: str) -> float:
+        if self.counted[table]:
+            return self.nonempty[table] / self.counted[table]
+        return self.read(table) / self.done[table] if self.done[table] else 1.0
 
 
 def sibling_cost(table: str, per_parent: Mapping[str, float]) -> float:

@@ -7,10 +7,13 @@ each a run that ends in a load:
 
 - The unit is one table's part under one parent: a list's subscribers in one state, a sent campaign's
   opens, a journey email's clicks, a client's transactional messages. Each table takes new parents until
-  ``checkpoint_minutes`` have passed (at least one per piece, so every piece gets somewhere), reads them to
-  the end, and the piece loads. Deciding per table, not per parent, ends every table's reads near the
-  deadline: a parent taken by the fastest table would otherwise hold the piece until the slowest read it.
-  Its state records what each table read in the pass (``PassState``) and whether the piece was cut.
+  ``checkpoint_minutes`` have passed (at least one, so every piece gets somewhere), reads them to the
+  end, and the piece loads. A read that costs no request (a campaign's summary another table asked
+  for) is taken after that too, so no answer is asked again in a later piece. Deciding per table, not
+  per parent, ends every table's reads near the deadline: a parent taken by the fastest table would
+  otherwise hold the piece until the slowest read it. The state records what each table read in the
+  pass (``PassState``), whether the piece was cut, and the counts a summary gave that a table not yet
+  through it will need.
 - The five state tables share one cursor per list. A list some of whose states a piece left unread is
   split: its cursor stays where the pass began (so a state read later still reads every change since),
   each run's cursor is kept beside it, and the earliest of them becomes the list's cursor when the pass
@@ -65,8 +68,8 @@ class Piece:
         self.clock = clock
         self.goes_on = False  # whether this piece goes on with a pass a cut piece left
         self._pass: PassState | None = None
-        self._deadline: float | None = None
-        self._admitted = 0
+        self._deadline: float | None = None  # when the piece stops taking new parents
+        self._began: set[str] = set()  # tables that took a parent in this piece
         self._lock = threading.Lock()  # readers on many threads ask at once
 
     def begin(self, pass_: PassState) -> None:
@@ -80,27 +83,36 @@ class Piece:
                 f" has not read yet ({self.describe_read()} read so far)"
             )
 
-    def admits(self, table: str, parent_id: str) -> bool:
+    def admits(self, table: str, parent_id: str, free: bool = False) -> bool:
         """Whether ``table`` reads the parent in this piece: not if it did in an earlier piece of the pass;
-        else yes until ``checkpoint_minutes`` have passed, and for the piece's first parent in any case."""
+        else yes until ``checkpoint_minutes`` have passed, for each table's first parent of the piece in
+        any case, and for a read that costs no request (``free``: an answer another table asked for)."""
         pass_ = self._pass
         if pass_ is None:
             return True
         with self._lock:
             if pass_.was_read(table, parent_id):
                 return False
-            if self._admitted and self._deadline is not None and self.clock() >= self._deadline:
+            late = self._deadline is not None and self.clock() >= self._deadline
+            if late and table in self._began and not free:
                 self._leave(table, parent_id)
                 return False
-            self._admitted += 1
+            self._began.add(table)
             pass_.mark_read(table, parent_id)
             return True
 
-    def gated(self, table: str, parent_id: str, reader: Callable[[], Iterator[T]]) -> Callable[[], Iterator[T]]:
-        """``reader``, asking at the moment it starts (not when it is queued) whether the piece reads it."""
+    def gated(
+        self,
+        table: str,
+        parent_id: str,
+        reader: Callable[[], Iterator[T]],
+        free: Callable[[], bool] = lambda: False,
+    ) -> Callable[[], Iterator[T]]:
+        """``reader``, asking at the moment it starts (not when it is queued) whether the piece reads it;
+        ``free`` says then whether the read would cost no request."""
 
         def read() -> Iterator[T]:
-            if self.admits(table, parent_id):
+            if self.admits(table, parent_id, free()):
                 yield from reader()
 
         return read

@@ -23,7 +23,7 @@ from ..account_access import api_from_settings
 from ..api_facts import MAX_PAGE_SIZE
 from ..errors import AccessRefused, RequestRefused
 from ..http import CampaignMonitorAPI
-from .catalogue import ENDPOINTS, Endpoint, Shape
+from .catalogue import ENDPOINTS, Endpoint, Shape, shares_an_earlier_answer
 from .outlook import duration
 from .report_counts import SETTLED_AFTER, whole
 from .source import sent_on_or_after
@@ -260,12 +260,6 @@ def _settled(campaign: Mapping[str, Any], now: datetime | None) -> bool:
     except ValueError:
         return False
     return now is not None and sent <= now.replace(tzinfo=None) - SETTLED_AFTER
-
-
-def shares_an_earlier_answer(endpoint: Endpoint) -> bool:
-    """Whether a table earlier in the catalogue reads the same object answer (asked once for both)."""
-    earlier = ENDPOINTS[: ENDPOINTS.index(endpoint)]
-    return any(other.path == endpoint.path and other.shape is Shape.OBJECT for other in earlier)
 
 
 def _requests(

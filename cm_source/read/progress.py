@@ -145,9 +145,17 @@ class RunProgress:
         began, table = min(under_way)
         return table, time.monotonic() - began
 
-    def empty_report(self) -> None:
+    def empty_report(self, table: str) -> None:
         with self._lock:
             self.empty_reports += 1
+            self.outlook.empty[table] += 1
+
+    def summary_counts(self, counts: dict[str, bool]) -> None:
+        """A summary's counts: table → whether it counts rows for the table (the share of reports read)."""
+        with self._lock:
+            for table, some in counts.items():
+                self.outlook.counted[table] += 1
+                self.outlook.nonempty[table] += some
 
     @property
     def saved(self) -> int:

@@ -51,7 +51,7 @@ class ReportCounts:
 
         def read() -> Iterator[T]:
             if self.empty(endpoint, parent, ids, plan):
-                self.progress.empty_report()
+                self.progress.empty_report(endpoint.table)
                 if plan is not None:
                     plan.nothing_to_read(str(list(ids.values())[-1]))
                 return

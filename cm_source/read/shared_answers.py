@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from .catalogue import TABLES, answer_readers
+from .catalogue import TABLES, answer_readers, count_fields, counted_tables
 
 _ASKED = object()  # an answer being asked for by the table that took it first
 
@@ -27,12 +27,18 @@ class SharedAnswers:
         self.selected: tuple[str, ...] = TABLES  # the tables the run loads, once the extract began
         self.own_takes = 0  # answers taken by a table whose own rows they are (it asked for them before)
         self.fetches = 0  # answers asked for
+        self.kept: KeptCounts | None = None  # an incremental run's counts kept across its pieces
+        self.on_counts: Callable[[dict[str, bool]], None] | None = None  # told which tables a summary counts
 
     def take(self, template: str, path: str, own: bool) -> Any:
         """The answer at ``path`` (read under ``template``), asked for by the first table that takes it;
         ``own`` when it is the taking table's own rows."""
         readers = answer_readers(template, self.selected)
         with self._changed:
+            if not own and path not in self._answers and self.kept is not None:
+                counts = self.kept.counts_of(path)
+                if counts is not None:  # a summary an earlier piece read: its counts, with no request
+                    return counts
             self.own_takes += own
             ask = path not in self._answers
             if ask:
@@ -43,6 +49,11 @@ class SharedAnswers:
                 answer: Any = self._get(path)
             except BaseException as error:  # each table that takes it fails as it would have on its own
                 answer = _Failed(error)
+            if isinstance(answer, dict) and count_fields(template):
+                if self.kept is not None:
+                    self.kept.keep_counts(path, {name: answer.get(name) for name in count_fields(template)})
+                if self.on_counts is not None:
+                    self.on_counts(counted_tables(template, answer, self.selected))
             with self._changed:
                 self._answers[path] = answer
                 self._changed.notify_all()
@@ -50,16 +61,33 @@ class SharedAnswers:
             self._changed.wait_for(lambda: self._answers[path] is not _ASKED)
             answer = self._answers[path]
             self._taken[path] = taken = self._taken.get(path, 0) + 1
-            if taken >= readers:  # the last taker lets it go
+            if taken >= readers:  # the last taker lets it go, and its counts are needed no more
                 del self._answers[path], self._taken[path]
+                if self.kept is not None:
+                    self.kept.drop_counts(path)
         if isinstance(answer, _Failed):
             raise answer.error
         return answer
+
+    def held(self, path: str) -> bool:
+        """Whether the answer at ``path`` is held now (another table asked for it): taking it costs nothing."""
+        with self._changed:
+            return path in self._answers
 
     @property
     def saved(self) -> int:
         """Requests the tables would have sent for their own rows, less those sent."""
         return self.own_takes - self.fetches
+
+
+class KeptCounts(Protocol):
+    """Where an incremental run keeps the counts a summary gave, for the tables a later piece reads
+    (``incremental_state.PassState``): the summary's own table reads it once a pass, the tables that
+    count by it may read the campaign pieces later."""
+
+    def counts_of(self, path: str) -> dict[str, Any] | None: ...
+    def keep_counts(self, path: str, counts: dict[str, Any]) -> None: ...
+    def drop_counts(self, path: str) -> None: ...
 
 
 class _Failed:

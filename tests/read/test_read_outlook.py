@@ -24,6 +24,8 @@ def test_nothing_is_said_until_every_listing_the_tables_hang_from_is_done() -> N
     assert outlook.expected() is None
     outlook.listed["campaigns"] += 10
     outlook.done["campaigns"] += 1
+    assert outlook.expected() is None  # no summary yet says how many of the reports are empty
+    outlook.counted.update({"campaign_opens": 5, "campaign_clicks": 5})
     assert outlook.expected() == {
         "clients": 1,
         "campaigns": 2,
@@ -38,12 +40,15 @@ def test_each_table_costs_what_its_finished_parents_cost_and_one_not_begun_what_
     outlook.listed["campaigns"] += 40
     outlook.done["campaigns"] += 2
     outlook.done.update({"campaign_summaries": 10, "campaign_opens": 4})
+    outlook.counted.update({"campaign_opens": 10, "campaign_clicks": 10})
+    outlook.nonempty.update({"campaign_opens": 10, "campaign_clicks": 5})  # half the summaries count clicks
     pages = {"clients": 1, "campaigns": 2, "campaign_summaries": 10, "campaign_opens": 12}
-    # summaries: 30 left at 1 page; opens: 36 left at 3 pages; clicks, not begun: 40 at (1 + 3) / 2 pages
-    assert outlook.pages_left(pages) == 30 * 1 + 36 * 3 + 40 * 2
+    # summaries: 30 left at 1 page; opens: 36 left at 3 pages; clicks, not begun: 40, half of them read,
+    # at (1 + 3) / 2 pages
+    assert outlook.pages_left(pages) == 30 * 1 + 36 * 3 + 40 * 0.5 * 2
     share, seconds = share_and_seconds_left(outlook, pages, requests=50, pace=10.0) or (0.0, None)
-    assert share == 25 / (25 + 218)
-    assert seconds == 218 * (50 / 25) / 10.0  # pages as requests at the run's ratio, at the window's pace
+    assert share == 25 / (25 + 178)
+    assert seconds == 178 * (50 / 25) / 10.0  # pages as requests at the run's ratio, at the window's pace
 
 
 def test_without_a_pace_there_is_a_share_and_no_time() -> None:

@@ -35,6 +35,7 @@ def test_each_table_takes_parents_until_the_minutes_pass_then_the_piece_is_cut_a
     assert piece.admits("campaign_opens", "c2")
     clock.now = 60.0
     assert not piece.admits("campaign_opens", "c3") and not piece.admits("campaign_clicks", "c2")
+    assert piece.admits("campaign_summaries", "c3", free=True)  # an answer another table asked for
     assert PassState(stored).cut
     assert left == [("campaign_opens", "c3"), ("campaign_clicks", "c2")]
     assert len(notes) == 1 and "checkpoint_minutes (1)" in notes[0] and "3 campaign reports" in notes[0]
@@ -56,11 +57,12 @@ def test_the_next_piece_goes_on_with_the_pass_and_leaves_alone_what_the_pass_rea
     assert third.admits("campaign_opens", "c1")
 
 
-def test_a_piece_always_takes_its_first_parent_so_every_piece_gets_somewhere() -> None:
+def test_each_table_always_takes_its_first_parent_so_every_piece_gets_somewhere() -> None:
     piece, clock, _, _ = piece_on({}, minutes=0.001)
     clock.now = 3600.0
     assert piece.admits("active_subscribers", "L1")
     assert not piece.admits("active_subscribers", "L2")
+    assert piece.admits("bounced_subscribers", "L2")  # a table that begins late still takes one
 
 
 def test_no_minutes_means_no_cut() -> None:
