@@ -127,7 +127,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--compare-rate-limit", type=int, default=10, help="ratelimit scenario, requests/s (default 10)"
     )
     parser.add_argument(
-        "--resume-campaigns", type=int, default=150, help="resume scenario: the first client's sent campaigns (150)"
+        "--resume-campaigns", type=int, default=500, help="resume scenario: the first client's sent campaigns (500)"
     )
     parser.add_argument(
         "--resume-window", type=int, default=50, help="resume scenario: the API's window, requests/s (default 50)"
