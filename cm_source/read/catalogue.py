@@ -6,6 +6,7 @@ Adding a table is adding a row here; ``source.py`` builds every resource from th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -79,6 +80,16 @@ class CountedBy:
 
     field: str
     answer: str = ""  # a path read under the same parent (``{CampaignID}`` …); "" for the parent's own row
+
+    def says_empty(self, counts: Any) -> bool:
+        """Whether ``counts`` (the parent's row, or the answer) count no rows: a 0, as a number or as the
+        numeric string the API sometimes sends; anything else (missing, not a number) counts as some."""
+        if not isinstance(counts, Mapping):
+            return False
+        try:
+            return int(counts.get(self.field)) == 0  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
 
 
 CAMPAIGN_SUMMARY = "campaigns/{CampaignID}/summary.json"
@@ -468,6 +479,7 @@ TABLES: tuple[str, ...] = tuple(ENDPOINTS_BY_TABLE)
 PARENT_TABLES: frozenset[str] = frozenset(endpoint.parent for endpoint in ENDPOINTS if endpoint.parent)
 
 
+@functools.cache
 def count_fields(path: str) -> tuple[str, ...]:
     """The fields of the answer at ``path`` (a template) that tables count their rows by."""
     return tuple(e.counted_by.field for e in ENDPOINTS if e.counted_by is not None and e.counted_by.answer == path)
@@ -475,16 +487,15 @@ def count_fields(path: str) -> tuple[str, ...]:
 
 def counted_tables(path: str, answer: Mapping[str, Any], among: tuple[str, ...]) -> dict[str, bool]:
     """Table → whether the answer at ``path`` (a template) counts rows for it, for the tables ``among``
-    that count by it; a count that is not a number counts as some."""
-    found = {}
-    for table in among:
-        counted = ENDPOINTS_BY_TABLE[table].counted_by
-        if counted is not None and counted.answer == path:
-            value = answer.get(counted.field)
-            found[table] = not (isinstance(value, int | str) and str(value).strip() == "0")
-    return found
+    that count by it."""
+    return {
+        table: not counted.says_empty(answer)
+        for table in among
+        if (counted := ENDPOINTS_BY_TABLE[table].counted_by) is not None and counted.answer == path
+    }
 
 
+@functools.cache  # asked for every take of a shared answer: once per campaign and table
 def answer_readers(path: str, among: tuple[str, ...] = TABLES) -> int:
     """How many of the tables ``among`` read the answer at ``path`` (a template): as their own rows, or
     for the count they take from it. Two or more share it (``shared_answers``)."""
@@ -509,5 +520,11 @@ def query_ids(endpoint: Endpoint, ids: Mapping[str, str]) -> dict[str, str]:
 
 def shares_an_earlier_answer(endpoint: Endpoint) -> bool:
     """Whether a table earlier in the catalogue reads the same object answer (asked once for both)."""
-    earlier = ENDPOINTS[: ENDPOINTS.index(endpoint)]
-    return any(other.path == endpoint.path and other.shape is Shape.OBJECT for other in earlier)
+    return endpoint.table in _ANSWER_SHARED_EARLIER
+
+
+_ANSWER_SHARED_EARLIER = frozenset(
+    later.table
+    for number, later in enumerate(ENDPOINTS)
+    if any(other.path == later.path and other.shape is Shape.OBJECT for other in ENDPOINTS[:number])
+)

@@ -84,10 +84,10 @@ class Outlook:
         return self.read(table) / self.done[table] if self.done[table] else 1.0
 
 
-def sibling_cost(table: str, per_parent: Mapping[str, float]) -> float:
+def sibling_cost(table: str, per_read: Mapping[str, float]) -> float:
     """A parent's pages for a table not begun: what the tables under the same parent cost, or one page."""
     parent = ENDPOINTS_BY_TABLE[table].parent
-    costs = [cost for other, cost in per_parent.items() if ENDPOINTS_BY_TABLE[other].parent == parent]
+    costs = [cost for other, cost in per_read.items() if ENDPOINTS_BY_TABLE[other].parent == parent]
     return sum(costs) / len(costs) if costs else 1.0
 
 

@@ -25,7 +25,7 @@ from ..errors import AccessRefused, RequestRefused
 from ..http import CampaignMonitorAPI
 from .catalogue import ENDPOINTS, Endpoint, Shape, shares_an_earlier_answer
 from .outlook import duration
-from .report_counts import SETTLED_AFTER, whole
+from .report_counts import sent_long_ago
 from .source import sent_on_or_after
 
 # Each table's group, as the plan reports it: the tables a group holds cost alike and are tuned alike.
@@ -240,14 +240,15 @@ def _counted_reports(
         if counted is None:
             continue
         if not counted.answer:
-            requests[endpoint.table] = sum(whole(email.get(counted.field)) != 0 for email in emails)
+            requests[endpoint.table] = sum(not counted.says_empty(email) for email in emails)
         elif endpoint.table == "campaign_recipients":  # the listing counts them: their pages, exactly
             recipients = [int(row.get("TotalRecipients") or 0) for row in campaigns]
-            requests[endpoint.table] = sum(pages(count, True) for count in recipients if count) + sum(
+            catches_up = bool(endpoint.changed_since_param)
+            requests[endpoint.table] = sum(pages(count, catches_up) for count in recipients if count) + sum(
                 1 for row, count in zip(campaigns, recipients, strict=True) if not count and not _settled(row, now)
             )
         else:
-            found = [whole(body.get(counted.field)) != 0 for body in summaries if isinstance(body, dict)]
+            found = [not counted.says_empty(body) for body in summaries if isinstance(body, dict)]
             share = sum(found) / len(found) if found else 1.0
             requests[endpoint.table] = round(len(settled) * share) + unsettled
     return requests
@@ -256,10 +257,9 @@ def _counted_reports(
 def _settled(campaign: Mapping[str, Any], now: datetime | None) -> bool:
     """Whether the source trusts the campaign's summary to say a report is empty."""
     try:
-        sent = datetime.fromisoformat(str(campaign.get("SentDate")))
+        return sent_long_ago(datetime.fromisoformat(str(campaign.get("SentDate"))), now)
     except ValueError:
         return False
-    return now is not None and sent <= now.replace(tzinfo=None) - SETTLED_AFTER
 
 
 def _requests(

@@ -71,23 +71,21 @@ class ReportCounts:
             counts = self.answers.take(counted.answer, counted.answer.format(**ids), own=False)
             if not self.settled(parent, plan):
                 return False
-        return isinstance(counts, Mapping) and whole(counts.get(counted.field)) == 0
+        return counted.says_empty(counts)
 
     def settled(self, campaign: Mapping[str, Any], plan: TablePlan | None) -> bool:
         """Whether a campaign's summary is trusted to say a report is empty (see the module's docstring)."""
-        sent, now = campaign.get("SentDate"), self.account_now()
-        if not isinstance(sent, datetime) or now is None:
-            return False
-        if sent.tzinfo is not None:
-            sent = sent.astimezone(timezone.utc).replace(tzinfo=None)
-        if sent > now.replace(tzinfo=None) - SETTLED_AFTER:
+        sent = campaign.get("SentDate")
+        if not isinstance(sent, datetime) or not sent_long_ago(sent, self.account_now()):
             return False
         return plan is None or not plan.recently_sent(campaign)
 
 
-def whole(value: Any) -> int | None:
-    """A count as the API sends it (a number, or a numeric string); None when it is not one."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def sent_long_ago(sent: datetime, now: datetime | None) -> bool:
+    """Whether a campaign sent at ``sent`` (in UTC if it carries a zone, else local) went out at least
+    ``SETTLED_AFTER`` before the account's ``now``; never when the account does not say its now."""
+    if now is None:
+        return False
+    if sent.tzinfo is not None:
+        sent = sent.astimezone(timezone.utc).replace(tzinfo=None)
+    return sent <= now.replace(tzinfo=None) - SETTLED_AFTER

@@ -30,7 +30,8 @@ def full_read_requests(sandbox: Sandbox, tmp_path: Path, **settings: str) -> int
 @pytest.mark.parametrize("size", [dict(subscribers=6000, sent_campaigns=12), dict(seed=9, clients=3, sent_campaigns=4)])
 def test_the_plan_counts_the_requests_a_full_read_sends(size: dict, tmp_path: Path) -> None:
     """Lists of several pages and reports of one page each, every campaign's summary in the sample: the
-    plan is within 1% of the requests sent, and never above them (pages it cannot see count as one)."""
+    plan is within 2% of the requests sent, and never above them (pages it cannot see count as one: with the
+    empty reports left unasked, a few opens' second pages are 1.1% of this account's 278 requests)."""
     with Sandbox(generate_account(**size)) as sandbox:
         plan = plan_sync(api_key=sandbox.api_key, base_url=sandbox.base_url)
         assert plan.planning_requests == len(sandbox.requests)  # what the plan says it cost
@@ -50,7 +51,7 @@ def test_the_plan_counts_the_requests_a_full_read_sends(size: dict, tmp_path: Pa
         assert 0 < summaries <= 20 * len(account.clients)  # a sample of the campaigns' summaries
         assert plan.planning_requests == cheap + 1 + summaries  # and the account's clock
         sent = full_read_requests(sandbox, tmp_path)
-    assert 0.99 * sent <= plan.requests <= sent, (plan.requests, sent)
+    assert 0.98 * sent <= plan.requests <= sent, (plan.requests, sent)
     assert [client.client_id for client in plan.clients] == [row["ClientID"] for row in sandbox.account.clients]
 
 
@@ -62,7 +63,7 @@ def test_one_clients_plan_and_the_time_at_the_announced_window(tmp_path: Path) -
         sandbox.faults.rate_limit_window(None)
         sent = full_read_requests(sandbox, tmp_path, client_id=client_id)
     assert [client.client_id for client in plan.clients] == [client_id]
-    assert 0.99 * sent <= plan.requests <= sent
+    assert 0.98 * sent <= plan.requests <= sent
     assert plan.window == (50, 5.0) and plan.seconds == pytest.approx(plan.requests / 50 * 5.0)
     assert "at the API's rate window of 50 per 5 s" in plan.lines()[-1]
 
