@@ -26,14 +26,17 @@ from cm_source.failures import run_script
 from cm_source.pipeline_folders import make_pipeline, one_run_at_a_time, one_writer_on_duckdb
 from cm_source.read.dataset import prepare_dataset
 from cm_source.read.destinations import (
+    MERGING_PLACES,
     can_merge,
     destination_for,
     destination_type,
     file_format,
     has_atomic_replace,
+    merge_refusal,
     nested_as_text_for,
 )
 from cm_source.read.incremental_state import IncrementalState
+from cm_source.read.lake_tables import row_counts
 from cm_source.read.load_place import describe, place_of
 from cm_source.read.progress import ProgressLine, RunProgress
 from cm_source.read.run_in_pieces import run_in_pieces
@@ -52,6 +55,11 @@ def parse_args(argv: Sequence[str] | None = None, prog: str = "cm-source load") 
     parser.add_argument(
         "--file-format",
         help="loader file format (default: the fastest the destination takes; see docs/destinations-and-querying.md)",
+    )
+    parser.add_argument(
+        "--table-format",
+        choices=("delta", "iceberg"),
+        help="on --destination filesystem: write Delta or Iceberg tables (docs/destinations-and-querying.md)",
     )
     parser.add_argument(
         "--dataset", default=DEFAULT_DATASET, help=f"dataset (schema) name (default: {DEFAULT_DATASET})"
@@ -154,11 +162,10 @@ def run(args: argparse.Namespace) -> int:
         require_dbt()
     pipeline_name = f"{PIPELINE_NAME}_demo" if args.demo else PIPELINE_NAME
     destination = destination_for(args.destination, duckdb_file(pipeline_name, args.dataset))
-    if args.incremental and not can_merge(destination):
-        raise InputError(
-            f"--incremental needs a destination that can update and delete rows by key, and"
-            f" {destination_type(destination)} cannot: run without --incremental (a full refresh)"
-        )
+    formats = frozenset({args.table_format})
+    if args.incremental and not can_merge(destination, formats):
+        instead = f"load into {MERGING_PLACES}, or run without --incremental (a full refresh)"
+        raise InputError(merge_refusal(destination, formats, instead).replace("an incremental run", "--incremental"))
     if not has_atomic_replace(destination):
         note(
             f"{destination_type(destination)} cannot swap tables in atomically: a run that fails"
@@ -225,6 +232,8 @@ def load(pipeline: dlt.Pipeline, args: argparse.Namespace, tables: list[str], pr
         settings["nested_as_text"] = nested_as_text_for(loader_format)
         settings["progress"] = progress
         options: dict[str, Any] = {"loader_file_format": loader_format}
+        if args.table_format:
+            options["table_format"] = args.table_format
         if args.full_refresh:
             options["refresh"] = "drop_sources"
 
@@ -254,7 +263,7 @@ def print_summary(pipeline: dlt.Pipeline, tables: list[str], progress: RunProgre
     """
     loaded = set(pipeline.default_schema.data_table_names(seen_data_only=True))
     names = [name for name in loaded if name.split("__")[0] in tables]
-    counts = dict(pipeline.dataset().row_counts(table_names=names).fetchall()) if names else {}
+    counts = row_counts(pipeline, names)
     width = max(len(name) for name in [*tables, *counts])
     print(f"\n{'table':<{width}}  {'rows':>9}  {'pages':>7}  {'read s':>7}")
     for table in tables:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import dlt
+from dlt.common.configuration.container import Container
 from dlt.common.destination import Destination
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.extract.source import SourceInjectableContext
 
 # DuckDB takes up to 80% of RAM by default; bounded (and without keeping insertion order, which it need
 # not), it spills to a temp file if it must. What it saves and costs: docs/performance.md, "Memory".
@@ -25,6 +27,8 @@ FILE_FORMATS = {"duckdb": "parquet", "postgres": "csv", "filesystem": "parquet",
 # Arrow pages reach these as CSV or through ADBC, and neither carries a nested column: lists of
 # objects (custom fields) go as JSON text into the destination's JSON type instead.
 NESTED_AS_TEXT = ("postgres",)
+# Where an incremental run can keep its tables exact, for the line that refuses one anywhere else.
+MERGING_PLACES = "DuckDB, Postgres, SQLAlchemy, or Delta tables on filesystem (table_format='delta')"
 
 
 def destination_type(destination: Any) -> str:
@@ -43,15 +47,41 @@ def has_atomic_replace(destination: Any) -> bool:
     return ATOMIC_REPLACE in destination.capabilities().supported_replace_strategies
 
 
-def can_merge(destination: Any) -> bool:
-    """Whether rows can be updated and deleted there by key (dlt's merge), as an incremental run needs.
+def can_merge(destination: Any, table_formats: frozenset[str | None] = frozenset({None})) -> bool:
+    """Whether rows can be updated and deleted there by key, as an incremental run needs.
 
-    The plain filesystem lists merge strategies (for its Delta and Iceberg table formats) but appends
-    plain files instead: changed subscribers would be loaded twice and leavers never removed.
+    Databases do it with dlt's ``delete-insert`` merge. The filesystem does it only for Delta tables,
+    with dlt's ``upsert`` and hard deletes; plain files are appended to (changed subscribers would
+    be loaded twice, leavers never removed), and dlt's Iceberg upsert leaves a hard-deleted row
+    behind, filled with nulls (``merge_refusal``).
     """
     if destination_type(destination) == "filesystem":
-        return False
+        return table_formats == frozenset({"delta"})
     return "delete-insert" in destination.capabilities().supported_merge_strategies
+
+
+def merge_refusal(destination: Any, table_formats: frozenset[str | None], instead: str) -> str:
+    """The one line that refuses an incremental run where ``can_merge`` says no, and says what works."""
+    if destination_type(destination) == "filesystem" and "iceberg" in table_formats:
+        where = "Iceberg tables cannot: dlt's Iceberg upsert keeps a deleted row (as nulls)"
+    elif destination_type(destination) == "filesystem":
+        where = "plain files on filesystem cannot"
+    else:
+        where = f"{destination_type(destination)} cannot"
+    return f"an incremental run needs tables that can update and delete rows by key, and {where}: {instead}"
+
+
+def table_formats_of_run() -> frozenset[str | None]:
+    """The table formats (``delta``, ``iceberg``, None for plain) of the resources being extracted:
+    ``pipeline.run(source, table_format=...)`` sets them on each resource before extraction begins."""
+    context = Container().get(SourceInjectableContext)
+    if context is None or context.source is None:
+        return frozenset({None})
+    formats = (resource.table_format for resource in context.source.selected_resources.values())
+    # a format chosen per item by a function cannot be known here: counted as a format of its own
+    return frozenset(form if form is None or isinstance(form, str) else "per item" for form in formats) or frozenset(
+        {None}
+    )
 
 
 def file_format(destination: Any) -> str | None:

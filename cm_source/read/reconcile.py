@@ -34,6 +34,7 @@ from ..errors import RequestRefused
 from ..http.page import Page, values, where
 from ..http.paging import Get, one_pass
 from .incremental_state import RotationState
+from .lake_tables import lake_rows, table_format
 
 NOT_IN_LIST = 203  # the API's Code for an address the list does not hold
 LOCATE_STEPS = 4  # pages stepped back or forward to find where the last slice ended, before reading on
@@ -218,6 +219,11 @@ def loaded_addresses(pipeline: Any, table: str, list_id: str, after: str | None,
     then checked exactly. A table not created yet holds none."""
     if pipeline is None or table not in pipeline.default_schema.data_table_names(seen_data_only=True):
         return []
+    within = SliceRead(after=after, to=to)
+    if table_format(pipeline, table):
+        with DESTINATION_QUERIES:
+            emails = lake_rows(pipeline, table, ["email_address"], {"list_id": list_id}).column(0).to_pylist()
+        return [email for email in emails if within.covers(email)]
     conditions, args = ["list_id = %s"], [list_id]
     ordered = BINARY_ORDER.get(pipeline.destination.destination_name)
     if ordered is not None:
@@ -230,5 +236,4 @@ def loaded_addresses(pipeline: Any, table: str, list_id: str, after: str | None,
     with DESTINATION_QUERIES, pipeline.sql_client() as client:
         name = client.make_qualified_table_name(table)
         rows = client.execute_sql(f"SELECT email_address FROM {name} WHERE {' AND '.join(conditions)}", *args)
-    within = SliceRead(after=after, to=to)
     return [email for (email,) in rows or [] if within.covers(email)]

@@ -1,20 +1,45 @@
-"""Reading back what a test pipeline loaded into DuckDB."""
+"""Reading back what a test pipeline loaded: DuckDB's file, a database through dlt's client, or Delta and
+Iceberg tables read with ``deltalake`` and ``pyiceberg`` (as a user without DuckDB's extensions would)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import deltalake
 import dlt
 import duckdb
+from pyiceberg.table import StaticTable
+
+from cm_source.read.lake_tables import table_format
 
 
 def query(pipeline: dlt.Pipeline, sql: str) -> list[tuple]:
     """Run SQL against what the pipeline loaded, with its dataset as the default schema: DuckDB's file
     opened read-only (no lock held against the next run), any other destination through dlt's client."""
+    if pipeline.destination.destination_name == "filesystem":
+        return lake_query(pipeline, sql)
     if pipeline.destination.destination_name != "duckdb":
         with pipeline.sql_client() as client:
             return [tuple(row) for row in client.execute_sql(sql)]
     path = pipeline.destination_client().config.credentials.database  # type: ignore[attr-defined]
     with duckdb.connect(path, read_only=True) as conn:
         conn.execute(f"SET schema = '{pipeline.dataset_name}'")
+        return conn.execute(sql).fetchall()
+
+
+def lake_query(pipeline: dlt.Pipeline, sql: str) -> list[tuple]:
+    """SQL over the pipeline's Delta or Iceberg tables, each read whole into Arrow by its own library
+    (``DeltaTable``, pyiceberg's scan) and queried in an in-memory DuckDB: no extension is downloaded."""
+    schema = pipeline.default_schema
+    with duckdb.connect() as conn:
+        for table in schema.data_table_names(seen_data_only=True):
+            path = f"{pipeline.destination_client().config.bucket_url}/{pipeline.dataset_name}/{table}"  # type: ignore[attr-defined]
+            if table_format(pipeline, table) == "delta":
+                arrow = deltalake.DeltaTable(path).to_pyarrow_table()
+            else:
+                metadata = sorted(Path(path.removeprefix("file://"), "metadata").glob("*.metadata.json"))[-1]
+                arrow = StaticTable.from_metadata(str(metadata)).scan().to_arrow()
+            conn.register(table, arrow)
         return conn.execute(sql).fetchall()
 
 

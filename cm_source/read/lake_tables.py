@@ -1,0 +1,55 @@
+"""Delta and Iceberg tables on the filesystem destination, read back without DuckDB.
+
+``pipeline.dataset()`` and ``pipeline.sql_client()`` read these tables through DuckDB's ``delta`` and
+``iceberg`` extensions, which DuckDB downloads on first use: a worker without the internet (or with
+a pinned image) cannot. The connector's own reads of its tables (an incremental run's reconcile, the
+command's row counts) go through ``deltalake`` and ``pyiceberg`` instead, as dlt opens them
+(``get_delta_tables``, ``get_iceberg_tables``: the bucket and its credentials as dlt configures them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.common.schema.utils import get_inherited_table_hint
+
+LAKE_FORMATS = ("delta", "iceberg")
+
+
+def table_format(pipeline: Any, table: str) -> str | None:
+    """``delta`` or ``iceberg`` where the pipeline loaded ``table`` as one, else None."""
+    tables = pipeline.default_schema.tables
+    if table not in tables:
+        return None
+    found = get_inherited_table_hint(tables, table, "table_format", allow_none=True)  # a child's is its root's
+    return found if found in LAKE_FORMATS else None
+
+
+def lake_rows(pipeline: Any, table: str, columns: Sequence[str], where: dict[str, str] | None = None) -> pa.Table:
+    """``columns`` of a Delta or Iceberg ``table``, the rows whose columns equal ``where``'s values."""
+    wanted = list(dict.fromkeys([*columns, *(where or {})]))
+    if table_format(pipeline, table) == "delta":
+        from dlt.common.libs.deltalake import get_delta_tables
+
+        rows = get_delta_tables(pipeline, table)[table].to_pyarrow_table(columns=wanted)
+    else:
+        from dlt.common.libs.pyiceberg import get_iceberg_tables
+
+        rows = get_iceberg_tables(pipeline, table)[table].scan(selected_fields=tuple(wanted)).to_arrow()
+    for column, value in (where or {}).items():
+        rows = rows.filter(pc.equal(rows[column], value))
+    return rows.select(list(columns))
+
+
+def row_counts(pipeline: Any, tables: Sequence[str]) -> dict[str, int]:
+    """Rows in each of ``tables``: from the dataset, or from the table's own files for Delta and Iceberg."""
+    lake = [table for table in tables if table_format(pipeline, table)]
+    others = [table for table in tables if table not in lake]
+    counts = dict(pipeline.dataset().row_counts(table_names=others).fetchall()) if others else {}
+    for table in lake:
+        key = next(iter(pipeline.default_schema.tables[table]["columns"]))
+        counts[table] = lake_rows(pipeline, table, [key]).num_rows
+    return counts
