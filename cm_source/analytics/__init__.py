@@ -74,8 +74,12 @@ def analytics_dataset(dataset_name: str) -> str:
     return f"{dataset_name}_analytics"
 
 
-def build_models(pipeline: dlt.Pipeline, *, full_refresh: bool = False) -> ModelsBuilt:
+def build_models(pipeline: dlt.Pipeline, *, full_refresh: bool = False, datasets: Sequence[str] = ()) -> ModelsBuilt:
     """Build every model from what ``pipeline`` loaded, then run the models' checks.
+
+    With ``datasets`` (several accounts, each loaded into a dataset of its own on the same destination),
+    the models union all of them, each row's ``source_relation`` naming its dataset (the dbt var
+    ``cm_source_datasets``, as Fivetran's ``union_schemas``); they are built beside ``pipeline``'s dataset.
 
     A model whose source is loaded incrementally is rebuilt only where its rows changed, unless
     ``full_refresh``. A check that fails at error severity (a key not unique, recipients that differ
@@ -84,15 +88,18 @@ def build_models(pipeline: dlt.Pipeline, *, full_refresh: bool = False) -> Model
     folder = Path(pipeline.pipelines_dir)
     waiting = f"another build of the models is using {pipeline.working_dir}: waiting for it to finish"
     with held(lock_of(folder, pipeline.pipeline_name, "models"), waiting, logger.info), one_writer_on_duckdb(pipeline):
-        return _build(pipeline, full_refresh)
+        return _build(pipeline, full_refresh, list(datasets))
 
 
-def _build(pipeline: dlt.Pipeline, full_refresh: bool) -> ModelsBuilt:
+def _build(pipeline: dlt.Pipeline, full_refresh: bool, datasets: list[str]) -> ModelsBuilt:
     """``build_models`` once this process has the pipeline's dbt project (its ``target``) and, on DuckDB,
     the file to itself."""
     runner = _runner(pipeline)
+    _require_loaded_datasets(pipeline, datasets)
     dataset = analytics_dataset(pipeline.dataset_name)
-    variables = {"cm_journeys": _has_journeys(pipeline)}
+    variables: dict[str, Any] = {"cm_journeys": bool(datasets) or _has_journeys(pipeline)}
+    if datasets:
+        variables["cm_source_datasets"] = datasets
     from dlt.helpers.dbt.exceptions import DBTProcessingError, IncrementalSchemaOutOfSyncError
 
     # No --fail-fast: with two threads on DuckDB, dbt closed the connection under the other thread's check
@@ -142,7 +149,6 @@ def _runner(pipeline: dlt.Pipeline) -> Any:
             f"the models need a SQL destination, and {pipeline.destination.destination_name} is not one:"
             " load into DuckDB, Postgres or another warehouse"
         )
-    _require_loaded_dataset(pipeline)
     if runner.config.package_profile_name == "duckdb":
         runner.config.package_profiles_dir = str(project / "profiles")
     return runner
@@ -167,17 +173,19 @@ def _has_profile(runner: Any) -> bool:
     return runner.config.package_profile_name in yaml.safe_load(profiles.read_text(encoding="utf-8"))
 
 
-def _require_loaded_dataset(pipeline: dlt.Pipeline) -> None:
-    """Refuse to build over a dataset that does not exist: every model would come out empty, silently.
-    The destination is asked, not the pipeline's local state, so a pipeline of another name (a Dagster
-    partition's, an orchestrator's worker) builds over what any of them loaded."""
-    with pipeline.sql_client() as client:
-        if client.has_dataset():
-            return
-    raise CampaignMonitorError(
-        f"dataset {pipeline.dataset_name} does not exist in {describe(place_of(pipeline) or {})}:"
-        " load it first (pipeline.run(campaign_monitor_source())), then build the models"
-    )
+def _require_loaded_datasets(pipeline: dlt.Pipeline, datasets: Sequence[str]) -> None:
+    """Refuse to build over a dataset that does not exist (the pipeline's, or any of ``datasets``): its
+    models' rows would be missing, silently. The destination is asked, not the pipeline's local state,
+    so a pipeline of another name (a Dagster partition's, an orchestrator's worker) builds over what any
+    of them loaded."""
+    for name in datasets or [pipeline.dataset_name]:
+        with pipeline.sql_client() as client, client.with_alternative_dataset_name(name) as asking:
+            if asking.has_dataset():
+                continue
+        raise CampaignMonitorError(
+            f"dataset {name} does not exist in {describe(place_of(pipeline) or {})}:"
+            " load it first (pipeline.run(campaign_monitor_source())), then build the models"
+        )
 
 
 def _this_python(venv: Any) -> Any:

@@ -180,10 +180,10 @@ def load_and_build(account: Account, destination: Any, folder: Path, name: str) 
     return pipeline
 
 
-def read_models(pipeline: dlt.Pipeline) -> Models:
+def read_models(pipeline: dlt.Pipeline, dataset: str = MODELS_DATASET) -> Models:
     """Every table of the models' dataset as a list of rows (column names lower case)."""
     tables_sql = (
-        f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{MODELS_DATASET}' "
+        f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{dataset}' "
         "AND table_name LIKE 'cm\\_\\_%' ESCAPE '\\'"
     )
 
@@ -191,7 +191,7 @@ def read_models(pipeline: dlt.Pipeline) -> Models:
         names = [row[0] for row in execute(tables_sql)[1]]
         models = {}
         for table in names:
-            columns, rows = execute(f'SELECT * FROM {MODELS_DATASET}."{table}"')
+            columns, rows = execute(f'SELECT * FROM {dataset}."{table}"')
             models[table] = [dict(zip(columns, row, strict=True)) for row in rows]
         return models
 

@@ -1,6 +1,8 @@
 {#
   The rows of one loaded table as exactly the columns models/sources.yml declares for it, each cast to
-  its declared type: the body of the table's staging model (models/staging/stg_cm__<table>.sql).
+  its declared type, and source_relation, the dataset the row was loaded into: the body of the table's
+  staging model (models/staging/stg_cm__<table>.sql). With several datasets (cm_source_datasets), the
+  table's rows of each, one after another.
 
   dlt creates a table only once it has held a row, and a column only once it has held a value, so an
   account without spam complaints has no campaign_spam_complaints table and one whose bounces never had
@@ -13,13 +15,27 @@
 {% macro cm_source_rows(table) -%}
   {%- set declared = source('campaign_monitor', table) -%}
   {%- set columns = cm_source_columns(table) if execute else [] -%}
-  {%- set found = adapter.get_relation(database=declared.database, schema=declared.schema, identifier=declared.identifier) if execute else none -%}
-  {%- set present = adapter.get_columns_in_relation(found) | map(attribute='name') | map('lower') | list if found is not none else [] -%}
+  {%- for dataset in cm_source_datasets() %}
+  {%- set found = adapter.get_relation(database=declared.database, schema=dataset, identifier=declared.identifier) if execute else none -%}
+  {%- set present = adapter.get_columns_in_relation(found) | map(attribute='name') | map('lower') | list if found is not none else [] %}
   select
   {%- for name, type in columns %}
-    {{ cm_typed(adapter.quote(name) if name in present else 'null', type) }} as {{ adapter.quote(name) }}{{ "," if not loop.last }}
+    {{ cm_typed(adapter.quote(name) if name in present else 'null', type) }} as {{ adapter.quote(name) }},
   {%- endfor %}
+    cast('{{ dataset }}' as text) as source_relation
   {% if found is not none -%} from {{ found }} {%- else -%} where 1 = 0 {%- endif %}
+  {{ "union all" if not loop.last }}
+  {%- endfor %}
+{%- endmacro %}
+
+
+{#
+  The datasets whose loaded tables the models read, each row marked with its dataset in source_relation:
+  the var cm_source_datasets (a list, for several accounts loaded into datasets of their own, as Fivetran's
+  union_schemas does), else the one dataset of the source (source_dataset_name).
+#}
+{% macro cm_source_datasets() -%}
+  {{- return(var('cm_source_datasets', none) or [var('source_dataset_name', target.schema)]) -}}
 {%- endmacro %}
 
 

@@ -4,13 +4,14 @@
   Incremental per campaign: the event tables an incremental load appends to carry no _dlt_load_id (they
   reach dlt as Arrow tables), so a campaign is rebuilt when its events' count or latest time in the
   loaded tables differs from this model's; other campaigns are left as they are. Campaigns whose events
-  are no longer loaded (a full refresh with a later reports_sent_after) are removed after each run.
+  are no longer loaded (a full refresh with a later reports_sent_after) are removed after each run. A
+  campaign is its source_relation and campaign_id: several accounts' datasets can be built together.
 #}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key='campaign_id',
-    post_hook="delete from {{ this }} where campaign_id not in (select campaign_id from {{ ref('int_cm__campaign_event_counts') }})",
+    unique_key=['source_relation', 'campaign_id'],
+    post_hook="delete from {{ this }} where source_relation || '|' || campaign_id not in (select source_relation || '|' || campaign_id from {{ ref('int_cm__campaign_event_counts') }})",
 ) }}
 -- depends_on: {{ ref('int_cm__campaign_event_counts') }}
 
@@ -20,11 +21,15 @@ with loaded as (
 
 {% if is_incremental() %}
 changed_campaigns as (
-    select loaded_events.campaign_id
+    select loaded_events.source_relation || '|' || loaded_events.campaign_id as campaign_key
     from {{ ref('int_cm__campaign_event_counts') }} as loaded_events
     left join (
-        select campaign_id, count(*) as events, max(occurred_at) as latest from {{ this }} group by campaign_id
-    ) as built_events on built_events.campaign_id = loaded_events.campaign_id
+        select source_relation, campaign_id, count(*) as events, max(occurred_at) as latest
+        from {{ this }}
+        group by source_relation, campaign_id
+    ) as built_events
+        on built_events.source_relation = loaded_events.source_relation
+        and built_events.campaign_id = loaded_events.campaign_id
     where built_events.campaign_id is null
        or built_events.events <> loaded_events.events
        or built_events.latest <> loaded_events.latest_event_at
@@ -36,29 +41,30 @@ numbered as (
     select
         loaded.*,
         row_number() over (
-            partition by campaign_id, event_type, list_id, email_address, date, url, bounce_type, reason,
+            partition by source_relation, campaign_id, event_type, list_id, email_address, date, url, bounce_type, reason,
                 ip_address, city, region, country_code, country_name, latitude, longitude
             order by campaign_id
         ) as occurrence
     from loaded
     {% if is_incremental() %}
-    where campaign_id in (select campaign_id from changed_campaigns)
+    where source_relation || '|' || campaign_id in (select campaign_key from changed_campaigns)
     {% endif %}
 ),
 
 campaigns as (
-    select campaign_id, sent_date from {{ ref('stg_cm__campaigns') }}
+    select source_relation, campaign_id, sent_date from {{ ref('stg_cm__campaigns') }}
 )
 
 select
     md5(
-        numbered.campaign_id || '|' || event_type || '|' || coalesce(list_id, '') || '|' || coalesce(email_address, '')
+        numbered.source_relation || '|' || numbered.campaign_id || '|' || event_type || '|' || coalesce(list_id, '') || '|' || coalesce(email_address, '')
         || '|' || coalesce(cast(date as text), '') || '|' || coalesce(url, '') || '|' || coalesce(bounce_type, '')
         || '|' || coalesce(reason, '') || '|' || coalesce(ip_address, '') || '|' || coalesce(city, '')
         || '|' || coalesce(region, '') || '|' || coalesce(country_code, '') || '|' || coalesce(country_name, '')
         || '|' || coalesce(cast(latitude as text), '') || '|' || coalesce(cast(longitude as text), '')
         || '|' || cast(occurrence as text)
     ) as event_key,
+    numbered.source_relation,
     numbered.campaign_id,
     client_id,
     list_id,
@@ -78,4 +84,5 @@ select
     longitude,
     occurrence
 from numbered
-left join campaigns on campaigns.campaign_id = numbered.campaign_id
+left join campaigns
+    on campaigns.source_relation = numbered.source_relation and campaigns.campaign_id = numbered.campaign_id

@@ -1,5 +1,6 @@
 -- One row per campaign × URL clicked.
 select
+    source_relation,
     campaign_id,
     client_id,
     url,
@@ -9,4 +10,4 @@ select
     max(date) as last_clicked_at
 from {{ ref('stg_cm__campaign_event_rows') }}
 where event_type = 'click'
-group by campaign_id, client_id, url
+group by source_relation, campaign_id, client_id, url

@@ -1,5 +1,6 @@
 -- One row per campaign × list × email it was sent to, with what that person did with it.
 select
+    recipients.source_relation,
     recipients.campaign_id,
     recipients.client_id,
     recipients.list_id,
@@ -16,6 +17,7 @@ select
     by_person.first_clicked_at
 from {{ ref('stg_cm__campaign_recipients') }} as recipients
 left join {{ ref('int_cm__campaign_events_by_person') }} as by_person
-    on by_person.campaign_id = recipients.campaign_id
+    on by_person.source_relation = recipients.source_relation
+    and by_person.campaign_id = recipients.campaign_id
     and by_person.list_id = recipients.list_id
     and by_person.email_key = lower(recipients.email_address)

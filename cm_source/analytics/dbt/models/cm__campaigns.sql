@@ -1,12 +1,13 @@
 -- One row per sent campaign: its counts and rates from the loaded rows, beside the API's own summary.
 with recipients as (
-    select campaign_id, count(*) as recipients
+    select source_relation, campaign_id, count(*) as recipients
     from {{ ref('stg_cm__campaign_recipients') }}
-    group by campaign_id
+    group by source_relation, campaign_id
 ),
 
 counted as (
     select
+        campaigns.source_relation,
         campaigns.campaign_id,
         campaigns.client_id,
         campaigns.name,
@@ -20,9 +21,12 @@ counted as (
         summaries.unsubscribed as api_unsubscribed,
         summaries.spam_complaints as api_spam_complaints
     from {{ ref('stg_cm__campaigns') }} as campaigns
-    left join recipients on recipients.campaign_id = campaigns.campaign_id
-    left join {{ ref('int_cm__campaign_event_counts') }} as events on events.campaign_id = campaigns.campaign_id
-    left join {{ ref('stg_cm__campaign_summaries') }} as summaries on summaries.campaign_id = campaigns.campaign_id
+    left join recipients
+        on recipients.source_relation = campaigns.source_relation and recipients.campaign_id = campaigns.campaign_id
+    left join {{ ref('int_cm__campaign_event_counts') }} as events
+        on events.source_relation = campaigns.source_relation and events.campaign_id = campaigns.campaign_id
+    left join {{ ref('stg_cm__campaign_summaries') }} as summaries
+        on summaries.source_relation = campaigns.source_relation and summaries.campaign_id = campaigns.campaign_id
 )
 
 select *, {{ cm_rates() }}

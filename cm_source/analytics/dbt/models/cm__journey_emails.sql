@@ -1,19 +1,20 @@
 {{ config(enabled=var('cm_journeys')) }}
 -- One row per journey email, with the same measures as cm__campaigns (journeys report no spam complaints).
 with recipients as (
-    select email_id, count(*) as recipients
+    select source_relation, email_id, count(*) as recipients
     from {{ ref('stg_cm__journey_email_recipients') }}
-    group by email_id
+    group by source_relation, email_id
 ),
 
 events as (
-    select email_id, {{ cm_event_counts() }}
+    select source_relation, email_id, {{ cm_event_counts() }}
     from {{ ref('stg_cm__journey_event_rows') }}
-    group by email_id
+    group by source_relation, email_id
 ),
 
 counted as (
     select
+        emails.source_relation,
         emails.journey_id,
         emails.email_id,
         emails.client_id,
@@ -27,9 +28,10 @@ counted as (
         emails.bounced as api_bounced,
         emails.unsubscribed as api_unsubscribed
     from {{ ref('stg_cm__journey_emails') }} as emails
-    left join {{ ref('stg_cm__journeys') }} as journeys on journeys.journey_id = emails.journey_id
-    left join recipients on recipients.email_id = emails.email_id
-    left join events on events.email_id = emails.email_id
+    left join {{ ref('stg_cm__journeys') }} as journeys
+        on journeys.source_relation = emails.source_relation and journeys.journey_id = emails.journey_id
+    left join recipients on recipients.source_relation = emails.source_relation and recipients.email_id = emails.email_id
+    left join events on events.source_relation = emails.source_relation and events.email_id = emails.email_id
 )
 
 select *, {{ cm_rates() }}

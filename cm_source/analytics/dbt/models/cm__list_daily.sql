@@ -8,19 +8,20 @@
   the list's current active subscribers.
 #}
 with changes as (
-    select subscribers.list_id, subscribers.client_id, subscribers.state, subscribers.joined_at,
-        subscribers.state_changed_at, zones.iana_zone
+    select subscribers.source_relation, subscribers.list_id, subscribers.client_id, subscribers.state,
+        subscribers.joined_at, subscribers.state_changed_at, zones.iana_zone
     from {{ ref('int_cm__subscribers_latest') }} as subscribers
-    left join {{ ref('int_cm__client_time_zones') }} as zones on zones.client_id = subscribers.client_id
+    left join {{ ref('int_cm__client_time_zones') }} as zones
+        on zones.source_relation = subscribers.source_relation and zones.client_id = subscribers.client_id
 ),
 
 counted as (
-    select list_id, client_id, {{ cm_local_day('joined_at', "coalesce(iana_zone, 'UTC')") }} as day,
+    select source_relation, list_id, client_id, {{ cm_local_day('joined_at', "coalesce(iana_zone, 'UTC')") }} as day,
         1 as joins, 0 as unsubscribes, 0 as bounces, 0 as deletions
     from changes
     where state <> 'Unconfirmed'
     union all
-    select list_id, client_id, {{ cm_local_day('state_changed_at', "coalesce(iana_zone, 'UTC')") }} as day,
+    select source_relation, list_id, client_id, {{ cm_local_day('state_changed_at', "coalesce(iana_zone, 'UTC')") }} as day,
         0 as joins,
         case when state = 'Unsubscribed' then 1 else 0 end as unsubscribes,
         case when state = 'Bounced' then 1 else 0 end as bounces,
@@ -30,13 +31,14 @@ counted as (
 ),
 
 daily as (
-    select list_id, client_id, day, sum(joins) as joins, sum(unsubscribes) as unsubscribes,
+    select source_relation, list_id, client_id, day, sum(joins) as joins, sum(unsubscribes) as unsubscribes,
         sum(bounces) as bounces, sum(deletions) as deletions
     from counted
-    group by list_id, client_id, day
+    group by source_relation, list_id, client_id, day
 )
 
 select
+    source_relation,
     list_id,
     client_id,
     day,
@@ -46,6 +48,6 @@ select
     deletions,
     joins - unsubscribes - bounces - deletions as net_change,
     cast(sum(joins - unsubscribes - bounces - deletions) over (
-        partition by list_id order by day rows between unbounded preceding and current row
+        partition by source_relation, list_id order by day rows between unbounded preceding and current row
     ) as bigint) as active_subscribers
 from daily

@@ -1,6 +1,7 @@
 -- One row per list: the API's counters (list_stats) beside the counts in the loaded subscriber tables.
 with counted as (
     select
+        source_relation,
         list_id,
         sum(case when state = 'Active' then 1 else 0 end) as active_subscribers,
         sum(case when state = 'Unconfirmed' then 1 else 0 end) as unconfirmed_subscribers,
@@ -8,11 +9,12 @@ with counted as (
         sum(case when state = 'Bounced' then 1 else 0 end) as bounced_subscribers,
         sum(case when state = 'Deleted' then 1 else 0 end) as deleted_subscribers
     from {{ ref('int_cm__subscribers_latest') }}
-    group by list_id
+    group by source_relation, list_id
 ),
 
 side_by_side as (
     select
+        lists.source_relation,
         lists.list_id,
         lists.client_id,
         lists.name,
@@ -26,8 +28,9 @@ side_by_side as (
         stats.total_bounces as api_bounces,
         stats.total_deleted as api_deleted
     from {{ ref('stg_cm__lists') }} as lists
-    left join counted on counted.list_id = lists.list_id
-    left join {{ ref('stg_cm__list_stats') }} as stats on stats.list_id = lists.list_id
+    left join counted on counted.source_relation = lists.source_relation and counted.list_id = lists.list_id
+    left join {{ ref('stg_cm__list_stats') }} as stats
+        on stats.source_relation = lists.source_relation and stats.list_id = lists.list_id
 )
 
 select

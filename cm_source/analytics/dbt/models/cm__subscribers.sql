@@ -1,17 +1,18 @@
 -- One row per list × email: the subscriber's state now, and what they did with the campaigns sent to them.
 with suppressed as (
-    select distinct client_id, lower(email_address) as email_key
+    select distinct source_relation, client_id, lower(email_address) as email_key
     from {{ ref('stg_cm__suppression_list') }}
 ),
 
 received as (
-    select list_id, lower(email_address) as email_key, count(distinct campaign_id) as campaigns_received
+    select source_relation, list_id, lower(email_address) as email_key, count(distinct campaign_id) as campaigns_received
     from {{ ref('stg_cm__campaign_recipients') }}
-    group by list_id, lower(email_address)
+    group by source_relation, list_id, lower(email_address)
 ),
 
 engaged as (
     select
+        source_relation,
         list_id,
         email_key,
         count(distinct case when opens > 0 then campaign_id end) as campaigns_opened,
@@ -19,10 +20,11 @@ engaged as (
         max(last_opened_at) as last_opened_at,
         max(last_clicked_at) as last_clicked_at
     from {{ ref('int_cm__campaign_events_by_person') }}
-    group by list_id, email_key
+    group by source_relation, list_id, email_key
 )
 
 select
+    latest.source_relation,
     latest.list_id,
     latest.client_id,
     latest.email_address,
@@ -38,8 +40,11 @@ select
     engaged.last_clicked_at
 from {{ ref('int_cm__subscribers_latest') }} as latest
 left join suppressed
-    on suppressed.client_id = latest.client_id and suppressed.email_key = lower(latest.email_address)
+    on suppressed.source_relation = latest.source_relation and suppressed.client_id = latest.client_id
+    and suppressed.email_key = lower(latest.email_address)
 left join received
-    on received.list_id = latest.list_id and received.email_key = lower(latest.email_address)
+    on received.source_relation = latest.source_relation and received.list_id = latest.list_id
+    and received.email_key = lower(latest.email_address)
 left join engaged
-    on engaged.list_id = latest.list_id and engaged.email_key = lower(latest.email_address)
+    on engaged.source_relation = latest.source_relation and engaged.list_id = latest.list_id
+    and engaged.email_key = lower(latest.email_address)

@@ -8,22 +8,25 @@
 {{ config(severity='warn') }}
 
 with built as (
-    select campaign_id, event_type, count(*) as events
+    select source_relation, campaign_id, event_type, count(*) as events
     from {{ ref('cm__campaign_events') }}
-    group by campaign_id, event_type
+    group by source_relation, campaign_id, event_type
 ),
 
 loaded as (
-    select campaign_id, event_type, count(*) as events
+    select source_relation, campaign_id, event_type, count(*) as events
     from {{ ref('stg_cm__campaign_event_rows') }}
-    group by campaign_id, event_type
+    group by source_relation, campaign_id, event_type
 )
 
 select
+    coalesce(built.source_relation, loaded.source_relation) as source_relation,
     coalesce(built.campaign_id, loaded.campaign_id) as campaign_id,
     coalesce(built.event_type, loaded.event_type) as event_type,
     built.events as built_events,
     loaded.events as loaded_events
 from built
-full outer join loaded on loaded.campaign_id = built.campaign_id and loaded.event_type = built.event_type
+full outer join loaded
+    on loaded.source_relation = built.source_relation and loaded.campaign_id = built.campaign_id
+    and loaded.event_type = built.event_type
 where built.events is null or loaded.events is null or built.events <> loaded.events

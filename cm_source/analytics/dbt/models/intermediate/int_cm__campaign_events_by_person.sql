@@ -1,5 +1,6 @@
 -- One row per campaign × list × person (the address in lower case) with any event: what they did with it.
 select
+    source_relation,
     campaign_id,
     list_id,
     lower(email_address) as email_key,
@@ -14,4 +15,4 @@ select
     min(case when event_type = 'click' then date end) as first_clicked_at,
     max(case when event_type = 'click' then date end) as last_clicked_at
 from {{ ref('stg_cm__campaign_event_rows') }}
-group by campaign_id, list_id, lower(email_address)
+group by source_relation, campaign_id, list_id, lower(email_address)
