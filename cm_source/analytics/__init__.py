@@ -45,6 +45,7 @@ MODEL_SOURCES: dict[str, tuple[str, ...]] = {
     "cm__subscribers": (*_SUBSCRIBERS, *_EVENTS, "suppression_list", "campaign_recipients"),
     "cm__list_daily": (*_SUBSCRIBERS, "clients"),
     "cm__lists": (*_SUBSCRIBERS, "lists", "list_stats"),
+    "cm__marketing_campaigns_standardized": ("campaigns", *_EVENTS, "campaign_recipients", "campaign_summaries"),
     "cm__journey_emails": (
         "journeys",
         "journey_emails",

@@ -53,7 +53,7 @@ def test_two_accounts_build_into_one_set_of_models_marked_by_dataset(tmp_path: P
         assert {row["source_relation"] for row in models[model]} == set(DATASETS), model
 
     for dataset, account in accounts.items():
-        mine = {model: [row for row in rows if row["source_relation"] == dataset] for model, rows in models.items()}
+        mine = {model: [row for row in models[model] if row["source_relation"] == dataset] for model in MODELS}
         campaigns = {key[0]: row for key, row in by_key(mine["cm__campaigns"], "campaign_id").items()}
         assert_agrees(expected_campaigns(account), campaigns)
         assert_agrees(expected_subscribers(account), by_key(mine["cm__subscribers"], "list_id", "email_address"))

@@ -11,6 +11,7 @@ counted as (
         campaigns.campaign_id,
         campaigns.client_id,
         campaigns.name,
+        campaigns.subject,
         campaigns.sent_date as sent_at,
         {{ cm_measures('recipients', 'events') }},
         summaries.recipients as api_recipients,
