@@ -5,8 +5,8 @@ Needs the ``dagster`` extra (``pip install "cm-source[dagster]"``), which pins `
 runs under a dlt pipeline of its own (``<pipeline_name>_<client_id>``), because partitions run side by
 side under one pipeline name race on its state (dagster-dlt's issue 21022). All partitions load one
 dataset: a table a full refresh would replace is instead replaced for the partition's client only
-(dlt's ``delete-insert`` merge on ``client_id``, which every table has), so partitions never remove each
-other's rows; tables an incremental run merges by key are left as they are.
+(dlt's ``delete-insert`` merge on ``client_id``, which every table of a client has), so partitions never
+remove each other's rows; tables an incremental run merges by key are left as they are.
 """
 
 # No "from __future__ import annotations": Dagster reads the asset function's annotations as types.
@@ -33,7 +33,7 @@ from .account_access import api_from_settings
 from .analytics import MODEL_SOURCES, analytics_dataset, build_models
 from .pipeline_folders import make_pipeline, one_run_at_a_time, one_writer_on_duckdb
 from .read import campaign_monitor_source
-from .read.catalogue import ENDPOINTS_BY_TABLE
+from .read.catalogue import ENDPOINTS_BY_TABLE, carries_client_id
 from .read.destinations import destination_for, destination_type
 from .read.run_in_pieces import run_in_pieces
 
@@ -75,9 +75,11 @@ def client_ids_of(api_key: str | None = None, base_url: str | None = None) -> li
 
 
 def partition_safe(source: Any) -> Any:
-    """Each full-refresh table replaced for this run's client only (see the module's docstring)."""
+    """Each full-refresh table replaced for this run's client only (see the module's docstring); a table
+    of the account itself (its administrators) has no client to keep apart, and every partition replaces
+    it with the same rows."""
     for resource in source.selected_resources.values():
-        if resource.write_disposition == "replace":
+        if resource.write_disposition == "replace" and carries_client_id(ENDPOINTS_BY_TABLE[resource.name]):
             resource.apply_hints(write_disposition=PARTITION_DISPOSITION, merge_key="client_id")
     return source
 

@@ -58,7 +58,7 @@ class AccountReader:
         self.reports_from = reports_from
         self.nested_as_text = nested_as_text
         self.incremental = incremental  # None: a full refresh
-        self.refusals = FeatureRefusals()
+        self.refusals = FeatureRefusals(self.progress.note, api.account_now)
         self.answers = SharedAnswers(self.api.get)
         self.progress.answers = self.answers
         self.answers.on_counts = self.progress.summary_counts
@@ -68,8 +68,8 @@ class AccountReader:
         _DLT_LOGGER.addFilter(_expected_notice)
 
     def read_root(self, endpoint: Endpoint, only: str | None) -> Iterator[list[ReadRow]]:
-        """A table read under nothing (clients): the one row asked for, or every row the key can list,
-        each completed by its ``details``."""
+        """The table every other is read under (clients): the one row asked for, or every row the key can
+        list, each completed by its ``details``."""
         self.progress.attach()
         self.progress.started(endpoint.table)
         with self.progress.reading(endpoint.table):
@@ -82,6 +82,12 @@ class AccountReader:
         self.progress.listed(endpoint.table, len(rows))
         self.progress.parents_done(endpoint.table)
         yield rows
+
+    def read_once(self, endpoint: Endpoint) -> Iterator[Any]:
+        """A table of the account itself (its administrators), read under nothing and handing nothing
+        down: read as under one parent that carries no ID, so that it is refused, counted and left to a
+        run's first piece as every other table is."""
+        yield from self.reader_of(endpoint)(ReadRow({}, None))
 
     def completed(self, endpoint: Endpoint, rows: list[Row]) -> list[Row]:
         """Rows as listed, each completed by its ``details`` request where the table has one."""

@@ -36,6 +36,7 @@ class Sync(Enum):
 
 
 TRANSACTIONAL = "transactional email"  # a feature an account may not have (see Endpoint.feature)
+ADMINISTRATORS = "the account's administrators"  # the account's own key reads them; a client's key is refused
 
 # Report events oldest first: events arriving during the read land on the last page, not mid-read.
 EVENT_PARAMS: Mapping[str, str] = {"orderfield": "date", "orderdirection": "asc"}
@@ -123,7 +124,7 @@ class Endpoint:
     query_ids: Mapping[str, str] = field(default_factory=dict)  # query parameter → the ID it carries (clientID)
     instants: tuple[str, ...] = ()  # ISO 8601 times with their own offset: that instant in UTC, never the client's zone
     columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # column hints beyond the derived ones
-    feature: str = ""  # refused (401/403) for a client without it: that client's rows are empty, with one warning
+    feature: str = ""  # refused (401/403) to the key: its rows (for that client) are empty, with one noted line
     asked_per: AskedPerListing | None = None  # asked once per row of other listings, not once
     counted_by: CountedBy | None = None  # the count that says before it is read whether it has rows
 
@@ -229,6 +230,8 @@ def _events(
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
+    # The account itself
+    Endpoint("administrators", "admins.json", Shape.ARRAY, ("email_address",), feature=ADMINISTRATORS),
     # A client
     Endpoint(
         "clients",
@@ -305,6 +308,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ("journey_id",),
         parent="clients",
         hands_down=("JourneyID",),
+    ),
+    Endpoint(
+        "people",
+        "clients/{ClientID}/people.json",
+        Shape.ARRAY,
+        ("client_id", "email_address"),
+        parent="clients",
+        integers=("AccessLevel",),  # a bit mask (docs/tables.md)
     ),
     # A client's transactional email
     _transactional(
@@ -511,6 +522,12 @@ def read_under(endpoint: Endpoint) -> tuple[str, ...]:
         ids.update(dict.fromkeys(read_under(parent)))
         ids.update(dict.fromkeys(parent.hands_down))
     return tuple(ids)
+
+
+def carries_client_id(endpoint: Endpoint) -> bool:
+    """Whether a table's rows belong to one client (``client_id``): the clients and every table read under
+    them, but not a table of the account itself (its administrators)."""
+    return "ClientID" in (*read_under(endpoint), *endpoint.hands_down)
 
 
 def query_ids(endpoint: Endpoint, ids: Mapping[str, str]) -> dict[str, str]:

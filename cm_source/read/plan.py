@@ -23,7 +23,7 @@ from ..account_access import api_from_settings
 from ..api_facts import MAX_PAGE_SIZE
 from ..errors import AccessRefused, RequestRefused
 from ..http import CampaignMonitorAPI
-from .catalogue import ENDPOINTS, Endpoint, Shape, shares_an_earlier_answer
+from .catalogue import ENDPOINTS, Endpoint, Shape, carries_client_id, shares_an_earlier_answer
 from .outlook import duration
 from .report_counts import sent_long_ago
 from .source import sent_on_or_after
@@ -45,6 +45,8 @@ STATE_COUNTS = {
 }
 PLANNING_PAGE = 10  # the API's smallest page: a paged listing's total for one cheap request
 SUMMARY_SAMPLE = 20  # campaigns per client whose summaries tell the share of empty reports
+# Tables of the account itself (its administrators): one request a run, refused or not, never one per client.
+ACCOUNT_TABLES = frozenset(e.table for e in ENDPOINTS if not carries_client_id(e))
 
 
 @dataclass
@@ -65,7 +67,7 @@ class SyncPlan:
     """What a full read of the account costs: requests per client and group, at the announced window."""
 
     clients: list[ClientPlan]
-    account_requests: int  # the client listing and the account's clock, asked once per run
+    account_requests: int  # the client listing, the account's clock and its own tables, asked once per run
     planning_requests: int  # what making this plan cost
     window: tuple[int, float] | None  # the rate window the API announced: requests per seconds
 
@@ -128,8 +130,9 @@ def plan_sync(client_id: str | None = None, reports_sent_after: str | None = Non
         _client_plan(counter, str(row["ClientID"]), str(row.get("Name") or row["ClientID"]), reports_from, now)
         for row in listed
     ]
-    # the account's clock once per run, and the client listing unless one client is read
-    return SyncPlan(clients, 1 if client_id else 2, counter.sent, api.rate_gate.rate_window())
+    # the account's clock and its own tables once per run, and the client listing unless one client is read
+    once = 1 + len(ACCOUNT_TABLES) + (0 if client_id else 1)
+    return SyncPlan(clients, once, counter.sent, api.rate_gate.rate_window())
 
 
 class _Counting:
@@ -209,7 +212,7 @@ def _client_plan(
             count = int(stats.get(STATE_COUNTS[table]) or 0) if table in STATE_COUNTS and isinstance(stats, dict) else 0
             states[table] += pages(count, catches_up=True)
     plan = ClientPlan(client_id, name)
-    for endpoint in ENDPOINTS:
+    for endpoint in (e for e in ENDPOINTS if e.table not in ACCOUNT_TABLES):
         if endpoint.feature and not transactional:
             continue  # refused at its first request, then not asked again
         group = "transactional" if endpoint.feature else GROUPS.get(endpoint.parent or "", "account")

@@ -129,9 +129,9 @@ def campaign_monitor_source(
         if load_format:
             hints["file_format"] = load_format
         if endpoint.parent is None:
-            resources[endpoint.table] = dlt.resource(
-                account.read_root(endpoint, s.client_id), name=endpoint.table, **hints
-            )
+            # the clients, which every other table is read under; else a table of the account itself
+            read = account.read_root(endpoint, s.client_id) if endpoint.hands_down else account.read_once(endpoint)
+            resources[endpoint.table] = dlt.resource(read, name=endpoint.table, **hints)
         else:
             resources[endpoint.table] = dlt.transformer(
                 account.reader_of(endpoint), data_from=resources[endpoint.parent], name=endpoint.table, **hints

@@ -101,6 +101,13 @@ class Account:
       "SegmentID", "Title"}]}`, what the campaign was sent to; recipients come from exactly these.
     - `email_client_usage[campaign_id]`: `[{"Client", "Version", "Percentage", "Subscribers"}]` over the
       campaign's unique openers (by their ReadsEmailWith), most used first; [] when nobody opened.
+
+    Who works in it (the fields of the samples administrators.json and people.json):
+
+    - `administrators`: GET /admins.json, `[{"EmailAddress", "Name", "Status"}]`, only for the
+      administrator key; Status "Active", or "Invited" for one not yet accepted.
+    - `people[client_id]`: GET /clients/{cid}/people.json, `[{"EmailAddress", "Name", "Status",
+      "AccessLevel"}]`, AccessLevel an int (a bit mask: docs/tables.md).
     """
 
     api_key: str
@@ -127,6 +134,8 @@ class Account:
     campaign_summaries: dict[str, dict] = field(default_factory=dict)
     campaign_lists_and_segments: dict[str, dict] = field(default_factory=dict)
     email_client_usage: dict[str, list[dict]] = field(default_factory=dict)
+    administrators: list[dict] = field(default_factory=list)
+    people: dict[str, list[dict]] = field(default_factory=dict)
     # Per client, its transactional email (smart emails, groups, the timeline): see transactional.Transactional.
     transactional: dict = field(default_factory=dict)
     # Every handler runs holding it, so a read never sees a write half done. Writes replace rows and

@@ -1,6 +1,6 @@
-"""The generator of a sandbox account: clients, campaigns, lists, custom fields and subscribers, the same
-for the same arguments; reports.py adds what is worked out from them (segments' details, campaign and
-journey reports, tags, webhooks)."""
+"""The generator of a sandbox account: clients, campaigns, lists, custom fields, subscribers and who works in
+the account (administrators, each client's people), the same for the same arguments; reports.py adds what
+is worked out from them (segments' details, campaign and journey reports, tags, webhooks)."""
 
 from __future__ import annotations
 
@@ -110,6 +110,10 @@ INTEREST_OPTIONS = ["news", "offers", "events", "product updates"]
 SALARY_OPTIONS = ["£0-20k", "£20-30k", "£30k+"]
 # Sent campaigns spread over about this long before the system date, however many a client has.
 SENT_SPAN_MINUTES = 2 * 365 * 24 * 60
+# People's AccessLevel, a bit mask: the values Campaign Monitor's own samples use (person_details.json,
+# people.json, client_details.json), from full access to none.
+ACCESS_LEVELS = (1023, 31, 23, 0)
+ACCOUNT_ADMINISTRATORS = 3  # a few, as an agency has: GET /admins.json is one short array
 
 
 def generate_account(
@@ -183,7 +187,33 @@ def generate_account(
     # Everything below draws from its own generator, so the data above stays as it was before reports.
     add_reports(random.Random(f"{seed}/reports"), account)
     add_transactional(random.Random(f"{seed}/transactional"), account, SYSTEM_DATE.replace(tzinfo=timezone.utc))
+    add_team(random.Random(f"{seed}/team"), account)
     return account
+
+
+def add_team(rng: random.Random, account: Account) -> None:
+    """Who works in the account: a few administrators, and per client a few people (three to five) with
+    every sampled AccessLevel in turn; the last of each is invited and has not yet accepted."""
+    account.administrators = _team(rng, ACCOUNT_ADMINISTRATORS, "agency.example.com")
+    for index, client in enumerate(account.clients):
+        domain = account.client_details[client["ClientID"]]["BasicDetails"]["EmailAddress"].partition("@")[2]
+        people = _team(rng, 3 + index % 3, domain)
+        account.people[client["ClientID"]] = [
+            {**person, "AccessLevel": ACCESS_LEVELS[number % len(ACCESS_LEVELS)]}
+            for number, person in enumerate(people)
+        ]
+
+
+def _team(rng: random.Random, count: int, domain: str) -> list[dict]:
+    """``count`` people at ``domain`` with unique addresses, all active but the last, who is invited."""
+    team = []
+    for number in range(count):
+        name = _random_name(rng)
+        status = "Invited" if number == count - 1 else "Active"
+        team.append(
+            {"EmailAddress": f"{_ascii_slug(name) or 'person'}.{number}@{domain}", "Name": name, "Status": status}
+        )
+    return team
 
 
 def _minutes_before(rng: random.Random, moment: datetime, low: int, high: int) -> datetime:

@@ -1,6 +1,7 @@
-"""The GET handlers: clients and their collections, sent campaigns, suppressions, lists, list stats,
-subscribers by state, segments, campaign and journey reports, webhooks and the system date. (GET
-/subscribers/{lid}.json, one subscriber, is with the writes, whose address index it uses.)"""
+"""The GET handlers: clients and their collections, the account's administrators, sent campaigns,
+suppressions, lists, list stats, subscribers by state, segments, campaign and journey reports, webhooks
+and the system date. (GET /subscribers/{lid}.json, one subscriber, is with the writes, whose address index
+it uses.)"""
 
 from __future__ import annotations
 
@@ -63,11 +64,22 @@ def _campaign_id(request: ApiRequest) -> str:
     return _owned(request, "campaign", request.account.campaign_owner, INVALID_CAMPAIGN)
 
 
+def _account_key_only(request: ApiRequest, reading: str) -> None:
+    """The account's own data is the administrator key's: a client's key is answered 401 Code 100."""
+    if request.scope is not None:
+        raise ApiError(401, 100, f"Invalid API key: a client API key cannot {reading}")
+
+
 def get_clients(request: ApiRequest) -> list[dict]:
     """GET /clients.json: only the administrator key may list clients."""
-    if request.scope is not None:
-        raise ApiError(401, 100, "Invalid API key: a client API key cannot list clients")
+    _account_key_only(request, "list clients")
     return request.account.clients
+
+
+def get_administrators(request: ApiRequest) -> list[dict]:
+    """GET /admins.json: the account's administrators, for the administrator key only."""
+    _account_key_only(request, "list the account's administrators")
+    return request.account.administrators
 
 
 def get_client_details(request: ApiRequest) -> dict:
@@ -76,7 +88,8 @@ def get_client_details(request: ApiRequest) -> dict:
 
 
 def get_client_collection(request: ApiRequest) -> list[dict]:
-    """GET /clients/{cid}/{scheduled,drafts,lists,segments,templates,tags,journeys}.json: bare, unpaged arrays."""
+    """GET /clients/{cid}/{scheduled,drafts,lists,segments,templates,tags,journeys,people}.json: bare,
+    unpaged arrays."""
     return getattr(request.account, request.params["collection"])[client_in_path(request)]
 
 

@@ -12,6 +12,7 @@ from .account import CAMPAIGN_REPORTS, JOURNEY_REPORTS, STATES, Account
 from .messages import KEY_REFUSED, ApiError, Handler
 from .oauth import OAuthGrants
 from .reads import (
+    get_administrators,
     get_campaign_lists_and_segments,
     get_campaign_report,
     get_campaign_summary,
@@ -70,9 +71,10 @@ def _parameter(name: str, choices: tuple[str, ...] | None) -> str:
     return f"(?P<{name}>{matches})"
 
 
-COLLECTIONS = ("scheduled", "drafts", "lists", "segments", "templates", "tags", "journeys")
+COLLECTIONS = ("scheduled", "drafts", "lists", "segments", "templates", "tags", "journeys", "people")
 ROUTES: list[Route] = [
     _route("GET", "/clients.json", get_clients),
+    _route("GET", "/admins.json", get_administrators),
     _route("GET", "/clients/{cid}.json", get_client_details),
     _route("GET", "/clients/{cid}/campaigns.json", get_sent_campaigns),
     _route("GET", "/clients/{cid}/{collection}.json", get_client_collection, collection=COLLECTIONS),

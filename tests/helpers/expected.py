@@ -56,6 +56,7 @@ def expected_rows(account: Account, reports_from: dt.date | None = None) -> dict
     reports = {cid: found for cid, found in account.campaign_reports.items() if cid in wanted}
     journeys = account.journey_email_reports
     rows: dict[str, list[tuple[str, ...]]] = {
+        "administrators": [(a["EmailAddress"], a["Name"], a["Status"]) for a in account.administrators],
         "clients": [(c["ClientID"],) for c in account.clients],
         "campaigns": by_client("campaigns", "CampaignID"),
         "scheduled_campaigns": by_client("scheduled", "CampaignID"),
@@ -68,6 +69,11 @@ def expected_rows(account: Account, reports_from: dt.date | None = None) -> dict
         ],
         "tags": [(cid, tag["Name"]) for cid, tags in account.tags.items() for tag in tags],
         "journeys": by_client("journeys", "JourneyID"),
+        "people": [
+            (cid, p["EmailAddress"], p["Name"], p["AccessLevel"], p["Status"])
+            for cid, people in account.people.items()
+            for p in people
+        ],
         **{
             table: [(lid, s["EmailAddress"]) for lid, states in account.subscribers.items() for s in states[state]]
             for table, state in STATES.items()
@@ -160,6 +166,8 @@ def assert_loaded_exactly(
 
 
 KEY_SQL = {
+    # Every field of the account's team, not only the key: each must come back as the sandbox sent it.
+    "administrators": "email_address, name, status",
     "clients": "client_id",
     "campaigns": "campaign_id",
     "scheduled_campaigns": "campaign_id",
@@ -170,6 +178,7 @@ KEY_SQL = {
     "suppression_list": "client_id, email_address",
     "tags": "client_id, name",
     "journeys": "journey_id",
+    "people": "client_id, email_address, name, access_level, status",
     **{table: "list_id, email_address" for table in STATES},
     "list_details": "list_id",
     "list_stats": "list_id",

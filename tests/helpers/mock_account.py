@@ -127,6 +127,7 @@ def standard_account(mocker: Any) -> MockAccount:
     """
     account = MockAccount(mocker)
     account.arrays["clients.json"] = sample("clients.json")
+    account.arrays["admins.json"] = sample("administrators.json")
     account.objects["systemdate.json"] = {**sample("systemdate.json"), "SystemDate": "2030-01-01 00:00:00"}
     for n, cid in enumerate(CLIENT_IDS):
         suffix = f"-{n}"
@@ -148,6 +149,7 @@ def standard_account(mocker: Any) -> MockAccount:
         for j, journey in enumerate(journeys):  # the sample repeats one JourneyID
             journey["JourneyID"] = f"journey-{n}-{j}"
         account.arrays[f"clients/{cid}/journeys.json"] = journeys
+        account.arrays[f"clients/{cid}/people.json"] = sample("people.json")
         for journey in journeys:
             summary = {**sample("journeys/journey_summary.json"), "JourneyID": journey["JourneyID"]}
             summary["Emails"] = renamed(summary["Emails"], "EmailID", f"-{journey['JourneyID']}")

@@ -99,6 +99,32 @@ def test_two_client_partitions_load_one_warehouse_as_a_plain_run_does(sandbox: S
         assert pipeline.last_trace.last_normalize_info.row_counts["clients"] == 1
 
 
+def test_every_partition_replaces_the_accounts_administrators_whole_beside_its_clients_people(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The account's own table has no client_id to merge partitions on: each partition replaces it whole,
+    while each client's people stay beside the other client's."""
+    account = sandbox.account
+    warehouse = tmp_path / "warehouse.duckdb"
+    assets = campaign_monitor_assets(
+        api_key=sandbox.api_key,
+        base_url=sandbox.base_url,
+        client_ids=[row["ClientID"] for row in account.clients],
+        tables=["administrators", "people"],
+        warehouse=Warehouse(duckdb_path=str(warehouse), pipelines_dir=str(tmp_path / "pipelines")),
+    )
+    instance = dagster.DagsterInstance.ephemeral()
+    for client_id in [*account.people, next(iter(account.people))]:  # the first client twice
+        assert dagster.materialize(
+            [assets], partition_key=client_id, resources={"dlt": DagsterDltResource()}, instance=instance
+        ).success
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        administrators = connection.execute("SELECT email_address FROM campaign_monitor_data.administrators").fetchall()
+        people = connection.execute("SELECT client_id, email_address FROM campaign_monitor_data.people").fetchall()
+    assert sorted(administrators) == sorted((a["EmailAddress"],) for a in account.administrators)
+    assert sorted(people) == sorted((cid, p["EmailAddress"]) for cid, found in account.people.items() for p in found)
+
+
 def test_the_models_are_assets_downstream_of_the_tables_and_build_over_every_partition(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:

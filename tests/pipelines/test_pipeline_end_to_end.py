@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import os
 import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import dlt
 import pytest
-from helpers.expected import KEY_SQL, STATES, assert_table_holds, expected_rows
+from helpers.expected import KEY_SQL, STATES, assert_loaded_exactly, assert_table_holds, expected_rows
 from helpers.scripts import printed_counts
 from helpers.scripts import run_pipeline_script as run_script
 from helpers.warehouse import CUSTOM_FIELDS, query, table_names
 
 from cm_source import TABLES, campaign_monitor_source
 from cm_source.api_facts import TIMELINE_COUNT
+from cm_source.read.progress import RunProgress
 from cm_source.sandbox import Account, Sandbox, generate_account
 
 pytestmark = pytest.mark.slow  # subprocesses, whole loads or dbt builds: left out by -m "not slow"
@@ -134,8 +137,8 @@ def test_the_load_sends_the_minimum_number_of_requests(
     pages = lambda rows: max(1, math.ceil(len(rows) / 1000))  # noqa: E731
     campaign_sent = {row["CampaignID"]: row["SentDate"] for rows in account.campaigns.values() for row in rows}
     per_client = sum(
-        # details, 5 bare arrays, tags, journeys, and the two paged collections
-        1 + 5 + 2 + pages(account.campaigns[cid]) + pages(account.suppression_list[cid])
+        # details, 5 bare arrays, tags, journeys, people, and the two paged collections
+        1 + 5 + 3 + pages(account.campaigns[cid]) + pages(account.suppression_list[cid])
         for cid in account.lists
     )
     subscriber_reads = [states[state] for states in account.subscribers.values() for state in STATES.values()]
@@ -165,13 +168,56 @@ def test_the_load_sends_the_minimum_number_of_requests(
         4 + 2 * len(found.smart_emails) + len(found.messages) // TIMELINE_COUNT + 1 + len(found.groups)
         for found in account.transactional.values()
     )
-    expected = 1 + per_client + per_list + per_segment + per_journey + catch_up + per_transactional
+    # the client listing and the account's administrators, once each
+    expected = 2 + per_client + per_list + per_segment + per_journey + catch_up + per_transactional
     asked = ("page", "date", "clientID", "sentBeforeID", "smartEmailID", "group")
     paths = [(r.path, *(r.query.get(name) for name in asked)) for r in sandbox.requests]
     twice = 2 * len(account.transactional)
     assert len(paths) - len(set(paths)) == twice, "only the transactional listings are read twice"
     assert expected + fewest <= len(sandbox.requests) <= expected + most
     assert {r.query.get("pagesize") for r in sandbox.requests if "page" in r.query} == {"1000"}
+
+
+@pytest.fixture(scope="module")
+def one_client() -> Iterator[Sandbox]:
+    """An account of one client, every table with rows, for a run with that client's own key."""
+    with Sandbox(generate_account(clients=1, subscribers=400, sent_campaigns=10)) as running:
+        yield running
+
+
+def test_a_clients_own_key_loads_every_table_but_the_administrators_with_one_note(
+    one_client: Sandbox, pipeline: dlt.Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The account's administrators are refused to a client's key (401): that table is left out, one
+    line says so (a warning, kept in the run's notes), and every other table holds what the sandbox does."""
+    account = one_client.account
+    client_id = account.clients[0]["ClientID"]
+    progress = RunProgress()
+    key = account.client_details[client_id]["ApiKey"]
+    with caplog.at_level(logging.WARNING):
+        pipeline.run(
+            campaign_monitor_source(api_key=key, base_url=one_client.base_url, client_id=client_id, progress=progress)
+        )
+    said = [record.getMessage() for record in caplog.records if "refused" in record.getMessage()]
+    assert said == progress.notes and len(said) == 1
+    assert "refused the account's administrators to this key (401 Code 100)" in said[0]
+    assert "administrators" not in pipeline.default_schema.data_table_names(seen_data_only=True)
+    assert_loaded_exactly(pipeline, account, tables=[table for table in TABLES if table != "administrators"])
+
+
+def test_the_command_with_a_clients_own_key_notes_the_administrators_once(one_client: Sandbox, tmp_path: Path) -> None:
+    account = one_client.account
+    client_id = account.clients[0]["ClientID"]
+    env = {
+        "SOURCES__CAMPAIGN_MONITOR__API_KEY": account.client_details[client_id]["ApiKey"],
+        "SOURCES__CAMPAIGN_MONITOR__BASE_URL": one_client.base_url,
+    }
+    result = run_script("--client-id", client_id, "--quiet", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    truth = expected_rows(account)
+    assert printed_counts(result.stdout) == {t: sum(truth[t].values()) if t != "administrators" else 0 for t in TABLES}
+    noted = [line for line in result.stdout.splitlines() if "refused the account's administrators" in line]
+    assert len(noted) == 1
 
 
 def test_demo_script_fills_every_table(tmp_path: Path, account: Account) -> None:

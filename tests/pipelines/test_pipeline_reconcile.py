@@ -18,6 +18,7 @@ from helpers.postgres import new_database
 from helpers.warehouse import query
 
 from cm_source import TABLES, campaign_monitor_source
+from cm_source.read.catalogue import ENDPOINTS_BY_TABLE, carries_client_id
 from cm_source.read.destinations import file_format
 from cm_source.read.incremental_state import IncrementalState
 from cm_source.read.progress import RunProgress
@@ -195,7 +196,7 @@ def test_reading_one_client_narrows_every_table_to_it(
     first = account.clients[0]["ClientID"]
     progress = RunProgress()
     run(pipeline, sandbox, tables=everything, client_id=first, progress=progress)
-    for table in everything:
+    for table in (table for table in everything if carries_client_id(ENDPOINTS_BY_TABLE[table])):
         clients = {row[0] for row in query(pipeline, f"SELECT DISTINCT client_id FROM {table}")}
         assert clients <= {first}, table
     assert sum("this run reads client" in line for line in progress.notes) == 1

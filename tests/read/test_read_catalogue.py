@@ -5,15 +5,19 @@ from __future__ import annotations
 import inspect
 
 from cm_source.read import account_reader, columnar, rows, source
-from cm_source.read.catalogue import ENDPOINTS, ENDPOINTS_BY_TABLE, read_under
+from cm_source.read.catalogue import ENDPOINTS, ENDPOINTS_BY_TABLE, carries_client_id, read_under
 
 
 def test_there_is_one_root_and_every_parent_comes_before_its_children() -> None:
+    """Every table hangs from the clients but the account's own administrators, which hang from nothing
+    and hand nothing down, and are the only table without a client_id."""
     seen = set()
     for endpoint in ENDPOINTS:
         assert endpoint.parent is None or endpoint.parent in seen, endpoint.table
         seen.add(endpoint.table)
-    assert [e.table for e in ENDPOINTS if e.parent is None] == ["clients"]
+    roots = [e for e in ENDPOINTS if e.parent is None]
+    assert [(e.table, e.hands_down) for e in roots] == [("administrators", ()), ("clients", ("ClientID",))]
+    assert [e.table for e in ENDPOINTS if not carries_client_id(e)] == ["administrators"]
 
 
 def test_campaign_reports_are_exactly_the_tables_read_under_each_sent_campaign() -> None:

@@ -36,6 +36,8 @@ def test_every_new_table_loads_every_row(mock_account: MockAccount, pipeline: dl
     load(pipeline)
     clients, lists, filled_lists, segments, campaigns, journeys = 2, 4, 3, 4, 4, 4
     expected = {
+        "administrators": len(sample("administrators.json")),
+        "people": clients * len(sample("people.json")),
         "unconfirmed_subscribers": filled_lists * len(rows_of("ruby/unconfirmed_subscribers.json")),
         "deleted_subscribers": filled_lists * len(rows_of("deleted_subscribers.json")),
         "list_details": lists,
@@ -118,6 +120,22 @@ def test_clients_carry_their_details_but_never_an_api_key(mock_account: MockAcco
     columns = pipeline.default_schema.get_table_columns("clients")
     assert not [c for c in columns if "api_key" in c]
     assert sample("client_details.json")["ApiKey"] not in str(query(pipeline, "SELECT * FROM clients"))
+
+
+def test_administrators_load_as_sent_and_each_clients_people_carry_it_and_their_access_level(
+    mock_account: MockAccount, pipeline: dlt.Pipeline
+) -> None:
+    load(pipeline, "administrators", "people")
+    administrators = query(pipeline, "SELECT email_address, name, status FROM administrators ORDER BY 1")
+    assert administrators == [(a["EmailAddress"], a["Name"], a["Status"]) for a in sample("administrators.json")]
+    people = query(pipeline, "SELECT client_id, email_address, name, access_level, status FROM people ORDER BY 1, 2")
+    assert people == sorted(
+        (cid, p["EmailAddress"], p["Name"], p["AccessLevel"], p["Status"])
+        for cid in CLIENT_IDS
+        for p in sample("people.json")
+    )
+    assert pipeline.default_schema.get_table_columns("people")["access_level"]["data_type"] == "bigint"
+    assert "client_id" not in pipeline.default_schema.get_table_columns("administrators")
 
 
 def test_tag_counts_are_integers_whether_sent_as_numbers_or_strings(

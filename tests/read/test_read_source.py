@@ -63,8 +63,8 @@ def test_paged_reads_send_the_minimum_requests(mock_account: MockAccount, pipeli
     assert pages[0].qs["includetrackingpreference"] == ["true"]
     empty_list = mock_account.arrays[f"clients/{CLIENT_IDS[1]}/lists.json"][1]["ListID"]
     assert len(mock_account.requests_to(f"lists/{empty_list}/active.json")) == 1
-    # clients.json and each client's details; 9 client-scoped reads per client; 9 per list (5 states,
-    # details, stats, custom fields, webhooks) plus two more pages for the big list, the account's
+    # clients.json and each client's details, admins.json; 10 client-scoped reads per client; 9 per list (5
+    # states, details, stats, custom fields, webhooks) plus two more pages for the big list, the account's
     # date once and one catch-up request for rows that changed while it was paged; 2 per segment;
     # 9 per campaign (summary, 6 reports, client usage, and lists-and-segments once for its two tables);
     # per journey its details, and 5 reports per journey email; per client's transactional
@@ -76,7 +76,8 @@ def test_paged_reads_send_the_minimum_requests(mock_account: MockAccount, pipeli
     expected = (
         1
         + clients
-        + clients * 9
+        + 1
+        + clients * 10
         + lists * 9
         + 2
         + 1

@@ -82,9 +82,10 @@ def test_client_key_is_scoped_to_its_client(sandbox, account, ids) -> None:
     assert (other_client.status_code, other_client.json()) == (401, {"Code": 102, "Message": "Invalid ClientID"})
     other_list = call(f"/lists/{ids['big_list']}/active.json")
     assert (other_list.status_code, other_list.json()) == (400, {"Code": 101, "Message": "Invalid ListID"})
-    listing = call("/clients.json")
-    assert listing.status_code == 401 and listing.json()["Code"] == 100
-    assert "client API key" in listing.json()["Message"]
+    for account_wide in ("/clients.json", "/admins.json"):  # the account's own, not a client's
+        refused = call(account_wide)
+        assert refused.status_code == 401 and refused.json()["Code"] == 100
+        assert "client API key" in refused.json()["Message"]
 
 
 def test_unknown_client_list_and_path(session, sandbox) -> None:
@@ -149,10 +150,11 @@ def test_a_client_key_sees_only_its_own_reports(sandbox, account, ids) -> None:
     assert call(f"/campaigns/{own_campaign}/summary.json") == (200, account.campaign_summaries[own_campaign])
     assert call(f"/clients/{small}/tags.json") == (200, account.tags[small])
     assert call(f"/clients/{small}/journeys.json") == (200, account.journeys[small])
+    assert call(f"/clients/{small}/people.json") == (200, account.people[small])
     for report in ("summary", "recipients", "opens", "listsandsegments", "emailclientusage"):
         invalid = {"Code": 301, "Message": "Invalid CampaignID"}
         assert call(f"/campaigns/{other_campaign}/{report}.json") == (400, invalid)
-    for collection in ("tags", "journeys"):
+    for collection in ("tags", "journeys", "people"):
         assert call(f"/clients/{big}/{collection}.json") == (401, {"Code": 102, "Message": "Invalid ClientID"})
     other_segment = account.segments[big][0]["SegmentID"]
     own_segment = account.segments[small][0]["SegmentID"]

@@ -1,5 +1,5 @@
 """The GET endpoints' answers against the account: collections, list stats, subscriber fields and
-flags, one subscriber, tags, journeys, webhooks, segments and campaign reports."""
+flags, one subscriber, tags, administrators and people, journeys, webhooks, segments and campaign reports."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 from helpers import sandbox as shared
+from helpers.samples import rows_of
 from helpers.sandbox import (
     CAMPAIGN_EVENTS,
     DETAIL_KEYS,
@@ -156,6 +157,27 @@ def test_tags_count_campaigns_as_int_then_as_string(session, sandbox, account, i
         isinstance(row["NumberOfCampaigns"], str) and row["NumberOfCampaigns"].isdigit()
         for row in account.tags[ids["small_client"]]
     )
+
+
+def shape(row: dict) -> dict[str, type]:
+    """A row's fields and the JSON type of each."""
+    return {name: type(value) for name, value in row.items()}
+
+
+def test_administrators_and_people_are_shaped_as_the_samples(session, sandbox, account) -> None:
+    """A few administrators, and per client a few people with varied access levels, some invited: every
+    row with the fields and types of Campaign Monitor's samples (administrators.json, people.json)."""
+    administrators = get(session, sandbox, "/admins.json").json()
+    assert administrators == account.administrators and len(administrators) == 3
+    assert all(shape(row) == shape(rows_of("administrators.json")[0]) for row in administrators)
+    assert {row["Status"] for row in administrators} == {"Active", "Invited"}
+    for client_id in account.lists:
+        people = get(session, sandbox, f"/clients/{client_id}/people.json").json()
+        assert people == account.people[client_id] and 3 <= len(people) <= 5
+        assert all(shape(row) == shape(rows_of("people.json")[0]) for row in people)
+        assert len({row["EmailAddress"].casefold() for row in people}) == len(people)
+        assert len({row["AccessLevel"] for row in people}) >= 3
+        assert {row["Status"] for row in people} == {"Active", "Invited"}
 
 
 def test_journeys_of_each_client(session, sandbox, account) -> None:

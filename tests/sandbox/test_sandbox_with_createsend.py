@@ -137,21 +137,24 @@ def all_pages(first: Any, next_page) -> list[Any]:
 # ---- the account and its clients -----------------------------------------------------------------
 
 
-def test_clients_and_system_date(sandbox: Sandbox, auth: dict, account: Account) -> None:
+def test_clients_administrators_and_system_date(sandbox: Sandbox, auth: dict, account: Account) -> None:
     cs = CreateSend(auth)
     clients = cs.clients()
     assert [(c.ClientID, c.Name) for c in clients] == [(c["ClientID"], c["Name"]) for c in account.clients]
+    administrators = [(a.EmailAddress, a.Name, a.Status) for a in cs.administrators()]
+    assert administrators == [(a["EmailAddress"], a["Name"], a["Status"]) for a in account.administrators]
     assert cs.systemdate() == account.system_date == "2024-07-15 09:30:00"
-    assert sent(sandbox) == [("GET", "/clients.json", {}), ("GET", "/systemdate.json", {})]
+    assert sent(sandbox) == [("GET", path, {}) for path in ("/clients.json", "/admins.json", "/systemdate.json")]
 
 
 def test_client_key_sees_only_its_client(sandbox: Sandbox, account: Account) -> None:
     client_id = account.clients[1]["ClientID"]
     key = {"api_key": account.client_details[client_id]["ApiKey"]}
     assert Client(key, client_id).details().BasicDetails.ClientID == client_id
-    with pytest.raises(Unauthorized) as refused:
-        CreateSend(key).clients()
-    assert refused.value.data.Code == 100
+    for account_wide in (CreateSend(key).clients, CreateSend(key).administrators):
+        with pytest.raises(Unauthorized) as refused:
+            account_wide()
+        assert refused.value.data.Code == 100
     with pytest.raises(Unauthorized) as other:
         Client(key, account.clients[0]["ClientID"]).lists()
     assert (other.value.data.Code, other.value.data.Message) == (102, "Invalid ClientID")
@@ -193,6 +196,7 @@ def test_sent_campaigns_send_empty_dates_and_tags_and_page_newest_first(
         ("templates", "templates", "TemplateID"),
         ("tags", "tags", "Name"),
         ("journeys", "journeys", "JourneyID"),
+        ("people", "people", "EmailAddress"),
     ],
 )
 def test_client_collections(
@@ -569,6 +573,7 @@ def test_createsend_reaches_every_endpoint_the_sandbox_serves(
     imported = [{"EmailAddress": email, "ConsentToTrack": "No"}]
     calls = [
         CreateSend(auth).clients,
+        CreateSend(auth).administrators,
         CreateSend(auth).systemdate,
         client.details,
         client.campaigns,
@@ -579,6 +584,7 @@ def test_createsend_reaches_every_endpoint_the_sandbox_serves(
         client.templates,
         client.tags,
         client.journeys,
+        client.people,
         client.suppressionlist,
         lst.details,
         lst.custom_fields,
