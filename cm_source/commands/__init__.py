@@ -3,6 +3,7 @@
     cm-source load --demo                      # the built-in sandbox into DuckDB; no account needed
     cm-source load --incremental               # your account (key in .dlt/secrets.toml): what changed
     cm-source plan                             # what a full read costs, before anything is loaded
+    cm-source report --demo                    # the models as charts in one HTML file (after load --models)
     cm-source push --list-id LIST --input people.csv
     cm-source push --mode mirror --list-id LIST --input audience.csv --dry-run
     cm-source sandbox --subscribers 100000     # serve a generated account on loopback
@@ -37,6 +38,12 @@ def _push(argv: Sequence[str], prog: str) -> int:
     return main(argv, prog)
 
 
+def _report(argv: Sequence[str], prog: str) -> int:
+    from .report import main
+
+    return main(argv, prog)
+
+
 def _sandbox(argv: Sequence[str], prog: str) -> int:
     from ..sandbox.__main__ import main
 
@@ -48,6 +55,7 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "load": (_load, "load an account (or --demo, the sandbox) into DuckDB or any dlt destination"),
     "plan": (_plan, "what a full read costs: requests per client and table group, and the time at the rate window"),
     "push": (_push, "write people into a list: upsert, mirror, unsubscribe, delete, suppress, unsuppress"),
+    "report": (_report, "write the analytics models as charts and tables in one HTML file that works offline"),
     "sandbox": (_sandbox, "serve a generated Campaign Monitor account locally, with fault switches"),
 }
 
