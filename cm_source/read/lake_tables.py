@@ -16,11 +16,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.schema.utils import get_inherited_table_hint
 
+from .destinations import destination_type
+
 LAKE_FORMATS = ("delta", "iceberg")
 
 
 def table_format(pipeline: Any, table: str) -> str | None:
-    """``delta`` or ``iceberg`` where the pipeline loaded ``table`` as one, else None."""
+    """``delta`` or ``iceberg`` where the pipeline loaded ``table`` as one, else None (any destination
+    but the filesystem, which alone writes these formats)."""
+    if destination_type(pipeline.destination) != "filesystem":
+        return None
     tables = pipeline.default_schema.tables
     if table not in tables:
         return None
@@ -28,9 +33,11 @@ def table_format(pipeline: Any, table: str) -> str | None:
     return found if found in LAKE_FORMATS else None
 
 
-def lake_rows(pipeline: Any, table: str, columns: Sequence[str], where: dict[str, str] | None = None) -> pa.Table:
-    """``columns`` of a Delta or Iceberg ``table``, the rows whose columns equal ``where``'s values."""
-    wanted = list(dict.fromkeys([*columns, *(where or {})]))
+def lake_rows(
+    pipeline: Any, table: str, columns: Sequence[str] | None = None, where: dict[str, str] | None = None
+) -> pa.Table:
+    """``columns`` (else all) of a Delta or Iceberg ``table``, the rows whose columns equal ``where``'s values."""
+    wanted = None if columns is None else list(dict.fromkeys([*columns, *(where or {})]))
     if table_format(pipeline, table) == "delta":
         from dlt.common.libs.deltalake import get_delta_tables
 
@@ -38,10 +45,11 @@ def lake_rows(pipeline: Any, table: str, columns: Sequence[str], where: dict[str
     else:
         from dlt.common.libs.pyiceberg import get_iceberg_tables
 
-        rows = get_iceberg_tables(pipeline, table)[table].scan(selected_fields=tuple(wanted)).to_arrow()
+        scan = get_iceberg_tables(pipeline, table)[table].scan(selected_fields=tuple(wanted or ["*"]))
+        rows = scan.to_arrow()
     for column, value in (where or {}).items():
         rows = rows.filter(pc.equal(rows[column], value))
-    return rows.select(list(columns))
+    return rows if columns is None else rows.select(list(columns))
 
 
 def row_counts(pipeline: Any, tables: Sequence[str]) -> dict[str, int]:

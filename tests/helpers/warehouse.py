@@ -3,14 +3,10 @@ Iceberg tables read with ``deltalake`` and ``pyiceberg`` (as a user without Duck
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import deltalake
 import dlt
 import duckdb
-from pyiceberg.table import StaticTable
 
-from cm_source.read.lake_tables import table_format
+from cm_source.read.lake_tables import lake_rows
 
 
 def query(pipeline: dlt.Pipeline, sql: str) -> list[tuple]:
@@ -29,17 +25,11 @@ def query(pipeline: dlt.Pipeline, sql: str) -> list[tuple]:
 
 def lake_query(pipeline: dlt.Pipeline, sql: str) -> list[tuple]:
     """SQL over the pipeline's Delta or Iceberg tables, each read whole into Arrow by its own library
-    (``DeltaTable``, pyiceberg's scan) and queried in an in-memory DuckDB: no extension is downloaded."""
-    schema = pipeline.default_schema
+    (``deltalake``, ``pyiceberg``, opened as dlt opens them: a local folder or a bucket with its
+    credentials) and queried in an in-memory DuckDB: no DuckDB extension is downloaded."""
     with duckdb.connect() as conn:
-        for table in schema.data_table_names(seen_data_only=True):
-            path = f"{pipeline.destination_client().config.bucket_url}/{pipeline.dataset_name}/{table}"  # type: ignore[attr-defined]
-            if table_format(pipeline, table) == "delta":
-                arrow = deltalake.DeltaTable(path).to_pyarrow_table()
-            else:
-                metadata = sorted(Path(path.removeprefix("file://"), "metadata").glob("*.metadata.json"))[-1]
-                arrow = StaticTable.from_metadata(str(metadata)).scan().to_arrow()
-            conn.register(table, arrow)
+        for table in pipeline.default_schema.data_table_names(seen_data_only=True):
+            conn.register(table, lake_rows(pipeline, table))
         return conn.execute(sql).fetchall()
 
 

@@ -124,7 +124,9 @@ def test_the_destination_is_asked_for_loaded_addresses_one_query_at_a_time() -> 
 
     schema = SimpleNamespace(data_table_names=lambda seen_data_only: ["active_subscribers"])
     pipeline = SimpleNamespace(
-        default_schema=schema, destination=SimpleNamespace(destination_name="duckdb"), sql_client=Client
+        default_schema=schema,
+        destination=SimpleNamespace(destination_name="duckdb", destination_type="dlt.destinations.duckdb"),
+        sql_client=Client,
     )
     assert reconcile.loaded_addresses(pipeline, "active_subscribers", "L1", None, "k@x") == ["a@x"]
     assert held == [True]
