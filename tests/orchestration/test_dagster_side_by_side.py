@@ -55,11 +55,19 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 def run_partitions_side_by_side(
-    sandbox: Sandbox, postgres_url: str, folder: Path, limit: int, tables: list[str]
+    sandbox: Sandbox, postgres_url: str, folder: Path, limit: int, tables: list[str], instance_storage: str = ""
 ) -> tuple[Any, list[Any]]:
-    """Every client's partition at once, a process each; the instance they shared and their results."""
+    """Every client's partition at once, a process each; the instance they shared and their results. The
+    instance keeps its runs, events and pool slots in the Postgres database ``instance_storage`` when given
+    (as a deployment does: claiming a slot is a locked update there, where processes sharing Dagster's
+    default SQLite files could each claim the last one: 1 run in 7 did), else in SQLite files."""
     instance_dir = folder / "dagster"
     instance_dir.mkdir()
+    if instance_storage:
+        # psycopg2, the driver the project installs (SQLAlchemy 2.1 reads postgresql:// as psycopg 3)
+        url = instance_storage.replace("postgresql://", "postgresql+psycopg2://", 1)
+        storage = {"storage": {"postgres": {"postgres_url": url}}}
+        (instance_dir / "dagster.yaml").write_text(json.dumps(storage), encoding="utf-8")
     instance = dagster.DagsterInstance.from_ref(dagster._core.instance.ref.InstanceRef.from_dir(str(instance_dir)))
     instance.event_log_storage.set_concurrency_slots(key_pool(sandbox.api_key), limit)
     clients = [row["ClientID"] for row in sandbox.account.clients]
@@ -158,7 +166,9 @@ def test_three_client_partitions_at_once_load_one_postgres_dataset_exactly_withi
 def test_the_key_pool_holds_partitions_running_at_once_to_its_limit(
     sandbox: Sandbox, postgres_server: str, tmp_path: Path
 ) -> None:
-    instance, results = run_partitions_side_by_side(sandbox, new_database(postgres_server), tmp_path, 1, FEW_TABLES)
+    instance, results = run_partitions_side_by_side(
+        sandbox, new_database(postgres_server), tmp_path, 1, FEW_TABLES, instance_storage=new_database(postgres_server)
+    )
     assert all(code == 0 for code, _ in results), "\n".join(output[-3000:] for _, output in results)
     intervals = step_intervals(instance)
     assert len(intervals) == 3 and most_at_once(intervals) == 1
