@@ -3,6 +3,8 @@ Iceberg tables read with ``deltalake`` and ``pyiceberg`` (as a user without Duck
 
 from __future__ import annotations
 
+import re
+
 import dlt
 import duckdb
 
@@ -29,7 +31,8 @@ def lake_query(pipeline: dlt.Pipeline, sql: str) -> list[tuple]:
     credentials) and queried in an in-memory DuckDB: no DuckDB extension is downloaded."""
     with duckdb.connect() as conn:
         for table in pipeline.default_schema.data_table_names(seen_data_only=True):
-            conn.register(table, lake_rows(pipeline, table))
+            if re.search(rf"\b{table}\b", sql):  # only the tables the query names: each is read whole
+                conn.register(table, lake_rows(pipeline, table))
         return conn.execute(sql).fetchall()
 
 
