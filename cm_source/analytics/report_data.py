@@ -2,8 +2,8 @@
 through dlt's SQL client, so that the same SQL runs on DuckDB, Postgres and any warehouse dlt reaches.
 
 Every query names the columns it reads and groups by the keys it shows (campaign, list and day, client,
-email client), never by ``source_relation``: models built over several datasets carry that column, models
-over one may not, and the queries read both alike. Values come back as plain ``int``, ``float``, ``str``
+email client), never by ``source_relation``: Campaign Monitor's IDs are unique across accounts, so models
+built over several datasets read as one. Values come back as plain ``int``, ``float``, ``str``
 and ``None``: Postgres answers a ``sum`` as ``Decimal`` and a time as an aware ``datetime``, DuckDB as
 ``int`` and a naive one, and the charts and tables must not care which.
 """

@@ -26,7 +26,6 @@ from cm_source.failures import run_script
 from cm_source.pipeline_folders import make_pipeline, one_run_at_a_time, one_writer_on_duckdb
 from cm_source.read.dataset import prepare_dataset
 from cm_source.read.destinations import (
-    MERGING_PLACES,
     can_merge,
     destination_for,
     destination_type,
@@ -164,8 +163,7 @@ def run(args: argparse.Namespace) -> int:
     destination = destination_for(args.destination, duckdb_file(pipeline_name, args.dataset))
     formats = frozenset({args.table_format})
     if args.incremental and not can_merge(destination, formats):
-        instead = f"load into {MERGING_PLACES}, or run without --incremental (a full refresh)"
-        raise InputError(merge_refusal(destination, formats, instead).replace("an incremental run", "--incremental"))
+        raise InputError(merge_refusal(destination, formats, "--incremental", "run without --incremental"))
     if not has_atomic_replace(destination):
         note(
             f"{destination_type(destination)} cannot swap tables in atomically: a run that fails"

@@ -60,15 +60,19 @@ def can_merge(destination: Any, table_formats: frozenset[str | None] = frozenset
     return "delete-insert" in destination.capabilities().supported_merge_strategies
 
 
-def merge_refusal(destination: Any, table_formats: frozenset[str | None], instead: str) -> str:
-    """The one line that refuses an incremental run where ``can_merge`` says no, and says what works."""
+def merge_refusal(destination: Any, table_formats: frozenset[str | None], asked: str, without: str) -> str:
+    """The one line that refuses an incremental run where ``can_merge`` says no, and says what works:
+    ``asked`` names the run as the user asked for it, ``without`` how to run it as a full refresh."""
     if destination_type(destination) == "filesystem" and "iceberg" in table_formats:
         where = "Iceberg tables cannot: dlt's Iceberg upsert keeps a deleted row (as nulls)"
     elif destination_type(destination) == "filesystem":
         where = "plain files on filesystem cannot"
     else:
         where = f"{destination_type(destination)} cannot"
-    return f"an incremental run needs tables that can update and delete rows by key, and {where}: {instead}"
+    return (
+        f"{asked} needs tables that can update and delete rows by key, and {where}: load into {MERGING_PLACES},"
+        f" or {without} (a full refresh)"
+    )
 
 
 def table_formats_of_run() -> frozenset[str | None]:
@@ -77,11 +81,9 @@ def table_formats_of_run() -> frozenset[str | None]:
     context = Container().get(SourceInjectableContext)
     if context is None or context.source is None:
         return frozenset({None})
-    formats = (resource.table_format for resource in context.source.selected_resources.values())
+    formats = {resource.table_format for resource in context.source.selected_resources.values()} or {None}
     # a format chosen per item by a function cannot be known here: counted as a format of its own
-    return frozenset(form if form is None or isinstance(form, str) else "per item" for form in formats) or frozenset(
-        {None}
-    )
+    return frozenset(form if form is None or isinstance(form, str) else "per item" for form in formats)
 
 
 def file_format(destination: Any) -> str | None:

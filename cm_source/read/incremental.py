@@ -37,7 +37,7 @@ from ..errors import CampaignMonitorError
 from ..http.page import Page, values
 from ..http.paging import Row
 from .catalogue import ENDPOINTS_BY_TABLE, Endpoint, Sync
-from .destinations import MERGING_PLACES, can_merge, merge_refusal, table_formats_of_run
+from .destinations import can_merge, merge_refusal, table_formats_of_run
 from .incremental_state import IncrementalState, TableState
 from .load_place import Place, describe, place_of
 from .pieces import Piece
@@ -124,8 +124,8 @@ class IncrementalRun:
             destination = getattr(pipeline, "destination", None)
             formats = table_formats_of_run()
             if destination is not None and not can_merge(destination, formats):
-                instead = f"load into {MERGING_PLACES}, or without incremental (a full refresh)"
-                raise CampaignMonitorError(merge_refusal(destination, formats, instead))
+                refusal = merge_refusal(destination, formats, "an incremental run", "load without incremental")
+                raise CampaignMonitorError(refusal)
             self.pipeline = pipeline  # for the reads that ask the destination, which run on other threads
             state = IncrementalState.of_running_source()
             self._forget_other_place(state, place_of(pipeline))

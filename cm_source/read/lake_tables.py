@@ -9,6 +9,8 @@ command's row counts) go through ``deltalake`` and ``pyiceberg`` instead, as dlt
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,20 +38,27 @@ def table_format(pipeline: Any, table: str) -> str | None:
 def lake_rows(
     pipeline: Any, table: str, columns: Sequence[str] | None = None, where: dict[str, str] | None = None
 ) -> pa.Table:
-    """``columns`` (else all) of a Delta or Iceberg ``table``, the rows whose columns equal ``where``'s values."""
-    wanted = None if columns is None else list(dict.fromkeys([*columns, *(where or {})]))
+    """``columns`` (else all) of a Delta or Iceberg ``table``, the rows whose columns equal ``where``'s values.
+
+    The condition goes into the library's own read (the files and row groups it cannot match are
+    skipped), since the reconcile asks once per list of a table that may hold millions of rows."""
+    conditions = list((where or {}).items())
     if table_format(pipeline, table) == "delta":
         from dlt.common.libs.deltalake import get_delta_tables
 
-        rows = get_delta_tables(pipeline, table)[table].to_pyarrow_table(columns=wanted)
-    else:
-        from dlt.common.libs.pyiceberg import get_iceberg_tables
+        equal = [pc.field(name) == value for name, value in conditions]
+        matching = functools.reduce(operator.and_, equal) if equal else None
+        dataset = get_delta_tables(pipeline, table)[table].to_pyarrow_dataset()
+        return dataset.to_table(columns=None if columns is None else list(columns), filter=matching)
+    from dlt.common.libs.pyiceberg import get_iceberg_tables
+    from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, Reference
+    from pyiceberg.expressions.literals import literal
 
-        scan = get_iceberg_tables(pipeline, table)[table].scan(selected_fields=tuple(wanted or ["*"]))
-        rows = scan.to_arrow()
-    for column, value in (where or {}).items():
-        rows = rows.filter(pc.equal(rows[column], value))
-    return rows if columns is None else rows.select(list(columns))
+    row_filter: BooleanExpression = AlwaysTrue()
+    for name, value in conditions:
+        row_filter = And(row_filter, EqualTo(term=Reference(name), value=literal(value)))
+    scan = get_iceberg_tables(pipeline, table)[table].scan(row_filter, tuple(columns or ["*"]))
+    return scan.to_arrow()
 
 
 def row_counts(pipeline: Any, tables: Sequence[str]) -> dict[str, int]:
