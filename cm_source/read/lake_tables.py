@@ -9,8 +9,6 @@ command's row counts) go through ``deltalake`` and ``pyiceberg`` instead, as dlt
 
 from __future__ import annotations
 
-import functools
-import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,16 +38,18 @@ def lake_rows(
 ) -> pa.Table:
     """``columns`` (else all) of a Delta or Iceberg ``table``, the rows whose columns equal ``where``'s values.
 
-    The condition goes into the library's own read (the files and row groups it cannot match are
-    skipped), since the reconcile asks once per list of a table that may hold millions of rows."""
+    Iceberg takes the condition into its own read (the files it cannot match are skipped); deltalake's
+    own filter compares text it reads as ``string_view``, which Arrow cannot, so Delta rows are filtered
+    once read, as plain strings."""
     conditions = list((where or {}).items())
     if table_format(pipeline, table) == "delta":
         from dlt.common.libs.deltalake import get_delta_tables
 
-        equal = [pc.field(name) == value for name, value in conditions]
-        matching = functools.reduce(operator.and_, equal) if equal else None
-        dataset = get_delta_tables(pipeline, table)[table].to_pyarrow_dataset()
-        return dataset.to_table(columns=None if columns is None else list(columns), filter=matching)
+        wanted = None if columns is None else list(dict.fromkeys([*columns, *(where or {})]))
+        rows = without_views(get_delta_tables(pipeline, table)[table].to_pyarrow_table(columns=wanted))
+        for name, value in conditions:
+            rows = rows.filter(pc.equal(rows[name], value))
+        return rows if columns is None else rows.select(list(columns))
     from dlt.common.libs.pyiceberg import get_iceberg_tables
     from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, Reference
     from pyiceberg.expressions.literals import literal
@@ -59,6 +59,13 @@ def lake_rows(
         row_filter = And(row_filter, EqualTo(term=Reference(name), value=literal(value)))
     scan = get_iceberg_tables(pipeline, table)[table].scan(row_filter, tuple(columns or ["*"]))
     return scan.to_arrow()
+
+
+def without_views(rows: pa.Table) -> pa.Table:
+    """Text columns deltalake read as ``string_view`` as plain strings: Arrow's comparisons and filters
+    take no view (an incremental run into Delta failed on it once a table had been written in pieces)."""
+    fields = [field.with_type(pa.string()) if pa.types.is_string_view(field.type) else field for field in rows.schema]
+    return rows.cast(pa.schema(fields))
 
 
 def row_counts(pipeline: Any, tables: Sequence[str]) -> dict[str, int]:
