@@ -30,9 +30,11 @@ from .session import new_session
 # latency without provoking its rate limiter, and every 429 is still honoured.
 DEFAULT_MAX_CONCURRENT_REQUESTS = 6
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-# Times one request may find its token expired and renew it. More than one: a pair taken from the token
-# file may expire before the request is sent again, when processes sharing the grant use it up.
-MAX_TOKEN_RENEWALS = 5
+# Times one request may renew a token that expired before it answered any request of this process: a
+# grant whose new tokens are refused from the start fails here. A token that answered requests first
+# expired in use, and renewing it costs nothing from this budget, however often threads and processes
+# sharing the grant use the new pair up before this request is sent again.
+MAX_UNUSED_TOKEN_RENEWALS = 5
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +126,7 @@ class CampaignMonitorAPI:
         The pacer admits it (see ``rate_limit``) and learns from its answer before the slot is given
         back: a thread that queued for a slot never sends past a hold it could not yet see.
         """
-        renewals = 0
+        unused_renewals = 0
         attempt = 0
         while attempt < self.retry.max_attempts:
             attempt += 1
@@ -141,10 +143,18 @@ class CampaignMonitorAPI:
             except RETRY_EXCEPTIONS as exc:
                 problem = f"could not reach {self.base_url} ({type(exc).__name__})"
             else:
-                if self._expired_token(response, body) and renewals < MAX_TOKEN_RENEWALS:
-                    self.oauth.renew(bearer_token_of(response), self._rest.session)  # type: ignore[union-attr]
-                    renewals, attempt = renewals + 1, attempt - 1  # the request again, with the new token
-                    continue
+                if self.oauth is not None:
+                    token = bearer_token_of(response)
+                    if response.status_code != 401:
+                        self.oauth.answered(token)
+                    elif self._expired_token(response, body) and (
+                        self.oauth.was_used(token) or unused_renewals < MAX_UNUSED_TOKEN_RENEWALS
+                    ):
+                        if not self.oauth.was_used(token):
+                            unused_renewals += 1
+                        self.oauth.renew(token, self._rest.session)
+                        attempt -= 1  # the request again, with the new token
+                        continue
                 if response.status_code not in RETRY_STATUSES and not (response.ok and body is NOT_JSON):
                     return check_response(response, body, method, path)
                 problem = describe_answer(response, body)
@@ -163,7 +173,7 @@ class CampaignMonitorAPI:
     def _expired_token(self, response: requests.Response, body: Any) -> bool:
         """A 401 Code 121 to an OAuth request: renew the token (whichever thread or process gets there
         first refreshes it) and resend."""
-        return self.oauth is not None and response.status_code == 401 and error_fields(body)[0] == EXPIRED_TOKEN
+        return response.status_code == 401 and error_fields(body)[0] == EXPIRED_TOKEN
 
     def _hold_after(self, response: requests.Response | None, attempt: int) -> float | None:
         """How long every reader holds off after a 429 that will be tried again: its reset, or a backoff."""

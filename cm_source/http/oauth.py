@@ -65,6 +65,7 @@ class OAuthTokens(requests.auth.AuthBase):
         self.access_token, self.refresh_token = self._saved() or (access_token, refresh_token)
         self.url = token_url(base_url)
         self.refreshes = 0  # pairs this process bought from the token endpoint
+        self._used: set[str] = set()  # access tokens that answered a request of this process
         self._lock = threading.Lock()
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -73,6 +74,15 @@ class OAuthTokens(requests.auth.AuthBase):
 
     def __repr__(self) -> str:  # never the tokens themselves
         return f"OAuthTokens(token_file={str(self.token_file)!r}, refreshes={self.refreshes})"
+
+    def answered(self, token: str) -> None:
+        """Note that ``token`` was accepted by the API (any answer but a 401)."""
+        self._used.add(token)
+
+    def was_used(self, token: str) -> bool:
+        """Whether ``token`` answered a request of this process before it expired: then it expired in use,
+        and renewing it is the grant working, not a grant whose new tokens are refused from the start."""
+        return token in self._used
 
     def renew(self, refused: str, session: requests.Session) -> None:
         """Replace the access token ``refused`` (the one an expired answer was sent with) by a valid one.

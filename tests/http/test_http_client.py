@@ -12,6 +12,8 @@ from helpers.samples import a_joiner_after_page_one, envelope, rows_of
 
 from cm_source.errors import CampaignMonitorError
 from cm_source.http import CampaignMonitorAPI, RetryPolicy
+from cm_source.http.client import MAX_UNUSED_TOKEN_RENEWALS
+from cm_source.http.oauth import OAuthTokens, token_url
 
 
 def api_with_recorded_sleeps(**kwargs: Any) -> tuple[CampaignMonitorAPI, list[float]]:
@@ -184,3 +186,53 @@ def test_data_that_never_holds_still_fails_with_one_line(requests_mock: Any) -> 
     with pytest.raises(CampaignMonitorError, match="kept changing while it was read \\(3 passes\\)"):
         list(api.get_pages("lists/l1/active.json", row_key=("EmailAddress",)))
     assert requests_mock.call_count == 3
+
+
+def bearer_api(tmp_path: Any) -> tuple[CampaignMonitorAPI, OAuthTokens]:
+    tokens = OAuthTokens("access-0", "refresh-0", BASE_URL, token_file=tmp_path / "tokens.json")
+    return CampaignMonitorAPI("", BASE_URL, oauth=tokens), tokens
+
+
+def rotating_pairs(requests_mock: Any) -> None:
+    """The token endpoint: every refresh answers the next pair (access-1, access-2, …)."""
+    bought = iter(range(1, 1000))
+
+    def pair(_request: Any, _context: Any) -> dict[str, str]:
+        n = next(bought)
+        return {"access_token": f"access-{n}", "refresh_token": f"refresh-{n}"}
+
+    requests_mock.post(token_url(BASE_URL), json=pair)
+
+
+EXPIRED = {"Code": 121, "Message": "Expired OAuth Token"}
+
+
+def test_a_request_outrun_by_others_on_every_new_token_still_gets_through(requests_mock: Any, tmp_path: Any) -> None:
+    """Processes sharing a grant can use each new pair up before a slow request is sent again: each of
+    those tokens answered requests, so the renewals are not counted against the grant (CI failure, stop 43)."""
+    api, tokens = bearer_api(tmp_path)
+    rotating_pairs(requests_mock)
+    outrun = MAX_UNUSED_TOKEN_RENEWALS + 3
+
+    def answer(request: Any, context: Any) -> Any:
+        token = request.headers["Authorization"].removeprefix("Bearer ")
+        if int(token.removeprefix("access-")) < outrun:
+            tokens.answered(token)  # another thread's request used it, and then it expired
+            context.status_code = 401
+            return EXPIRED
+        return []
+
+    requests_mock.get(f"{BASE_URL}/clients.json", json=answer)
+    assert api.get_array("clients.json") == []
+    assert tokens.refreshes == outrun
+
+
+def test_a_grant_whose_new_tokens_are_refused_from_the_start_fails_in_one_line(
+    requests_mock: Any, tmp_path: Any
+) -> None:
+    api, tokens = bearer_api(tmp_path)
+    rotating_pairs(requests_mock)
+    requests_mock.get(f"{BASE_URL}/clients.json", status_code=401, json=EXPIRED)
+    with pytest.raises(CampaignMonitorError, match="refused the OAuth access token: it expired again") as failure:
+        api.get_array("clients.json")
+    assert tokens.refreshes == MAX_UNUSED_TOKEN_RENEWALS and "\n" not in str(failure.value)
