@@ -514,6 +514,12 @@ def answer_readers(path: str, among: tuple[str, ...] = TABLES) -> int:
     return sum(e.path == path or (e.counted_by is not None and e.counted_by.answer == path) for e in endpoints)
 
 
+@functools.cache  # asked once per summary fetched for its counts
+def read_as_rows(path: str, among: tuple[str, ...] = TABLES) -> bool:
+    """Whether one of the tables ``among`` loads the answer at ``path`` (a template) as its own rows."""
+    return any(ENDPOINTS_BY_TABLE[table].path == path for table in among)
+
+
 def read_under(endpoint: Endpoint) -> tuple[str, ...]:
     """The API names of the IDs a table's rows are read under, outermost first (``ClientID``, …)."""
     ids: dict[str, None] = {}

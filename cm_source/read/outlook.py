@@ -92,16 +92,20 @@ def sibling_cost(table: str, per_read: Mapping[str, float]) -> float:
 
 
 def share_and_seconds_left(
-    outlook: Outlook, pages: Mapping[str, int], requests: int, pace: float | None
+    outlook: Outlook, pages: Mapping[str, int], requests: int, pace: float | None, ahead: int = 0
 ) -> tuple[float, float | None] | None:
-    """The share of the run done and the seconds left at ``pace`` (requests a second); None until the
-    parents are known. Pages are turned into requests at the run's own ratio (details, catch-ups)."""
+    """The share of the run's requests sent and the seconds left at ``pace`` (requests a second); None
+    until the parents are known. ``ahead``: requests already sent for pages not yet read (a summary asked
+    for its counts before its own table reads it). The pages left are turned into requests at the run's
+    own ratio of requests to pages that took one (details add requests; a second table reading the same
+    answer adds none), so the share and the time left come from one count of the requests to go."""
     left = outlook.pages_left(pages)
-    read = sum(pages.get(table, 0) for table in outlook.selected)
-    if left is None or read <= 0:
+    if left is None or requests <= 0:
         return None
-    share = read / (read + left)
-    seconds = left * (requests / max(sum(pages.values()), 1)) / pace if pace else None
+    asked = ahead + sum(n for table, n in pages.items() if not shares_an_earlier_answer(ENDPOINTS_BY_TABLE[table]))
+    requests_left = max(left - ahead, 0.0) * requests / max(asked, 1)
+    share = requests / (requests + requests_left)
+    seconds = requests_left / pace if pace else None
     return share, seconds
 
 

@@ -192,7 +192,8 @@ class RunProgress:
                 pace: float | None = window[0] / window[1]
             else:
                 pace = self.requests / (time.monotonic() - began) if began and self.requests else None
-            outlook = share_and_seconds_left(self.outlook, pages, self.requests, pace)
+            ahead = self.answers.ahead if self.answers is not None else 0
+            outlook = share_and_seconds_left(self.outlook, pages, self.requests, pace, ahead)
         if outlook is None:
             return None
         share, seconds = outlook

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .catalogue import TABLES, answer_readers, count_fields, counted_tables
+from .catalogue import TABLES, answer_readers, count_fields, counted_tables, read_as_rows
 
 _ASKED = object()  # an answer being asked for by the table that took it first
 
@@ -27,6 +27,7 @@ class SharedAnswers:
         self.selected: tuple[str, ...] = TABLES  # the tables the run loads, once the extract began
         self.own_takes = 0  # answers taken by a table whose own rows they are (it asked for them before)
         self.fetches = 0  # answers asked for
+        self._ahead: set[str] = set()  # answers asked for their counts that their own table has not yet read
         self.kept: KeptCounts | None = None  # an incremental run's counts kept across its pieces
         self.on_counts: Callable[[dict[str, bool]], None] | None = None  # told which tables a summary counts
 
@@ -44,6 +45,10 @@ class SharedAnswers:
             if ask:
                 self.fetches += 1
                 self._answers[path] = _ASKED
+                if not own and read_as_rows(template, self.selected):
+                    self._ahead.add(path)
+            elif own:
+                self._ahead.discard(path)
         if ask:
             try:
                 answer: Any = self._get(path)
@@ -73,6 +78,13 @@ class SharedAnswers:
         """Whether the answer at ``path`` is held now (another table asked for it): taking it costs nothing."""
         with self._changed:
             return path in self._answers
+
+    @property
+    def ahead(self) -> int:
+        """Requests sent for a table's pages before that table read them (a summary asked for its counts):
+        sent already, so not among the pages the run has still to read."""
+        with self._changed:
+            return len(self._ahead)
 
     @property
     def saved(self) -> int:

@@ -37,10 +37,15 @@ def test_the_time_left_after_a_tenth_of_the_run_is_within_a_quarter_of_the_time_
         requests = len(sandbox.requests)
     said = [match for match in map(LINE.match, log.getvalue().splitlines()) if match]
     assert said, log.getvalue()[-2000:]
-    elapsed, sent, share, left = next(
-        (int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3]), int(m[4].replace(",", "")), int(m[5]), int(m[6]))
+    lines = [
+        (int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3]), int(m[4].replace(",", "")), int(m[5]) / 100, int(m[6]))
         for m in said
-        if int(m[4].replace(",", "")) >= requests / 10
-    )
+    ]
+    after_a_tenth = [line for line in lines if requests / 10 <= line[1] < requests]
+    elapsed, _, _, left = after_a_tenth[0]
     assert abs(left - (took - elapsed)) <= 0.25 * (took - elapsed), (elapsed, left, took)
-    assert abs(share / 100 - sent / requests) <= 0.05  # the share done follows the requests sent
+    # The share done follows the requests sent, on every line: within 15% of what is still to send (and the
+    # line's rounding to whole percents). It was 7 points low at half way when pages were counted as they
+    # were read, not as they were asked for (a summary asked for its counts, a second table on one answer).
+    for _, sent, share, _ in after_a_tenth:
+        assert abs(share - sent / requests) <= 0.15 * (1 - sent / requests) + 0.01, (sent, requests, share)

@@ -51,6 +51,19 @@ def test_each_table_costs_what_its_finished_parents_cost_and_one_not_begun_what_
     assert seconds == 178 * (50 / 25) / 10.0  # pages as requests at the run's ratio, at the window's pace
 
 
+def test_requests_sent_ahead_of_their_pages_are_not_counted_again_as_left() -> None:
+    outlook = outlook_of_two_clients()
+    outlook.listed["campaigns"] += 40
+    outlook.done["campaigns"] += 2
+    outlook.done.update({"campaign_summaries": 10, "campaign_opens": 40, "campaign_clicks": 40})
+    outlook.counted.update({"campaign_opens": 40, "campaign_clicks": 40})
+    outlook.nonempty.update({"campaign_opens": 40, "campaign_clicks": 40})
+    pages = {"clients": 1, "campaigns": 2, "campaign_summaries": 10, "campaign_opens": 40, "campaign_clicks": 40}
+    # 30 summaries left to read, 20 of them asked for already (for the counts): 10 requests to go, at
+    # 113 requests sent for 93 pages read and 20 asked ahead, one request a page
+    assert share_and_seconds_left(outlook, pages, requests=113, pace=1.0, ahead=20) == (113 / 123, 10.0)
+
+
 def test_without_a_pace_there_is_a_share_and_no_time() -> None:
     outlook = outlook_of_two_clients()
     outlook.done["campaigns"] += 2

@@ -52,3 +52,17 @@ def test_an_answer_that_fails_fails_every_table_that_takes_it() -> None:
     for _ in range(2):
         with pytest.raises(RuntimeError, match="refused"):
             answers.take(LISTS_AND_SEGMENTS, "campaigns/c1/listsandsegments.json", True)
+
+
+def test_a_summary_asked_for_its_counts_is_ahead_until_its_own_table_reads_it() -> None:
+    answers = SharedAnswers(lambda path: {"Clicks": 1})
+    answers.selected = ("campaign_summaries", "campaign_clicks")
+    answers.take(CAMPAIGN_SUMMARY, "campaigns/c1/summary.json", own=False)  # the clicks table, for the count
+    answers.take(CAMPAIGN_SUMMARY, "campaigns/c2/summary.json", own=False)
+    assert answers.ahead == 2
+    answers.take(CAMPAIGN_SUMMARY, "campaigns/c1/summary.json", own=True)  # the summaries table reads it
+    assert answers.ahead == 1
+    alone = SharedAnswers(lambda path: {"Clicks": 1})
+    alone.selected = ("campaign_clicks",)  # no table loads the summary: a request, not a page to come
+    alone.take(CAMPAIGN_SUMMARY, "campaigns/c1/summary.json", own=False)
+    assert alone.ahead == 0
