@@ -147,14 +147,13 @@ class CampaignMonitorAPI:
                     token = bearer_token_of(response)
                     if response.status_code != 401:
                         self.oauth.answered(token)
-                    elif self._expired_token(response, body) and (
-                        self.oauth.was_used(token) or unused_renewals < MAX_UNUSED_TOKEN_RENEWALS
-                    ):
-                        if not self.oauth.was_used(token):
-                            unused_renewals += 1
-                        self.oauth.renew(token, self._rest.session)
-                        attempt -= 1  # the request again, with the new token
-                        continue
+                    elif self._expired_token(response, body):
+                        unused = not self.oauth.was_used(token)
+                        if not unused or unused_renewals < MAX_UNUSED_TOKEN_RENEWALS:
+                            unused_renewals += unused
+                            self.oauth.renew(token, self._rest.session)
+                            attempt -= 1  # the request again, with the new token
+                            continue
                 if response.status_code not in RETRY_STATUSES and not (response.ok and body is NOT_JSON):
                     return check_response(response, body, method, path)
                 problem = describe_answer(response, body)
